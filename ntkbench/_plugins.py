@@ -1,0 +1,198 @@
+"""The plugin API: what datasets, architectures and learners receive and return.
+
+A plugin is a class registered under an entry point in one of the groups
+`ntkbench.datasets`, `ntkbench.architectures`, `ntkbench.learners`. It declares
+its spec options as a Pydantic model (`Options`), is constructed with the
+validated options, and implements the one or two methods its kind needs. The
+built-in plugins use exactly this API and register exactly this way.
+
+This module imports no numerical library, so that `ntkbench validate` and
+`ntkbench list` stay fast: plugins import jax and friends inside their methods.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+T = TypeVar("T")
+
+
+class PluginOptions(BaseModel):
+    """Base of every plugin's options model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetOptions(PluginOptions):
+    """Options every dataset accepts; a dataset plugin subclasses this."""
+
+    n_test: PositiveInt = 1000
+    """Size of the fixed, class-balanced test set drawn from the official test split."""
+
+
+class ArchitectureOptions(PluginOptions):
+    """Base of an architecture plugin's options."""
+
+
+class LearnerOptions(PluginOptions):
+    """Base of a learner plugin's options."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelledData:
+    """A dataset as arrays: the training pool and the official test split.
+
+    Inputs are float32, NHWC for images; labels are integers in `[0, num_classes)`.
+    """
+
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+
+class Dataset(abc.ABC):
+    """A dataset plugin: loads (and if needed fetches) its arrays, preprocessed."""
+
+    Options: ClassVar[type[DatasetOptions]] = DatasetOptions
+    pool_size: ClassVar[int | None] = None
+    """Size of the training pool, when known without loading (lets `validate` check `n_train`)."""
+
+    def __init__(self, options: DatasetOptions):
+        self.options = options
+
+    @abc.abstractmethod
+    def load(self) -> LabelledData:
+        """Return the full training pool and the full official test split."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StaxTwin:
+    """A neural-tangents `stax` network computing the same function as an architecture's model.
+
+    `apply_fn(params, x)` on a batch, `kernel_fn(x1, x2, "ntk")` for infinite width.
+    """
+
+    init_fn: Callable[..., Any]
+    apply_fn: Callable[..., Any]
+    kernel_fn: Callable[..., Any]
+
+
+class Architecture(abc.ABC):
+    """An architecture plugin: an equinox model and, if it has one, its infinite-width `stax` twin."""
+
+    Options: ClassVar[type[ArchitectureOptions]] = ArchitectureOptions
+
+    def __init__(self, options: ArchitectureOptions):
+        self.options = options
+
+    @abc.abstractmethod
+    def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
+        """Return an initialised `eqx.Module` mapping ONE input of `input_shape` to `num_classes` logits."""
+
+    def has_stax_twin(self) -> bool:
+        """Whether `stax_twin` returns a twin for these options (checked when a spec is validated)."""
+        return False
+
+    def stax_twin(self, *, num_classes: int) -> StaxTwin:
+        """Return the `stax` twin; only called when `has_stax_twin()` is true."""
+        raise NotImplementedError(f"{type(self).__name__} has no stax twin")
+
+
+class ArtifactCache:
+    """Run-scoped storage for artefacts a learner reuses across cells (for example a pre-trained network).
+
+    Each learner in a spec gets its own cache, so keys only need to be unique within one learner.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, Any] = {}
+
+    def get_or_create(self, key: Hashable, create: Callable[[], T]) -> T:
+        """Return the artefact stored under `key`, creating and storing it first if absent."""
+        if key not in self._items:
+            self._items[key] = create()
+        return self._items[key]
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerTask:
+    """Everything a learner receives for one cell (n_train, seed).
+
+    `x_train, y_train` are the first `n_train` samples of this seed's fixed permutation of the
+    training pool; `nested_subset(m)` returns the first `m` of the same permutation (so a learner
+    can pre-train on a subset that contains, or is contained in, the training set).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    num_classes: int
+    seed: int
+    architecture: Architecture
+    nested_subset: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    cache: ArtifactCache
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def init_key(self) -> Any:
+        """The PRNG key that initialises the network for this seed.
+
+        Every learner that derives from "the network" (training it, or taking its empirical NTK)
+        uses this key, so that they all start from the same parameters.
+        """
+        import jax
+
+        return jax.random.fold_in(jax.random.PRNGKey(self.seed), 0)
+
+    def init_model(self) -> Any:
+        """The architecture's network at initialisation for this seed."""
+        return self.architecture.init_model(
+            input_shape=self.input_shape, num_classes=self.num_classes, key=self.init_key()
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerResult:
+    """What a learner returns: predictions on the test inputs, and facts worth recording.
+
+    `predictions` has shape `(n_test, num_classes)`: regression outputs or logits; the runner
+    computes the metrics from them (error of the argmax, squared error to one-hot targets).
+    """
+
+    predictions: np.ndarray
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Learner(abc.ABC):
+    """A learner plugin: fits on one cell's training set and predicts the test inputs."""
+
+    Options: ClassVar[type[LearnerOptions]] = LearnerOptions
+    needs_stax_twin: ClassVar[bool] = False
+    """True when the learner needs the architecture's infinite-width twin."""
+
+    def __init__(self, options: LearnerOptions):
+        self.options = options
+
+    @abc.abstractmethod
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        """Train on `task.x_train, task.y_train` and predict `task.x_test`.
+
+        Raise `ntkbench.CellFailure` with a reason when this cell cannot give a result.
+        """

@@ -1,0 +1,35 @@
+"""Which samples a cell sees: nested training subsets and one fixed, class-balanced test set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TEST_SET_SEED = 20220207
+"""Seed of the test-set draw: the test set is the same for every seed, learner and n."""
+
+
+def nested_permutation(pool_size: int, seed: int) -> np.ndarray:
+    """The order in which seed `seed` takes training samples from the pool.
+
+    The training set of size n is the first n entries, so for one seed every smaller
+    training set is contained in every larger one.
+    """
+    return np.random.default_rng(seed).permutation(pool_size)
+
+
+def balanced_test_indices(labels: np.ndarray, n_test: int, num_classes: int) -> np.ndarray:
+    """Indices of a fixed test subset with (as nearly as possible) `n_test / num_classes` per class.
+
+    When `n_test` is not a multiple of the number of classes, the first classes get one more.
+
+    **Raises:** `ValueError` when some class has too few samples.
+    """
+    rng = np.random.default_rng(TEST_SET_SEED)
+    per_class = [n_test // num_classes + (c < n_test % num_classes) for c in range(num_classes)]
+    chosen = []
+    for label, count in enumerate(per_class):
+        members = np.flatnonzero(labels == label)
+        if len(members) < count:
+            raise ValueError(f"class {label} has {len(members)} test samples; n_test={n_test} needs {count}")
+        chosen.append(rng.permutation(members)[:count])
+    return np.sort(np.concatenate(chosen))

@@ -1,0 +1,1 @@
+"""Built-in architecture plugins (registered under the `ntkbench.architectures` entry-point group)."""

@@ -1,0 +1,149 @@
+"""The `ntkbench` command line: run, validate, leaderboard, list, schema.
+
+Every failure is a message and an exit code, never a traceback: 2 for invalid input
+(spec, command line, missing data), 1 for a failure at run time (set NTKBENCH_DEBUG=1
+to see the traceback of an unexpected error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ._errors import NtkbenchError, SpecError
+
+EXIT_INTERRUPTED = 130
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from ._leaderboard import render_leaderboard
+    from ._runner import run_spec
+    from ._spec import load_spec
+
+    spec = load_spec(args.spec)
+    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
+    args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
+    summary = run_spec(spec, out_dir, progress=not args.no_progress)
+    leaderboard = render_leaderboard([out_dir], out_dir / "leaderboard.md")
+    print(
+        f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
+        f"{len(summary.failed)} failed; records in {out_dir}/records; leaderboard: {leaderboard}"
+    )
+    for cell, reason in summary.failed:
+        print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _command_validate(args: argparse.Namespace) -> int:
+    from ._spec import load_spec
+
+    status = 0
+    for path in args.specs:
+        try:
+            spec = load_spec(path)
+        except SpecError as error:
+            print(error, file=sys.stderr)
+            status = 2
+            continue
+        cells = len(spec.learners) * len(spec.n_train) * len(spec.seeds)
+        print(f"{path}: ok ({spec.name}: {len(spec.learners)} learners, {cells} cells, hash {spec.hash[:12]})")
+    return status
+
+
+def _command_leaderboard(args: argparse.Namespace) -> int:
+    from ._leaderboard import render_leaderboard
+
+    out = render_leaderboard(args.results, args.out)
+    print(f"leaderboard written to {out}")
+    return 0
+
+
+def _command_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ._registry import ENTRY_POINT_GROUPS, PluginLoadError, registered
+
+    rows = []
+    broken = 0
+    for kind in ENTRY_POINT_GROUPS:
+        for name, entry in registered(kind).items():
+            try:
+                entry.load()
+                status = "ok"
+            except PluginLoadError as error:
+                status, broken = f"BROKEN: {error}", broken + 1
+            origin = "built-in" if entry.builtin else "third-party"
+            rows.append([kind, name, f"{entry.distribution} {entry.version}", origin, entry.target, status])
+    print(tabulate(rows, headers=["kind", "name", "distribution", "origin", "target", "status"], tablefmt="simple"))
+    if broken:
+        print(f"\n{broken} plugin(s) failed to load; the others are usable.", file=sys.stderr)
+    return 0
+
+
+def _command_schema(args: argparse.Namespace) -> int:
+    from ._spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ntkbench",
+        description="Benchmark data-scaling exponents of finite networks against their neural tangent kernels.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="compute every cell of a spec that has no record yet")
+    run.add_argument("spec", help="spec file (YAML)")
+    run.add_argument("--out", help="results directory (default: runs/<spec name>)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.set_defaults(handler=_command_run)
+
+    validate = commands.add_parser("validate", help="check spec files without running them")
+    validate.add_argument("specs", nargs="+", metavar="SPEC")
+    validate.set_defaults(handler=_command_validate)
+
+    leaderboard = commands.add_parser("leaderboard", help="fit exponents and render the Markdown leaderboard")
+    leaderboard.add_argument("--results", nargs="+", required=True, metavar="DIR", help="results directories")
+    leaderboard.add_argument("--out", required=True, metavar="FILE", help="Markdown file to write")
+    leaderboard.set_defaults(handler=_command_leaderboard)
+
+    listing = commands.add_parser("list", help="show every registered plugin and where it comes from")
+    listing.set_defaults(handler=_command_list)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of a spec (for editor completion)")
+    schema.set_defaults(handler=_command_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SpecError as error:
+        print(error, file=sys.stderr)  # one "file:line:column: key: reason" line per problem
+        return error.exit_code
+    except NtkbenchError as error:
+        print(f"ntkbench: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        hint = getattr(args, "interrupt_hint", "")
+        print(f"\nntkbench: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if os.environ.get("NTKBENCH_DEBUG"):
+            raise
+        print(
+            f"ntkbench: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in ntkbench or a plugin; set NTKBENCH_DEBUG=1 to see the traceback.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

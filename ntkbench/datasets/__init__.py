@@ -1,0 +1,1 @@
+"""Built-in dataset plugins (registered under the `ntkbench.datasets` entry-point group)."""

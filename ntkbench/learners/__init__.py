@@ -1,0 +1,1 @@
+"""Built-in learner plugins (registered under the `ntkbench.learners` entry-point group)."""

@@ -1,0 +1,52 @@
+"""Options shared by the built-in learners: how a network is trained, how a kernel is regressed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+from .._plugins import LearnerOptions
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SGDOptions(_Strict):
+    name: Literal["sgd"]
+    learning_rate: PositiveFloat
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    nesterov: bool = False
+
+
+class AdamOptions(_Strict):
+    name: Literal["adam"]
+    learning_rate: PositiveFloat = 1e-3
+    b1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    b2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.999
+
+
+OptimizerOptions = Annotated[SGDOptions | AdamOptions, Field(discriminator="name")]
+
+
+class TrainingOptions(LearnerOptions):
+    """How the network is trained: a fixed number of minibatch steps of an optax optimizer."""
+
+    optimizer: OptimizerOptions = SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9)
+    batch_size: PositiveInt = 128
+    """Minibatch size; a training set smaller than this is used whole at every step."""
+    steps: PositiveInt = 2000
+    loss: Literal["mse", "cross_entropy"] = "mse"
+    """`mse`: half the squared error to one-hot targets (the NTK's loss); `cross_entropy` on logits."""
+
+
+class KernelRidgeOptions(LearnerOptions):
+    ridge: NonNegativeFloat = 1e-6
+    """Ridge relative to the mean diagonal of the training kernel."""
+
+
+class EmpiricalNTKOptions(KernelRidgeOptions):
+    implementation: Literal[1, 2, 3] = 3
+    """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector
+    products, 3 structured derivatives (fastest for dense and convolutional layers)."""

@@ -1,0 +1,21 @@
+"""`entk_init`: kernel ridge regression with the empirical NTK of the network at initialisation."""
+
+from __future__ import annotations
+
+from .._plugins import Learner, LearnerResult, LearnerTask
+from ._options import EmpiricalNTKOptions
+
+
+class InitEmpiricalNTKLearner(Learner):
+    """The linearisation of this seed's network around its initial parameters, trained to convergence."""
+
+    Options = EmpiricalNTKOptions
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..numerics._kernels import empirical_ntk_fn, model_parameters
+        from ._kernel_regression import regress_with_kernel
+
+        model = task.init_model()
+        ntk = task.cache.get_or_create("ntk_fn", lambda: empirical_ntk_fn(model, self.options.implementation))
+        params = model_parameters(model)
+        return regress_with_kernel(lambda x1, x2: ntk(params, x1, x2), task, self.options.ridge)

@@ -1,0 +1,41 @@
+"""`entk_pretrained`: the empirical NTK of the network after training on `pretrain_n` samples.
+
+The network is trained once per seed, from the same initialisation as the `network`
+learner, on the first `pretrain_n` samples of the seed's permutation of the pool (so for
+n >= pretrain_n they lie inside the training set). Its empirical NTK at that checkpoint
+then serves kernel ridge regression at every n of the sweep.
+"""
+
+from __future__ import annotations
+
+from pydantic import PositiveInt
+
+from .._plugins import Learner, LearnerResult, LearnerTask
+from ._options import EmpiricalNTKOptions, TrainingOptions
+
+
+class PretrainedEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
+    pretrain_n: PositiveInt
+    """Samples the network is trained on before its empirical NTK is taken."""
+
+
+class PretrainedEmpiricalNTKLearner(Learner):
+    """How much of the network's scaling a kernel learned from `pretrain_n` samples explains."""
+
+    Options = PretrainedEmpiricalNTKOptions
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..numerics._kernels import empirical_ntk_fn, model_parameters
+        from ..numerics._training import train_network
+        from ._kernel_regression import regress_with_kernel
+
+        def pretrain():
+            x, y = task.nested_subset(self.options.pretrain_n)
+            return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
+
+        model, log = task.cache.get_or_create(("pretrained", task.seed), pretrain)
+        ntk = task.cache.get_or_create("ntk_fn", lambda: empirical_ntk_fn(model, self.options.implementation))
+        params = model_parameters(model)
+        result = regress_with_kernel(lambda x1, x2: ntk(params, x1, x2), task, self.options.ridge)
+        result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
+        return result

@@ -1,0 +1,22 @@
+"""`ntk_infinite`: kernel ridge regression with the infinite-width NTK of the architecture's `stax` twin."""
+
+from __future__ import annotations
+
+from .._plugins import Learner, LearnerResult, LearnerTask
+from ._options import KernelRidgeOptions
+
+
+class InfiniteNTKLearner(Learner):
+    """The infinite-width limit of the network trained by gradient flow on the squared loss."""
+
+    Options = KernelRidgeOptions
+    needs_stax_twin = True
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..numerics._kernels import infinite_ntk_fn
+        from ._kernel_regression import regress_with_kernel
+
+        kernel_fn = task.cache.get_or_create(
+            "kernel_fn", lambda: infinite_ntk_fn(task.architecture.stax_twin(num_classes=task.num_classes))
+        )
+        return regress_with_kernel(kernel_fn, task, self.options.ridge)
