@@ -58,11 +58,12 @@ def stax_parameters(model: MLP) -> list[tuple[Any, ...]]:
     """The parameters of `model` laid out as its `stax` twin expects them.
 
     `stax.serial(Flatten, Dense, Relu, ..., Dense)` takes one entry per layer: `()` for the
-    parameter-free layers, `(W, b)` for `Dense`, with `b` shaped `(1, fan_out)`.
+    parameter-free layers, `(W, b)` for `Dense`, with `b` shaped `(1, fan_out)` (`None` when
+    `b_std` is 0: the twin then has no bias).
     """
     params: list[tuple[Any, ...]] = [()]
     for index, layer in enumerate(model.layers):
-        params.append((layer.weight, layer.bias[None, :]))
+        params.append((layer.weight, layer.bias[None, :] if layer.b_std else None))
         if index < len(model.layers) - 1:
             params.append(())
     return params

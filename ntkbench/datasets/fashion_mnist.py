@@ -62,9 +62,12 @@ class FashionMNISTOptions(DatasetOptions):
     """Scale pixels to [0, 1], then subtract the training pool's mean and divide by its standard deviation."""
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _read_payload(path: Path) -> bytes:
     raw = path.read_bytes()
-    if path.suffix == ".gz":
+    if raw[:2] == _GZIP_MAGIC:
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:

@@ -39,6 +39,10 @@ class TrainingOptions(LearnerOptions):
     steps: PositiveInt = 2000
     loss: Literal["mse", "cross_entropy"] = "mse"
     """`mse`: half the squared error to one-hot targets (the NTK's loss); `cross_entropy` on logits."""
+    center: bool = False
+    """Train and predict with `f(x) - f_init(x)`: removes the random function the network starts
+    from, so that at infinite width the trained network is exactly kernel ridge regression with
+    its NTK (which is how the kernel learners predict). Off: the network as usually trained."""
 
 
 class KernelRidgeOptions(LearnerOptions):

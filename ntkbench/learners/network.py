@@ -14,7 +14,7 @@ class NetworkLearner(Learner):
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._training import predict, train_network
 
-        trained, log = train_network(
-            task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
-        )
-        return LearnerResult(predictions=predict(trained, task.x_test), info=log.summary())
+        initial = task.init_model()
+        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
+        predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
+        return LearnerResult(predictions=predictions, info=log.summary())

@@ -25,21 +25,23 @@ def build_optimizer(options: SGDOptions | AdamOptions) -> optax.GradientTransfor
     return optax.adam(options.learning_rate, b1=options.b1, b2=options.b2)
 
 
-def _loss(model: eqx.Module, x: jax.Array, y: jax.Array, loss: str, num_classes: int) -> jax.Array:
-    logits = jax.vmap(model)(x)
+def _loss(
+    model: eqx.Module, x: jax.Array, y: jax.Array, offset: jax.Array, loss: str, num_classes: int
+) -> jax.Array:
+    logits = jax.vmap(model)(x) - offset
     if loss == "mse":
         return 0.5 * jnp.mean(jnp.sum((logits - jax.nn.one_hot(y, num_classes)) ** 2, axis=-1))
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
 
 
 @eqx.filter_jit
-def _train_scan(model, opt_state, x, y, batches, optimizer, loss, num_classes):
+def _train_scan(model, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
     params, static = eqx.partition(model, eqx.is_inexact_array)
 
     def step(carry, batch):
         params, opt_state = carry
         value, grads = jax.value_and_grad(
-            lambda p: _loss(eqx.combine(p, static), x[batch], y[batch], loss, num_classes)
+            lambda p: _loss(eqx.combine(p, static), x[batch], y[batch], offset[batch], loss, num_classes)
         )(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), value
@@ -72,13 +74,25 @@ def train_network(
 ) -> tuple[eqx.Module, TrainingLog]:
     """Train `model` on `(x, y)` for `options.steps` minibatch steps.
 
+    With `options.center`, the loss sees `model(x) - initial_model(x)`; predict the trained
+    network with `predict(trained, x, initial=model)` then.
+
     **Raises:** `CellFailure` when the loss or the parameters stop being finite.
     """
     optimizer = build_optimizer(options.optimizer)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     batches = minibatch_indices(len(x), options.batch_size, options.steps, seed)
+    offset = predict(model, x) if options.center else np.zeros((len(x), num_classes))
     trained, losses = _train_scan(
-        model, opt_state, jnp.asarray(x), jnp.asarray(y), jnp.asarray(batches), optimizer, options.loss, num_classes
+        model,
+        opt_state,
+        jnp.asarray(x),
+        jnp.asarray(y),
+        jnp.asarray(offset, dtype=jnp.float32),
+        jnp.asarray(batches),
+        optimizer,
+        options.loss,
+        num_classes,
     )
     losses = np.asarray(losses)
     if not np.all(np.isfinite(losses)):
@@ -89,13 +103,15 @@ def train_network(
     return trained, TrainingLog(losses)
 
 
-def predict(model: eqx.Module, x: np.ndarray) -> np.ndarray:
-    """The model's outputs on `x`, evaluated in batches, as float64."""
-    outputs = [
-        np.asarray(_batched_apply(model, jnp.asarray(x[start : start + PREDICT_BATCH])))
-        for start in range(0, len(x), PREDICT_BATCH)
-    ]
-    return np.concatenate(outputs).astype(np.float64)
+def predict(model: eqx.Module, x: np.ndarray, *, initial: eqx.Module | None = None) -> np.ndarray:
+    """The model's outputs on `x` (minus those of `initial`, for a centred network), as float64."""
+    outputs = np.concatenate(
+        [
+            np.asarray(_batched_apply(model, jnp.asarray(x[start : start + PREDICT_BATCH])))
+            for start in range(0, len(x), PREDICT_BATCH)
+        ]
+    ).astype(np.float64)
+    return outputs if initial is None else outputs - predict(initial, x)
 
 
 @eqx.filter_jit

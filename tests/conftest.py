@@ -1,0 +1,82 @@
+"""Shared fixtures: a third-party plugin distribution made on the fly, spec files, data checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+FAKE_PLUGINS = Path(__file__).parent / "fake_plugins"
+REPO = Path(__file__).resolve().parents[1]
+
+ENTRY_POINTS = """\
+[ntkbench.datasets]
+blobs = ntkbench_testplugins:Blobs
+
+[ntkbench.architectures]
+twinless = ntkbench_testplugins:Twinless
+
+[ntkbench.learners]
+always_fails = ntkbench_testplugins:AlwaysFails
+mean_classifier = ntkbench_testplugins:MeanClassifier
+not_a_plugin = ntkbench_testplugins:NotAPlugin
+broken = ntkbench_brokenplugin:Learner
+"""
+
+
+@pytest.fixture
+def third_party_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Install a fake distribution `ntkbench-testplugins` (a dist-info on sys.path).
+
+    Returns the environment a subprocess needs to see it too.
+    """
+    site = tmp_path / "site"
+    dist_info = site / "ntkbench_testplugins-0.0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: ntkbench-testplugins\nVersion: 0.0.1\n")
+    (dist_info / "entry_points.txt").write_text(ENTRY_POINTS)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(FAKE_PLUGINS))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(FAKE_PLUGINS), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write a spec file from YAML text (dedented) and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m ntkbench.cli ARGS` in a subprocess, capturing text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "ntkbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+    )
+
+
+def fashion_mnist_available() -> bool:
+    from ntkbench.datasets import fashion_mnist
+
+    return all(fashion_mnist._locate(spec) is not None for spec in fashion_mnist.FILES.values())
+
+
+requires_fashion_mnist = pytest.mark.skipif(
+    not fashion_mnist_available() and not os.environ.get("CI"),
+    reason="Fashion-MNIST files not installed (sudo apt-get install dataset-fashion-mnist); CI installs them",
+)

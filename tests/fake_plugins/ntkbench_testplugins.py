@@ -1,0 +1,71 @@
+"""Plugins used by the tests, registered through a temporary dist-info (see conftest.py).
+
+They exercise the plugin API from outside the ntkbench package, as a third party would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import PositiveInt
+
+import ntkbench
+
+
+class BlobsOptions(ntkbench.DatasetOptions):
+    n_test: PositiveInt = 60
+    pool: PositiveInt = 512
+
+
+class Blobs(ntkbench.Dataset):
+    """Three well-separated Gaussian blobs as 4x4x1 images: tiny and fast."""
+
+    Options = BlobsOptions
+    pool_size = None
+
+    def load(self) -> ntkbench.LabelledData:
+        rng = np.random.default_rng(123)
+        centres = rng.normal(size=(3, 4, 4, 1)).astype(np.float32) * 0.4
+
+        def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
+            labels = rng.integers(0, 3, size=count)
+            noise = rng.normal(size=(count, 4, 4, 1)).astype(np.float32)
+            return (centres[labels] + noise).astype(np.float32), labels.astype(np.int32)
+
+        x_pool, y_pool = draw(self.options.pool)
+        x_test, y_test = draw(600)
+        return ntkbench.LabelledData(x_pool, y_pool, x_test, y_test, num_classes=3)
+
+
+class Twinless(ntkbench.Architecture):
+    """An architecture without an infinite-width twin (only its validation behaviour matters)."""
+
+    def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
+        raise NotImplementedError
+
+
+class AlwaysFails(ntkbench.Learner):
+    """A learner whose every cell fails, as a diverging network would."""
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        raise ntkbench.CellFailure(f"deliberate failure at n={task.n_train}")
+
+
+class MeanClassifier(ntkbench.Learner):
+    """Nearest class mean: a cheap learner whose error falls with n."""
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        x = task.x_train.reshape(task.n_train, -1)
+        means = np.stack(
+            [x[task.y_train == c].mean(axis=0) if (task.y_train == c).any() else np.zeros(x.shape[1])
+             for c in range(task.num_classes)]
+        )
+        test = task.x_test.reshape(len(task.x_test), -1)
+        logits = -0.5 * ((test[:, None, :] - means[None]) ** 2).sum(-1)
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return ntkbench.LearnerResult(predictions=probabilities / probabilities.sum(axis=1, keepdims=True))
+
+
+class NotAPlugin:
+    """Registered as a learner but not a subclass of ntkbench.Learner."""

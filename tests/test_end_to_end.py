@@ -1,0 +1,91 @@
+"""`ntkbench run` and `ntkbench leaderboard` from the command line, on a tiny spec."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import requires_fashion_mnist, run_cli
+
+TINY = """\
+name: tiny_fashion
+description: four learners on a few Fashion-MNIST samples
+dataset: {name: fashion_mnist, n_test: 100}
+architecture: {name: mlp, width: 32, depth: 1}
+learners:
+  - {name: network, optimizer: {name: sgd, learning_rate: 0.5, momentum: 0.9}, batch_size: 16, steps: 60, center: true}
+  - {name: ntk_infinite, ridge: 1.0e-6}
+  - {name: entk_init, ridge: 1.0e-6}
+  - {name: entk_pretrained, pretrain_n: 32, steps: 60, ridge: 1.0e-6}
+sweep: {n_train: [16, 32, 64], seeds: [0, 1]}
+metric: test_error
+"""
+
+REQUIRED_FIELDS = {
+    "format", "status", "spec", "cell", "dataset", "architecture", "learner", "metrics", "info",
+    "wall_seconds", "versions", "device", "machine", "created", "checksum",
+}
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {str(p.relative_to(out)): json.loads(p.read_text()) for p in sorted((out / "records").glob("*/*.json"))}
+
+
+@requires_fashion_mnist
+def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
+    spec = write_spec(TINY)
+    out = tmp_path / "results"
+    first = run_cli("run", str(spec), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "24 cell(s) computed, 0 already recorded, 0 failed" in first.stdout
+    assert "ETA" in first.stderr and "entk_pretrained n=64 seed=1" in first.stderr  # the progress bar
+
+    stored = records(out)
+    assert len(stored) == 24
+    for record in stored.values():
+        assert REQUIRED_FIELDS <= set(record)
+        assert record["status"] == "ok"
+        assert 0 <= record["metrics"]["test_error"] <= 1 and record["metrics"]["test_loss"] > 0
+        assert record["versions"]["jax"] == "0.5.3" and record["versions"]["neural-tangents"] == "0.6.5"
+        assert record["device"]["kind"]
+        assert record["spec"]["name"] == "tiny_fashion"
+    pretrained = [r for r in stored.values() if r["cell"]["learner_id"] == "entk_pretrained"]
+    assert {r["info"]["pretrain_train_loss_final"] for r in pretrained if r["cell"]["seed"] == 0}.__len__() == 1
+
+    board = (out / "leaderboard.md").read_text()
+    for learner in ("network", "ntk_infinite", "entk_init", "entk_pretrained"):
+        assert f"`{learner}`" in board
+    assert "95% CI" in board and "Cells: 24 of 24 succeeded" in board
+    assert (out / "leaderboard_tiny_fashion.png").stat().st_size > 10_000
+
+    # Nothing to do the second time.
+    again = run_cli("run", str(spec), "--out", str(out), "--no-progress")
+    assert again.returncode == 0 and "0 cell(s) computed, 24 already recorded" in again.stdout
+    assert records(out) == stored
+
+    # Editing one learner's options recomputes that learner only; its old records stay on disk.
+    spec.write_text(TINY.replace("{name: entk_init, ridge: 1.0e-6}", "{name: entk_init, ridge: 1.0e-4}"))
+    edited = run_cli("run", str(spec), "--out", str(out), "--no-progress")
+    assert "6 cell(s) computed, 18 already recorded" in edited.stdout
+    assert len(records(out)) == 30
+    assert "6 stale record(s)" in (out / "leaderboard.md").read_text()
+
+    # The leaderboard command renders the same results anywhere.
+    target = tmp_path / "board" / "README.md"
+    rendered = run_cli("leaderboard", "--results", str(out), "--out", str(target))
+    assert rendered.returncode == 0, rendered.stderr
+    assert "## tiny_fashion" in target.read_text() and (target.parent / "README_tiny_fashion.png").exists()
+
+
+@requires_fashion_mnist
+def test_pretrain_n_larger_than_the_pool_is_an_input_error(write_spec, tmp_path):
+    spec = write_spec(
+        TINY.replace("pretrain_n: 32", "pretrain_n: 70000").replace("n_train: [16, 32, 64]", "n_train: [16]")
+        .replace("  - {name: network", "  # - {name: network")
+    )
+    result = run_cli("run", str(spec), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert "asked for 70000 training samples; the pool has 60000" in result.stderr
+    assert "Traceback" not in result.stderr

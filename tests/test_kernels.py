@@ -1,0 +1,70 @@
+"""Tiled kernel evaluation and the float64 kernel ridge solve."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkbench import CellFailure
+from ntkbench.numerics import _kernels
+from ntkbench.numerics._kernel_ridge import kernel_ridge_predict, one_hot
+from ntkbench.numerics._kernels import evaluate_tiled, tile_size
+
+
+def rbf(x1, x2):
+    squared = jnp.sum(x1**2, 1)[:, None] + jnp.sum(x2**2, 1)[None, :] - 2 * x1 @ x2.T
+    return jnp.exp(-0.1 * squared)
+
+
+def test_tile_size_is_a_bounded_power_of_two():
+    assert tile_size(5) == 8 and tile_size(64) == 64 and tile_size(65, 3) == 128
+    assert tile_size(10_000) == _kernels.MAX_TILE
+
+
+def test_tiled_evaluation_matches_one_shot(monkeypatch):
+    monkeypatch.setattr(_kernels, "MAX_TILE", 16)  # many tiles, ragged edges
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(37, 3)).astype(np.float32), rng.normal(size=(21, 3)).astype(np.float32)
+    calls = []
+
+    def counted(a, b):
+        calls.append((a.shape, b.shape))
+        return rbf(a, b)
+
+    np.testing.assert_allclose(evaluate_tiled(counted, x1, x2), rbf(x1, x2), rtol=1e-6)
+    assert all(shape == ((16, 3), (16, 3)) for shape in calls)  # one shape: one compilation
+    calls.clear()
+    symmetric = evaluate_tiled(counted, x1)
+    np.testing.assert_allclose(symmetric, rbf(x1, x1), rtol=1e-6)
+    assert np.array_equal(symmetric, symmetric.T)
+    assert len(calls) == 6  # 3 x 3 tiles, only those on or above the diagonal
+
+
+def test_kernel_ridge_matches_a_direct_solve():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(40, 60))
+    k = features @ features.T
+    k_test = rng.normal(size=(7, 60)) @ features.T
+    targets = one_hot(rng.integers(0, 3, 40), 3)
+    fit = kernel_ridge_predict(k, k_test, targets, ridge=1e-3)
+    lam = 1e-3 * np.mean(np.diag(k))
+    expected = k_test @ np.linalg.solve(k + lam * np.eye(40), targets)
+    np.testing.assert_allclose(fit.predictions, expected, rtol=1e-8)
+    assert fit.effective_ridge == pytest.approx(lam)
+
+
+def test_ridge_is_relative_to_the_kernel_scale():
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(30, 10))  # rank 10 < 30: the ridge matters
+    k, k_test = features @ features.T, rng.normal(size=(5, 10)) @ features.T
+    targets = one_hot(rng.integers(0, 2, 30), 2)
+    small = kernel_ridge_predict(k, k_test, targets, ridge=1e-2).predictions
+    scaled = kernel_ridge_predict(1e4 * k, 1e4 * k_test, targets, ridge=1e-2).predictions
+    np.testing.assert_allclose(small, scaled, rtol=1e-8)
+
+
+def test_indefinite_kernel_is_a_cell_failure():
+    k = np.diag([1.0, 1.0, -5.0])
+    with pytest.raises(CellFailure, match="not positive definite"):
+        kernel_ridge_predict(k, np.ones((2, 3)), one_hot(np.array([0, 1, 0]), 2), ridge=1e-6)

@@ -1,0 +1,70 @@
+"""The record store: atomic writes, checksums, and records that belong to a spec version."""
+
+from __future__ import annotations
+
+import json
+
+from ntkbench import parse_spec
+from ntkbench._cells import Cell, cell_key, cells_of
+from ntkbench._records import RECORD_FORMAT, RecordStore, write_json_atomically
+
+SPEC = """\
+name: store
+dataset: {name: fashion_mnist, n_test: 100}
+architecture: {name: mlp, width: 16, depth: 1}
+learners: [{name: ntk_infinite}, {name: entk_init}]
+sweep: {n_train: [10, 20], seeds: [0, 1]}
+"""
+
+
+def record_for(spec_dict, cell, error=0.5):
+    return {
+        "format": RECORD_FORMAT,
+        "status": "ok",
+        "cell": {"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "key": cell_key(spec_dict, cell)},
+        "metrics": {"test_error": error, "test_loss": 1.0},
+    }
+
+
+def test_cells_cover_the_sweep():
+    spec_dict = parse_spec(SPEC).as_dict()
+    cells = cells_of(spec_dict)
+    assert len(cells) == 2 * 2 * 2 and len(set(cells)) == 8
+    assert cells[0] == Cell("ntk_infinite", 0, 10)
+
+
+def test_atomic_write_leaves_only_the_final_file(tmp_path):
+    target = tmp_path / "a" / "record.json"
+    write_json_atomically(target, {"x": 1})
+    write_json_atomically(target, {"x": 2})
+    assert json.loads(target.read_text()) == {"x": 2}
+    assert [p.name for p in target.parent.iterdir()] == ["record.json"]
+
+
+def test_tampered_or_truncated_records_are_ignored(tmp_path, capsys):
+    spec_dict = parse_spec(SPEC).as_dict()
+    store = RecordStore(tmp_path)
+    cells = cells_of(spec_dict)
+    paths = [store.write(spec_dict, cell, record_for(spec_dict, cell)) for cell in cells[:3]]
+    record = json.loads(paths[0].read_text())
+    record["metrics"]["test_error"] = 0.01  # edited by hand: checksum no longer matches
+    paths[0].write_text(json.dumps(record))
+    paths[1].write_text(paths[1].read_text()[:40])  # truncated
+    loaded = store.load(spec_dict)
+    assert set(loaded.current) == {cells[2]}
+    assert set(loaded.unreadable) == {paths[0], paths[1]}
+    assert "ignoring unreadable or corrupted record" in capsys.readouterr().err
+
+
+def test_changing_a_learner_option_makes_only_its_records_stale(tmp_path):
+    spec_dict = parse_spec(SPEC).as_dict()
+    store = RecordStore(tmp_path)
+    for cell in cells_of(spec_dict):
+        store.write(spec_dict, cell, record_for(spec_dict, cell))
+    edited = parse_spec(SPEC.replace("{name: entk_init}", "{name: entk_init, ridge: 0.01}")).as_dict()
+    loaded = store.load(edited)
+    assert loaded.stale == 4
+    assert {cell.learner_id for cell in loaded.current} == {"ntk_infinite"}
+    # Renaming the spec or changing its description changes no cell.
+    renamed = parse_spec(SPEC.replace("name: store", "name: other\ndescription: same cells")).as_dict()
+    assert len(store.load(renamed).current) == 8

@@ -1,0 +1,69 @@
+"""Plugin discovery through entry points: built-ins like third parties, broken plugins isolated."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli
+from ntkbench import Learner, parse_spec
+from ntkbench._registry import PluginLoadError, load_plugin, registered
+
+BUILTINS = {
+    "dataset": {"fashion_mnist"},
+    "architecture": {"mlp"},
+    "learner": {"network", "ntk_infinite", "entk_init", "entk_pretrained"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTINS))
+def test_builtins_register_through_entry_points(kind):
+    entries = registered(kind)
+    assert BUILTINS[kind] <= set(entries)
+    for name in BUILTINS[kind]:
+        assert entries[name].distribution == "ntkbench" and entries[name].builtin
+        entries[name].load()
+
+
+def test_third_party_plugins_are_discovered(third_party_plugins):
+    learners = registered("learner")
+    assert {"always_fails", "mean_classifier", "broken"} <= set(learners)
+    assert learners["mean_classifier"].distribution == "ntkbench-testplugins"
+    assert not learners["mean_classifier"].builtin
+    assert issubclass(load_plugin("learner", "mean_classifier"), Learner)
+
+
+def test_broken_plugin_fails_alone(third_party_plugins):
+    with pytest.raises(PluginLoadError, match="failed to import: ModuleNotFoundError.*a_dependency_that_is_not_installed"):
+        load_plugin("learner", "broken")
+    with pytest.raises(PluginLoadError, match="not a subclass of ntkbench.Learner"):
+        load_plugin("learner", "not_a_plugin")
+    # Every other plugin still loads.
+    for name in BUILTINS["learner"] | {"mean_classifier", "always_fails"}:
+        load_plugin("learner", name)
+
+
+def test_spec_naming_a_broken_plugin_reports_its_import_error(third_party_plugins):
+    from ntkbench import SpecError
+
+    text = """\
+name: x
+dataset: {name: blobs}
+architecture: {name: mlp, width: 8, depth: 1}
+learners: [{name: broken}, {name: mean_classifier}]
+sweep: {n_train: [8, 16, 32], seeds: [0]}
+"""
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "x.yaml")
+    (problem,) = caught.value.problems
+    assert problem.key == "learners[0].name" and "a_dependency_that_is_not_installed" in problem.reason
+
+
+def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
+    result = run_cli("list", env=third_party_plugins)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert "ntkbench 0.1.0" in lines["network"] and "built-in" in lines["network"]
+    assert "ntkbench-testplugins 0.0.1" in lines["mean_classifier"] and "third-party" in lines["mean_classifier"]
+    assert "BROKEN" in lines["broken"] and "a_dependency_that_is_not_installed" in lines["broken"]
+    assert "ok" in lines["entk_pretrained"]
+    assert "2 plugin(s) failed to load" in result.stderr

@@ -1,0 +1,45 @@
+"""The runner with third-party plugins: failed cells are recorded, reported and retried."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+
+SPEC = """\
+name: blobs_run
+dataset: {name: blobs, n_test: 60}
+architecture: {name: mlp, width: 16, depth: 1}
+learners:
+  - {name: mean_classifier}
+  - {name: always_fails}
+sweep: {n_train: [6, 12, 24, 48], seeds: [0, 1, 2]}
+metric: test_loss
+"""
+
+
+def test_failed_cells_are_recorded_and_make_the_run_exit_1(third_party_plugins, write_spec, tmp_path):
+    spec = write_spec(SPEC)
+    out = tmp_path / "out"
+    result = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=third_party_plugins)
+    assert result.returncode == 1, result.stderr
+    assert "24 cell(s) computed, 0 already recorded, 12 failed" in result.stdout
+    assert "failed: always_fails n=6 seed=0: deliberate failure at n=6" in result.stderr
+
+    failed = [json.loads(p.read_text()) for p in (out / "records" / "always_fails").glob("*.json")]
+    assert len(failed) == 12 and all(r["status"] == "failed" and r["metrics"] is None for r in failed)
+    board = (out / "leaderboard.md").read_text()
+    assert "12 of 24 succeeded, 12 failed" in board
+    assert "failed: deliberate failure at n=6" in board
+    assert "no fit: 0 sample size(s)" in board
+    mean_row = next(line for line in board.splitlines() if line.startswith("|") and "`mean_classifier`" in line)
+    assert mean_row.startswith("| 1 ")
+
+    # Failed cells are retried; successful ones are not.
+    again = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=third_party_plugins)
+    assert "12 cell(s) computed, 12 already recorded, 12 failed" in again.stdout
+
+
+def test_missing_results_directory_is_an_input_error(tmp_path):
+    result = run_cli("leaderboard", "--results", str(tmp_path / "nothing"), "--out", str(tmp_path / "board.md"))
+    assert result.returncode == 2 and "not a results directory" in result.stderr

@@ -1,0 +1,201 @@
+"""Spec validation: every problem located by file, line, column and key, with a reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from ntkbench import SpecError, load_spec, parse_spec
+
+VALID = """\
+name: tiny
+description: a test spec
+dataset: {name: fashion_mnist, n_test: 100}
+architecture: {name: mlp, width: 32, depth: 1}
+learners:
+  - {name: network, optimizer: {name: sgd, learning_rate: 0.5, momentum: 0.9}, batch_size: 16, steps: 20}
+  - {name: ntk_infinite, ridge: 1.0e-6}
+  - {name: entk_init}
+  - {name: entk_pretrained, pretrain_n: 32}
+sweep: {n_train: [16, 32, 64], seeds: [0, 1]}
+metric: test_error
+fit: {n_min: 16}
+"""
+
+
+def problems(text: str) -> list:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "spec.yaml")
+    return caught.value.problems
+
+
+def only_problem(text: str):
+    found = problems(text)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def test_valid_spec_resolves_plugins_and_fills_defaults():
+    spec = parse_spec(VALID, "spec.yaml")
+    assert [learner.id for learner in spec.learners] == ["network", "ntk_infinite", "entk_init", "entk_pretrained"]
+    assert spec.n_train == (16, 32, 64) and spec.seeds == (0, 1)
+    pretrained = spec.learner("entk_pretrained").options
+    assert pretrained.pretrain_n == 32 and pretrained.steps == 2000 and pretrained.ridge == 1e-6
+    as_dict = spec.as_dict()
+    assert as_dict["architecture"] == {"name": "mlp", "width": 32, "depth": 1, "w_std": pytest.approx(2**0.5), "b_std": 0.1}
+    assert as_dict["learners"][0]["optimizer"] == {"name": "sgd", "learning_rate": 0.5, "momentum": 0.9, "nesterov": False}
+
+
+def test_hash_is_stable_and_tracks_options():
+    first, second = parse_spec(VALID), parse_spec(VALID)
+    assert first.hash == second.hash
+    # Writing a default explicitly does not change what the spec means.
+    explicit = VALID.replace("{name: entk_init}", "{name: entk_init, ridge: 1.0e-6}")
+    assert parse_spec(explicit).hash == first.hash
+    assert parse_spec(VALID.replace("width: 32", "width: 64")).hash != first.hash
+
+
+def test_unknown_top_level_key_is_located_with_a_suggestion():
+    problem = only_problem(VALID + "metrik: test_loss\n")
+    assert (problem.file, problem.line, problem.column) == ("spec.yaml", 13, 1)
+    assert problem.key == "metrik"
+    assert "unknown key" in problem.reason and "did you mean 'metric'" in problem.reason
+
+
+def test_unknown_plugin_option_is_located_with_a_suggestion():
+    problem = only_problem(VALID.replace("batch_size: 16", "bach_size: 16"))
+    assert problem.key == "learners[0].bach_size"
+    assert problem.line == 6
+    assert "did you mean 'batch_size'" in problem.reason
+
+
+def test_unknown_key_inside_a_nested_option_model():
+    problem = only_problem(VALID.replace("momentum: 0.9", "momentun: 0.9"))
+    assert problem.key == "learners[0].optimizer.momentun"
+    assert "did you mean 'momentum'" in problem.reason
+
+
+def test_wrong_type_names_key_and_reason():
+    problem = only_problem(VALID.replace("steps: 20", "steps: many"))
+    assert problem.key == "learners[0].steps"
+    assert problem.line == 6
+    assert "integer" in problem.reason
+
+
+def test_unknown_plugin_name_gets_a_suggestion_and_the_known_names():
+    problem = only_problem(VALID.replace("{name: entk_init}", "{name: entk_int}"))
+    assert problem.key == "learners[2].name"
+    assert problem.line == 8
+    assert "unknown learner 'entk_int'" in problem.reason
+    assert "did you mean 'entk_init'" in problem.reason
+    assert "ntk_infinite" in problem.reason  # the list of known learners
+
+
+def test_unknown_dataset_and_architecture_names():
+    found = problems(VALID.replace("fashion_mnist", "fashion_mnsit").replace("name: mlp", "name: mpl"))
+    reasons = {p.key: p.reason for p in found}
+    assert "did you mean 'fashion_mnist'" in reasons["dataset.name"]
+    assert "did you mean 'mlp'" in reasons["architecture.name"]
+
+
+@pytest.mark.parametrize(
+    ("n_train", "expected"),
+    [
+        ("[0, 16, 32]", "greater than 0"),
+        ("[-16, 32, 64]", "greater than 0"),
+        ("[16, 32, 32]", "repeated: [32]"),
+        ("[16, 32.5, 64]", "integer"),
+        ("[]", "at least 1"),
+        ("[16, 32, 100000]", "exceed the fashion_mnist training pool (60000 samples)"),
+    ],
+)
+def test_bad_n_values(n_train: str, expected: str):
+    found = problems(VALID.replace("n_train: [16, 32, 64]", f"n_train: {n_train}").replace("fit: {n_min: 16}", "fit: {}"))
+    assert any(p.key.startswith("sweep.n_train") and expected in p.reason for p in found), [str(p) for p in found]
+
+
+def test_fit_window_must_use_sweep_sizes():
+    problem = only_problem(VALID.replace("fit: {n_min: 16}", "fit: {n_min: 20}"))
+    assert problem.key == "fit.n_min" and "nearest: 16" in problem.reason
+
+
+def test_duplicate_learner_ids():
+    problem = only_problem(VALID.replace("{name: entk_init}", "{name: network}"))
+    assert problem.key == "learners[2].name" and "used twice" in problem.reason
+    # A distinct id makes the same plugin usable twice.
+    parse_spec(VALID.replace("{name: entk_init}", "{name: network, id: network_adam, optimizer: {name: adam}}"))
+
+
+def test_missing_required_keys_are_reported_together():
+    found = problems("name: x\ndataset: {name: fashion_mnist}\n")
+    keys = {p.key for p in found}
+    assert {"architecture", "learners", "sweep"} <= keys
+    assert all(p.reason == "required key is missing" for p in found if p.key in {"architecture", "learners", "sweep"})
+
+
+def test_missing_plugin_option():
+    problem = only_problem(VALID.replace("{name: entk_pretrained, pretrain_n: 32}", "{name: entk_pretrained}"))
+    assert problem.key == "learners[3].pretrain_n" and problem.reason == "required key is missing"
+
+
+def test_bad_name_pattern():
+    problem = only_problem(VALID.replace("name: tiny", "name: Tiny Spec"))
+    assert problem.key == "name" and "pattern" in problem.reason
+
+
+def test_yaml_syntax_error_is_located():
+    problem = only_problem("name: x\nlearners: [a, b\nsweep: {}\n")
+    assert problem.line is not None and "invalid YAML" in problem.reason
+
+
+def test_non_mapping_and_empty_files():
+    assert "mapping" in only_problem("- a\n- b\n").reason
+    assert "empty" in only_problem("").reason
+
+
+def test_learner_that_needs_a_twin_is_refused_for_a_twinless_architecture(third_party_plugins):
+    problem = only_problem(VALID.replace("name: mlp, width: 32, depth: 1", "name: twinless"))
+    assert problem.key == "learners[1].name"
+    assert "needs an infinite-width (stax) twin" in problem.reason
+
+
+def test_load_spec_reports_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "absent.yaml")
+
+
+def test_validate_cli_exit_codes_and_messages(write_spec):
+    good = write_spec(VALID, "good.yaml")
+    bad = write_spec(VALID.replace("steps: 20", "stepz: 20"), "bad.yaml")
+    result = run_cli("validate", str(good))
+    assert result.returncode == 0 and "ok" in result.stdout
+
+    result = run_cli("validate", str(good), str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:6:" in result.stderr and "learners[0].stepz" in result.stderr and "did you mean 'steps'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_refuses_invalid_spec_with_exit_2(write_spec, tmp_path):
+    bad = write_spec(VALID.replace("{name: entk_init}", "{name: entk_int}"))
+    result = run_cli("run", str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "did you mean 'entk_init'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_usage_errors_exit_2():
+    result = run_cli("run")
+    assert result.returncode == 2 and "usage" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_lists_plugin_options():
+    result = run_cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    text = json.dumps(schema)
+    for option in ("pretrain_n", "batch_size", "ridge", "n_test", "width"):
+        assert option in text
+    assert set(schema["required"]) >= {"name", "dataset", "architecture", "learners", "sweep"}
