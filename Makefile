@@ -1,0 +1,49 @@
+# ntkbench: `make demo` and `make test` work on a fresh clone with Python 3.11 (and apt, optionally).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# neural-tangents is installed without its declared dependencies: they pull in TensorFlow,
+# which ntkbench never uses (see DEVELOPERS.md and ntkbench/nt_compat.py).
+NEURAL_TANGENTS := neural-tangents==0.6.5
+DEMO_SPEC := specs/fashion_mlp.yaml
+DEMO_RUN := runs/fashion_mlp
+PUBLISHED := leaderboard/results/fashion_mlp
+
+.PHONY: demo test install data clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
+		|| { echo "Set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(NEURAL_TANGENTS)
+	@! $(BIN)/python -c 'import tensorflow' 2>/dev/null || { echo "TensorFlow must not be installed" >&2; exit 1; }
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's dataset-fashion-mnist puts the official files in /usr/share/datasets/fashion-mnist/.
+# Without apt (or root), ntkbench downloads the files itself on first use.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+		echo "Fashion-MNIST: using /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		$$sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+		|| { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq dataset-fashion-mnist; } \
+		|| echo "warning: could not install dataset-fashion-mnist; ntkbench will download Fashion-MNIST on first use"; \
+	else \
+		echo "apt-get not available: ntkbench will download Fashion-MNIST on first use"; \
+	fi
+
+demo: install data
+	$(BIN)/ntkbench run $(DEMO_SPEC) --out $(DEMO_RUN)
+	rm -rf $(PUBLISHED) && mkdir -p $(PUBLISHED)
+	cp -r $(DEMO_RUN)/spec.json $(DEMO_RUN)/records $(PUBLISHED)/
+	$(BIN)/ntkbench leaderboard --results $(PUBLISHED) --out leaderboard/README.md
+
+test: install data
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache *.egg-info
