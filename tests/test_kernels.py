@@ -65,6 +65,8 @@ def test_ridge_is_relative_to_the_kernel_scale():
 
 
 def test_indefinite_kernel_is_a_cell_failure():
-    k = np.diag([1.0, 1.0, -5.0])
+    k = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
     with pytest.raises(CellFailure, match="not positive definite"):
-        kernel_ridge_predict(k, np.ones((2, 3)), one_hot(np.array([0, 1, 0]), 2), ridge=1e-6)
+        kernel_ridge_predict(k, np.ones((2, 2)), one_hot(np.array([0, 1]), 2), ridge=1e-6)
+    with pytest.raises(CellFailure, match="degenerate"):
+        kernel_ridge_predict(np.zeros((2, 2)), np.ones((2, 2)), one_hot(np.array([0, 1]), 2), ridge=1e-6)
