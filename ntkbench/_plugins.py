@@ -15,10 +15,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Hashable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveInt
+
+if TYPE_CHECKING:
+    from .datasets._storage import FileStore
 
 T = TypeVar("T")
 
@@ -34,6 +37,8 @@ class DatasetOptions(PluginOptions):
 
     n_test: PositiveInt = 1000
     """Size of the fixed, class-balanced test set drawn from the official test split."""
+    balanced: bool = False
+    """Draw each seed's nested training sets class-balanced (round-robin over the classes)."""
 
 
 class ArchitectureOptions(PluginOptions):
@@ -62,15 +67,29 @@ class Dataset(abc.ABC):
     """A dataset plugin: loads (and if needed fetches) its arrays, preprocessed."""
 
     Options: ClassVar[type[DatasetOptions]] = DatasetOptions
-    pool_size: ClassVar[int | None] = None
-    """Size of the training pool, when known without loading (lets `validate` check `n_train`)."""
 
     def __init__(self, options: DatasetOptions):
         self.options = options
 
     @abc.abstractmethod
     def load(self) -> LabelledData:
-        """Return the full training pool and the full official test split."""
+        """Return the full training pool and the full official test split, preprocessed."""
+
+    def pool_size(self) -> int | None:
+        """Size of the training pool under these options, when known without loading the data.
+
+        Lets `ntkbench validate` check the sweep's sizes offline; `None`: checked at run time.
+        """
+        return None
+
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Shape of one input under these options, when known without loading (for architecture checks)."""
+        return None
+
+    @classmethod
+    def file_store(cls) -> FileStore | None:
+        """The files this dataset reads (for `ntkbench data`); `None` for generated data."""
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +148,9 @@ class ArtifactCache:
 class LearnerTask:
     """Everything a learner receives for one cell (n_train, seed).
 
-    `x_train, y_train` are the first `n_train` samples of this seed's fixed permutation of the
-    training pool; `nested_subset(m)` returns the first `m` of the same permutation (so a learner
-    can pre-train on a subset that contains, or is contained in, the training set).
+    `x_train, y_train` are the first `n_train` samples of this seed's fixed order of the training
+    pool; `nested_subset(m)` returns the first `m` of the same order (a subset that contains, or is
+    contained in, the training set).
     """
 
     x_train: np.ndarray
@@ -141,6 +160,9 @@ class LearnerTask:
     seed: int
     architecture: Architecture
     nested_subset: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    held_out_subset: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    """`held_out_subset(m)`: m pool samples that no training set of the sweep contains (the last m of
+    this seed's order), for example to pre-train on data the kernel regression never sees."""
     cache: ArtifactCache
 
     @property
@@ -189,6 +211,10 @@ class Learner(abc.ABC):
 
     def __init__(self, options: LearnerOptions):
         self.options = options
+
+    def held_out_samples(self) -> int:
+        """How many pool samples this learner takes with `task.held_out_subset` (checked at validation)."""
+        return 0
 
     @abc.abstractmethod
     def fit_predict(self, task: LearnerTask) -> LearnerResult:

@@ -25,7 +25,7 @@ from ._progress import ProgressBar
 from ._provenance import device_info, library_versions, machine_info
 from ._records import RECORD_FORMAT, RecordStore
 from ._spec import Spec
-from ._subsets import balanced_test_indices, nested_permutation
+from ._subsets import balanced_test_indices, training_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,23 +36,38 @@ class RunSummary:
     failed: list[tuple[Cell, str]]
 
 
-def _check_sizes(spec: Spec, data: LabelledData) -> None:
+def _check_sizes(spec: Spec, data: LabelledData, held_out: int) -> None:
     pool = len(data.x_pool)
-    if max(spec.n_train) > pool:
+    if max(spec.n_train) + held_out > pool:
+        detail = f" plus {held_out} held-out samples" if held_out else ""
         raise InputError(
-            f"{spec.source}: sweep.n_train: {max(spec.n_train)} exceeds the training pool of "
-            f"{spec.dataset.name} ({pool} samples)"
+            f"{spec.source}: sweep.n_train: the largest n_train ({max(spec.n_train)}){detail} exceeds the "
+            f"training pool of {spec.dataset.name} with these options ({pool} samples)"
         )
 
 
-def _nested_subset_fn(data: LabelledData, order: np.ndarray, source: str):
-    def nested_subset(m: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 < m <= len(order):
-            raise InputError(f"{source}: a learner asked for {m} training samples; the pool has {len(order)}")
-        indices = order[:m]
-        return data.x_pool[indices], data.y_pool[indices]
+@dataclasses.dataclass(frozen=True)
+class SeedSampler:
+    """The training samples of one seed: nested prefixes of a fixed order, and a held-out tail."""
 
-    return nested_subset
+    data: LabelledData
+    order: np.ndarray
+    n_max: int
+
+    def nested_subset(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 < m <= len(self.order):
+            raise InputError(f"a learner asked for {m} training samples; the pool has {len(self.order)}")
+        indices = self.order[:m]
+        return self.data.x_pool[indices], self.data.y_pool[indices]
+
+    def held_out_subset(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 < m <= len(self.order) - self.n_max:
+            raise InputError(
+                f"a learner asked for {m} held-out samples; the pool has {len(self.order)} and the "
+                f"largest training set takes {self.n_max}"
+            )
+        indices = self.order[len(self.order) - m :]
+        return self.data.x_pool[indices], self.data.y_pool[indices]
 
 
 def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSummary:
@@ -72,16 +87,19 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         return summary
 
     data = spec.dataset.instantiate().load()
-    _check_sizes(spec, data)
+    learners = {choice.id: choice.instantiate() for choice in spec.learners}
+    _check_sizes(spec, data, max(learner.held_out_samples() for learner in learners.values()))
     try:
         test_index = balanced_test_indices(data.y_test, spec.dataset.options.n_test, data.num_classes)
     except ValueError as error:
         raise InputError(f"{spec.source}: dataset.n_test: {error}") from None
     x_test, y_test = data.x_test[test_index], data.y_test[test_index]
     architecture = spec.architecture.instantiate()
-    learners = {choice.id: choice.instantiate() for choice in spec.learners}
     caches = {choice.id: ArtifactCache() for choice in spec.learners}
-    orders = {seed: nested_permutation(len(data.x_pool), seed) for seed in spec.seeds}
+    balanced = spec.dataset.options.balanced
+    samplers = {
+        seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
+    }
 
     provenance = {"versions": library_versions(), "device": device_info(), "machine": machine_info()}
     bar = ProgressBar(len(todo)) if progress else None
@@ -90,8 +108,8 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         for cell in todo:
             if bar:
                 bar.start(cell.label())
-            nested_subset = _nested_subset_fn(data, orders[cell.seed], spec.source)
-            x_train, y_train = nested_subset(cell.n_train)
+            sampler = samplers[cell.seed]
+            x_train, y_train = sampler.nested_subset(cell.n_train)
             task = LearnerTask(
                 x_train=x_train,
                 y_train=y_train,
@@ -99,7 +117,8 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
                 num_classes=data.num_classes,
                 seed=cell.seed,
                 architecture=architecture,
-                nested_subset=nested_subset,
+                nested_subset=sampler.nested_subset,
+                held_out_subset=sampler.held_out_subset,
                 cache=caches[cell.learner_id],
             )
             started = time.perf_counter()

@@ -228,7 +228,8 @@ def _allowed_keys(model: type[BaseModel], parts: Path_) -> set[str]:
     return {key for candidate in current for key in candidate.model_fields}
 
 
-def _did_you_mean(word: str, candidates: typing.Iterable[str]) -> str:
+def suggest(word: str, candidates: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
     close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -260,7 +261,7 @@ class _ProblemCollector:
             if item["type"] == "extra_forbidden":
                 key = str(loc[-1])
                 allowed = _allowed_keys(model, loc[:-1]) | (extra_keys if len(loc) == 1 else set())
-                self.add(path, f"unknown key{_did_you_mean(key, allowed)}")
+                self.add(path, f"unknown key{suggest(key, allowed)}")
             elif item["type"] == "missing":
                 self.add(path, "required key is missing")
             else:
@@ -276,7 +277,7 @@ def _resolve_plugin(
     entries = registered(kind)
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none installed"
-        collector.add(path + ("name",), f"unknown {kind} {name!r}{_did_you_mean(name, entries)}; known: {known}")
+        collector.add(path + ("name",), f"unknown {kind} {name!r}{suggest(name, entries)}; known: {known}")
         return None
     try:
         plugin = entries[name].load()
@@ -351,12 +352,16 @@ def _check_consistency(
                 ("learners", index, "id" if core.learners[index].id else "name"),
                 f"learner id {learner_id!r} is used twice; give one of them a distinct 'id'",
             )
-    if dataset is not None and dataset.plugin.pool_size is not None:
-        too_large = [n for n in core.sweep.n_train if n > dataset.plugin.pool_size]
-        if too_large:
+    pool_size = dataset.instantiate().pool_size() if dataset is not None else None
+    if pool_size is not None:
+        held_out = max(((learner.instantiate().held_out_samples(), learner.id) for learner in learners), default=(0, ""))
+        largest = max(core.sweep.n_train)
+        if largest + held_out[0] > pool_size:
+            detail = f" plus the {held_out[0]} samples learner {held_out[1]!r} holds out" if held_out[0] else ""
             collector.add(
                 ("sweep", "n_train"),
-                f"{too_large} exceed the {dataset.name} training pool ({dataset.plugin.pool_size} samples)",
+                f"the largest n_train ({largest}){detail} exceeds the {dataset.name} training pool "
+                f"with these options ({pool_size} samples)",
             )
     if architecture is not None:
         has_twin = architecture.instantiate().has_stax_twin()

@@ -8,13 +8,22 @@ TEST_SET_SEED = 20220207
 """Seed of the test-set draw: the test set is the same for every seed, learner and n."""
 
 
-def nested_permutation(pool_size: int, seed: int) -> np.ndarray:
+def training_order(labels: np.ndarray, seed: int, balanced: bool = False) -> np.ndarray:
     """The order in which seed `seed` takes training samples from the pool.
 
-    The training set of size n is the first n entries, so for one seed every smaller
-    training set is contained in every larger one.
+    The training set of size n is the first n entries, so for one seed every smaller training
+    set is contained in every larger one. With `balanced`, the order goes round-robin over the
+    classes (each round takes the next sample of every class, in random order), so every
+    prefix is as class-balanced as the pool allows.
     """
-    return np.random.default_rng(seed).permutation(pool_size)
+    rng = np.random.default_rng(seed)
+    if not balanced:
+        return rng.permutation(len(labels))
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rank[rng.permutation(members)] = np.arange(len(members))
+    return np.lexsort((rng.random(len(labels)), rank))
 
 
 def balanced_test_indices(labels: np.ndarray, n_test: int, num_classes: int) -> np.ndarray:

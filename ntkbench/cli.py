@@ -83,6 +83,69 @@ def _command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_stores(name: str | None) -> dict[str, object]:
+    """File stores of every dataset plugin (or of the one named), by name; `None` for generated data."""
+    from ._errors import InputError
+    from ._registry import PluginLoadError, registered
+    from ._spec import suggest
+
+    entries = registered("dataset")
+    if name is not None and name not in entries:
+        raise InputError(f"unknown dataset {name!r}{suggest(name, entries)}; known: {', '.join(entries)}")
+    stores = {}
+    for dataset, entry in entries.items():
+        if name is None or dataset == name:
+            try:
+                stores[dataset] = entry.load().file_store()
+            except PluginLoadError as error:
+                print(f"warning: {error}", file=sys.stderr)
+    return stores
+
+
+def _command_data_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    rows = []
+    for name, store in _dataset_stores(None).items():
+        if store is None:
+            rows.append([name, "generated", "-", "-"])
+            continue
+        located = [store.locate(file) for file in store.files]
+        present = sum(path is not None for path in located)
+        status = "present" if present == len(located) else ("partial" if present else "missing")
+        where = sorted({str(path.parent) for path in located if path is not None}) or [str(store.download_dir)]
+        size = sum(path.stat().st_size for path in located if path is not None)
+        rows.append([name, f"{status} ({present}/{len(located)} files)", ", ".join(where), f"{size / 1e6:.1f} MB"])
+    print(tabulate(rows, headers=["dataset", "status", "where", "size"], tablefmt="simple"))
+    return 0
+
+
+def _command_data_fetch(args: argparse.Namespace) -> int:
+    store = _dataset_stores(args.name)[args.name]
+    if store is None:
+        print(f"{args.name} is generated on the fly; nothing to fetch")
+        return 0
+    for name, path in store.ensure().items():
+        print(f"{name}: {path} (verified)")
+    return 0
+
+
+def _command_data_verify(args: argparse.Namespace) -> int:
+    from .datasets._storage import verify_file
+
+    failures = 0
+    for dataset, store in _dataset_stores(args.name).items():
+        for file in store.files if store is not None else ():
+            path = store.locate(file)
+            if path is None:
+                print(f"{dataset}: {file.name}: missing")
+                continue
+            problem = verify_file(path, file)
+            failures += problem is not None
+            print(f"{dataset}: {path}: {'ok' if problem is None else 'FAILED: ' + problem}")
+    return 1 if failures else 0
+
+
 def _command_schema(args: argparse.Namespace) -> int:
     from ._spec import spec_json_schema
 
@@ -114,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="show every registered plugin and where it comes from")
     listing.set_defaults(handler=_command_list)
+
+    data = commands.add_parser("data", help="list, fetch and verify dataset files")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_commands.add_parser("list", help="every dataset: present or not, where, size").set_defaults(
+        handler=_command_data_list
+    )
+    fetch = data_commands.add_parser("fetch", help="download a dataset's missing files, verified")
+    fetch.add_argument("name")
+    fetch.set_defaults(handler=_command_data_fetch)
+    verify = data_commands.add_parser("verify", help="re-check the checksums of the files on disk")
+    verify.add_argument("name", nargs="?")
+    verify.set_defaults(handler=_command_data_verify)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec (for editor completion)")
     schema.set_defaults(handler=_command_schema)

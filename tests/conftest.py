@@ -71,9 +71,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 
 def fashion_mnist_available() -> bool:
-    from ntkbench.datasets import fashion_mnist
+    from ntkbench.datasets.fashion_mnist import FashionMNIST
 
-    return all(fashion_mnist._locate(spec) is not None for spec in fashion_mnist.FILES.values())
+    return all(FashionMNIST.store.locate(file) is not None for file in FashionMNIST.store.files)
 
 
 requires_fashion_mnist = pytest.mark.skipif(

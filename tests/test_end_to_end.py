@@ -79,13 +79,18 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     assert "## tiny_fashion" in target.read_text() and (target.parent / "README_tiny_fashion.png").exists()
 
 
-@requires_fashion_mnist
-def test_pretrain_n_larger_than_the_pool_is_an_input_error(write_spec, tmp_path):
+def test_held_out_samples_beyond_the_pool_stop_the_run_with_exit_2(third_party_plugins, write_spec, tmp_path):
+    """Blobs does not declare its pool size, so only the run can check it."""
     spec = write_spec(
-        TINY.replace("pretrain_n: 32", "pretrain_n: 70000").replace("n_train: [16, 32, 64]", "n_train: [16]")
-        .replace("  - {name: network", "  # - {name: network")
+        """\
+        name: blobs_pretrain
+        dataset: {name: blobs, pool: 64}
+        architecture: {name: mlp, width: 8, depth: 1}
+        learners: [{name: entk_pretrained, pretrain_n: 32, steps: 5}]
+        sweep: {n_train: [8, 16, 48], seeds: [0]}
+        """
     )
-    result = run_cli("run", str(spec), "--out", str(tmp_path / "out"), "--no-progress")
+    result = run_cli("run", str(spec), "--out", str(tmp_path / "out"), "--no-progress", env=third_party_plugins)
     assert result.returncode == 2, result.stderr
-    assert "asked for 70000 training samples; the pool has 60000" in result.stderr
+    assert "the largest n_train (48) plus 32 held-out samples exceeds the training pool of blobs" in result.stderr
     assert "Traceback" not in result.stderr

@@ -108,12 +108,23 @@ def test_unknown_dataset_and_architecture_names():
         ("[16, 32, 32]", "repeated: [32]"),
         ("[16, 32.5, 64]", "integer"),
         ("[]", "at least 1"),
-        ("[16, 32, 100000]", "exceed the fashion_mnist training pool (60000 samples)"),
+        ("[16, 32, 100000]", "exceeds the fashion_mnist training pool with these options (60000 samples)"),
     ],
 )
 def test_bad_n_values(n_train: str, expected: str):
     found = problems(VALID.replace("n_train: [16, 32, 64]", f"n_train: {n_train}").replace("fit: {n_min: 16}", "fit: {}"))
     assert any(p.key.startswith("sweep.n_train") and expected in p.reason for p in found), [str(p) for p in found]
+
+
+def test_held_out_pretraining_samples_count_against_the_pool():
+    text = VALID.replace("n_train: [16, 32, 64]", "n_train: [16, 32, 59990]").replace("pretrain_n: 32", "pretrain_n: 20")
+    problem = only_problem(text)
+    assert problem.key == "sweep.n_train"
+    assert "plus the 20 samples learner 'entk_pretrained' holds out" in problem.reason
+    # A class subset shrinks the pool: CIFAR-10 cats and dogs have 10000 training images.
+    cats_dogs = VALID.replace("{name: fashion_mnist, n_test: 100}", "{name: cifar10, n_test: 100, classes: [3, 5]}")
+    parse_spec(cats_dogs.replace("n_train: [16, 32, 64]", "n_train: [16, 32, 9968]"))
+    assert "(10000 samples)" in only_problem(cats_dogs.replace("n_train: [16, 32, 64]", "n_train: [16, 32, 9969]")).reason
 
 
 def test_fit_window_must_use_sweep_sizes():

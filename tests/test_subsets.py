@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntkbench._subsets import balanced_test_indices, nested_permutation
+from ntkbench._subsets import balanced_test_indices, training_order
+
+
+LABELS = np.random.default_rng(0).integers(0, 4, size=1000)
 
 
 def test_training_sets_are_nested_within_a_seed():
-    order = nested_permutation(1000, seed=3)
-    sizes = [10, 50, 200, 1000]
-    sets = [set(order[:n]) for n in sizes]
-    for smaller, larger in zip(sets, sets[1:]):
-        assert smaller < larger
-    assert sorted(order) == list(range(1000))  # a permutation: no sample twice
+    for balanced in (False, True):
+        order = training_order(LABELS, seed=3, balanced=balanced)
+        sizes = [10, 50, 200, 1000]
+        sets = [set(order[:n]) for n in sizes]
+        for smaller, larger in zip(sets, sets[1:]):
+            assert smaller < larger
+        assert sorted(order) == list(range(1000))  # a permutation: no sample twice
 
 
 def test_seeds_draw_different_subsets_reproducibly():
-    assert np.array_equal(nested_permutation(500, 1), nested_permutation(500, 1))
-    assert not np.array_equal(nested_permutation(500, 1)[:50], nested_permutation(500, 2)[:50])
+    for balanced in (False, True):
+        assert np.array_equal(training_order(LABELS, 1, balanced), training_order(LABELS, 1, balanced))
+        assert not np.array_equal(training_order(LABELS, 1, balanced)[:50], training_order(LABELS, 2, balanced)[:50])
+
+
+def test_balanced_prefixes_have_equal_class_counts():
+    order = training_order(LABELS, seed=5, balanced=True)
+    for n in (4, 8, 40, 400):
+        assert np.bincount(LABELS[order[:n]], minlength=4).tolist() == [n // 4] * 4
+    unbalanced = [np.bincount(LABELS[training_order(LABELS, s)[:8]], minlength=4).tolist() for s in range(20)]
+    assert any(counts != [2, 2, 2, 2] for counts in unbalanced)
 
 
 def test_test_set_is_class_balanced_and_fixed():

@@ -1,9 +1,10 @@
 """`entk_pretrained`: the empirical NTK of the network after training on `pretrain_n` samples.
 
 The network is trained once per seed, from the same initialisation as the `network`
-learner, on the first `pretrain_n` samples of the seed's permutation of the pool (so for
-n >= pretrain_n they lie inside the training set). Its empirical NTK at that checkpoint
-then serves kernel ridge regression at every n of the sweep.
+learner, on `pretrain_n` held-out samples of the pool: samples that no training set of the
+sweep contains, so the kernel regression never sees the data the kernel was learned on. Its
+empirical NTK at that checkpoint then serves kernel ridge regression at every n of the
+sweep. The spec is refused when the largest n plus `pretrain_n` exceeds the pool.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ class PretrainedEmpiricalNTKLearner(Learner):
 
     Options = PretrainedEmpiricalNTKOptions
 
+    def held_out_samples(self) -> int:
+        return self.options.pretrain_n
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._kernels import empirical_ntk_fn, model_parameters
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
         def pretrain():
-            x, y = task.nested_subset(self.options.pretrain_n)
+            x, y = task.held_out_subset(self.options.pretrain_n)
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
         model, log = task.cache.get_or_create(("pretrained", task.seed), pretrain)

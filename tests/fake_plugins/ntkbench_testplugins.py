@@ -22,7 +22,6 @@ class Blobs(ntkbench.Dataset):
     """Three well-separated Gaussian blobs as 4x4x1 images: tiny and fast."""
 
     Options = BlobsOptions
-    pool_size = None
 
     def load(self) -> ntkbench.LabelledData:
         rng = np.random.default_rng(123)
