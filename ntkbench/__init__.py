@@ -26,6 +26,7 @@ from ._plugins import Learner as Learner
 from ._plugins import LearnerOptions as LearnerOptions
 from ._plugins import LearnerResult as LearnerResult
 from ._plugins import LearnerTask as LearnerTask
+from ._plugins import StatefulModel as StatefulModel
 from ._plugins import StaxTwin as StaxTwin
 from ._runner import run_spec as run_spec
 from ._spec import Spec as Spec

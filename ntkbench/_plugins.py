@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveInt
@@ -104,17 +104,37 @@ class StaxTwin:
     kernel_fn: Callable[..., Any]
 
 
+class StatefulModel(NamedTuple):
+    """A network with state (batch-norm running statistics): `module(x, state) -> (logits, state)`.
+
+    `module` contains `eqx.nn.BatchNorm(..., axis_name="batch")` layers; `state` is the
+    `eqx.nn.State` from `eqx.nn.make_with_state`. ntkbench trains it with batch statistics and
+    predicts (and takes its empirical NTK) in inference mode, with the running statistics.
+    """
+
+    module: Any
+    state: Any
+
+
 class Architecture(abc.ABC):
     """An architecture plugin: an equinox model and, if it has one, its infinite-width `stax` twin."""
 
     Options: ClassVar[type[ArchitectureOptions]] = ArchitectureOptions
+    stax_twin_availability: ClassVar[str | None] = None
+    """When the architecture has an infinite-width twin, in words ("always", "with norm: none"),
+    for error messages; `None`: never."""
 
     def __init__(self, options: ArchitectureOptions):
         self.options = options
 
     @abc.abstractmethod
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
-        """Return an initialised `eqx.Module` mapping ONE input of `input_shape` to `num_classes` logits."""
+        """Return an initialised network for ONE input of `input_shape`: an `eqx.Module` mapping it
+        to `num_classes` logits, or a `StatefulModel` for networks with batch norm."""
+
+    def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
+        """Why inputs of this shape cannot be used (for example "needs images"), or None."""
+        return None
 
     def has_stax_twin(self) -> bool:
         """Whether `stax_twin` returns a twin for these options (checked when a spec is validated)."""
@@ -124,11 +144,18 @@ class Architecture(abc.ABC):
         """Return the `stax` twin; only called when `has_stax_twin()` is true."""
         raise NotImplementedError(f"{type(self).__name__} has no stax twin")
 
+    def stax_parameters(self, model: Any) -> Any:
+        """The parameters of `model` laid out for the twin's `apply_fn` (for parity checks)."""
+        raise NotImplementedError(f"{type(self).__name__} has no stax twin")
+
 
 class ArtifactCache:
-    """Run-scoped storage for artefacts a learner reuses across cells (for example a pre-trained network).
+    """Storage for artefacts a learner reuses across the n of one seed (a pre-trained network,
+    a kernel computed once on the largest training set).
 
-    Each learner in a spec gets its own cache, so keys only need to be unique within one learner.
+    Each (learner, seed) gets its own cache, dropped when the run moves on to the next seed (cells
+    run learner by learner, seed by seed, n ascending), so keys need not mention the seed.
+    Artefacts that do not depend on the seed (a compiled function) can live on the learner itself.
     """
 
     def __init__(self) -> None:
@@ -139,9 +166,6 @@ class ArtifactCache:
         if key not in self._items:
             self._items[key] = create()
         return self._items[key]
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +182,9 @@ class LearnerTask:
     x_test: np.ndarray
     num_classes: int
     seed: int
+    n_train_max: int
+    """The largest n_train of the sweep: `nested_subset(n_train_max)` contains every training set of
+    this seed, so a learner can compute on it once and take what each smaller n needs."""
     architecture: Architecture
     nested_subset: Callable[[int], tuple[np.ndarray, np.ndarray]]
     held_out_subset: Callable[[int], tuple[np.ndarray, np.ndarray]]

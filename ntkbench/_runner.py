@@ -1,9 +1,9 @@
 """Running a spec: the cells without a record are computed, one record each, in order.
 
 spec -> cells -> learner -> record. The dataset is loaded once, each learner plugin is
-instantiated once with its own artefact cache (so a pre-trained network or a compiled
-kernel serves every n), and every finished cell is written before the next starts: an
-interrupted run loses at most the cell in progress.
+instantiated once, each (learner, seed) gets an artefact cache that serves all its n (a
+pre-trained network, a kernel on the largest training set), and every finished cell is
+written before the next starts: an interrupted run loses at most the cell in progress.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         raise InputError(f"{spec.source}: dataset.n_test: {error}") from None
     x_test, y_test = data.x_test[test_index], data.y_test[test_index]
     architecture = spec.architecture.instantiate()
-    caches = {choice.id: ArtifactCache() for choice in spec.learners}
+    problem = architecture.input_problem(tuple(data.x_pool.shape[1:]))
+    if problem is not None:
+        raise InputError(f"{spec.source}: architecture: {problem}")
     balanced = spec.dataset.options.balanced
     samplers = {
         seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
@@ -104,8 +106,11 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
     provenance = {"versions": library_versions(), "device": device_info(), "machine": machine_info()}
     bar = ProgressBar(len(todo)) if progress else None
     computed, failed = 0, []
+    cache_owner, cache = None, ArtifactCache()
     try:
         for cell in todo:
+            if cache_owner != (cell.learner_id, cell.seed):
+                cache_owner, cache = (cell.learner_id, cell.seed), ArtifactCache()
             if bar:
                 bar.start(cell.label())
             sampler = samplers[cell.seed]
@@ -116,10 +121,11 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
                 x_test=x_test,
                 num_classes=data.num_classes,
                 seed=cell.seed,
+                n_train_max=max(spec.n_train),
                 architecture=architecture,
                 nested_subset=sampler.nested_subset,
                 held_out_subset=sampler.held_out_subset,
-                cache=caches[cell.learner_id],
+                cache=cache,
             )
             started = time.perf_counter()
             outcome = _run_cell(learners[cell.learner_id], task, y_test)

@@ -364,13 +364,17 @@ def _check_consistency(
                 f"with these options ({pool_size} samples)",
             )
     if architecture is not None:
-        has_twin = architecture.instantiate().has_stax_twin()
+        network = architecture.instantiate()
+        input_shape = dataset.instantiate().input_shape() if dataset is not None else None
+        problem = network.input_problem(tuple(input_shape)) if input_shape is not None else None
+        if problem is not None:
+            collector.add(("architecture", "name"), problem)
         for index, learner in enumerate(learners):
-            if learner.plugin.needs_stax_twin and not has_twin:
+            if learner.plugin.needs_stax_twin and not network.has_stax_twin():
                 collector.add(
                     ("learners", index, "name"),
-                    f"learner {learner.name!r} needs an infinite-width (stax) twin, "
-                    f"and architecture {architecture.name!r} with these options has none",
+                    f"learner {learner.name!r} needs an infinite-width (stax) twin, and architecture "
+                    f"{architecture.name!r} with these options has none; {_twin_availability()}",
                 )
     for bound in ("n_min", "n_max"):
         value = getattr(core.fit, bound)
@@ -380,6 +384,19 @@ def _check_consistency(
                 ("fit", bound),
                 f"{value} is not one of sweep.n_train {core.sweep.n_train} (nearest: {nearest})",
             )
+
+
+def _twin_availability() -> str:
+    """Which installed architectures have an infinite-width twin, and when."""
+    available = []
+    for name, entry in registered("architecture").items():
+        try:
+            when = entry.load().stax_twin_availability
+        except PluginLoadError:
+            continue
+        if when is not None:
+            available.append(f"{name} ({when})")
+    return "architectures with one: " + (", ".join(available) or "none installed")
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -83,6 +83,36 @@ def _command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_check_ntk(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ._errors import InputError
+    from ._spec import load_spec
+    from ._subsets import balanced_test_indices
+
+    spec = load_spec(args.spec)
+    architecture = spec.architecture
+    if not architecture.instantiate().has_stax_twin():
+        raise InputError(f"{args.spec}: architecture {architecture.name!r} with these options has no infinite-width twin")
+    if "width" not in architecture.plugin.Options.model_fields:
+        raise InputError(f"{args.spec}: architecture {architecture.name!r} has no 'width' option to vary")
+    from .numerics._convergence import log_log_slope, ntk_distances
+
+    data = spec.dataset.instantiate().load()
+    x = data.x_test[balanced_test_indices(data.y_test, args.inputs, data.num_classes)]
+    options = architecture.options.model_dump()
+    print(
+        f"{spec.name}: empirical NTK at initialisation against the infinite NTK of {architecture.name}, "
+        f"{args.inputs} test inputs of shape {list(x.shape[1:])}, {args.seeds} initialisations per width"
+    )
+    results = ntk_distances(architecture.plugin, options, x, args.widths, args.seeds, data.num_classes)
+    rows = [[r.width, f"{r.mean:.4f}", f"{r.std:.4f}"] for r in results]
+    print(tabulate(rows, headers=["width", "relative distance (mean)", "sd over seeds"], tablefmt="github"))
+    monotone = all(a.mean > b.mean for a, b in zip(results, results[1:]))
+    print(f"log-log slope: {log_log_slope(results):.3f} (fluctuations alone: -0.5); decreasing with width: {monotone}")
+    return 0
+
+
 def _dataset_stores(name: str | None) -> dict[str, object]:
     """File stores of every dataset plugin (or of the one named), by name; `None` for generated data."""
     from ._errors import InputError
@@ -177,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="show every registered plugin and where it comes from")
     listing.set_defaults(handler=_command_list)
+
+    check = commands.add_parser(
+        "check-ntk", help="distance of the empirical NTK at init to the infinite NTK, as the width grows"
+    )
+    check.add_argument("spec", help="spec whose dataset and architecture to use")
+    check.add_argument("--widths", type=int, nargs="+", default=[16, 64, 256], metavar="W")
+    check.add_argument("--seeds", type=int, default=8, help="initialisations per width (default 8)")
+    check.add_argument("--inputs", type=int, default=32, help="test inputs the kernels are taken on (default 32)")
+    check.set_defaults(handler=_command_check_ntk)
 
     data = commands.add_parser("data", help="list, fetch and verify dataset files")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")

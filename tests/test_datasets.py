@@ -337,3 +337,15 @@ def test_the_real_fashion_mnist_files_pass_their_checksums():
     assert data.x_pool.shape == (60000, 28, 28, 1) and data.x_test.shape == (10000, 28, 28, 1)
     assert np.bincount(data.y_pool).tolist() == [6000] * 10
     assert np.bincount(data.y_test).tolist() == [1000] * 10
+
+
+def test_running_a_cifar_spec_offline_exits_2_with_instructions(isolated_data, monkeypatch, capsys):
+    spec = Path(__file__).resolve().parents[1] / "specs" / "cifar_resnet.yaml"
+    monkeypatch.setattr(
+        CIFAR10, "store", FileStore("cifar10", tuple(DataFile(f.name, (UNREACHABLE + f.name,), f.checksums) for f in CIFAR10.store.files))
+    )
+    assert main(["validate", str(spec)]) == 0  # validation needs no files
+    assert main(["run", str(spec), "--out", str(isolated_data.parent / "out"), "--no-progress"]) == 2
+    message = capsys.readouterr().err
+    assert "cifar-10-python.tar.gz" in message and "MD5 c58f30108f718f92721af3b95e74349a" in message
+    assert str(isolated_data / "cifar10") in message and "Traceback" not in message

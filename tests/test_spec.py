@@ -44,7 +44,9 @@ def test_valid_spec_resolves_plugins_and_fills_defaults():
     pretrained = spec.learner("entk_pretrained").options
     assert pretrained.pretrain_n == 32 and pretrained.steps == 2000 and pretrained.ridge == 1e-6
     as_dict = spec.as_dict()
-    assert as_dict["architecture"] == {"name": "mlp", "width": 32, "depth": 1, "w_std": pytest.approx(2**0.5), "b_std": 0.1}
+    assert as_dict["architecture"] == {
+        "name": "mlp", "width": 32, "depth": 1, "w_std": pytest.approx(2**0.5), "b_std": 0.1, "parameterization": "ntk"
+    }
     assert as_dict["learners"][0]["optimizer"] == {"name": "sgd", "learning_rate": 0.5, "momentum": 0.9, "nesterov": False}
 
 

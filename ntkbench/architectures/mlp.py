@@ -1,15 +1,16 @@
-"""`mlp`: a fully connected ReLU network in NTK parameterisation, and its `stax` twin.
+"""`mlp`: a fully connected ReLU network and its `stax` twin.
 
-Layer l computes `z = w_std / sqrt(fan_in) * x @ W + b_std * b` with `W, b ~ N(0, 1)`,
-which is exactly neural-tangents' `stax.Dense(..., parameterization="ntk")`. With the same
-parameter values the two networks compute the same function, and as the width grows the
-empirical NTK of the equinox network converges to the twin's infinite-width NTK.
+In NTK parameterisation (the default) layer l computes `w_std / sqrt(fan_in) * x @ W + b_std * b`
+with `W, b ~ N(0, 1)`, exactly as `stax.Dense(..., parameterization="ntk")`; with the same
+parameters the two networks compute the same function, and as the width grows the empirical
+NTK of the equinox network converges to the twin's infinite-width NTK. Inputs of any shape
+are flattened.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
@@ -24,13 +25,17 @@ class MLPOptions(ArchitectureOptions):
     w_std: PositiveFloat = math.sqrt(2.0)
     """Weight standard deviation sigma_w (sqrt(2) keeps ReLU activations at unit scale)."""
     b_std: NonNegativeFloat = 0.1
-    """Bias standard deviation sigma_b (0: the bias is inert)."""
+    """Bias standard deviation sigma_b (0: no bias)."""
+    parameterization: Literal["ntk", "standard"] = "ntk"
+    """`standard`: weights initialised with deviation w_std/sqrt(fan_in) and used as they are
+    (see the README on what the infinite kernel then means)."""
 
 
 class MLPArchitecture(Architecture):
-    """Fully connected ReLU network (NTK parameterisation) with an exact `stax` twin."""
+    """Fully connected ReLU network with an exact `stax` twin."""
 
     Options = MLPOptions
+    stax_twin_availability = "always"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
         from ._mlp_network import MLP
@@ -43,6 +48,7 @@ class MLPArchitecture(Architecture):
             depth=options.depth,
             w_std=options.w_std,
             b_std=options.b_std,
+            parameterization=options.parameterization,
             key=key,
         )
 
@@ -53,9 +59,15 @@ class MLPArchitecture(Architecture):
         from ..nt_compat import import_neural_tangents
 
         stax = import_neural_tangents().stax
-        b_std = self.options.b_std or None  # stax: None means no bias; ours is then multiplied by 0
+        options = self.options
+        b_std = options.b_std or None  # stax: None means no bias; ours is then multiplied by 0
         layers = [stax.Flatten()]
-        for _ in range(self.options.depth):
-            layers += [stax.Dense(self.options.width, self.options.w_std, b_std), stax.Relu()]
-        layers.append(stax.Dense(num_classes, self.options.w_std, b_std))
+        for _ in range(options.depth):
+            layers += [stax.Dense(options.width, options.w_std, b_std, parameterization=options.parameterization), stax.Relu()]
+        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
         return StaxTwin(*stax.serial(*layers))
+
+    def stax_parameters(self, model: Any) -> Any:
+        from ._mlp_network import stax_parameters
+
+        return stax_parameters(model, has_bias=bool(self.options.b_std))

@@ -12,10 +12,9 @@ class InitEmpiricalNTKLearner(Learner):
     Options = EmpiricalNTKOptions
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk_fn, model_parameters
+        from ..numerics._kernels import empirical_ntk
         from ._kernel_regression import regress_with_kernel
 
         model = task.init_model()
-        ntk = task.cache.get_or_create("ntk_fn", lambda: empirical_ntk_fn(model, self.options.implementation))
-        params = model_parameters(model)
-        return regress_with_kernel(lambda x1, x2: ntk(params, x1, x2), task, self.options.ridge)
+        implementation = self.options.implementation
+        return regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)

@@ -29,7 +29,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return self.options.pretrain_n
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk_fn, model_parameters
+        from ..numerics._kernels import empirical_ntk
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
@@ -37,9 +37,8 @@ class PretrainedEmpiricalNTKLearner(Learner):
             x, y = task.held_out_subset(self.options.pretrain_n)
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
-        model, log = task.cache.get_or_create(("pretrained", task.seed), pretrain)
-        ntk = task.cache.get_or_create("ntk_fn", lambda: empirical_ntk_fn(model, self.options.implementation))
-        params = model_parameters(model)
-        result = regress_with_kernel(lambda x1, x2: ntk(params, x1, x2), task, self.options.ridge)
+        model, log = task.cache.get_or_create("pretrained", pretrain)
+        implementation = self.options.implementation
+        result = regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result

@@ -12,11 +12,14 @@ class InfiniteNTKLearner(Learner):
     Options = KernelRidgeOptions
     needs_stax_twin = True
 
+    def __init__(self, options: KernelRidgeOptions):
+        super().__init__(options)
+        self._kernel_fn = None
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._kernels import infinite_ntk_fn
         from ._kernel_regression import regress_with_kernel
 
-        kernel_fn = task.cache.get_or_create(
-            "kernel_fn", lambda: infinite_ntk_fn(task.architecture.stax_twin(num_classes=task.num_classes))
-        )
-        return regress_with_kernel(kernel_fn, task, self.options.ridge)
+        if self._kernel_fn is None:  # compiled once per run, shared by every seed
+            self._kernel_fn = infinite_ntk_fn(task.architecture.stax_twin(num_classes=task.num_classes))
+        return regress_with_kernel(self._kernel_fn, task, self.options.ridge)

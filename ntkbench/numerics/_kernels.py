@@ -1,5 +1,5 @@
 """Kernel matrices: the infinite-width NTK of a `stax` twin, the empirical NTK of an equinox
-model, and their evaluation in fixed-size tiles.
+network, and their evaluation in fixed-size tiles.
 
 Tiles have one fixed square shape per kernel, so a jitted kernel function compiles once
 and serves every cell of a sweep; the last tiles are zero-padded and cropped.
@@ -7,6 +7,7 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from .._plugins import StaxTwin
 from ..nt_compat import import_neural_tangents
+from ._networks import example_function, split_model
 
 MAX_TILE = 512
 """Largest tile edge. A 512x512 tile of an MLP's empirical NTK (implementation 3) takes ~0.1 s here."""
@@ -25,10 +27,9 @@ KernelFn = Callable[[jax.Array, jax.Array], jax.Array]
 Implementation = Literal[1, 2, 3]
 
 
-def tile_size(*lengths: int) -> int:
-    """The tile edge for inputs of these lengths: the next power of two, at most `MAX_TILE`."""
-    longest = max(lengths)
-    return min(MAX_TILE, 1 << max(0, (longest - 1).bit_length()))
+def tile_size(length: int) -> int:
+    """The tile edge along an axis of this length: the next power of two, at most `MAX_TILE`."""
+    return min(MAX_TILE, 1 << max(0, (length - 1).bit_length()))
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
@@ -41,20 +42,21 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
 def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
     """Evaluate `kernel_fn(x1, x2)` tile by tile into a float64 matrix of shape `(len(x1), len(x2))`.
 
-    With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
+    Tiles are `tile_size(len(x1))` by `tile_size(len(x2))`, so a short axis is not padded to a long
+    one. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
     and the result is exactly symmetric.
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
-    tile = tile_size(len(x1), len(x2))
-    a, b = _pad_rows(np.asarray(x1), tile), _pad_rows(np.asarray(x2), tile)
+    rows, columns = tile_size(len(x1)), tile_size(len(x2))
+    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
     out = np.empty((len(a), len(b)), dtype=np.float64)
-    for i in range(0, len(a), tile):
-        for j in range(i if symmetric else 0, len(b), tile):
-            block = np.asarray(kernel_fn(jnp.asarray(a[i : i + tile]), jnp.asarray(b[j : j + tile])), dtype=np.float64)
-            out[i : i + tile, j : j + tile] = block
+    for i in range(0, len(a), rows):
+        for j in range(i if symmetric else 0, len(b), columns):
+            block = np.asarray(kernel_fn(jnp.asarray(a[i : i + rows]), jnp.asarray(b[j : j + columns])), dtype=np.float64)
+            out[i : i + rows, j : j + columns] = block
             if symmetric and j != i:
-                out[j : j + tile, i : i + tile] = block.T
+                out[j : j + columns, i : i + rows] = block.T
     out = out[: len(x1), : len(x2)]
     if symmetric:
         out = 0.5 * (out + out.T)  # diagonal tiles carry float32 round-off asymmetry
@@ -63,28 +65,34 @@ def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = 
 
 def infinite_ntk_fn(twin: StaxTwin) -> KernelFn:
     """The infinite-width NTK of `twin`, as a jitted function of two batches."""
-    return jax.jit(lambda x1, x2: twin.kernel_fn(x1, x2, "ntk"))
+
+    def kernel(x1: jax.Array, x2: jax.Array) -> jax.Array:
+        with warnings.catch_warnings():
+            # neural-tangents warns that FanIn layers "assume independent inputs" whenever a residual
+            # branch is an identity; a fresh convolution on the other branch makes them uncorrelated.
+            warnings.filterwarnings("ignore", message="`FanIn` layers assume independent inputs")
+            return twin.kernel_fn(x1, x2, "ntk")
+
+    return jax.jit(kernel)
 
 
-def empirical_ntk_fn(model: eqx.Module, implementation: Implementation = 3) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
-    """The empirical NTK of an equinox model as a jitted `f(params, x1, x2)`.
+@eqx.filter_jit
+def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation = 3) -> jax.Array:
+    """The empirical NTK of a network (an `eqx.Module` or a `StatefulModel`) between two batches.
 
-    The model maps one input to its logits; the kernel is traced over the logits (averaged, as
+    The network maps one input to its logits; the kernel is traced over the logits (averaged, as
     neural-tangents' `trace_axes=(-1,)` does), so it is comparable with the infinite NTK of a
-    `stax` twin. `params` are the model's inexact arrays, from `model_parameters(model)`;
-    passing them as an argument lets one compiled function serve every seed and checkpoint.
+    `stax` twin. The derivatives are taken with respect to the network's inexact arrays; a
+    network with batch norm is taken in inference mode (a per-example function). Jitted with the
+    network as an argument: one compilation serves every seed and checkpoint of an architecture.
     Implementation 0 (AUTO) of neural-tangents is broken on jax >= 0.5 and is not offered.
     """
     nt = import_neural_tangents()
-    _, static = eqx.partition(model, eqx.is_inexact_array)
+    module, state = split_model(model)
+    params, static = eqx.partition(module, eqx.is_inexact_array)
 
-    def apply(params: Any, x: jax.Array) -> jax.Array:
-        return jax.vmap(eqx.combine(params, static))(x)
+    def apply(p: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(example_function(eqx.combine(p, static), state))(x)
 
-    ntk = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)
-    return jax.jit(lambda params, x1, x2: ntk(x1, x2, params))
-
-
-def model_parameters(model: eqx.Module) -> Any:
-    """The trainable (inexact-array) leaves of an equinox model, as a pytree."""
-    return eqx.filter(model, eqx.is_inexact_array)
+    kernel_fn = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)
+    return kernel_fn(x1, x2, params)

@@ -1,0 +1,64 @@
+"""The equinox network of the `myrtle` architecture (imports jax; loaded only when a model is built)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from ._layers import Conv, Dense, Parameterization, avg_pool, global_avg_pool
+
+STAGE_DEPTHS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+"""Convolutions per stage; with the dense readout they make the network's depth."""
+
+
+class Myrtle(eqx.Module):
+    """Three stages of 3x3 convolutions with ReLU, 2x2 average pooling after the first two,
+    global average pooling after the third, and a dense readout (Shankar et al. 2020)."""
+
+    stages: tuple[tuple[Conv, ...], ...]
+    readout: Dense
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        *,
+        depth: int,
+        width: int,
+        w_std: float,
+        b_std: float,
+        parameterization: Parameterization,
+        key: jax.Array,
+    ):
+        counts = STAGE_DEPTHS[depth]
+        keys = iter(jax.random.split(key, sum(counts) + 1))
+        channels = input_shape[-1]
+        stages = []
+        for count in counts:
+            stage = []
+            for _ in range(count):
+                stage.append(Conv(channels, width, 3, 1, w_std, b_std, parameterization, key=next(keys)))
+                channels = width
+            stages.append(tuple(stage))
+        self.stages = tuple(stages)
+        self.readout = Dense(width, num_classes, w_std, b_std, parameterization, key=next(keys))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for index, stage in enumerate(self.stages):
+            for conv in stage:
+                x = jax.nn.relu(conv(x))
+            x = avg_pool(x) if index < len(self.stages) - 1 else global_avg_pool(x)
+        return self.readout(x)
+
+
+def stax_parameters(model: Myrtle, has_bias: bool) -> list[Any]:
+    """Parameters laid out for `serial(Conv, Relu, ..., AvgPool, ..., GlobalAvgPool, Dense)`."""
+    params: list[Any] = []
+    for index, stage in enumerate(model.stages):
+        for conv in stage:
+            params += [(conv.weight, conv.bias.reshape(1, 1, 1, -1) if has_bias else None), ()]
+        params.append(())  # AvgPool or GlobalAvgPool
+    params.append((model.readout.weight, model.readout.bias[None, :] if has_bias else None))
+    return params

@@ -1,0 +1,120 @@
+"""The equinox network of the `resnet18` architecture (imports jax; loaded only when a model is built)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+
+from ._layers import Conv, Dense, Parameterization, global_avg_pool, layer_norm_channels
+
+Norm = Literal["batch", "layer", "none"]
+STAGES = ((1, 1), (2, 2), (4, 2), (8, 2))
+"""(channel multiple of `width`, blocks) per stage; every stage after the first starts with stride 2."""
+
+
+class Normalization(eqx.Module):
+    """`norm` before an activation: nothing, parameter-free layer norm over channels, or batch norm."""
+
+    kind: str = eqx.field(static=True)
+    batch_norm: eqx.nn.BatchNorm | None
+
+    def __init__(self, kind: Norm, channels: int):
+        self.kind = kind
+        self.batch_norm = eqx.nn.BatchNorm(channels, axis_name="batch", mode="batch") if kind == "batch" else None
+
+    def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        if self.kind == "layer":
+            return layer_norm_channels(x), state
+        if self.kind == "batch":
+            y, state = self.batch_norm(x.transpose(2, 0, 1), state)  # equinox normalises channels-first
+            return y.transpose(1, 2, 0), state
+        return x, state
+
+
+class PreActBlock(eqx.Module):
+    """Pre-activation basic block (He et al. 2016, "Identity Mappings in Deep Residual Networks"):
+    `h = relu(norm(x))`, output `conv2(relu(norm(conv1(h)))) + shortcut`, where the shortcut is `x`
+    or, when the shape changes, a 1x1 convolution of `h`. The residual stream is a sum of
+    convolution outputs, which is what lets the infinite-width kernel pass through `FanInSum`."""
+
+    norm1: Normalization
+    conv1: Conv
+    norm2: Normalization
+    conv2: Conv
+    shortcut: Conv | None
+
+    def __init__(self, in_channels, out_channels, stride, norm, w_std, b_std, parameterization, *, key):
+        keys = jax.random.split(key, 3)
+        self.norm1 = Normalization(norm, in_channels)
+        self.conv1 = Conv(in_channels, out_channels, 3, stride, w_std, b_std, parameterization, key=keys[0])
+        self.norm2 = Normalization(norm, out_channels)
+        self.conv2 = Conv(out_channels, out_channels, 3, 1, w_std, b_std, parameterization, key=keys[1])
+        projection = stride != 1 or in_channels != out_channels
+        self.shortcut = Conv(in_channels, out_channels, 1, stride, w_std, b_std, parameterization, key=keys[2]) if projection else None
+
+    def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        h, state = self.norm1(x, state)
+        h = jax.nn.relu(h)
+        out, state = self.norm2(self.conv1(h), state)
+        out = self.conv2(jax.nn.relu(out))
+        return out + (x if self.shortcut is None else self.shortcut(h)), state
+
+
+class ResNet18(eqx.Module):
+    """Pre-activation ResNet-18 for small images: a 3x3 stem (no max-pool), four stages of two
+    blocks with `width`, 2, 4 and 8 times `width` channels, a final norm and ReLU, global average
+    pooling, a dense readout.
+
+    Called as `model(x)` (norm `none` or `layer`) or `model(x, state)` (norm `batch`, whose running
+    statistics live in an `eqx.nn.State`; batch statistics need a `vmap` with `axis_name="batch"`).
+    """
+
+    stem: Conv
+    blocks: tuple[PreActBlock, ...]
+    final_norm: Normalization
+    readout: Dense
+
+    def __init__(self, input_shape, num_classes, *, width, norm, w_std, b_std, parameterization, key):
+        keys = iter(jax.random.split(key, 2 + sum(count for _, count in STAGES)))
+        self.stem = Conv(input_shape[-1], width, 3, 1, w_std, b_std, parameterization, key=next(keys))
+        blocks, channels = [], width
+        for stage, (multiple, count) in enumerate(STAGES):
+            for index in range(count):
+                stride = 2 if stage > 0 and index == 0 else 1
+                out = width * multiple
+                blocks.append(PreActBlock(channels, out, stride, norm, w_std, b_std, parameterization, key=next(keys)))
+                channels = out
+        self.blocks = tuple(blocks)
+        self.final_norm = Normalization(norm, channels)
+        self.readout = Dense(channels, num_classes, w_std, b_std, parameterization, key=next(keys))
+
+    def __call__(self, x: jax.Array, state: Any = None) -> Any:
+        x, new_state = self.stem(x), state
+        for block in self.blocks:
+            x, new_state = block(x, new_state)
+        x, new_state = self.final_norm(x, new_state)
+        logits = self.readout(global_avg_pool(jax.nn.relu(x)))
+        return logits if state is None else (logits, new_state)
+
+
+def stax_parameters(model: ResNet18, has_bias: bool) -> list[Any]:
+    """Parameters laid out for the twin built by `ResNet18Architecture.stax_twin` (norm none or layer).
+
+    Layer norm has no parameters: it contributes `()` where the twin has a `LayerNorm`.
+    """
+    norm = [()] if model.final_norm.kind == "layer" else []
+
+    def conv(layer: Conv) -> tuple[Any, Any]:
+        return (layer.weight, layer.bias.reshape(1, 1, 1, -1) if has_bias else None)
+
+    params: list[Any] = [conv(model.stem)]
+    for block in model.blocks:
+        main = [conv(block.conv1), *norm, (), conv(block.conv2)]
+        if block.shortcut is None:  # FanOut, parallel(norm-relu-main, identity), FanInSum
+            params.append([(), [[*norm, (), *main], ()], ()])
+        else:  # norm, relu, FanOut, parallel(main, shortcut conv), FanInSum
+            params.append([*norm, (), (), [main, conv(block.shortcut)], ()])
+    params += [*norm, (), (), (model.readout.weight, model.readout.bias[None, :] if has_bias else None)]
+    return params

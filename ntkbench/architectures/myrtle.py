@@ -1,0 +1,79 @@
+"""`myrtle`: the Myrtle CNNs of Shankar et al. (2020), "Neural Kernels Without Tangents", with
+their `stax` twins (as in neural-tangents' own Myrtle example).
+
+Depth 5, 7 or 10: three stages of 2/1/1, 2/2/2 or 3/3/3 3x3 convolutions (SAME padding) with
+ReLU, 2x2 average pooling after the first two stages, global average pooling after the third
+(on 32x32 inputs this equals the original's three further 2x2 poolings), and a dense readout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+
+from .._plugins import Architecture, ArchitectureOptions, StaxTwin
+
+
+class MyrtleOptions(ArchitectureOptions):
+    depth: Literal[5, 7, 10] = 5
+    width: PositiveInt = 128
+    """Channels of every convolution."""
+    w_std: PositiveFloat = math.sqrt(2.0)
+    b_std: NonNegativeFloat = 0.0
+    """Bias standard deviation (0, as in Shankar et al.: no bias)."""
+    parameterization: Literal["ntk", "standard"] = "ntk"
+
+
+class MyrtleArchitecture(Architecture):
+    """Myrtle CNN with an exact `stax` twin; needs image inputs of at least 4x4 pixels."""
+
+    Options = MyrtleOptions
+    stax_twin_availability = "always"
+
+    def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
+        from ._myrtle_network import Myrtle
+
+        options = self.options
+        return Myrtle(
+            input_shape,
+            num_classes,
+            depth=options.depth,
+            width=options.width,
+            w_std=options.w_std,
+            b_std=options.b_std,
+            parameterization=options.parameterization,
+            key=key,
+        )
+
+    def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
+        if len(input_shape) != 3:
+            return f"myrtle needs images (height, width, channels); the dataset gives inputs of shape {list(input_shape)}"
+        if min(input_shape[:2]) < 4:
+            return f"myrtle pools twice by 2x2, so it needs images of at least 4x4 pixels; got {list(input_shape[:2])}"
+        return None
+
+    def has_stax_twin(self) -> bool:
+        return True
+
+    def stax_twin(self, *, num_classes: int) -> StaxTwin:
+        from ..nt_compat import import_neural_tangents
+        from ._myrtle_network import STAGE_DEPTHS
+
+        stax = import_neural_tangents().stax
+        options = self.options
+        b_std = options.b_std or None
+        conv = dict(W_std=options.w_std, b_std=b_std, padding="SAME", parameterization=options.parameterization)
+        layers = []
+        counts = STAGE_DEPTHS[options.depth]
+        for index, count in enumerate(counts):
+            layers += [stax.Conv(options.width, (3, 3), **conv), stax.Relu()] * count
+            layers.append(stax.AvgPool((2, 2), strides=(2, 2)) if index < len(counts) - 1 else stax.GlobalAvgPool())
+        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
+        return StaxTwin(*stax.serial(*layers))
+
+    def stax_parameters(self, model: Any) -> Any:
+        from ._myrtle_network import stax_parameters
+
+        return stax_parameters(model, has_bias=bool(self.options.b_std))

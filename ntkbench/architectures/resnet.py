@@ -1,0 +1,102 @@
+"""`resnet18`: ResNet-18 adapted to 32x32 inputs, with a `stax` twin when it has no batch norm.
+
+The CIFAR variant of the pre-activation ResNet-18 (He et al. 2016; 3x3 stem, no max-pool; four
+stages of two basic blocks with `width`, 2, 4, 8 x `width` channels; final norm and ReLU; global
+average pooling; dense readout). Pre-activation keeps the residual stream a sum of convolution
+outputs, which is what neural-tangents needs to carry the infinite-width kernel through the
+residual sums (`FanInSum`). `norm`:
+
+- `none`: no normalisation; twin through `FanOut` / `FanInSum`.
+- `layer`: parameter-free layer norm over channels at every position (`stax.LayerNorm(axis=-1)`,
+  the form whose infinite-width limit exists); twin as above.
+- `batch`: batch norm (equinox, batch statistics while training, running statistics to
+  predict). No infinite-width twin: batch statistics couple the examples of a batch. Its
+  empirical NTK is that of the network as a per-example function (running statistics).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+
+from .._plugins import Architecture, ArchitectureOptions, StatefulModel, StaxTwin
+
+
+class ResNet18Options(ArchitectureOptions):
+    width: PositiveInt = 64
+    """Channels of the first stage (64 in the original)."""
+    norm: Literal["batch", "layer", "none"] = "none"
+    w_std: PositiveFloat = math.sqrt(2.0)
+    b_std: NonNegativeFloat = 0.0
+    parameterization: Literal["ntk", "standard"] = "ntk"
+
+
+class ResNet18Architecture(Architecture):
+    """ResNet-18 for small images; `stax` twin for `norm: none` and `norm: layer`."""
+
+    Options = ResNet18Options
+    stax_twin_availability = "with norm: none or norm: layer"
+
+    def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
+        import equinox as eqx
+
+        from ._resnet_network import ResNet18
+
+        options = self.options
+        arguments = dict(
+            width=options.width,
+            norm=options.norm,
+            w_std=options.w_std,
+            b_std=options.b_std,
+            parameterization=options.parameterization,
+            key=key,
+        )
+        if options.norm == "batch":
+            return StatefulModel(*eqx.nn.make_with_state(ResNet18)(input_shape, num_classes, **arguments))
+        return ResNet18(input_shape, num_classes, **arguments)
+
+    def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
+        if len(input_shape) != 3:
+            return f"resnet18 needs images (height, width, channels); the dataset gives inputs of shape {list(input_shape)}"
+        return None
+
+    def has_stax_twin(self) -> bool:
+        return self.options.norm != "batch"
+
+    def stax_twin(self, *, num_classes: int) -> StaxTwin:
+        from ..nt_compat import import_neural_tangents
+        from ._resnet_network import STAGES
+
+        stax = import_neural_tangents().stax
+        options = self.options
+        b_std = options.b_std or None
+        norm = [stax.LayerNorm(axis=-1)] if options.norm == "layer" else []
+
+        def conv(channels: int, size: int, stride: int) -> Any:
+            return stax.Conv(
+                channels, (size, size), (stride, stride), "SAME", options.w_std, b_std,
+                parameterization=options.parameterization,
+            )
+
+        layers = [conv(options.width, 3, 1)]
+        channels = options.width
+        for stage, (multiple, count) in enumerate(STAGES):
+            for index in range(count):
+                stride = 2 if stage > 0 and index == 0 else 1
+                out = options.width * multiple
+                main = [conv(out, 3, stride), *norm, stax.Relu(), conv(out, 3, 1)]
+                if stride == 1 and channels == out:
+                    block = [stax.FanOut(2), stax.parallel(stax.serial(*norm, stax.Relu(), *main), stax.Identity()), stax.FanInSum()]
+                else:
+                    block = [*norm, stax.Relu(), stax.FanOut(2), stax.parallel(stax.serial(*main), conv(out, 1, stride)), stax.FanInSum()]
+                layers.append(stax.serial(*block))
+                channels = out
+        layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization)]
+        return StaxTwin(*stax.serial(*layers))
+
+    def stax_parameters(self, model: Any) -> Any:
+        from ._resnet_network import stax_parameters
+
+        return stax_parameters(model, has_bias=bool(self.options.b_std))

@@ -1,0 +1,43 @@
+"""Applying a network to a batch, for stateless modules and for `StatefulModel`s (batch norm)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from .._plugins import StatefulModel
+
+
+def split_model(model: Any) -> tuple[eqx.Module, Any]:
+    """`(module, state)`; `state` is None for a stateless module."""
+    if isinstance(model, StatefulModel):
+        return model.module, model.state
+    return model, None
+
+
+def join_model(module: eqx.Module, state: Any) -> Any:
+    return module if state is None else StatefulModel(module, state)
+
+
+def batch_logits(module: eqx.Module, state: Any, x: jax.Array, *, training: bool) -> tuple[jax.Array, Any]:
+    """Logits of a batch, and the new state.
+
+    Training uses batch statistics (a `vmap` named "batch") and updates the running statistics;
+    otherwise the network is a per-example function of its running statistics.
+    """
+    if state is None:
+        return jax.vmap(module)(x), None
+    if training:
+        return jax.vmap(module, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state)
+    logits, _ = jax.vmap(eqx.nn.inference_mode(module), in_axes=(0, None), out_axes=(0, None))(x, state)
+    return logits, state
+
+
+def example_function(module: eqx.Module, state: Any):
+    """The network as a function of ONE input, in inference mode."""
+    if state is None:
+        return module
+    inference = eqx.nn.inference_mode(module)
+    return lambda x: inference(x, state)[0]
