@@ -9,7 +9,7 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo test install data clean
+.PHONY: demo test install data leaderboard clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
@@ -40,7 +40,11 @@ demo: install data
 	$(BIN)/ntkbench run $(DEMO_SPEC) --out $(DEMO_RUN)
 	rm -rf $(PUBLISHED) && mkdir -p $(PUBLISHED)
 	cp -r $(DEMO_RUN)/spec.json $(DEMO_RUN)/records $(PUBLISHED)/
-	$(BIN)/ntkbench leaderboard --results $(PUBLISHED) --out leaderboard/README.md
+	$(MAKE) leaderboard
+
+# Re-render leaderboard/README.md from every results directory under leaderboard/results/.
+leaderboard: install
+	$(BIN)/ntkbench leaderboard
 
 test: install data
 	$(BIN)/python -m pytest

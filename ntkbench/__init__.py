@@ -12,10 +12,12 @@ from ._errors import DataUnavailable as DataUnavailable
 from ._errors import InputError as InputError
 from ._errors import NtkbenchError as NtkbenchError
 from ._errors import SpecError as SpecError
-from ._fit import ExponentFit as ExponentFit
-from ._fit import fit_exponent as fit_exponent
+from ._compare import Curve as Curve
+from ._compare import compare as compare
 from ._fit import fit_power_law as fit_power_law
-from ._leaderboard import render_leaderboard as render_leaderboard
+from ._fit import fit_saturating as fit_saturating
+from ._leaderboard import write_leaderboard as write_leaderboard
+from ._plugins import API_VERSION as API_VERSION
 from ._plugins import Architecture as Architecture
 from ._plugins import ArchitectureOptions as ArchitectureOptions
 from ._plugins import ArtifactCache as ArtifactCache

@@ -1,22 +1,42 @@
-"""Data-scaling exponents: metric = a * n^-alpha, fitted by least squares on log-log axes.
+"""Data-scaling laws: a learner's metric against the training-set size n.
 
-The point estimate fits the seed-mean of the metric at each n. The 95% interval is a
-percentile bootstrap over seeds: seeds are resampled with replacement, the means are
-recomputed and the line refitted, so the interval reflects how much the exponent
-depends on which initialisations and training subsets were drawn.
+Two models, both fitted to the seed-mean metric on log axes:
+
+- the power law `metric = a * n^-alpha`, by least squares of log(metric) on log(n);
+- the saturating law `metric = a * n^-alpha + c` with an irreducible error `c >= 0`, by
+  bounded nonlinear least squares of log(metric).
+
+Which one describes the data better is decided on held-out n: both are fitted without the
+largest n and judged by how well they predict it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
+import scipy.optimize
 
+Model = Literal["power_law", "saturating"]
+MODELS: tuple[Model, ...] = ("power_law", "saturating")
 MIN_POINTS = 3
-"""Fewer sample sizes than this in the fit window give no exponent."""
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
-"""Fixed, so that the same records always render the same leaderboard."""
+"""Fewer sample sizes than this give no exponent."""
+MAX_ALPHA = 4.0
+"""Upper bound of alpha in the saturating fit (keeps the bounded problem well posed)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalingLaw:
+    """A fitted law `prefactor * n^-alpha + floor` (floor 0 for the power law)."""
+
+    model: Model
+    alpha: float
+    prefactor: float
+    floor: float = 0.0
+
+    def predict(self, n: np.ndarray | float) -> np.ndarray:
+        return self.prefactor * np.asarray(n, dtype=np.float64) ** -self.alpha + self.floor
 
 
 def fit_power_law(n: np.ndarray, metric: np.ndarray) -> tuple[float, float]:
@@ -30,73 +50,74 @@ def fit_power_law(n: np.ndarray, metric: np.ndarray) -> tuple[float, float]:
     return float(-slope), float(np.exp(intercept))
 
 
-def _weighted_slopes(log_n: np.ndarray, log_metric: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Least-squares slope of each row of `log_metric` against `log_n`, counting only weighted points."""
-    total = weight.sum(axis=1, keepdims=True)
-    x_mean = (weight * log_n).sum(axis=1, keepdims=True) / total
-    y_mean = (weight * log_metric).sum(axis=1, keepdims=True) / total
-    covariance = (weight * (log_n - x_mean) * (log_metric - y_mean)).sum(axis=1)
-    variance = (weight * (log_n - x_mean) ** 2).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return covariance / variance
+def fit_saturating(
+    n: np.ndarray, metric: np.ndarray, start: tuple[float, float, float] | None = None
+) -> tuple[float, float, float]:
+    """Bounded least squares of `log(metric)` against `log(a * n^-alpha + c)`; returns `(alpha, a, c)`.
 
-
-@dataclasses.dataclass(frozen=True)
-class ExponentFit:
-    """The fitted exponent of one learner, or the reason there is none."""
-
-    n_values: tuple[int, ...]
-    """Sample sizes in the fit window that entered the fit."""
-    seeds: int
-    alpha: float | None = None
-    prefactor: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    reason: str | None = None
-    """Why there is no exponent (or no interval), for the leaderboard."""
-
-    @property
-    def has_exponent(self) -> bool:
-        return self.alpha is not None
-
-    @property
-    def has_interval(self) -> bool:
-        return self.ci_low is not None
-
-
-def fit_exponent(n_values: np.ndarray, table: np.ndarray, level: float = 0.95) -> ExponentFit:
-    """Fit the exponent from `table[seed, i]`, the metric of each seed at `n_values[i]` (NaN: missing).
-
-    Sample sizes whose seed-mean is not positive (a zero error has no logarithm) are left out.
+    Bounds: `0 <= alpha <= MAX_ALPHA`, `a > 0`, `0 <= c < min(metric)`. Without `start`, started
+    from the power-law fit with no floor and with a floor of half the smallest metric, and the
+    better optimum wins; with `start` (a nearby fit, as in resampling), from there only.
     """
-    n_values = np.asarray(n_values, dtype=np.float64)
-    table = np.asarray(table, dtype=np.float64).reshape(-1, len(n_values))
-    observed = ~np.isnan(table)
-    seeds = int(observed.any(axis=1).sum())
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(observed, table, np.nan), axis=0) if observed.any() else np.full(len(n_values), np.nan)
-    usable = np.isfinite(mean) & (mean > 0)
-    used_n = tuple(int(n) for n in n_values[usable])
-    if usable.sum() < MIN_POINTS:
-        why = f"{int(usable.sum())} sample size(s) with results in the fit window; at least {MIN_POINTS} are needed"
-        if (np.isfinite(mean) & (mean <= 0)).any():
-            why += " (a mean metric of 0 has no logarithm)"
-        return ExponentFit(used_n, seeds, reason=why)
-    alpha, prefactor = fit_power_law(n_values[usable], mean[usable])
-    if seeds < 2:
-        return ExponentFit(used_n, seeds, alpha, prefactor, reason="one seed: no bootstrap interval")
+    n = np.asarray(n, dtype=np.float64)
+    metric = np.asarray(metric, dtype=np.float64)
+    log_n, log_metric = np.log(n), np.log(metric)
+    c_max = float(metric.min()) * (1 - 1e-9)
 
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    rows = np.flatnonzero(observed.any(axis=1))
-    draws = rng.choice(rows, size=(BOOTSTRAP_RESAMPLES, len(rows)), replace=True)
-    sample = table[draws][:, :, usable]  # (resample, seed, n)
-    present = ~np.isnan(sample)
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        log_a, alpha, c = theta
+        return np.log(np.exp(log_a - alpha * log_n) + c) - log_metric
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        log_a, alpha, c = theta
+        power = np.exp(log_a - alpha * log_n)
+        total = power + c
+        return np.stack([power / total, -log_n * power / total, 1.0 / total], axis=1)
+
+    if start is None:
+        alpha0, a0 = fit_power_law(n, metric)
+        starts = [(alpha0, a0, c0) for c0 in (0.0, 0.5 * c_max)]
+    else:
+        starts = [start]
+    best = None
+    for alpha0, a0, c0 in starts:
+        theta0 = np.array([np.log(max(a0, 1e-12)), np.clip(alpha0, 1e-6, MAX_ALPHA - 1e-6), np.clip(c0, 0.0, 0.999 * c_max)])
+        result = scipy.optimize.least_squares(
+            residuals, theta0, jac=jacobian, bounds=([-np.inf, 0.0, 0.0], [np.inf, MAX_ALPHA, c_max]), method="trf"
+        )
+        if best is None or result.cost < best.cost:
+            best = result
+    log_a, alpha, c = best.x
+    return float(alpha), float(np.exp(log_a)), float(c)
+
+
+def fit_law(model: Model, n: np.ndarray, metric: np.ndarray) -> ScalingLaw:
+    if model == "power_law":
+        return ScalingLaw("power_law", *fit_power_law(n, metric))
+    alpha, prefactor, floor = fit_saturating(n, metric)
+    return ScalingLaw("saturating", alpha, prefactor, floor)
+
+
+def held_out_errors(n: np.ndarray, metric: np.ndarray) -> dict[Model, float] | None:
+    """|log(predicted / observed)| at the largest n for each model fitted without it.
+
+    None when fewer than `MIN_POINTS` sizes would remain to fit on.
+    """
+    if len(n) < MIN_POINTS + 1:
+        return None
+    return {
+        model: float(abs(np.log(fit_law(model, n[:-1], metric[:-1]).predict(n[-1]) / metric[-1])))
+        for model in MODELS
+    }
+
+
+def power_law_slopes(log_n: np.ndarray, log_metric: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Power-law exponents of many curves at once: `-slope` of each row of `log_metric` against
+    `log_n`, counting only points of nonzero weight (NaN where fewer than two remain)."""
+    total = weight.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.nansum(sample, axis=1) / present.sum(axis=1)
-        log_means = np.log(np.where(means > 0, means, np.nan))
-    weight = np.isfinite(log_means).astype(np.float64)
-    slopes = _weighted_slopes(np.log(n_values[usable])[None, :], np.nan_to_num(log_means), weight)
-    valid = np.isfinite(slopes) & (weight.sum(axis=1) >= MIN_POINTS)
-    tail = (1 - level) / 2
-    low, high = np.quantile(-slopes[valid], [tail, 1 - tail])
-    return ExponentFit(used_n, seeds, alpha, prefactor, float(low), float(high))
+        x_mean = (weight * log_n).sum(axis=1, keepdims=True) / total
+        y_mean = (weight * log_metric).sum(axis=1, keepdims=True) / total
+        covariance = (weight * (log_n - x_mean) * (log_metric - y_mean)).sum(axis=1)
+        variance = (weight * (log_n - x_mean) ** 2).sum(axis=1)
+        return -covariance / variance

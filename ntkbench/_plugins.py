@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+API_VERSION = 1
+"""The version of this plugin API. A plugin class declares the version it was written for as
+`api_version`; ntkbench refuses to load a plugin written for another version, and says so."""
+
 
 class PluginOptions(BaseModel):
     """Base of every plugin's options model: unknown keys are errors, values are immutable."""
@@ -67,6 +71,8 @@ class Dataset(abc.ABC):
     """A dataset plugin: loads (and if needed fetches) its arrays, preprocessed."""
 
     Options: ClassVar[type[DatasetOptions]] = DatasetOptions
+    api_version: ClassVar[int | None] = None
+    """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
 
     def __init__(self, options: DatasetOptions):
         self.options = options
@@ -120,6 +126,8 @@ class Architecture(abc.ABC):
     """An architecture plugin: an equinox model and, if it has one, its infinite-width `stax` twin."""
 
     Options: ClassVar[type[ArchitectureOptions]] = ArchitectureOptions
+    api_version: ClassVar[int | None] = None
+    """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
     stax_twin_availability: ClassVar[str | None] = None
     """When the architecture has an infinite-width twin, in words ("always", "with norm: none"),
     for error messages; `None`: never."""
@@ -147,6 +155,18 @@ class Architecture(abc.ABC):
     def stax_parameters(self, model: Any) -> Any:
         """The parameters of `model` laid out for the twin's `apply_fn` (for parity checks)."""
         raise NotImplementedError(f"{type(self).__name__} has no stax twin")
+
+    def has_readout_features(self) -> bool:
+        """Whether `readout_features` is implemented (learners that need it check at validation)."""
+        return False
+
+    def readout_features(self, model: Any) -> Callable[[Any], Any]:
+        """ONE input -> the features the readout layer sees, scaled so that their inner product is the
+        covariance of the network's output at initialisation: `[w_std * phi / sqrt(d), b_std]`.
+
+        Their kernel is the network's empirical NNGP; feature-based learners use it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not expose its readout features")
 
 
 class ArtifactCache:
@@ -210,6 +230,13 @@ class LearnerTask:
 
         return jax.random.fold_in(jax.random.PRNGKey(self.seed), 0)
 
+    @property
+    def device(self) -> Any:
+        """The JAX device computations run on by default."""
+        import jax
+
+        return jax.devices()[0]
+
     def init_model(self) -> Any:
         """The architecture's network at initialisation for this seed."""
         return self.architecture.init_model(
@@ -233,8 +260,12 @@ class Learner(abc.ABC):
     """A learner plugin: fits on one cell's training set and predicts the test inputs."""
 
     Options: ClassVar[type[LearnerOptions]] = LearnerOptions
+    api_version: ClassVar[int | None] = None
+    """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
     needs_stax_twin: ClassVar[bool] = False
     """True when the learner needs the architecture's infinite-width twin."""
+    deterministic: ClassVar[bool] = True
+    """True when the result depends only on the data, the options and the seed (recorded with each cell)."""
 
     def __init__(self, options: LearnerOptions):
         self.options = options
@@ -242,6 +273,10 @@ class Learner(abc.ABC):
     def held_out_samples(self) -> int:
         """How many pool samples this learner takes with `task.held_out_subset` (checked at validation)."""
         return 0
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        """Why this learner cannot work with `architecture` (checked at validation), or None."""
+        return None
 
     @abc.abstractmethod
     def fit_predict(self, task: LearnerTask) -> LearnerResult:

@@ -14,7 +14,7 @@ import importlib.metadata
 from typing import Literal
 
 from ._errors import NtkbenchError
-from ._plugins import Architecture, Dataset, Learner
+from ._plugins import API_VERSION, Architecture, Dataset, Learner
 
 PluginKind = Literal["dataset", "architecture", "learner"]
 
@@ -72,6 +72,13 @@ def _load_entry(entry: PluginEntry) -> type:
     if not (isinstance(plugin, type) and issubclass(plugin, base)):
         raise PluginLoadError(
             f"{entry.kind} plugin {entry.name!r} ({entry.target}) is not a subclass of ntkbench.{base.__name__}"
+        )
+    if plugin.api_version != API_VERSION:
+        written_for = "declares no api_version" if plugin.api_version is None else f"was written for plugin API {plugin.api_version}"
+        raise PluginLoadError(
+            f"{entry.kind} plugin {entry.name!r} ({entry.target}, from {entry.distribution} {entry.version}) "
+            f"{written_for}; this ntkbench provides plugin API {API_VERSION} (set `api_version = {API_VERSION}` "
+            "once the plugin follows docs/plugins.md, or install a matching ntkbench)"
         )
     return plugin
 

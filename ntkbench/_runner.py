@@ -19,7 +19,7 @@ import numpy as np
 
 from ._cells import Cell, cell_key, cells_of
 from ._errors import CellFailure, InputError, NtkbenchError
-from ._metrics import test_metrics
+from ._metrics import encode_outcomes, test_outcomes
 from ._plugins import ArtifactCache, LabelledData, LearnerTask
 from ._progress import ProgressBar
 from ._provenance import device_info, library_versions, machine_info
@@ -165,7 +165,7 @@ def _run_cell(learner: Any, task: LearnerTask, y_test: np.ndarray) -> dict[str, 
         predictions = np.asarray(result.predictions, dtype=np.float64)
         if not np.all(np.isfinite(predictions)):
             raise CellFailure("the learner's test predictions are not all finite")
-        metrics = test_metrics(predictions, y_test, task.num_classes)
+        outcomes = test_outcomes(predictions, y_test, task.num_classes)
     except CellFailure as failure:
         return {"status": "failed", "failure": str(failure), "metrics": None, "info": {}}
     except NtkbenchError:
@@ -179,4 +179,10 @@ def _run_cell(learner: Any, task: LearnerTask, y_test: np.ndarray) -> dict[str, 
             "metrics": None,
             "info": {},
         }
-    return {"status": "ok", "failure": None, "metrics": metrics, "info": result.info}
+    return {
+        "status": "ok",
+        "failure": None,
+        "metrics": {name: float(values.mean()) for name, values in outcomes.items()},
+        "test_outcomes": encode_outcomes(outcomes),
+        "info": result.info,
+    }

@@ -74,6 +74,10 @@ class FitSpec(_Strict):
     """Smallest n_train in the fit window (default: the smallest in the sweep)."""
     n_max: PositiveInt | None = None
     """Largest n_train in the fit window (default: the largest in the sweep)."""
+    model: Literal["power_law", "saturating", "auto"] = "power_law"
+    """The law whose exponent is ranked: `power_law` (metric = a n^-alpha), `saturating`
+    (a n^-alpha + c, c >= 0), or `auto` (the one that better predicts the largest n when fitted
+    without it, summed over learners). Both laws are always reported."""
 
     @model_validator(mode="after")
     def _ordered(self) -> FitSpec:
@@ -134,6 +138,7 @@ class Spec:
     metric: str
     fit_n_min: int | None
     fit_n_max: int | None
+    fit_model: str
 
     def as_dict(self) -> dict[str, Any]:
         """The spec with every default filled in: what the spec hash and the run directory record."""
@@ -145,7 +150,7 @@ class Spec:
             "learners": [learner.as_dict() for learner in self.learners],
             "sweep": {"n_train": list(self.n_train), "seeds": list(self.seeds)},
             "metric": self.metric,
-            "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max},
+            "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model},
         }
 
     @property
@@ -334,6 +339,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         metric=core.metric,
         fit_n_min=core.fit.n_min,
         fit_n_max=core.fit.n_max,
+        fit_model=core.fit.model,
     )
 
 
@@ -370,6 +376,9 @@ def _check_consistency(
         if problem is not None:
             collector.add(("architecture", "name"), problem)
         for index, learner in enumerate(learners):
+            learner_problem = learner.instantiate().architecture_problem(network)
+            if learner_problem is not None:
+                collector.add(("learners", index, "name"), learner_problem)
             if learner.plugin.needs_stax_twin and not network.has_stax_twin():
                 collector.add(
                     ("learners", index, "name"),

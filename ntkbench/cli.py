@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    from ._leaderboard import render_leaderboard
+    from ._leaderboard import write_leaderboard
     from ._runner import run_spec
     from ._spec import load_spec
 
@@ -27,7 +27,7 @@ def _command_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(spec, out_dir, progress=not args.no_progress)
-    leaderboard = render_leaderboard([out_dir], out_dir / "leaderboard.md")
+    leaderboard = write_leaderboard([out_dir], out_dir / "leaderboard.md")
     print(
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
         f"{len(summary.failed)} failed; records in {out_dir}/records; leaderboard: {leaderboard}"
@@ -53,10 +53,28 @@ def _command_validate(args: argparse.Namespace) -> int:
     return status
 
 
-def _command_leaderboard(args: argparse.Namespace) -> int:
-    from ._leaderboard import render_leaderboard
+PUBLISHED_RESULTS = Path("leaderboard/results")
+PUBLISHED_LEADERBOARD = Path("leaderboard/README.md")
 
-    out = render_leaderboard(args.results, args.out)
+
+def _command_leaderboard(args: argparse.Namespace) -> int:
+    from ._errors import InputError
+    from ._leaderboard import leaderboard_is_current, write_leaderboard
+
+    results = args.results or sorted(path for path in PUBLISHED_RESULTS.glob("*") if path.is_dir())
+    if not results:
+        raise InputError(f"no results: pass --results DIR... (nothing under {PUBLISHED_RESULTS}/)")
+    if args.check:
+        if leaderboard_is_current(results, args.out):
+            print(f"{args.out} is what its {len(results)} results director{'y' if len(results) == 1 else 'ies'} render")
+            return 0
+        print(
+            f"ntkbench: {args.out} is stale: it is not what {', '.join(map(str, results))} render. "
+            f"Regenerate it with: ntkbench leaderboard --out {args.out}",
+            file=sys.stderr,
+        )
+        return 1
+    out = write_leaderboard(results, args.out)
     print(f"leaderboard written to {out}")
     return 0
 
@@ -70,14 +88,16 @@ def _command_list(args: argparse.Namespace) -> int:
     broken = 0
     for kind in ENTRY_POINT_GROUPS:
         for name, entry in registered(kind).items():
+            api = "?"
             try:
-                entry.load()
-                status = "ok"
+                plugin = entry.load()
+                api, status = plugin.api_version, "ok"
             except PluginLoadError as error:
                 status, broken = f"BROKEN: {error}", broken + 1
             origin = "built-in" if entry.builtin else "third-party"
-            rows.append([kind, name, f"{entry.distribution} {entry.version}", origin, entry.target, status])
-    print(tabulate(rows, headers=["kind", "name", "distribution", "origin", "target", "status"], tablefmt="simple"))
+            rows.append([kind, name, f"{entry.distribution} {entry.version}", origin, api, entry.target, status])
+    headers = ["kind", "name", "distribution", "origin", "api", "target", "status"]
+    print(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     if broken:
         print(f"\n{broken} plugin(s) failed to load; the others are usable.", file=sys.stderr)
     return 0
@@ -201,8 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_command_validate)
 
     leaderboard = commands.add_parser("leaderboard", help="fit exponents and render the Markdown leaderboard")
-    leaderboard.add_argument("--results", nargs="+", required=True, metavar="DIR", help="results directories")
-    leaderboard.add_argument("--out", required=True, metavar="FILE", help="Markdown file to write")
+    leaderboard.add_argument(
+        "--results", nargs="+", metavar="DIR", help=f"results directories (default: every one under {PUBLISHED_RESULTS}/)"
+    )
+    leaderboard.add_argument(
+        "--out", default=str(PUBLISHED_LEADERBOARD), metavar="FILE", help=f"Markdown file (default: {PUBLISHED_LEADERBOARD})"
+    )
+    leaderboard.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when FILE is not what the results render"
+    )
     leaderboard.set_defaults(handler=_command_leaderboard)
 
     listing = commands.add_parser("list", help="show every registered plugin and where it comes from")

@@ -187,3 +187,16 @@ def test_check_ntk_needs_a_twin(write_spec, capsys):
     spec = write_spec(SPEC.replace("learners: [{name: network}, {name: ntk_infinite}]", "learners: [{name: network}]"))
     assert main(["check-ntk", str(spec)]) == 2
     assert "has no infinite-width twin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cls", "options"), [TWINNED[0], TWINNED[2], TWINNED[6]], ids=["mlp", "myrtle5", "resnet18-layer"])
+def test_readout_features_reproduce_the_readout_and_give_the_nngp(cls, options):
+    """In NTK parameterisation the output is exactly features · [W; b], so the features' inner
+    product is the covariance of the output over the readout's initialisation."""
+    x = images(4)
+    architecture, model, _ = build(cls, options, x)
+    assert architecture.has_readout_features()
+    psi = np.asarray(jax.vmap(architecture.readout_features(model))(x))
+    readout = model.layers[-1] if cls is MLPArchitecture else model.readout
+    weights = np.concatenate([np.asarray(readout.weight), np.asarray(readout.bias)[None, :]])
+    np.testing.assert_allclose(psi @ weights, np.asarray(jax.vmap(model)(x)), rtol=1e-4, atol=1e-5)

@@ -58,7 +58,11 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     for learner in ("network", "ntk_infinite", "entk_init", "entk_pretrained"):
         assert f"`{learner}`" in board
     assert "95% CI" in board and "Cells: 24 of 24 succeeded" in board
+    assert "### Against `network`" in board and board.count("not separated") + board.count("scales better") == 3
     assert (out / "leaderboard_tiny_fashion.png").stat().st_size > 10_000
+    assert (out / "leaderboard_tiny_fashion_delta_alpha.png").stat().st_size > 5_000
+    errors = [r["test_outcomes"]["test_error"] for r in stored.values()]
+    assert all(len(e) == 100 and set(e) <= {"0", "1"} for e in errors)
 
     # Nothing to do the second time.
     again = run_cli("run", str(spec), "--out", str(out), "--no-progress")

@@ -1,58 +1,138 @@
-"""The exponent fit recovers known power laws and says when it cannot fit."""
+"""Scaling-law fits and the joint comparison of learners: known laws recovered, intervals that
+cover, ranks that respect the intervals, verdicts that follow Δα."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ntkbench import fit_exponent, fit_power_law
+from ntkbench import Curve, compare, fit_power_law, fit_saturating
+from ntkbench._compare import Interval, verdict
+from ntkbench._fit import held_out_errors
 
-N = np.array([64, 128, 256, 512, 1024, 2048, 4096])
+N = np.array([64, 128, 256, 512, 1024, 2048, 4096], dtype=float)
 
 
-def test_exact_power_law_is_recovered():
+def law(alpha, a=2.0, c=0.0, n=N):
+    return a * n**-alpha + c
+
+
+def noisy_table(rng, alpha, seeds, sigma, c=0.0, a=2.0):
+    return law(alpha, a, c)[None, :] * np.exp(rng.normal(0, sigma, size=(seeds, len(N))))
+
+
+def test_exact_laws_are_recovered():
     alpha, prefactor = fit_power_law(N, 3.0 * N**-0.37)
     assert alpha == pytest.approx(0.37, abs=1e-12) and prefactor == pytest.approx(3.0, rel=1e-10)
+    alpha, prefactor, floor = fit_saturating(N, law(0.6, 5.0, 0.08))
+    assert alpha == pytest.approx(0.6, abs=1e-4) and floor == pytest.approx(0.08, abs=1e-5)
+    assert fit_saturating(N, 3.0 * N**-0.37)[2] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_noisy_seeds_give_an_interval_around_the_true_exponent():
-    rng = np.random.default_rng(7)
-    true_alpha = 0.42
-    table = 2.0 * N[None, :] ** -true_alpha * np.exp(rng.normal(0, 0.05, size=(8, len(N))))
-    fit = fit_exponent(N, table)
-    assert fit.alpha == pytest.approx(true_alpha, abs=0.02)
-    assert fit.ci_low < true_alpha < fit.ci_high
-    assert fit.ci_high - fit.ci_low < 0.05
-    assert fit.seeds == 8 and fit.n_values == tuple(N)
-
-
-def test_interval_widens_with_noise():
-    rng = np.random.default_rng(1)
-    base = N[None, :] ** -0.3
-    quiet = fit_exponent(N, base * np.exp(rng.normal(0, 0.01, size=(5, len(N)))))
-    loud = fit_exponent(N, base * np.exp(rng.normal(0, 0.2, size=(5, len(N)))))
-    assert (loud.ci_high - loud.ci_low) > 5 * (quiet.ci_high - quiet.ci_low)
-
-
-def test_result_is_reproducible():
-    table = N[None, :] ** -0.5 * np.exp(np.random.default_rng(3).normal(0, 0.1, size=(4, len(N))))
-    assert fit_exponent(N, table) == fit_exponent(N, table)
+def test_held_out_error_prefers_the_true_law():
+    errors = held_out_errors(N, law(0.6, 5.0, 0.08))
+    assert errors["saturating"] < 1e-3 < errors["power_law"]
+    pure = held_out_errors(N, law(0.4))
+    assert pure["power_law"] < 1e-9 and pure["saturating"] < 1e-4
 
 
 def test_fewer_than_three_sizes_give_no_exponent():
-    fit = fit_exponent(N[:2], np.array([[0.5, 0.4], [0.5, 0.4]]))
-    assert not fit.has_exponent and "at least 3" in fit.reason
+    table = np.array([[0.5, 0.4, np.nan], [0.5, 0.4, np.nan]])
+    (fit,) = compare([Curve("network", "network", N[:3], table)]).fits
+    assert fit.law is None and "at least 3 are needed" in fit.reason
 
 
 def test_missing_cells_and_zero_errors_are_left_out():
-    table = np.tile(N[None, :] ** -0.5, (3, 1))
+    table = np.tile(law(0.5)[None, :], (3, 1))
     table[0, 2] = np.nan  # one seed missing at one n: the other seeds still give the mean
     table[:, 6] = 0.0  # zero error at the largest n: no logarithm, left out
-    fit = fit_exponent(N, table)
+    (fit,) = compare([Curve("network", "network", N, table)]).fits
     assert fit.alpha == pytest.approx(0.5, abs=1e-9)
-    assert fit.n_values == tuple(N[:6])
+    assert fit.curve.usable().tolist() == [True] * 6 + [False]
 
 
-def test_one_seed_gives_an_exponent_without_interval():
-    fit = fit_exponent(N, N[None, :] ** -0.25)
-    assert fit.alpha == pytest.approx(0.25) and not fit.has_interval and "one seed" in fit.reason
+@pytest.mark.parametrize("model", ["power_law", "saturating"])
+def test_intervals_cover_the_true_values_in_at_least_90_percent_of_simulations(model, monkeypatch):
+    """200 simulated sweeps of 4 seeds; the 95% intervals must contain the true α (and c)."""
+    import ntkbench._compare as comparison
+
+    monkeypatch.setattr(comparison, "RESAMPLES", 200 if model == "saturating" else 1000)
+    rng = np.random.default_rng(2024)
+    true_alpha, true_floor = 0.45, (0.03 if model == "saturating" else 0.0)
+    covered_alpha = covered_floor = 0
+    for _ in range(200):
+        table = noisy_table(rng, true_alpha, seeds=4, sigma=0.05, c=true_floor)
+        (fit,) = compare([Curve("network", "network", N, table)], model).fits
+        covered_alpha += fit.alpha_interval.low <= true_alpha <= fit.alpha_interval.high
+        if model == "saturating":
+            covered_floor += fit.floor_interval.low <= true_floor <= fit.floor_interval.high
+    print(f"{model}: α covered in {covered_alpha}/200" + (f", c in {covered_floor}/200" if model == "saturating" else ""))
+    assert covered_alpha >= 180
+    if model == "saturating":
+        assert covered_floor >= 180
+
+
+def test_paired_intervals_separate_what_the_pairing_makes_clear():
+    """Seed effects shared by two learners cancel in Δα but not in each α."""
+    rng = np.random.default_rng(3)
+    shared = rng.normal(0, 0.3, size=(5, 1)) * np.log(N / N[0])[None, :] / np.log(N[-1] / N[0])
+    network = law(0.50)[None, :] * np.exp(shared + rng.normal(0, 0.005, size=(5, len(N))))
+    kernel = law(0.46)[None, :] * np.exp(shared + rng.normal(0, 0.005, size=(5, len(N))))
+    result = compare([Curve("network", "network", N, network), Curve("ntk", "ntk_infinite", N, kernel)])
+    fits = {fit.curve.learner_id: fit for fit in result.fits}
+    assert fits["network"].alpha_interval.overlaps(fits["ntk"].alpha_interval)  # each alone: not separated
+    (delta,) = result.comparisons
+    assert delta.delta_alpha == pytest.approx(0.04, abs=0.01)
+    assert delta.delta_interval.low > 0 and delta.verdict == "network scales better"
+    assert [fit.rank for fit in result.fits] == [1, 1]
+
+
+def test_ranks_share_when_intervals_overlap():
+    rng = np.random.default_rng(5)
+    curves = [
+        Curve("network", "network", N, noisy_table(rng, 0.60, 4, 0.01)),
+        Curve("a", "entk_init", N, noisy_table(rng, 0.40, 4, 0.01)),
+        Curve("b", "ntk_infinite", N, noisy_table(rng, 0.401, 4, 0.01)),
+        Curve("c", "entk_pretrained", N, noisy_table(rng, 0.20, 4, 0.01)),
+    ]
+    result = compare(curves)
+    ranks = {fit.curve.learner_id: fit.rank for fit in result.fits}
+    assert ranks == {"network": 1, "a": 2, "b": 2, "c": 4}
+    assert [fit.curve.learner_id for fit in result.fits][:1] == ["network"]
+    verdicts = {c.learner_id: c.verdict for c in result.comparisons}
+    assert verdicts == {"a": "network scales better", "b": "network scales better", "c": "network scales better"}
+    ratio = {c.learner_id: c.error_ratio for c in result.comparisons}["c"]
+    assert ratio == pytest.approx(law(0.6)[-1] / law(0.2)[-1], rel=0.05)
+
+
+def test_verdict_logic():
+    assert verdict(Interval(0.01, 0.2)) == "network scales better"
+    assert verdict(Interval(-0.3, -0.01)) == "kernel scales better"
+    assert verdict(Interval(-0.1, 0.1)) == "not separated"
+    assert verdict(None) == "no interval"
+
+
+def test_one_seed_resamples_the_test_set():
+    rng = np.random.default_rng(9)
+    probabilities = law(0.3, a=1.5)
+    outcomes = (rng.random((1, len(N), 2000)) < probabilities[None, :, None]).astype(float)
+    table = outcomes.mean(axis=-1)
+    result = compare([Curve("network", "network", N, table, outcomes)])
+    (fit,) = result.fits
+    assert "test examples" in result.resampling
+    assert fit.alpha_interval.low < 0.3 < fit.alpha_interval.high
+    without = compare([Curve("network", "network", N, table)])
+    assert without.fits[0].alpha_interval is None and "no interval" in without.fits[0].reason
+
+
+def test_auto_model_picks_the_saturating_law_for_saturating_data():
+    rng = np.random.default_rng(1)
+    curves = [Curve("network", "network", N, noisy_table(rng, 0.7, 4, 0.01, c=0.05, a=6.0))]
+    assert compare(curves, "auto").model == "saturating"
+    assert compare([Curve("network", "network", N, noisy_table(rng, 0.4, 4, 0.01))], "auto").model == "power_law"
+
+
+def test_result_is_reproducible():
+    rng = np.random.default_rng(4)
+    curves = [Curve("network", "network", N, noisy_table(rng, 0.5, 3, 0.1))]
+    assert compare(curves).fits[0].alpha_interval == compare(curves).fits[0].alpha_interval

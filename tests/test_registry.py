@@ -37,6 +37,8 @@ def test_broken_plugin_fails_alone(third_party_plugins):
         load_plugin("learner", "broken")
     with pytest.raises(PluginLoadError, match="not a subclass of ntkbench.Learner"):
         load_plugin("learner", "not_a_plugin")
+    with pytest.raises(PluginLoadError, match="from_the_future.*written for plugin API 99; this ntkbench provides plugin API 1"):
+        load_plugin("learner", "from_the_future")
     # Every other plugin still loads.
     for name in BUILTINS["learner"] | {"mean_classifier", "always_fails"}:
         load_plugin("learner", name)
@@ -66,4 +68,6 @@ def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
     assert "ntkbench-testplugins 0.0.1" in lines["mean_classifier"] and "third-party" in lines["mean_classifier"]
     assert "BROKEN" in lines["broken"] and "a_dependency_that_is_not_installed" in lines["broken"]
     assert "ok" in lines["entk_pretrained"]
-    assert "2 plugin(s) failed to load" in result.stderr
+    assert "written for plugin API 99; this ntkbench provides plugin API 1" in lines["from_the_future"]
+    assert " 1 " in lines["network"]  # the API version column
+    assert "3 plugin(s) failed to load" in result.stderr

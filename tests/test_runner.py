@@ -34,6 +34,7 @@ def test_failed_cells_are_recorded_and_make_the_run_exit_1(third_party_plugins, 
     assert "no fit: 0 sample size(s)" in board
     mean_row = next(line for line in board.splitlines() if line.startswith("|") and "`mean_classifier`" in line)
     assert mean_row.startswith("| 1 ")
+    assert "### Against" not in board  # no network learner: nothing to compare with
 
     # Failed cells are retried; successful ones are not.
     again = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=third_party_plugins)

@@ -107,3 +107,10 @@ def layer_norm_channels(x: jax.Array, eps: float = 1e-12) -> jax.Array:
     mean = jnp.mean(x, axis=-1, keepdims=True)
     var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
     return (x - mean) / jnp.sqrt(eps + var)
+
+
+def readout_covariance_features(features: jax.Array, w_std: float, b_std: float) -> jax.Array:
+    """`[w_std * phi / sqrt(d), b_std]`: features whose inner product is the covariance at initialisation
+    of a readout `Dense` on `phi` (in either parameterisation), i.e. the empirical NNGP."""
+    scaled = w_std * features / math.sqrt(features.shape[-1])
+    return jnp.concatenate([scaled, jnp.full((1,), b_std, dtype=features.dtype)])

@@ -35,11 +35,15 @@ class MLP(eqx.Module):
             for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
         )
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def features(self, x: jax.Array) -> jax.Array:
+        """What the readout layer sees: the last hidden layer's activations."""
         x = jnp.ravel(x)
         for layer in self.layers[:-1]:
             x = jax.nn.relu(layer(x))
-        return self.layers[-1](x)
+        return x
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.layers[-1](self.features(x))
 
 
 def stax_parameters(model: MLP, has_bias: bool) -> list[tuple[Any, ...]]:

@@ -45,12 +45,16 @@ class Myrtle(eqx.Module):
         self.stages = tuple(stages)
         self.readout = Dense(width, num_classes, w_std, b_std, parameterization, key=next(keys))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def features(self, x: jax.Array) -> jax.Array:
+        """What the readout layer sees: the globally pooled last stage."""
         for index, stage in enumerate(self.stages):
             for conv in stage:
                 x = jax.nn.relu(conv(x))
             x = avg_pool(x) if index < len(self.stages) - 1 else global_avg_pool(x)
-        return self.readout(x)
+        return x
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.readout(self.features(x))
 
 
 def stax_parameters(model: Myrtle, has_bias: bool) -> list[Any]:

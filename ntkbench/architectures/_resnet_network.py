@@ -90,12 +90,17 @@ class ResNet18(eqx.Module):
         self.final_norm = Normalization(norm, channels)
         self.readout = Dense(channels, num_classes, w_std, b_std, parameterization, key=next(keys))
 
-    def __call__(self, x: jax.Array, state: Any = None) -> Any:
-        x, new_state = self.stem(x), state
+    def features(self, x: jax.Array, state: Any = None) -> tuple[jax.Array, Any]:
+        """What the readout layer sees (global average of the last activations), and the new state."""
+        x, state = self.stem(x), state
         for block in self.blocks:
-            x, new_state = block(x, new_state)
-        x, new_state = self.final_norm(x, new_state)
-        logits = self.readout(global_avg_pool(jax.nn.relu(x)))
+            x, state = block(x, state)
+        x, state = self.final_norm(x, state)
+        return global_avg_pool(jax.nn.relu(x)), state
+
+    def __call__(self, x: jax.Array, state: Any = None) -> Any:
+        features, new_state = self.features(x, state)
+        logits = self.readout(features)
         return logits if state is None else (logits, new_state)
 
 

@@ -35,6 +35,7 @@ class MLPArchitecture(Architecture):
     """Fully connected ReLU network with an exact `stax` twin."""
 
     Options = MLPOptions
+    api_version = 1
     stax_twin_availability = "always"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
@@ -71,3 +72,12 @@ class MLPArchitecture(Architecture):
         from ._mlp_network import stax_parameters
 
         return stax_parameters(model, has_bias=bool(self.options.b_std))
+
+    def has_readout_features(self) -> bool:
+        return True
+
+    def readout_features(self, model: Any) -> Any:
+        from ._layers import readout_covariance_features
+
+        options = self.options
+        return lambda x: readout_covariance_features(model.features(x), options.w_std, options.b_std)

@@ -30,6 +30,7 @@ class MyrtleArchitecture(Architecture):
     """Myrtle CNN with an exact `stax` twin; needs image inputs of at least 4x4 pixels."""
 
     Options = MyrtleOptions
+    api_version = 1
     stax_twin_availability = "always"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
@@ -77,3 +78,12 @@ class MyrtleArchitecture(Architecture):
         from ._myrtle_network import stax_parameters
 
         return stax_parameters(model, has_bias=bool(self.options.b_std))
+
+    def has_readout_features(self) -> bool:
+        return True
+
+    def readout_features(self, model: Any) -> Any:
+        from ._layers import readout_covariance_features
+
+        options = self.options
+        return lambda x: readout_covariance_features(model.features(x), options.w_std, options.b_std)

@@ -37,6 +37,7 @@ class ResNet18Architecture(Architecture):
     """ResNet-18 for small images; `stax` twin for `norm: none` and `norm: layer`."""
 
     Options = ResNet18Options
+    api_version = 1
     stax_twin_availability = "with norm: none or norm: layer"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
@@ -100,3 +101,17 @@ class ResNet18Architecture(Architecture):
         from ._resnet_network import stax_parameters
 
         return stax_parameters(model, has_bias=bool(self.options.b_std))
+
+    def has_readout_features(self) -> bool:
+        return True
+
+    def readout_features(self, model: Any) -> Any:
+        import equinox as eqx
+
+        from ._layers import readout_covariance_features
+
+        options = self.options
+        if isinstance(model, StatefulModel):  # batch norm: inference mode, running statistics
+            module, state = eqx.nn.inference_mode(model.module), model.state
+            return lambda x: readout_covariance_features(module.features(x, state)[0], options.w_std, options.b_std)
+        return lambda x: readout_covariance_features(model.features(x)[0], options.w_std, options.b_std)

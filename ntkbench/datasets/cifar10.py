@@ -61,6 +61,7 @@ class CIFAR10(ImageDataset):
     """CIFAR-10 as float32 images `(N, 32, 32, 3)` and integer labels (airplane=0 ... truck=9)."""
 
     Options = CIFAR10Options
+    api_version = 1
     store = FileStore(
         "cifar10",
         (

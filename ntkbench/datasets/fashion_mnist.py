@@ -49,6 +49,7 @@ class FashionMNIST(IdxImageDataset):
     """Fashion-MNIST as float32 images `(N, 28, 28, 1)` (before `image_size`/`flatten`) and integer labels."""
 
     Options = FashionMNISTOptions
+    api_version = 1
     store = FileStore(
         "fashion_mnist", idx_files(MIRRORS, CHECKSUMS), system_dirs=(Path("/usr/share/datasets/fashion-mnist"),)
     )

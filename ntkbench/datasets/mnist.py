@@ -31,6 +31,7 @@ class MNIST(IdxImageDataset):
     """MNIST digits as float32 images `(N, 28, 28, 1)` and integer labels."""
 
     Options = MNISTOptions
+    api_version = 1
     store = FileStore("mnist", idx_files(MIRRORS, CHECKSUMS))
     class_counts = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
     pool_total = 60_000

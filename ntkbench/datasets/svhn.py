@@ -41,6 +41,7 @@ class SVHN(ImageDataset):
     """SVHN cropped digits as float32 images `(N, 32, 32, 3)` and labels 0..9."""
 
     Options = SVHNOptions
+    api_version = 1
     store = FileStore(
         "svhn",
         (

@@ -58,6 +58,7 @@ class TeacherStudent(Dataset):
     """Synthetic data with known structure, for validating the machinery without downloads."""
 
     Options = TeacherStudentOptions
+    api_version = 1
 
     def load(self) -> LabelledData:
         return teacher_student_data(self.options)

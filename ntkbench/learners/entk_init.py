@@ -10,6 +10,7 @@ class InitEmpiricalNTKLearner(Learner):
     """The linearisation of this seed's network around its initial parameters, trained to convergence."""
 
     Options = EmpiricalNTKOptions
+    api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._kernels import empirical_ntk

@@ -24,6 +24,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
     """How much of the network's scaling a kernel learned from `pretrain_n` samples explains."""
 
     Options = PretrainedEmpiricalNTKOptions
+    api_version = 1
 
     def held_out_samples(self) -> int:
         return self.options.pretrain_n

@@ -10,6 +10,7 @@ class NetworkLearner(Learner):
     """Train the network from this seed's initialisation and predict with its outputs."""
 
     Options = TrainingOptions
+    api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._training import predict, train_network

@@ -10,6 +10,7 @@ class InfiniteNTKLearner(Learner):
     """The infinite-width limit of the network trained by gradient flow on the squared loss."""
 
     Options = KernelRidgeOptions
+    api_version = 1
     needs_stax_twin = True
 
     def __init__(self, options: KernelRidgeOptions):
@@ -17,9 +18,9 @@ class InfiniteNTKLearner(Learner):
         self._kernel_fn = None
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import infinite_ntk_fn
+        from ..numerics._kernels import infinite_kernel_fn
         from ._kernel_regression import regress_with_kernel
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
-            self._kernel_fn = infinite_ntk_fn(task.architecture.stax_twin(num_classes=task.num_classes))
+            self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))
         return regress_with_kernel(self._kernel_fn, task, self.options.ridge)

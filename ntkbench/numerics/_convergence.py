@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from .._plugins import Architecture
-from ._kernels import empirical_ntk, infinite_ntk_fn
+from ._kernels import empirical_ntk, infinite_kernel_fn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ def ntk_distances(
     for width in widths:
         network = architecture(architecture.Options(**{**options, "width": width}))
         if reference is None:
-            reference = np.asarray(infinite_ntk_fn(network.stax_twin(num_classes=num_classes))(x, x), dtype=np.float64)
+            reference = np.asarray(infinite_kernel_fn(network.stax_twin(num_classes=num_classes))(x, x), dtype=np.float64)
         distances = []
         for seed in range(seeds):
             model = network.init_model(input_shape=x.shape[1:], num_classes=num_classes, key=jax.random.PRNGKey(seed))

@@ -63,15 +63,15 @@ def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = 
     return out
 
 
-def infinite_ntk_fn(twin: StaxTwin) -> KernelFn:
-    """The infinite-width NTK of `twin`, as a jitted function of two batches."""
+def infinite_kernel_fn(twin: StaxTwin, kind: Literal["ntk", "nngp"] = "ntk") -> KernelFn:
+    """The infinite-width NTK (or NNGP kernel) of `twin`, as a jitted function of two batches."""
 
     def kernel(x1: jax.Array, x2: jax.Array) -> jax.Array:
         with warnings.catch_warnings():
             # neural-tangents warns that FanIn layers "assume independent inputs" whenever a residual
             # branch is an identity; a fresh convolution on the other branch makes them uncorrelated.
             warnings.filterwarnings("ignore", message="`FanIn` layers assume independent inputs")
-            return twin.kernel_fn(x1, x2, "ntk")
+            return twin.kernel_fn(x1, x2, kind)
 
     return jax.jit(kernel)
 

@@ -22,6 +22,7 @@ class Blobs(ntkbench.Dataset):
     """Three well-separated Gaussian blobs as 4x4x1 images: tiny and fast."""
 
     Options = BlobsOptions
+    api_version = 1
 
     def load(self) -> ntkbench.LabelledData:
         rng = np.random.default_rng(123)
@@ -40,6 +41,8 @@ class Blobs(ntkbench.Dataset):
 class Twinless(ntkbench.Architecture):
     """An architecture without an infinite-width twin (only its validation behaviour matters)."""
 
+    api_version = 1
+
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
         raise NotImplementedError
 
@@ -47,12 +50,16 @@ class Twinless(ntkbench.Architecture):
 class AlwaysFails(ntkbench.Learner):
     """A learner whose every cell fails, as a diverging network would."""
 
+    api_version = 1
+
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         raise ntkbench.CellFailure(f"deliberate failure at n={task.n_train}")
 
 
 class MeanClassifier(ntkbench.Learner):
     """Nearest class mean: a cheap learner whose error falls with n."""
+
+    api_version = 1
 
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         x = task.x_train.reshape(task.n_train, -1)
@@ -68,3 +75,12 @@ class MeanClassifier(ntkbench.Learner):
 
 class NotAPlugin:
     """Registered as a learner but not a subclass of ntkbench.Learner."""
+
+
+class FromTheFuture(ntkbench.Learner):
+    """Written for a plugin API this ntkbench does not provide."""
+
+    api_version = 99
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        raise NotImplementedError

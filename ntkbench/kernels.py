@@ -1,0 +1,19 @@
+"""Kernel tools for plugin authors: evaluate kernels in tiles, the infinite and empirical NTK,
+and kernel ridge regression of a cell.
+
+A learner that is "a kernel" only has to supply the kernel function:
+
+>>> def fit_predict(self, task):                                # doctest: +SKIP
+...     from ntkbench.kernels import regress_with_kernel
+...     return regress_with_kernel(my_kernel_fn, task, self.options.ridge)
+
+This module imports jax; import it inside plugin methods, not at the top of a plugin module.
+"""
+
+from .learners._kernel_regression import regress_with_kernel as regress_with_kernel
+from .numerics._kernel_ridge import KernelRidgeFit as KernelRidgeFit
+from .numerics._kernel_ridge import kernel_ridge_predict as kernel_ridge_predict
+from .numerics._kernel_ridge import one_hot as one_hot
+from .numerics._kernels import empirical_ntk as empirical_ntk
+from .numerics._kernels import evaluate_tiled as evaluate_tiled
+from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn

@@ -1,0 +1,12 @@
+"""Network training for plugin authors: the same optax loop and batched prediction the built-in
+`network` learner uses, for modules and `StatefulModel`s alike.
+
+This module imports jax; import it inside plugin methods, not at the top of a plugin module.
+"""
+
+from .learners._options import AdamOptions as AdamOptions
+from .learners._options import SGDOptions as SGDOptions
+from .learners._options import TrainingOptions as TrainingOptions
+from .numerics._training import TrainingLog as TrainingLog
+from .numerics._training import predict as predict
+from .numerics._training import train_network as train_network
