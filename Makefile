@@ -5,22 +5,27 @@ BIN := $(VENV)/bin
 # neural-tangents is installed without its declared dependencies: they pull in TensorFlow,
 # which ntkbench never uses (see DEVELOPERS.md and ntkbench/nt_compat.py).
 NEURAL_TANGENTS := neural-tangents==0.6.5
+REGISTRY := $(wildcard registry/ntkbench-*)
 DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
 .PHONY: demo test install data leaderboard clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
 		|| { echo "Set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps $(NEURAL_TANGENTS)
+	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(REGISTRY))
 	@! $(BIN)/python -c 'import tensorflow' 2>/dev/null || { echo "TensorFlow must not be installed" >&2; exit 1; }
 	touch $@
 
 install: $(VENV)/.installed
+
+# The out-of-tree plugin packages in registry/ are installed too (they are third-party plugins;
+# ntkbench never imports them), so that their tests and the specs that use them run.
 
 # Debian's dataset-fashion-mnist puts the official files in /usr/share/datasets/fashion-mnist/.
 # Without apt (or root), ntkbench downloads the files itself on first use.

@@ -196,6 +196,14 @@ def _command_data_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _command_new_plugin(args: argparse.Namespace) -> int:
+    from ._scaffold import write_plugin_package
+
+    root = write_plugin_package(args.name, args.kind, Path(args.dir))
+    print(f"wrote {root}: install it with `pip install -e {root}`, then `ntkbench list` and `pytest {root}/tests`")
+    return 0
+
+
 def _command_schema(args: argparse.Namespace) -> int:
     from ._spec import spec_json_schema
 
@@ -255,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = data_commands.add_parser("verify", help="re-check the checksums of the files on disk")
     verify.add_argument("name", nargs="?")
     verify.set_defaults(handler=_command_data_verify)
+
+    new_plugin = commands.add_parser("new-plugin", help="write a plugin package skeleton with a passing test")
+    new_plugin.add_argument("name", help="plugin name (lower case, digits, underscores)")
+    new_plugin.add_argument("--kind", choices=["learner", "dataset", "architecture"], required=True)
+    new_plugin.add_argument("--dir", default=".", help="where to create ntkbench-NAME/ (default: here)")
+    new_plugin.set_defaults(handler=_command_new_plugin)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec (for editor completion)")
     schema.set_defaults(handler=_command_schema)
