@@ -28,6 +28,12 @@ class EnvironmentProblem(NtkbenchError):
     exit_code = 1
 
 
+class RunFailure(NtkbenchError):
+    """The run cannot go on (a disk full, an unwritable directory): exit code 1, records kept."""
+
+    exit_code = 1
+
+
 class DataUnavailable(InputError):
     """A dataset's files are absent and cannot be downloaded: exit code 2, with instructions."""
 

@@ -2,17 +2,23 @@
 
 A record is written to a temporary file in the same directory, flushed to disk and
 renamed over its final name, so a run killed at any moment leaves only complete
-records. Each record carries a SHA-256 of its own content; one that does not parse
-or fails its checksum is ignored (with a warning) and its cell is computed again.
+records. Each record carries a SHA-256 of its own content; one that does not parse or
+fails its checksum is reported, set aside (renamed to `*.corrupt`, never deleted) and its
+cell is computed again. A cell being computed holds an exclusive lock on its own lock
+file, which the operating system releases when the process ends, however it ends: two
+runs on one directory never compute the same cell at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +59,8 @@ class StoredRecords:
     """Records that belong to the current spec (by cell key), successful or failed."""
     stale: int
     """Records of earlier versions of the spec (kept on disk, not used)."""
-    unreadable: list[Path]
+    set_aside: list[Path]
+    """Records that did not parse or failed their checksum, renamed to `*.corrupt` by this load."""
 
 
 class RecordStore:
@@ -98,9 +105,42 @@ class RecordStore:
                 stale += 1
             else:
                 current[cell] = record
-        for path in unreadable:
-            print(f"warning: ignoring unreadable or corrupted record {path}", file=sys.stderr)
-        return StoredRecords(spec_dict, current, stale, unreadable)
+        set_aside = [set_aside_corrupt(path) for path in unreadable]
+        for path, moved in zip(unreadable, set_aside, strict=True):
+            print(f"warning: record {path} does not parse or fails its checksum; set aside as {moved.name}", file=sys.stderr)
+        return StoredRecords(spec_dict, current, stale, set_aside)
+
+    def read(self, spec_dict: dict[str, Any], cell: Cell) -> dict[str, Any] | None:
+        """The cell's current record, if there is a valid one."""
+        path = self.path_for(spec_dict, cell)
+        return read_record(path) if path.exists() else None
+
+    @contextlib.contextmanager
+    def claim(self, spec_dict: dict[str, Any], cell: Cell) -> Iterator[bool]:
+        """Hold the cell's lock for the duration of the block; yields False when another process holds it."""
+        lock_path = self.path_for(spec_dict, cell).with_suffix(".lock")
+        lock_path = lock_path.with_name("." + lock_path.name)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def set_aside_corrupt(path: Path) -> Path:
+    """Rename a corrupt record to `<name>.corrupt` (or `.corrupt2`, ...), never overwriting."""
+    suffix, counter = ".corrupt", 1
+    while (target := path.with_name(path.name + suffix)).exists():
+        counter += 1
+        suffix = f".corrupt{counter}"
+    os.replace(path, target)
+    return target
 
 
 def read_record(path: Path) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._cells import Cell, cell_key, cells_of
-from ._errors import CellFailure, InputError, NtkbenchError
+from ._errors import CellFailure, InputError, NtkbenchError, RunFailure
 from ._metrics import encode_outcomes, test_outcomes
 from ._plugins import ArtifactCache, LabelledData, LearnerTask
 from ._progress import ProgressBar
@@ -34,6 +34,9 @@ class RunSummary:
     already_done: int
     computed: int
     failed: list[tuple[Cell, str]]
+    busy: list[Cell] = dataclasses.field(default_factory=list)
+    """Cells another process was computing (it writes their records)."""
+    set_aside: list[Path] = dataclasses.field(default_factory=list)
 
 
 def _check_sizes(spec: Spec, data: LabelledData, held_out: int) -> None:
@@ -78,11 +81,19 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
     """
     store = RecordStore(out_dir)
     spec_dict = spec.as_dict()
-    store.write_spec(spec_dict)
+    try:
+        store.write_spec(spec_dict)
+    except OSError as error:
+        raise RunFailure(
+            f"cannot write {store.root}/spec.json: {error.strerror or error}; nothing was computed. "
+            "Free space (or fix the directory) and run the same command to resume."
+        ) from None
     cells = cells_of(spec_dict)
-    stored = store.load(spec_dict).current
-    todo = [cell for cell in cells if stored.get(cell, {}).get("status") != "ok"]
-    summary = RunSummary(total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[])
+    loaded = store.load(spec_dict)
+    todo = [cell for cell in cells if loaded.current.get(cell, {}).get("status") != "ok"]
+    summary = RunSummary(
+        total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside
+    )
     if not todo:
         return summary
 
@@ -103,59 +114,109 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
     }
 
-    provenance = {"versions": library_versions(), "device": device_info(), "machine": machine_info()}
+    context = RunContext(
+        spec=spec,
+        spec_dict=spec_dict,
+        samplers=samplers,
+        x_test=x_test,
+        y_test=y_test,
+        num_classes=data.num_classes,
+        architecture=architecture,
+        provenance={"versions": library_versions(), "device": device_info(), "machine": machine_info()},
+    )
     bar = ProgressBar(len(todo)) if progress else None
-    computed, failed = 0, []
+    computed, failed, busy = 0, [], []
     cache_owner, cache = None, ArtifactCache()
     try:
         for cell in todo:
-            if cache_owner != (cell.learner_id, cell.seed):
-                cache_owner, cache = (cell.learner_id, cell.seed), ArtifactCache()
             if bar:
                 bar.start(cell.label())
-            sampler = samplers[cell.seed]
-            x_train, y_train = sampler.nested_subset(cell.n_train)
-            task = LearnerTask(
-                x_train=x_train,
-                y_train=y_train,
-                x_test=x_test,
-                num_classes=data.num_classes,
-                seed=cell.seed,
-                n_train_max=max(spec.n_train),
-                architecture=architecture,
-                nested_subset=sampler.nested_subset,
-                held_out_subset=sampler.held_out_subset,
-                cache=cache,
-            )
-            started = time.perf_counter()
-            outcome = _run_cell(learners[cell.learner_id], task, y_test)
-            record = {
-                "format": RECORD_FORMAT,
-                "spec": {"name": spec.name, "hash": spec.hash, "source": spec.source},
-                "cell": {
-                    "learner_id": cell.learner_id,
-                    "n_train": cell.n_train,
-                    "seed": cell.seed,
-                    "key": cell_key(spec_dict, cell),
-                },
-                "dataset": spec_dict["dataset"],
-                "architecture": spec_dict["architecture"],
-                "learner": spec.learner(cell.learner_id).as_dict(),
-                "wall_seconds": round(time.perf_counter() - started, 3),
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                **outcome,
-                **provenance,
-            }
-            store.write(spec_dict, cell, record)
-            computed += 1
-            if outcome["status"] == "failed":
-                failed.append((cell, outcome["failure"]))
+            with store.claim(spec_dict, cell) as claimed:
+                if not claimed:
+                    busy.append(cell)
+                elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
+                    if cache_owner != (cell.learner_id, cell.seed):
+                        cache_owner, cache = (cell.learner_id, cell.seed), ArtifactCache()
+                    record = context.compute(cell, learners[cell.learner_id], cache)
+                    _write(store, spec_dict, cell, record, computed)
+                    computed += 1
+                    if record["status"] == "failed":
+                        failed.append((cell, record["failure"]))
             if bar:
                 bar.finish()
     finally:
         if bar:
             bar.close()
-    return dataclasses.replace(summary, computed=computed, failed=failed)
+    return dataclasses.replace(summary, computed=computed, failed=failed, busy=busy)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What every cell of a run shares: the spec, the samplers, the test set, the architecture."""
+
+    spec: Spec
+    spec_dict: dict[str, Any]
+    samplers: dict[int, SeedSampler]
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    architecture: Any
+    provenance: dict[str, Any]
+
+    def compute(self, cell: Cell, learner: Any, cache: ArtifactCache) -> dict[str, Any]:
+        """Run the learner on the cell and return its record (successful or failed)."""
+        sampler = self.samplers[cell.seed]
+        x_train, y_train = sampler.nested_subset(cell.n_train)
+        task = LearnerTask(
+            x_train=x_train,
+            y_train=y_train,
+            x_test=self.x_test,
+            num_classes=self.num_classes,
+            seed=cell.seed,
+            n_train_max=max(self.spec.n_train),
+            architecture=self.architecture,
+            nested_subset=sampler.nested_subset,
+            held_out_subset=sampler.held_out_subset,
+            cache=cache,
+        )
+        started = time.perf_counter()
+        outcome = _run_cell(learner, task, self.y_test)
+        return {
+            "format": RECORD_FORMAT,
+            "spec": {"name": self.spec.name, "hash": self.spec.hash, "source": self.spec.source},
+            "cell": {
+                "learner_id": cell.learner_id,
+                "n_train": cell.n_train,
+                "seed": cell.seed,
+                "key": cell_key(self.spec_dict, cell),
+            },
+            "dataset": self.spec_dict["dataset"],
+            "architecture": self.spec_dict["architecture"],
+            "learner": self.spec.learner(cell.learner_id).as_dict(),
+            "deterministic": type(learner).deterministic,
+            "wall_seconds": round(time.perf_counter() - started, 3),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **outcome,
+            **self.provenance,
+        }
+
+
+def _write(store: RecordStore, spec_dict: dict[str, Any], cell: Cell, record: dict[str, Any], written: int) -> None:
+    try:
+        store.write(spec_dict, cell, record)
+    except OSError as error:
+        raise RunFailure(
+            f"cannot write the record of {cell.label()} under {store.records_dir}: {error.strerror or error}. "
+            f"The partial file was removed; the {written} record(s) this run wrote before are kept. "
+            "Free space (or fix the directory) and run the same command to resume."
+        ) from None
+
+
+OUT_OF_MEMORY_ADVICE = "lower the largest n_train or n_test, or the network's width or batch_size"
+
+
+def _failed(reason: str) -> dict[str, Any]:
+    return {"status": "failed", "failure": reason, "metrics": None, "info": {}}
 
 
 def _run_cell(learner: Any, task: LearnerTask, y_test: np.ndarray) -> dict[str, Any]:
@@ -167,11 +228,15 @@ def _run_cell(learner: Any, task: LearnerTask, y_test: np.ndarray) -> dict[str, 
             raise CellFailure("the learner's test predictions are not all finite")
         outcomes = test_outcomes(predictions, y_test, task.num_classes)
     except CellFailure as failure:
-        return {"status": "failed", "failure": str(failure), "metrics": None, "info": {}}
+        return _failed(str(failure))
     except NtkbenchError:
         raise
+    except MemoryError:
+        return _failed(f"out of memory: {OUT_OF_MEMORY_ADVICE}")
     except Exception as error:  # a plugin bug must not cost the other cells their results
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        if "RESOURCE_EXHAUSTED" in detail or "Out of memory" in detail:  # JAX/XLA allocation failure
+            return _failed(f"out of memory ({detail.splitlines()[0][:300]}): {OUT_OF_MEMORY_ADVICE}")
         return {
             "status": "failed",
             "failure": f"unexpected error: {detail}",

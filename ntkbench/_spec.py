@@ -173,17 +173,33 @@ def content_hash(value: Any) -> str:
 Path_ = tuple[str | int, ...]
 
 
-def _node_positions(node: yaml.Node, path: Path_ = ()) -> dict[Path_, tuple[int, int]]:
-    """Map each key path in a composed YAML document to the 1-based (line, column) of its key."""
-    positions = {path: (node.start_mark.line + 1, node.start_mark.column + 1)}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = path + (str(key_node.value),)
-            positions.update(_node_positions(value_node, child))
-            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            positions.update(_node_positions(item, path + (index,)))
+MAX_NODES = 100_000
+"""A spec that expands to more YAML nodes than this (aliases expanded) is refused: the defence
+against "billion laughs" documents, whose aliases multiply a few lines into billions of values."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _node_positions(root: yaml.Node) -> dict[Path_, tuple[int, int]]:
+    """Map each key path in a composed YAML document to the 1-based (line, column) of its key.
+
+    **Raises:** `_TooLarge` when the document expands to more than `MAX_NODES` nodes.
+    """
+    positions: dict[Path_, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, Path_, yaml.Node]] = [(root, (), root)]
+    visited = 0
+    while stack:
+        node, path, key = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise _TooLarge
+        positions[path] = (key.start_mark.line + 1, key.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, path + (str(key_node.value),), key_node) for key_node, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, path + (index,), item) for index, item in enumerate(node.value))
     return positions
 
 
@@ -202,7 +218,11 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, tuple[int, int
         raise SpecError([SpecProblem(source, "", "the file is empty; a spec is a YAML mapping")])
     if not isinstance(data, dict):
         raise SpecError([SpecProblem(source, "", "a spec must be a YAML mapping of keys to values", 1, 1)])
-    return data, _node_positions(node)
+    try:
+        return data, _node_positions(node)
+    except _TooLarge:
+        reason = f"the document expands to more than {MAX_NODES} values (aliases expanded); refusing a possible YAML bomb"
+        raise SpecError([SpecProblem(source, "", reason)]) from None
 
 
 def _display_key(path: Path_) -> str:

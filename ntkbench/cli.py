@@ -28,9 +28,10 @@ def _command_run(args: argparse.Namespace) -> int:
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(spec, out_dir, progress=not args.no_progress)
     leaderboard = write_leaderboard([out_dir], out_dir / "leaderboard.md")
+    busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
     print(
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
-        f"{len(summary.failed)} failed; records in {out_dir}/records; leaderboard: {leaderboard}"
+        f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
     )
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)

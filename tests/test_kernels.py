@@ -73,3 +73,10 @@ def test_indefinite_kernel_is_a_cell_failure():
         kernel_ridge_predict(k, np.ones((2, 2)), one_hot(np.array([0, 1]), 2), ridge=1e-6)
     with pytest.raises(CellFailure, match="degenerate"):
         kernel_ridge_predict(np.zeros((2, 2)), np.ones((2, 2)), one_hot(np.array([0, 1]), 2), ridge=1e-6)
+
+
+def test_a_numerically_singular_kernel_is_rescued_by_jitter():
+    features = np.random.default_rng(0).normal(size=(30, 2))
+    k = features @ features.T  # rank 2: singular without a ridge
+    fit = kernel_ridge_predict(k, k[:3], one_hot(np.arange(30) % 2, 2), ridge=0.0)
+    assert np.all(np.isfinite(fit.predictions)) and fit.effective_ridge > 0

@@ -41,7 +41,7 @@ def test_atomic_write_leaves_only_the_final_file(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["record.json"]
 
 
-def test_tampered_or_truncated_records_are_ignored(tmp_path, capsys):
+def test_tampered_or_truncated_records_are_set_aside(tmp_path, capsys):
     spec_dict = parse_spec(SPEC).as_dict()
     store = RecordStore(tmp_path)
     cells = cells_of(spec_dict)
@@ -52,8 +52,10 @@ def test_tampered_or_truncated_records_are_ignored(tmp_path, capsys):
     paths[1].write_text(paths[1].read_text()[:40])  # truncated
     loaded = store.load(spec_dict)
     assert set(loaded.current) == {cells[2]}
-    assert set(loaded.unreadable) == {paths[0], paths[1]}
-    assert "ignoring unreadable or corrupted record" in capsys.readouterr().err
+    assert loaded.set_aside == [paths[0].with_name(paths[0].name + ".corrupt"), paths[1].with_name(paths[1].name + ".corrupt")]
+    assert all(path.exists() for path in loaded.set_aside) and not paths[0].exists()  # renamed, never deleted
+    err = capsys.readouterr().err
+    assert str(paths[0]) in err and "set aside" in err
 
 
 def test_changing_a_learner_option_makes_only_its_records_stale(tmp_path):

@@ -19,11 +19,16 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float64)[np.asarray(labels)]
 
 
+JITTERS = (0.0, 1e-10, 1e-8, 1e-6)
+"""Added to the ridge (relative to the mean diagonal) in turn when the Cholesky factorisation fails:
+float64 round-off can make a numerically singular kernel slightly indefinite."""
+
+
 @dataclasses.dataclass(frozen=True)
 class KernelRidgeFit:
     predictions: np.ndarray
     effective_ridge: float
-    """The ridge added to the diagonal: `ridge * mean(diag(K_train))`."""
+    """The ridge added to the diagonal: `ridge * mean(diag(K_train))`, plus any jitter that was needed."""
 
 
 def kernel_ridge_predict(
@@ -41,13 +46,17 @@ def kernel_ridge_predict(
     scale = float(np.mean(np.diag(k_train)))
     if not np.isfinite(scale) or scale <= 0:
         raise CellFailure(f"training kernel has mean diagonal {scale}; the kernel is degenerate")
-    effective_ridge = ridge * scale
-    regularised = k_train + effective_ridge * np.eye(len(k_train))
-    try:
-        factor = scipy.linalg.cho_factor(regularised, lower=True, check_finite=True)
-    except (np.linalg.LinAlgError, ValueError) as error:
-        raise CellFailure(
-            f"kernel solve failed: K + {effective_ridge:.3g} I is not positive definite ({error}); raise 'ridge'"
-        ) from None
-    weights = scipy.linalg.cho_solve(factor, np.asarray(targets, dtype=np.float64), check_finite=False)
-    return KernelRidgeFit(np.asarray(k_test_train, dtype=np.float64) @ weights, effective_ridge)
+    if not np.all(np.isfinite(k_train)):
+        raise CellFailure("training kernel has non-finite entries")
+    for jitter in JITTERS:
+        effective_ridge = ridge * scale + jitter * scale
+        try:
+            factor = scipy.linalg.cho_factor(k_train + effective_ridge * np.eye(len(k_train)), lower=True)
+        except np.linalg.LinAlgError:
+            continue
+        weights = scipy.linalg.cho_solve(factor, np.asarray(targets, dtype=np.float64), check_finite=False)
+        return KernelRidgeFit(np.asarray(k_test_train, dtype=np.float64) @ weights, effective_ridge)
+    raise CellFailure(
+        f"kernel solve failed: K + {effective_ridge:.3g} I is not positive definite even with jitter "
+        f"up to {JITTERS[-1]:g} x the mean diagonal; raise 'ridge'"
+    )

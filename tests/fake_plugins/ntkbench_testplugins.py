@@ -84,3 +84,22 @@ class FromTheFuture(ntkbench.Learner):
 
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         raise NotImplementedError
+
+
+class SlowOptions(ntkbench.LearnerOptions):
+    seconds: float = 0.3
+
+
+class SlowMean(MeanClassifier):
+    """The nearest-class-mean learner, slowed down, logging every computation to $NTKBENCH_TEST_LOG."""
+
+    Options = SlowOptions
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        import os
+        import time
+
+        time.sleep(self.options.seconds)
+        with open(os.environ["NTKBENCH_TEST_LOG"], "a") as log:
+            log.write(f"{os.getpid()} {task.n_train} {task.seed}\n")
+        return super().fit_predict(task)
