@@ -1,4 +1,4 @@
-"""A spec's cells: one (learner, n_train, seed) each, and the key that says what determines its result."""
+"""A spec's cells: one (learner, width, seed, n_train) each, and the key that says what determines its result."""
 
 from __future__ import annotations
 
@@ -13,35 +13,54 @@ class Cell:
     learner_id: str
     seed: int
     n_train: int
+    width: int | None = None
+    """The architecture's width in a width sweep (`sweep.width`); None: the spec's architecture as written."""
 
     def label(self) -> str:
-        return f"{self.learner_id} n={self.n_train} seed={self.seed}"
+        width = f" width={self.width}" if self.width is not None else ""
+        return f"{self.learner_id}{width} n={self.n_train} seed={self.seed}"
+
+
+def widths_of(spec_dict: dict[str, Any]) -> list[int | None]:
+    return list(spec_dict["sweep"].get("width") or [None])
 
 
 def cells_of(spec_dict: dict[str, Any]) -> list[Cell]:
-    """Every cell of a spec (in its canonical dict form), learner by learner, seed by seed, n ascending."""
+    """Every cell of a spec (in its canonical dict form): learner by learner, width by width, seed by
+    seed, n ascending (so that what a learner computes once per seed serves all its n)."""
     return [
-        Cell(learner["id"], seed, n)
+        Cell(learner["id"], seed, n, width)
         for learner in spec_dict["learners"]
+        for width in widths_of(spec_dict)
         for seed in spec_dict["sweep"]["seeds"]
         for n in spec_dict["sweep"]["n_train"]
     ]
 
 
+def architecture_at(spec_dict: dict[str, Any], width: int | None) -> dict[str, Any]:
+    """The architecture section with the sweep's width (if any) in place of its own."""
+    architecture = dict(spec_dict["architecture"])
+    if width is not None:
+        architecture["width"] = width
+    return architecture
+
+
 def cell_key(spec_dict: dict[str, Any], cell: Cell) -> str:
     """Hash of everything that determines a cell's result.
 
-    The dataset, the architecture, the learner's plugin and options (not its display id, the spec's
-    name or its other learners), n_train and the seed. A record whose key differs from the current
-    spec's belongs to an earlier version of the spec: it is kept on disk but never used.
+    The dataset, the architecture (at the cell's width), the learner's plugin and options (not its
+    display id, the spec's name or its other learners), n_train, the seed, and the dynamics section
+    when there is one. A record whose key differs from the current spec's belongs to an earlier
+    version of the spec: it is kept on disk but never used.
     """
     learner = next(entry for entry in spec_dict["learners"] if entry["id"] == cell.learner_id)
-    return content_hash(
-        {
-            "dataset": spec_dict["dataset"],
-            "architecture": spec_dict["architecture"],
-            "learner": {key: value for key, value in learner.items() if key != "id"},
-            "n_train": cell.n_train,
-            "seed": cell.seed,
-        }
-    )
+    determining = {
+        "dataset": spec_dict["dataset"],
+        "architecture": architecture_at(spec_dict, cell.width),
+        "learner": {key: value for key, value in learner.items() if key != "id"},
+        "n_train": cell.n_train,
+        "seed": cell.seed,
+    }
+    if spec_dict.get("dynamics"):
+        determining["dynamics"] = spec_dict["dynamics"]
+    return content_hash(determining)

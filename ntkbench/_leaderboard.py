@@ -11,13 +11,15 @@ what its records produce.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._cells import Cell
+from ._cells import Cell, widths_of
 from ._compare import REFERENCE_LEARNER, Curve, LearnerFit, SpecComparison, compare
 from ._errors import InputError
 from ._metrics import decode_outcomes
@@ -26,13 +28,21 @@ from ._spec import content_hash
 
 
 @dataclasses.dataclass(frozen=True)
-class SpecSummary:
-    spec: dict[str, Any]
-    records: StoredRecords
+class WidthGroup:
+    """The learners at one width of a width sweep (width None: no sweep)."""
+
+    width: int | None
     curves: list[Curve]
     """Each learner over the whole sweep (for plots)."""
     comparison: SpecComparison
     failed: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecSummary:
+    spec: dict[str, Any]
+    records: StoredRecords
+    groups: list[WidthGroup]
 
     @property
     def name(self) -> str:
@@ -59,7 +69,11 @@ def load_results(results_dir: str | Path) -> StoredRecords:
 
 
 def summarize(records: StoredRecords) -> SpecSummary:
-    """Curves of every learner from its records, and their comparison over the fit window."""
+    """Curves of every learner from its records, and their comparison over the fit window, per width."""
+    return SpecSummary(records.spec, records, [_width_group(records, width) for width in widths_of(records.spec)])
+
+
+def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
     spec = records.spec
     metric = spec["metric"]
     n_train, seeds = np.array(spec["sweep"]["n_train"]), spec["sweep"]["seeds"]
@@ -70,7 +84,7 @@ def summarize(records: StoredRecords) -> SpecSummary:
         failed[learner["id"]] = 0
         for s, seed in enumerate(seeds):
             for i, n in enumerate(n_train):
-                record = records.current.get(Cell(learner["id"], seed, int(n)))
+                record = records.current.get(Cell(learner["id"], seed, int(n), width))
                 if record is None:
                     continue
                 if record["status"] != "ok":
@@ -88,7 +102,7 @@ def summarize(records: StoredRecords) -> SpecSummary:
               c.outcomes[:, window] if c.outcomes is not None else None)
         for c in curves
     ]
-    return SpecSummary(spec, records, curves, compare(windowed, spec["fit"].get("model", "power_law")), failed)
+    return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law")), failed)
 
 
 def _stack_outcomes(outcomes: list[list[np.ndarray | None]]) -> np.ndarray | None:
@@ -162,26 +176,30 @@ def _law_formula(model: str) -> str:
     return "metric = a·n^-α" if model == "power_law" else "metric = a·n^-α + c"
 
 
-def _spec_section(summary: SpecSummary, plot_names: tuple[str, str]) -> list[str]:
-    from tabulate import tabulate
-
-    spec, comparison = summary.spec, summary.comparison
-    metric = spec["metric"]
-    n_min, n_max = summary.fit_window()
-    model_setting = spec["fit"].get("model", "power_law")
-    chosen = f"{comparison.model.replace('_', ' ')}" + (" (chosen by held-out error)" if model_setting == "auto" else "")
+def _spec_header(summary: SpecSummary) -> list[str]:
+    spec = summary.spec
     lines = [f"## {spec['name']}", ""]
     if spec.get("description"):
         lines += [spec["description"], ""]
+    sweep = f"- sweep: n_train = {spec['sweep']['n_train']}, seeds = {spec['sweep']['seeds']}"
+    if spec["sweep"].get("width"):
+        sweep += f", width = {spec['sweep']['width']}"
     lines += [
         f"- dataset: {_format_options(spec['dataset'])}",
         f"- architecture: {_format_options(spec['architecture'])}",
         *[f"- learner `{entry['id']}`: {_format_options(entry)}" for entry in spec["learners"]],
-        f"- sweep: n_train = {spec['sweep']['n_train']}, seeds = {spec['sweep']['seeds']}",
-        f"- fit: {chosen}, {_law_formula(comparison.model)}, on log axes over {n_min} ≤ n ≤ {n_max}",
-        f"- intervals: 95%, {comparison.resampling}",
-        "",
+        sweep,
     ]
+    if spec.get("dynamics"):
+        lines.append(f"- dynamics: {_compact(spec['dynamics'])}")
+    return lines
+
+
+def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list[str]:
+    """The exponents of one group of learners, and each against the network."""
+    from tabulate import tabulate
+
+    comparison, metric = group.comparison, summary.spec["metric"]
     rows = []
     for fit in comparison.fits:
         curve = fit.curve
@@ -197,7 +215,7 @@ def _spec_section(summary: SpecSummary, plot_names: tuple[str, str]) -> list[str
                 _largest_n_cell(curve),
                 f"{fitted[0]}–{fitted[-1]} ({len(fitted)} sizes)" if len(fitted) else "—",
                 int((~np.all(np.isnan(curve.table), axis=1)).sum()),
-                summary.failed[curve.learner_id],
+                group.failed[curve.learner_id],
             ]
         )
     other = "saturating" if comparison.model == "power_law" else "power law"
@@ -205,13 +223,7 @@ def _spec_section(summary: SpecSummary, plot_names: tuple[str, str]) -> list[str
         "rank", "learner", "α", "95% CI", f"{other} fit", "held-out error: power law / saturating",
         f"{metric} at largest n (mean ± sd)", "fit n", "seeds", "failed cells",
     ]
-    lines += ["### Exponents", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
-    lines += [
-        "Rank: 1 + the number of learners whose interval lies entirely above; learners whose intervals "
-        "overlap share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when "
-        "fitted without it.",
-        "",
-    ]
+    lines = [f"{heading} Exponents", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
     if comparison.model == "saturating":
         floors = [
             f"`{fit.curve.learner_id}` {fit.law.floor:.4f} {_interval_cell(fit.floor_interval, None)}"
@@ -235,19 +247,126 @@ def _spec_section(summary: SpecSummary, plot_names: tuple[str, str]) -> list[str
             f"{metric} ratio {comparison.reference} / learner", "95% CI",
         ]
         lines += [
-            f"### Against `{comparison.reference}`",
+            f"{heading} Against `{comparison.reference}`",
             "",
             tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
             "",
-            "Verdict from the interval of Δα: above 0, the network's error falls faster with n; below 0, "
-            "the learner's; containing 0, the data do not separate them.",
-            "",
         ]
-    lines += [f"![{metric} against n for every learner]({plot_names[0]})", ""]
-    if comparison.comparisons:
-        lines += [f"![Δα of every learner against the network]({plot_names[1]})", ""]
-    lines += _provenance_lines(summary)
     return lines
+
+
+EXPLANATION = [
+    "Rank: 1 + the number of learners whose interval lies entirely above; learners whose intervals overlap "
+    "share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
+    "Verdict from the interval of Δα: above 0, the network's error falls faster with n; below 0, the "
+    "learner's; containing 0, the data do not separate them.",
+    "",
+]
+
+
+def _fit_lines(summary: SpecSummary) -> list[str]:
+    spec, comparison = summary.spec, summary.groups[0].comparison
+    n_min, n_max = summary.fit_window()
+    setting = spec["fit"].get("model", "power_law")
+    chosen = comparison.model.replace("_", " ") + (" (chosen by held-out error)" if setting == "auto" else "")
+    return [
+        f"- fit: {chosen}, {_law_formula(comparison.model)}, on log axes over {n_min} ≤ n ≤ {n_max}",
+        f"- intervals: 95%, {comparison.resampling}",
+        "",
+    ]
+
+
+def _spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str]:
+    """A spec's section; `plots` are the figure file names (kind, name) in the order drawn."""
+    if summary.spec.get("dynamics"):
+        return _spec_header(summary) + [""] + _dynamics_lines(summary, plots) + _provenance_lines(summary)
+    lines = _spec_header(summary) + _fit_lines(summary)
+    figures = dict(plots)
+    if len(summary.groups) == 1:
+        group = summary.groups[0]
+        lines += _group_tables(summary, group, "###") + EXPLANATION
+        lines += [f"![{summary.spec['metric']} against n for every learner]({figures['metric']})", ""]
+        if group.comparison.comparisons:
+            lines += [f"![Δα of every learner against the network]({figures['delta']})", ""]
+    else:
+        lines += _width_table(summary) + [f"![α of every learner against width]({figures['width']})", ""] + EXPLANATION
+        for group in summary.groups:
+            lines += [f"### width {group.width}", ""] + _group_tables(summary, group, "####")
+            lines += [f"![{summary.spec['metric']} against n at width {group.width}]({figures[f'metric_w{group.width}']})", ""]
+    return lines + _provenance_lines(summary)
+
+
+def _width_table(summary: SpecSummary) -> list[str]:
+    from tabulate import tabulate
+
+    learners = [fit.curve.learner_id for fit in summary.groups[0].comparison.fits]
+    rows = []
+    for learner in learners:
+        row = [f"`{learner}`"]
+        for group in summary.groups:
+            fit = next(f for f in group.comparison.fits if f.curve.learner_id == learner)
+            row.append(_alpha_with_half_width(fit))
+        rows.append(row)
+    headers = ["learner", *[f"width {group.width}" for group in summary.groups]]
+    return ["### α by width", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+
+
+def _alpha_with_half_width(fit: LearnerFit) -> str:
+    if fit.law is None:
+        return "—"
+    if fit.alpha_interval is None:
+        return f"{fit.alpha:.3f}"
+    return f"{fit.alpha:.3f} ± {fit.alpha_interval.half_width:.3f}"
+
+
+def _dynamics_table(summary: SpecSummary) -> tuple[list[dict[str, float]], list[float | None]]:
+    """Checkpoint rows averaged over seeds, and each seed's settling fraction."""
+    runs = [r for r in summary.records.current.values() if r["status"] == "ok" and "checkpoints" in r["info"]]
+    if not runs:
+        return [], []
+    steps = [row["step"] for row in runs[0]["info"]["checkpoints"]]
+    keys = ["fraction", "distance_to_init", "distance_to_final", "velocity", "after_kernel_test_error", "network_test_error"]
+    rows = []
+    for index, step in enumerate(steps):
+        rows.append({"step": step, **{k: float(np.mean([r["info"]["checkpoints"][index][k] for r in runs])) for k in keys}})
+    return rows, [r["info"]["settled_fraction"] for r in sorted(runs, key=lambda r: r["cell"]["seed"])]
+
+
+def _dynamics_lines(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str]:
+    from tabulate import tabulate
+
+    from ._dynamics import SETTLED
+
+    rows, settled = _dynamics_table(summary)
+    if not rows:
+        return ["No successful run yet.", ""]
+    table = [
+        [r["step"], f"{r['fraction']:.3f}", f"{r['distance_to_init']:.3g}", f"{r['distance_to_final']:.3g}",
+         f"{r['velocity']:.3g}", f"{r['after_kernel_test_error']:.4f}", f"{r['network_test_error']:.4f}"]
+        for r in rows
+    ]
+    headers = ["step", "fraction of training", "distance to initial kernel", "distance to final kernel",
+               "velocity (distance per step)", "after-kernel test error", "network test error"]
+    if all(value is None for value in settled):
+        verdict = (f"In no seed does the distance to the final kernel fall below {SETTLED:.0%} of its initial value "
+                   "before the end of training: the kernel keeps moving throughout.")
+    else:
+        shown = ", ".join("never" if value is None else f"{value:.3f}" for value in settled)
+        verdict = (f"The distance to the final kernel first falls below {SETTLED:.0%} of its initial value at these "
+                   f"fractions of training (one per seed): {shown}.")
+    figures = dict(plots)
+    return [
+        "### Kernel dynamics",
+        "",
+        verdict,
+        "",
+        tabulate(table, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+        "Kernel distance: 1 − ⟨K1, K2⟩_F / (‖K1‖_F ‖K2‖_F), on the probe inputs; means over seeds.",
+        "",
+        f"![kernel dynamics]({figures['dynamics']})",
+        "",
+    ]
 
 
 def _provenance_lines(summary: SpecSummary) -> list[str]:
@@ -280,24 +399,18 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
 def _summary_table(summaries: list[SpecSummary]) -> list[str]:
     from tabulate import tabulate
 
+    groups = [(summary, group) for summary in summaries if not summary.spec.get("dynamics") for group in summary.groups]
     learner_ids: list[str] = []
-    for summary in summaries:
-        for fit in summary.comparison.fits:
+    for _, group in groups:
+        for fit in group.comparison.fits:
             if fit.curve.learner_id not in learner_ids:
                 learner_ids.append(fit.curve.learner_id)
     rows = []
-    for summary in summaries:
-        fits = {fit.curve.learner_id: fit for fit in summary.comparison.fits}
-        row = [f"[{summary.name}](#{summary.name})", _format_options(summary.spec["dataset"]).split(" (")[0],
-               _format_options(summary.spec["architecture"])]
-        for learner_id in learner_ids:
-            fit = fits.get(learner_id)
-            if fit is None or fit.law is None:
-                row.append("—")
-            elif fit.alpha_interval is None:
-                row.append(f"{fit.alpha:.3f}")
-            else:
-                row.append(f"{fit.alpha:.3f} ± {fit.alpha_interval.half_width:.3f}")
+    for summary, group in groups:
+        fits = {fit.curve.learner_id: fit for fit in group.comparison.fits}
+        architecture = summary.spec["architecture"] | ({"width": group.width} if group.width is not None else {})
+        row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
+        row += [_alpha_with_half_width(fits[learner]) if learner in fits else "—" for learner in learner_ids]
         rows.append(row)
     headers = ["spec", "dataset", "architecture", *[f"`{learner_id}`" for learner_id in learner_ids]]
     return [
@@ -322,14 +435,20 @@ def _pyplot():
     return plt
 
 
-def plot_metric(summary: SpecSummary, path: Path) -> None:
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    _pyplot().close(figure)
+
+
+def plot_metric(summary: SpecSummary, group: WidthGroup, path: Path) -> None:
     """Log-log plot of the metric against n: seed mean (markers), seed range (band), fitted law (dashed)."""
     plt = _pyplot()
     metric = summary.spec["metric"]
     n_min, n_max = summary.fit_window()
-    fits = {fit.curve.learner_id: fit for fit in summary.comparison.fits}
+    fits = {fit.curve.learner_id: fit for fit in group.comparison.fits}
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for index, curve in enumerate(summary.curves):
+    for index, curve in enumerate(group.curves):
         color = f"C{index}"
         present = ~np.all(np.isnan(curve.table), axis=0)
         if not present.any():
@@ -348,18 +467,16 @@ def plot_metric(summary: SpecSummary, path: Path) -> None:
     axes.set_yscale("log")
     axes.set_xlabel("training samples n")
     axes.set_ylabel(metric.replace("_", " "))
-    axes.set_title(summary.name)
+    axes.set_title(summary.name + (f", width {group.width}" if group.width is not None else ""))
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, metadata={"Software": None})
-    plt.close(figure)
+    _save(figure, path)
 
 
-def plot_delta_alpha(summary: SpecSummary, path: Path) -> None:
+def plot_delta_alpha(summary: SpecSummary, group: WidthGroup, path: Path) -> None:
     """Δα of every learner against the network, with its 95% interval."""
     plt = _pyplot()
-    comparisons = summary.comparison.comparisons
+    comparisons = group.comparison.comparisons
     figure, axes = plt.subplots(figsize=(6.4, 0.6 + 0.5 * len(comparisons)), dpi=120)
     for row, comparison in enumerate(comparisons):
         interval = comparison.delta_interval
@@ -374,26 +491,99 @@ def plot_delta_alpha(summary: SpecSummary, path: Path) -> None:
     axes.axvline(0.0, color="black", linewidth=0.8)
     axes.set_yticks(range(len(comparisons)), [c.learner_id for c in comparisons])
     axes.set_ylim(-0.6, len(comparisons) - 0.4)
-    axes.set_xlabel(f"Δα = α({summary.comparison.reference}) − α(learner)   (> 0: the network scales better)")
+    axes.set_xlabel(f"Δα = α({group.comparison.reference}) − α(learner)   (> 0: the network scales better)")
     axes.set_title(summary.name)
     axes.grid(True, axis="x", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, metadata={"Software": None})
-    plt.close(figure)
+    _save(figure, path)
+
+
+def plot_alpha_by_width(summary: SpecSummary, path: Path) -> None:
+    """α of every learner against width; width-independent learners (the infinite NTK) as horizontal lines."""
+    plt = _pyplot()
+    widths = np.array([group.width for group in summary.groups], dtype=float)
+    figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for index, fit in enumerate(summary.groups[0].comparison.fits):
+        learner = fit.curve.learner_id
+        fits = [next(f for f in g.comparison.fits if f.curve.learner_id == learner) for g in summary.groups]
+        alphas = np.array([f.alpha if f.law else np.nan for f in fits])
+        color = f"C{index}"
+        if fit.curve.name in INFINITE_WIDTH_LEARNERS:
+            axes.axhline(np.nanmean(alphas), color=color, linestyle="--", label=f"{learner} (infinite width)")
+            continue
+        low = [f.alpha - f.alpha_interval.low if f.alpha_interval else 0.0 for f in fits]
+        high = [f.alpha_interval.high - f.alpha if f.alpha_interval else 0.0 for f in fits]
+        axes.errorbar(widths, alphas, yerr=[low, high], fmt="o-", color=color, capsize=3, label=learner)
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("width")
+    axes.set_ylabel("α")
+    axes.set_title(summary.name)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    _save(figure, path)
+
+
+def plot_dynamics(summary: SpecSummary, path: Path) -> None:
+    """The four dynamics curves against training steps (log x)."""
+    plt = _pyplot()
+    rows, _ = _dynamics_table(summary)
+    steps = np.array([r["step"] for r in rows], dtype=float) + 1
+    figure, panels = plt.subplots(2, 2, figsize=(8.4, 6.0), dpi=120, sharex=True)
+    series = [
+        ("kernel distance", [("to initial kernel", "distance_to_init"), ("to final kernel", "distance_to_final")]),
+        ("kernel velocity (distance per step)", [("velocity", "velocity")]),
+        ("after-kernel test error", [("kernel of the checkpoint", "after_kernel_test_error")]),
+        ("network test error", [("network", "network_test_error")]),
+    ]
+    for axes, (title, curves) in zip(panels.ravel(), series, strict=True):
+        for label, key in curves:
+            axes.plot(steps, [r[key] for r in rows], "o-", markersize=3, label=label)
+        axes.set_xscale("log")
+        axes.set_title(title, fontsize=10)
+        axes.grid(True, alpha=0.3)
+        if len(curves) > 1:
+            axes.legend(fontsize=8)
+    for axes in panels[1]:
+        axes.set_xlabel("training step + 1")
+    figure.suptitle(summary.name)
+    _save(figure, path)
+
+
+INFINITE_WIDTH_LEARNERS = {"ntk_infinite", "nngp_infinite"}
 
 
 # --------------------------------------------------------------------------- assembly
 
 
 @dataclasses.dataclass(frozen=True)
+class Figure:
+    name: str
+    draw: Callable[[Path], None]
+
+
+@dataclasses.dataclass(frozen=True)
 class RenderedLeaderboard:
     markdown: str
-    plots: list[tuple[SpecSummary, str, str]]
-    """Per spec: the summary and the file names of its two plots."""
+    figures: list[Figure]
+
+
+def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
+    """(kind, figure) for every plot of a spec."""
+    if summary.spec.get("dynamics"):
+        return [("dynamics", Figure(f"{stem}_dynamics.png", functools.partial(plot_dynamics, summary)))]
+    if len(summary.groups) == 1:
+        group = summary.groups[0]
+        figures = [("metric", Figure(f"{stem}.png", functools.partial(plot_metric, summary, group)))]
+        if group.comparison.comparisons:
+            figures.append(("delta", Figure(f"{stem}_delta_alpha.png", functools.partial(plot_delta_alpha, summary, group))))
+        return figures
+    figures = [("width", Figure(f"{stem}_alpha_by_width.png", functools.partial(plot_alpha_by_width, summary)))]
+    for group in summary.groups:
+        figures.append((f"metric_w{group.width}", Figure(f"{stem}_w{group.width}.png", functools.partial(plot_metric, summary, group))))
+    return figures
 
 
 def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
-    """Fit every results directory and render the Markdown (plots are named, not drawn)."""
+    """Fit every results directory and render the Markdown (the figures are named, not drawn)."""
     out_file = Path(out_file)
     summaries = [summarize(load_results(directory)) for directory in results_dirs]
     lines = [
@@ -409,7 +599,7 @@ def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> 
     ]
     if len(summaries) > 1:
         lines += _summary_table(summaries)
-    plots = []
+    figures: list[Figure] = []
     used: set[str] = set()
     for summary in summaries:
         stem = f"{out_file.stem}_{summary.name}"
@@ -417,21 +607,19 @@ def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> 
         while stem in used:
             stem, suffix = f"{out_file.stem}_{summary.name}_{suffix}", suffix + 1
         used.add(stem)
-        names = (f"{stem}.png", f"{stem}_delta_alpha.png")
-        plots.append((summary, *names))
-        lines += _spec_section(summary, names)
-    return RenderedLeaderboard("\n".join(lines), plots)
+        named = _figures(summary, stem)
+        figures += [figure for _, figure in named]
+        lines += _spec_section(summary, [(kind, figure.name) for kind, figure in named])
+    return RenderedLeaderboard("\n".join(lines), figures)
 
 
 def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> Path:
-    """Render and write the Markdown leaderboard and its plots next to it."""
+    """Render and write the Markdown leaderboard and its figures next to it."""
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     rendered = render_leaderboard(results_dirs, out_file)
-    for summary, metric_plot, delta_plot in rendered.plots:
-        plot_metric(summary, out_file.parent / metric_plot)
-        if summary.comparison.comparisons:
-            plot_delta_alpha(summary, out_file.parent / delta_plot)
+    for figure in rendered.figures:
+        figure.draw(out_file.parent / figure.name)
     out_file.write_text(rendered.markdown, encoding="utf-8")
     return out_file
 

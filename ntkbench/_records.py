@@ -75,7 +75,8 @@ class RecordStore:
 
     def path_for(self, spec_dict: dict[str, Any], cell: Cell) -> Path:
         key = cell_key(spec_dict, cell)
-        return self.records_dir / cell.learner_id / f"n{cell.n_train:07d}-seed{cell.seed}-{key[:12]}.json"
+        width = f"w{cell.width:05d}-" if cell.width is not None else ""
+        return self.records_dir / cell.learner_id / f"{width}n{cell.n_train:07d}-seed{cell.seed}-{key[:12]}.json"
 
     def write_spec(self, spec_dict: dict[str, Any]) -> None:
         write_json_atomically(self.root / SPEC_FILE, spec_dict)

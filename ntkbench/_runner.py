@@ -12,12 +12,13 @@ import dataclasses
 import datetime
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._cells import Cell, cell_key, cells_of
+from ._cells import Cell, architecture_at, cell_key, cells_of, widths_of
 from ._errors import CellFailure, InputError, NtkbenchError, RunFailure
 from ._metrics import encode_outcomes, test_outcomes
 from ._plugins import ArtifactCache, LabelledData, LearnerTask
@@ -37,6 +38,10 @@ class RunSummary:
     busy: list[Cell] = dataclasses.field(default_factory=list)
     """Cells another process was computing (it writes their records)."""
     set_aside: list[Path] = dataclasses.field(default_factory=list)
+
+
+def _options(spec_dict: dict[str, Any], width: int | None) -> dict[str, Any]:
+    return {key: value for key, value in architecture_at(spec_dict, width).items() if key != "name"}
 
 
 def _check_sizes(spec: Spec, data: LabelledData, held_out: int) -> None:
@@ -98,15 +103,17 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         return summary
 
     data = spec.dataset.instantiate().load()
-    learners = {choice.id: choice.instantiate() for choice in spec.learners}
+    widths = widths_of(spec_dict)
+    learners = {(choice.id, width): choice.instantiate() for choice in spec.learners for width in widths}
     _check_sizes(spec, data, max(learner.held_out_samples() for learner in learners.values()))
     try:
         test_index = balanced_test_indices(data.y_test, spec.dataset.options.n_test, data.num_classes)
     except ValueError as error:
         raise InputError(f"{spec.source}: dataset.n_test: {error}") from None
     x_test, y_test = data.x_test[test_index], data.y_test[test_index]
-    architecture = spec.architecture.instantiate()
-    problem = architecture.input_problem(tuple(data.x_pool.shape[1:]))
+    architectures = {width: spec.architecture.plugin(spec.architecture.plugin.Options(**_options(spec_dict, width)))
+                     for width in widths}
+    problem = architectures[widths[0]].input_problem(tuple(data.x_pool.shape[1:]))
     if problem is not None:
         raise InputError(f"{spec.source}: architecture: {problem}")
     balanced = spec.dataset.options.balanced
@@ -114,6 +121,9 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
     }
 
+    x_probe = None
+    if spec.dynamics is not None:
+        x_probe = x_test[balanced_test_indices(y_test, spec.dynamics.probe_n, data.num_classes)]
     context = RunContext(
         spec=spec,
         spec_dict=spec_dict,
@@ -121,8 +131,9 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         x_test=x_test,
         y_test=y_test,
         num_classes=data.num_classes,
-        architecture=architecture,
+        architectures=architectures,
         provenance={"versions": library_versions(), "device": device_info(), "machine": machine_info()},
+        x_probe=x_probe,
     )
     bar = ProgressBar(len(todo)) if progress else None
     computed, failed, busy = 0, [], []
@@ -135,9 +146,9 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
                 if not claimed:
                     busy.append(cell)
                 elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
-                    if cache_owner != (cell.learner_id, cell.seed):
-                        cache_owner, cache = (cell.learner_id, cell.seed), ArtifactCache()
-                    record = context.compute(cell, learners[cell.learner_id], cache)
+                    if cache_owner != (cell.learner_id, cell.width, cell.seed):
+                        cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
+                    record = context.compute(cell, learners[cell.learner_id, cell.width], cache)
                     _write(store, spec_dict, cell, record, computed)
                     computed += 1
                     if record["status"] == "failed":
@@ -160,8 +171,11 @@ class RunContext:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
-    architecture: Any
+    architectures: dict[int | None, Any]
+    """The architecture at each width of the sweep (`None`: the spec's own)."""
     provenance: dict[str, Any]
+    x_probe: np.ndarray | None = None
+    """The fixed probe inputs of a dynamics spec."""
 
     def compute(self, cell: Cell, learner: Any, cache: ArtifactCache) -> dict[str, Any]:
         """Run the learner on the cell and return its record (successful or failed)."""
@@ -174,13 +188,20 @@ class RunContext:
             num_classes=self.num_classes,
             seed=cell.seed,
             n_train_max=max(self.spec.n_train),
-            architecture=self.architecture,
+            architecture=self.architectures[cell.width],
             nested_subset=sampler.nested_subset,
             held_out_subset=sampler.held_out_subset,
             cache=cache,
         )
         started = time.perf_counter()
-        outcome = _run_cell(learner, task, self.y_test)
+        if self.spec.dynamics is not None:
+            from ._dynamics import trajectory
+
+            def fit_predict(task: LearnerTask) -> Any:
+                return trajectory(task, learner.options, self.spec.dynamics, self.x_probe, self.y_test)
+        else:
+            fit_predict = learner.fit_predict
+        outcome = _run_cell(fit_predict, task, self.y_test)
         return {
             "format": RECORD_FORMAT,
             "spec": {"name": self.spec.name, "hash": self.spec.hash, "source": self.spec.source},
@@ -188,10 +209,11 @@ class RunContext:
                 "learner_id": cell.learner_id,
                 "n_train": cell.n_train,
                 "seed": cell.seed,
+                "width": cell.width,
                 "key": cell_key(self.spec_dict, cell),
             },
             "dataset": self.spec_dict["dataset"],
-            "architecture": self.spec_dict["architecture"],
+            "architecture": architecture_at(self.spec_dict, cell.width),
             "learner": self.spec.learner(cell.learner_id).as_dict(),
             "deterministic": type(learner).deterministic,
             "wall_seconds": round(time.perf_counter() - started, 3),
@@ -219,10 +241,10 @@ def _failed(reason: str) -> dict[str, Any]:
     return {"status": "failed", "failure": reason, "metrics": None, "info": {}}
 
 
-def _run_cell(learner: Any, task: LearnerTask, y_test: np.ndarray) -> dict[str, Any]:
+def _run_cell(fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_test: np.ndarray) -> dict[str, Any]:
     """Run one learner on one cell; return the status, metrics and info fields of its record."""
     try:
-        result = learner.fit_predict(task)
+        result = fit_predict(task)
         predictions = np.asarray(result.predictions, dtype=np.float64)
         if not np.all(np.isfinite(predictions)):
             raise CellFailure("the learner's test predictions are not all finite")

@@ -56,17 +56,35 @@ class LearnerSection(PluginSection):
 
 
 class SweepSpec(_Strict):
-    n_train: list[PositiveInt] = Field(min_length=1)
-    """Training-set sizes; each training set is nested in every larger one."""
+    n_train: list[PositiveInt] | None = Field(None, min_length=1)
+    """Training-set sizes; each training set is nested in every larger one. (A dynamics spec
+    leaves it out: its one size is `dynamics.train_n`.)"""
     seeds: list[NonNegativeInt] = Field(min_length=1)
+    width: list[PositiveInt] | None = Field(None, min_length=1)
+    """Widths to run every learner at, overriding the architecture's `width`."""
 
-    @field_validator("n_train", "seeds")
+    @field_validator("n_train", "seeds", "width")
     @classmethod
-    def _distinct_sorted(cls, values: list[int]) -> list[int]:
+    def _distinct_sorted(cls, values: list[int] | None) -> list[int] | None:
+        if values is None:
+            return None
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             raise ValueError(f"values must be distinct; repeated: {repeated}")
         return sorted(values)
+
+
+class DynamicsSpec(_Strict):
+    """Follow the empirical NTK through the training of one network (per seed)."""
+
+    train_n: PositiveInt
+    """Training samples the network is trained on."""
+    probe_n: PositiveInt = 256
+    """Test inputs the kernels are compared on (at most `dataset.n_test`)."""
+    checkpoints: Annotated[int, Field(ge=2)] = 20
+    """Checkpoints, log-spaced in steps from 0 to the end of training."""
+    every_epoch: bool = False
+    """Instead: a checkpoint at step 0 and after every epoch."""
 
 
 class FitSpec(_Strict):
@@ -97,6 +115,7 @@ class SpecModel(_Strict):
     sweep: SweepSpec
     metric: Metric = "test_error"
     fit: FitSpec = FitSpec()
+    dynamics: DynamicsSpec | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +154,12 @@ class Spec:
     learners: tuple[LearnerChoice, ...]
     n_train: tuple[int, ...]
     seeds: tuple[int, ...]
+    widths: tuple[int, ...] | None
     metric: str
     fit_n_min: int | None
     fit_n_max: int | None
     fit_model: str
+    dynamics: DynamicsSpec | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The spec with every default filled in: what the spec hash and the run directory record."""
@@ -148,10 +169,11 @@ class Spec:
             "dataset": self.dataset.as_dict(),
             "architecture": self.architecture.as_dict(),
             "learners": [learner.as_dict() for learner in self.learners],
-            "sweep": {"n_train": list(self.n_train), "seeds": list(self.seeds)},
+            "sweep": {"n_train": list(self.n_train), "seeds": list(self.seeds)}
+            | ({"width": list(self.widths)} if self.widths else {}),
             "metric": self.metric,
             "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model},
-        }
+        } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {})
 
     @property
     def hash(self) -> str:
@@ -354,12 +376,14 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         dataset=dataset,
         architecture=architecture,
         learners=tuple(learners),
-        n_train=tuple(core.sweep.n_train),
+        n_train=tuple(core.sweep.n_train or [core.dynamics.train_n]),
         seeds=tuple(core.sweep.seeds),
+        widths=tuple(core.sweep.width) if core.sweep.width else None,
         metric=core.metric,
         fit_n_min=core.fit.n_min,
         fit_n_max=core.fit.n_max,
         fit_model=core.fit.model,
+        dynamics=core.dynamics,
     )
 
 
@@ -371,6 +395,12 @@ def _check_consistency(
     collector: _ProblemCollector,
 ) -> None:
     """Checks that involve more than one section."""
+    if core.dynamics is None and core.sweep.n_train is None:
+        collector.add(("sweep", "n_train"), "required key is missing (only a spec with a `dynamics` section leaves it out)")
+        return
+    if core.dynamics is not None and core.sweep.n_train not in (None, [core.dynamics.train_n]):
+        collector.add(("sweep", "n_train"), "a dynamics spec trains on dynamics.train_n samples; leave sweep.n_train out")
+    n_train = core.sweep.n_train or [core.dynamics.train_n]
     ids = [section.id or section.name for section in core.learners]
     for index, learner_id in enumerate(ids):
         if ids.index(learner_id) != index:
@@ -381,7 +411,7 @@ def _check_consistency(
     pool_size = dataset.instantiate().pool_size() if dataset is not None else None
     if pool_size is not None:
         held_out = max(((learner.instantiate().held_out_samples(), learner.id) for learner in learners), default=(0, ""))
-        largest = max(core.sweep.n_train)
+        largest = max(n_train)
         if largest + held_out[0] > pool_size:
             detail = f" plus the {held_out[0]} samples learner {held_out[1]!r} holds out" if held_out[0] else ""
             collector.add(
@@ -407,11 +437,18 @@ def _check_consistency(
                 )
     for bound in ("n_min", "n_max"):
         value = getattr(core.fit, bound)
-        if value is not None and value not in core.sweep.n_train:
-            nearest = min(core.sweep.n_train, key=lambda n: abs(n - value))
+        if value is not None and value not in n_train:
+            nearest = min(n_train, key=lambda n: abs(n - value))
+            collector.add(("fit", bound), f"{value} is not one of sweep.n_train {n_train} (nearest: {nearest})")
+    if core.sweep.width and architecture is not None and "width" not in architecture.plugin.Options.model_fields:
+        collector.add(("sweep", "width"), f"architecture {architecture.name!r} has no 'width' option to sweep")
+    if core.dynamics is not None:
+        if len(core.learners) != 1 or core.learners[0].name != "network":
+            collector.add(("learners",), "a dynamics spec has exactly one learner, a `network`")
+        if dataset is not None and core.dynamics.probe_n > dataset.options.n_test:
             collector.add(
-                ("fit", bound),
-                f"{value} is not one of sweep.n_train {core.sweep.n_train} (nearest: {nearest})",
+                ("dynamics", "probe_n"),
+                f"{core.dynamics.probe_n} probe inputs are taken from the test set, which has n_test={dataset.options.n_test}",
             )
 
 

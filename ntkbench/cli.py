@@ -39,6 +39,7 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_validate(args: argparse.Namespace) -> int:
+    from ._cells import cells_of
     from ._spec import load_spec
 
     status = 0
@@ -49,7 +50,7 @@ def _command_validate(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             status = 2
             continue
-        cells = len(spec.learners) * len(spec.n_train) * len(spec.seeds)
+        cells = len(cells_of(spec.as_dict()))
         print(f"{path}: ok ({spec.name}: {len(spec.learners)} learners, {cells} cells, hash {spec.hash[:12]})")
     return status
 

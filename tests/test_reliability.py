@@ -151,7 +151,7 @@ def test_out_of_memory_becomes_a_failed_cell_with_advice():
         def fit_predict(self, task):
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80.00GiB")
 
-    outcome = _run_cell(Hungry(), task=type("T", (), {"num_classes": 2})(), y_test=None)
+    outcome = _run_cell(Hungry().fit_predict, task=type("T", (), {"num_classes": 2})(), y_test=None)
     assert outcome["status"] == "failed"
     assert outcome["failure"].startswith("out of memory") and "lower the largest n_train" in outcome["failure"]
 

@@ -35,12 +35,21 @@ def seed_kernel(kernel_fn: Callable, task: LearnerTask) -> SeedKernel:
     return SeedKernel(train, test, time.perf_counter() - started)
 
 
-def regress_with_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float) -> LearnerResult:
+def regress_with_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, *, per_seed: bool = True) -> LearnerResult:
     """Kernel ridge regression of one-hot training labels with `kernel_fn(x1, x2)`, predicting the test inputs.
 
-    `kernel_fn` must be the same for every n of the seed (it is evaluated once per seed).
+    With `per_seed` (the default) `kernel_fn` must be the same for every n of the seed: it is
+    evaluated once per seed and sliced. Otherwise it is evaluated on this cell's training set only.
     """
-    kernel = task.cache.get_or_create("seed_kernel", lambda: seed_kernel(kernel_fn, task))
+    if per_seed:
+        kernel = task.cache.get_or_create("seed_kernel", lambda: seed_kernel(kernel_fn, task))
+    else:
+        started = time.perf_counter()
+        kernel = SeedKernel(
+            evaluate_tiled(kernel_fn, task.x_train),
+            evaluate_tiled(kernel_fn, task.x_test, task.x_train),
+            time.perf_counter() - started,
+        )
     n = task.n_train
     started = time.perf_counter()
     k_train = kernel.train[:n, :n]

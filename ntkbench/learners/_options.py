@@ -15,7 +15,8 @@ class _Strict(BaseModel):
 
 class SGDOptions(_Strict):
     name: Literal["sgd"]
-    learning_rate: PositiveFloat
+    learning_rate: NonNegativeFloat
+    """0 freezes the network (a baseline for kernel dynamics)."""
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     nesterov: bool = False
 

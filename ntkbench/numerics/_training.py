@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -80,12 +81,21 @@ class TrainingLog:
 
 
 def train_network(
-    model: Any, x: np.ndarray, y: np.ndarray, num_classes: int, options: TrainingOptions, *, seed: int
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    options: TrainingOptions,
+    *,
+    seed: int,
+    checkpoints: Sequence[int] = (),
+    on_checkpoint: Callable[[int, Any], None] | None = None,
 ) -> tuple[Any, TrainingLog]:
     """Train `model` (a module or a `StatefulModel`) on `(x, y)` for `options.steps` minibatch steps.
 
     With `options.center`, the loss sees `model(x) - initial_model(x)`; predict the trained
-    network with `predict(trained, x, initial=model)` then.
+    network with `predict(trained, x, initial=model)` then. `on_checkpoint(step, network)` is
+    called with the network after each step count in `checkpoints` (0: before training).
 
     **Raises:** `CellFailure` when the loss stops being finite.
     """
@@ -95,13 +105,19 @@ def train_network(
     batches = minibatch_indices(len(x), options.batch_size, options.steps, seed)
     offset = predict(model, x) if options.center else np.zeros((len(x), num_classes))
     offset = offset.astype(np.float32)
-    losses = []
-    for start in range(0, options.steps, STEPS_PER_CALL):
-        chunk = batches[start : start + STEPS_PER_CALL]
+    stops = sorted({*range(0, options.steps, STEPS_PER_CALL), *checkpoints, options.steps} - {0})
+    if on_checkpoint is not None and 0 in checkpoints:
+        on_checkpoint(0, model)
+    losses, start = [], 0
+    for stop in stops:
+        chunk = batches[start:stop]
         module, state, opt_state, chunk_losses = _train_steps(
             module, state, opt_state, x[chunk], y[chunk], offset[chunk], optimizer, options.loss, num_classes
         )
         losses.append(chunk_losses)
+        if on_checkpoint is not None and stop in checkpoints:
+            on_checkpoint(stop, join_model(module, state))
+        start = stop
     losses = np.concatenate([np.asarray(chunk) for chunk in losses])
     if not np.all(np.isfinite(losses)):
         first = int(np.argmin(np.isfinite(losses)))

@@ -1,0 +1,39 @@
+"""`entk_final`: the empirical NTK of the network at the end of its training on the same n.
+
+The "after kernel": the network is trained exactly as the `network` learner trains it (same
+initialisation, data, options), and kernel ridge regression with its final empirical NTK is
+fitted on the same training set. No kernel taken from the same run is better placed to explain
+the network, so the gap between its exponent and the network's bounds what any such kernel can
+explain. Unlike `entk_pretrained`, the kernel differs for every n: one training per cell.
+"""
+
+from __future__ import annotations
+
+from .._plugins import Learner, LearnerResult, LearnerTask
+from ._options import EmpiricalNTKOptions, TrainingOptions
+
+
+class FinalEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
+    """The network's training options, and the kernel's."""
+
+
+class FinalEmpiricalNTKLearner(Learner):
+    """Kernel ridge regression with the empirical NTK of the network trained on this cell's data."""
+
+    Options = FinalEmpiricalNTKOptions
+    api_version = 1
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..numerics._kernels import empirical_ntk
+        from ..numerics._training import train_network
+        from ._kernel_regression import regress_with_kernel
+
+        trained, log = train_network(
+            task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
+        )
+        implementation = self.options.implementation
+        result = regress_with_kernel(
+            lambda x1, x2: empirical_ntk(trained, x1, x2, implementation), task, self.options.ridge, per_seed=False
+        )
+        result.info.update({f"train_{key}": value for key, value in log.summary().items()})
+        return result
