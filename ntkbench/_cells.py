@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ._spec import content_hash
+from ._spec import PERFORMANCE_ONLY, content_hash
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -45,6 +45,12 @@ def architecture_at(spec_dict: dict[str, Any], width: int | None) -> dict[str, A
     return architecture
 
 
+def _result_options(section: dict[str, Any]) -> dict[str, Any]:
+    """A plugin section without the options that only affect speed (see `PluginOptions.performance_only`)."""
+    skip = {PERFORMANCE_ONLY, *section.get(PERFORMANCE_ONLY, ())}
+    return {key: value for key, value in section.items() if key not in skip}
+
+
 def cell_key(spec_dict: dict[str, Any], cell: Cell) -> str:
     """Hash of everything that determines a cell's result.
 
@@ -55,9 +61,9 @@ def cell_key(spec_dict: dict[str, Any], cell: Cell) -> str:
     """
     learner = next(entry for entry in spec_dict["learners"] if entry["id"] == cell.learner_id)
     determining = {
-        "dataset": spec_dict["dataset"],
-        "architecture": architecture_at(spec_dict, cell.width),
-        "learner": {key: value for key, value in learner.items() if key != "id"},
+        "dataset": _result_options(spec_dict["dataset"]),
+        "architecture": _result_options(architecture_at(spec_dict, cell.width)),
+        "learner": _result_options({key: value for key, value in learner.items() if key != "id"}),
         "n_train": cell.n_train,
         "seed": cell.seed,
     }

@@ -116,7 +116,9 @@ def _stack_outcomes(outcomes: list[list[np.ndarray | None]]) -> np.ndarray | Non
 
 
 def _format_options(section: dict[str, Any]) -> str:
-    options = ", ".join(f"{key}={_compact(value)}" for key, value in section.items() if key not in {"name", "id"})
+    options = ", ".join(
+        f"{key}={_compact(value)}" for key, value in section.items() if key not in {"name", "id"} and not key.startswith("_")
+    )
     return f"`{section['name']}`" + (f" ({options})" if options else "")
 
 

@@ -34,6 +34,9 @@ class PluginOptions(BaseModel):
     """Base of every plugin's options model: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    performance_only: ClassVar[frozenset[str]] = frozenset()
+    """Options that change how fast a result is computed, not the result (up to round-off): they do
+    not enter the key that decides whether a stored result is still valid."""
 
 
 class DatasetOptions(PluginOptions):

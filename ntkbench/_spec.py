@@ -118,6 +118,10 @@ class SpecModel(_Strict):
     dynamics: DynamicsSpec | None = None
 
 
+PERFORMANCE_ONLY = "_performance_only"
+"""Key, in a plugin section of a spec's canonical dict, listing its options that do not affect results."""
+
+
 @dataclasses.dataclass(frozen=True)
 class PluginChoice:
     """A plugin class with its validated options."""
@@ -131,7 +135,11 @@ class PluginChoice:
         return self.plugin(self.options)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.options.model_dump(mode="json")}
+        performance_only = sorted(type(self.options).performance_only)
+        return (
+            {"name": self.name, **self.options.model_dump(mode="json")}
+            | ({PERFORMANCE_ONLY: performance_only} if performance_only else {})
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,3 +80,53 @@ def test_a_numerically_singular_kernel_is_rescued_by_jitter():
     k = features @ features.T  # rank 2: singular without a ridge
     fit = kernel_ridge_predict(k, k[:3], one_hot(np.arange(30) % 2, 2), ridge=0.0)
     assert np.all(np.isfinite(fit.predictions)) and fit.effective_ridge > 0
+
+
+def test_one_factorisation_serves_every_nested_training_set():
+    from ntkbench.numerics._kernel_ridge import factor_kernel
+
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(40, 60))
+    k = features @ features.T
+    targets = one_hot(rng.integers(0, 3, 40), 3)
+    factored = factor_kernel(k, ridge=1e-3)
+    lam = factored.effective_ridge
+    for n in (7, 25, 40):
+        expected = np.linalg.solve(k[:n, :n] + lam * np.eye(n), targets[:n])
+        np.testing.assert_allclose(factored.weights(targets[:n]), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_auto_implementation_picks_one_that_agrees_with_the_others():
+    import jax
+
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.numerics._kernels import empirical_ntk, resolve_implementation
+
+    architecture = MLPArchitecture(MLPArchitecture.Options(width=64, depth=2))
+    model = architecture.init_model(input_shape=(10,), num_classes=3, key=jax.random.PRNGKey(0))
+    x = np.random.default_rng(0).normal(size=(20, 10)).astype(np.float32)
+    chosen = resolve_implementation(model, x, "auto")
+    assert chosen in (1, 2, 3) and resolve_implementation(model, x, "auto") == chosen
+    assert resolve_implementation(model, x, 2) == 2
+    kernels = [np.asarray(empirical_ntk(model, x, x, i)) for i in (1, 2, 3)]
+    for kernel in kernels[1:]:
+        np.testing.assert_allclose(kernel, kernels[0], rtol=1e-4, atol=1e-5)
+
+
+def test_performance_only_options_do_not_change_a_result_key():
+    from ntkbench import parse_spec
+    from ntkbench._cells import cell_key, cells_of
+
+    text = """\
+name: k
+dataset: {name: teacher_student, dim: 4, n_test: 20}
+architecture: {name: mlp, width: 8}
+learners: [{name: entk_init, implementation: IMPL, ridge: RIDGE}]
+sweep: {n_train: [8], seeds: [0]}
+"""
+    def key(implementation, ridge):
+        spec = parse_spec(text.replace("IMPL", implementation).replace("RIDGE", ridge)).as_dict()
+        return cell_key(spec, cells_of(spec)[0])
+
+    assert key("1", "1.0e-6") == key("auto", "1.0e-6") == key("3", "1.0e-6")
+    assert key("auto", "1.0e-3") != key("auto", "1.0e-6")

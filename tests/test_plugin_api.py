@@ -47,3 +47,30 @@ def test_registry_packages_are_installed_as_third_party_plugins():
         ("random_features", "ntkbench-random-features"), ("fashion_pairs", "ntkbench-extra-data"),
     ]:
         assert distribution in rows[name] and "third-party" in rows[name] and rows[name].rstrip().endswith("ok")
+
+
+@pytest.mark.skipif(not (REPO / "registry").is_dir(), reason="no registry/")
+def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
+    """specs/fashion_mlp_plugins.yaml, shrunk to a few cells: every plugin learner and the plugin
+    dataset run beside the built-in learners."""
+    import yaml
+
+    from conftest import fashion_mnist_available
+
+    if not fashion_mnist_available() and not os.environ.get("CI"):
+        pytest.skip("Fashion-MNIST files not installed")
+    spec = yaml.safe_load((REPO / "specs" / "fashion_mlp_plugins.yaml").read_text())
+    spec["dataset"]["n_test"] = 100
+    spec["architecture"]["width"] = 32
+    spec["sweep"] = {"n_train": [16, 32, 64], "seeds": [0]}
+    for learner in spec["learners"]:
+        if "steps" in learner:
+            learner["steps"] = 30
+    path = tmp_path / "plugins.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = run_cli("run", str(path), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "21 cell(s) computed, 0 already recorded, 0 failed" in result.stdout
+    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    for learner in ("nngp_infinite", "nngp_empirical", "rf_64", "rf_1024", "ntk_infinite"):
+        assert f"`{learner}`" in board

@@ -1,8 +1,11 @@
-"""The part every kernel learner shares: the kernel of one seed, computed once, then regression.
+"""The part every kernel learner shares: the kernel of one seed, computed and factored once, then
+regression for every n.
 
-Training sets are nested, so the kernel on the largest training set of the seed (and between
-the test set and it) holds every smaller training set's kernel as a leading block. It is
-computed at the seed's first cell and sliced for every n.
+Training sets are nested, so the kernel on the largest training set of the seed (and between the
+test set and it) holds every smaller training set's kernel as a leading block, and the Cholesky
+factor of the largest regularised block holds every smaller one's. Both are computed at the
+seed's first cell. The ridge is therefore relative to the mean diagonal of the seed's largest
+training kernel (the same lambda for every n of the seed).
 """
 
 from __future__ import annotations
@@ -14,52 +17,55 @@ from collections.abc import Callable
 import numpy as np
 
 from .._plugins import LearnerResult, LearnerTask
-from ..numerics._kernel_ridge import kernel_ridge_predict, one_hot
+from ..numerics._kernel_ridge import FactoredKernel, factor_kernel, one_hot
 from ..numerics._kernels import evaluate_tiled
 
 
 @dataclasses.dataclass(frozen=True)
 class SeedKernel:
-    train: np.ndarray
-    """K(X_max, X_max) for the seed's largest training set X_max."""
+    factored: FactoredKernel
+    """Cholesky factor of K(X_max, X_max) + lambda I for the seed's largest training set X_max."""
     test: np.ndarray
-    """K(X_test, X_max)."""
-    seconds: float
+    """K(X_test, X_max), float32."""
+    diagonal: np.ndarray
+    kernel_seconds: float
+    factor_seconds: float
 
 
-def seed_kernel(kernel_fn: Callable, task: LearnerTask) -> SeedKernel:
-    x_max, _ = task.nested_subset(task.n_train_max)
+def seed_kernel(kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, ridge: float) -> SeedKernel:
     started = time.perf_counter()
-    train = evaluate_tiled(kernel_fn, x_max)
-    test = evaluate_tiled(kernel_fn, task.x_test, x_max)
-    return SeedKernel(train, test, time.perf_counter() - started)
+    train = evaluate_tiled(kernel_fn, x_train)
+    test = evaluate_tiled(kernel_fn, x_test, x_train)
+    computed = time.perf_counter()
+    diagonal = np.array(np.diag(train), dtype=np.float64)
+    factored = factor_kernel(train, ridge)
+    del train
+    return SeedKernel(factored, test, diagonal, computed - started, time.perf_counter() - computed)
 
 
 def regress_with_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, *, per_seed: bool = True) -> LearnerResult:
     """Kernel ridge regression of one-hot training labels with `kernel_fn(x1, x2)`, predicting the test inputs.
 
     With `per_seed` (the default) `kernel_fn` must be the same for every n of the seed: it is
-    evaluated once per seed and sliced. Otherwise it is evaluated on this cell's training set only.
+    evaluated and factored once per seed and sliced. Otherwise it is evaluated on this cell's
+    training set only.
     """
     if per_seed:
-        kernel = task.cache.get_or_create("seed_kernel", lambda: seed_kernel(kernel_fn, task))
+        x_max, _ = task.nested_subset(task.n_train_max)
+        kernel = task.cache.get_or_create("seed_kernel", lambda: seed_kernel(kernel_fn, x_max, task.x_test, ridge))
     else:
-        started = time.perf_counter()
-        kernel = SeedKernel(
-            evaluate_tiled(kernel_fn, task.x_train),
-            evaluate_tiled(kernel_fn, task.x_test, task.x_train),
-            time.perf_counter() - started,
-        )
+        kernel = seed_kernel(kernel_fn, task.x_train, task.x_test, ridge)
     n = task.n_train
     started = time.perf_counter()
-    k_train = kernel.train[:n, :n]
-    fit = kernel_ridge_predict(k_train, kernel.test[:, :n], one_hot(task.y_train, task.num_classes), ridge)
+    weights = kernel.factored.weights(one_hot(task.y_train, task.num_classes))
+    predictions = np.asarray(kernel.test[:, :n], dtype=np.float64) @ weights
     return LearnerResult(
-        predictions=fit.predictions,
+        predictions=predictions,
         info={
-            "seed_kernel_seconds": round(kernel.seconds, 3),
+            "seed_kernel_seconds": round(kernel.kernel_seconds, 3),
+            "factor_seconds": round(kernel.factor_seconds, 3),
             "solve_seconds": round(time.perf_counter() - started, 3),
-            "kernel_mean_diagonal": float(np.mean(np.diag(k_train))),
-            "effective_ridge": fit.effective_ridge,
+            "kernel_mean_diagonal": float(np.mean(kernel.diagonal[:n])),
+            "effective_ridge": kernel.factored.effective_ridge,
         },
     )

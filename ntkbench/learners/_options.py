@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
@@ -52,6 +52,10 @@ class KernelRidgeOptions(LearnerOptions):
 
 
 class EmpiricalNTKOptions(KernelRidgeOptions):
-    implementation: Literal[1, 2, 3] = 3
+    performance_only: ClassVar[frozenset[str]] = frozenset({"implementation"})
+
+    implementation: Literal["auto", 1, 2, 3] = "auto"
     """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector
-    products, 3 structured derivatives (fastest for dense and convolutional layers)."""
+    products, 3 structured derivatives; `auto` times the three on a small batch once per
+    network shape and takes the fastest. They agree to float round-off, so this option does not
+    enter the key of a result."""

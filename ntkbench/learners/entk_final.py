@@ -24,16 +24,17 @@ class FinalEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk
+        from ..numerics._kernels import empirical_ntk, resolve_implementation
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
         trained, log = train_network(
             task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
         )
-        implementation = self.options.implementation
+        implementation = resolve_implementation(trained, task.x_test, self.options.implementation)
         result = regress_with_kernel(
             lambda x1, x2: empirical_ntk(trained, x1, x2, implementation), task, self.options.ridge, per_seed=False
         )
+        result.info["implementation"] = implementation
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result

@@ -30,7 +30,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return self.options.pretrain_n
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk
+        from ..numerics._kernels import empirical_ntk, resolve_implementation
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
@@ -39,7 +39,8 @@ class PretrainedEmpiricalNTKLearner(Learner):
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
         model, log = task.cache.get_or_create("pretrained", pretrain)
-        implementation = self.options.implementation
+        implementation = resolve_implementation(model, task.x_test, self.options.implementation)
         result = regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)
+        result.info["implementation"] = implementation
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result

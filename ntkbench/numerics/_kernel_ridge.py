@@ -31,32 +31,62 @@ class KernelRidgeFit:
     """The ridge added to the diagonal: `ridge * mean(diag(K_train))`, plus any jitter that was needed."""
 
 
-def kernel_ridge_predict(
-    k_train: np.ndarray, k_test_train: np.ndarray, targets: np.ndarray, ridge: float
-) -> KernelRidgeFit:
-    """Predict `K(test, train) (K(train, train) + lambda I)^-1 targets` by a Cholesky solve.
+@dataclasses.dataclass(frozen=True)
+class FactoredKernel:
+    """The Cholesky factor L of `K + lambda I` (float64; only its lower triangle is meaningful).
 
-    `ridge` is relative to the mean diagonal of `k_train`, so one value means the same
-    regularisation for kernels of any scale (an empirical NTK after training can be orders
-    of magnitude larger than at initialisation).
-
-    **Raises:** `CellFailure` when the regularised kernel is not positive definite.
+    For nested training sets its leading n x n block is the factor of the first n samples'
+    regularised kernel (with the same lambda), so one factorisation serves every n of a seed.
     """
-    k_train = np.asarray(k_train, dtype=np.float64)
-    scale = float(np.mean(np.diag(k_train)))
+
+    lower: np.ndarray
+    effective_ridge: float
+
+    def weights(self, targets: np.ndarray) -> np.ndarray:
+        """`(K_n + lambda I)^-1 targets` for the first n = len(targets) samples, by two triangular solves."""
+        n = len(targets)
+        lower = self.lower[:n, :n]
+        half = scipy.linalg.solve_triangular(lower, np.asarray(targets, dtype=np.float64), lower=True, check_finite=False)
+        return scipy.linalg.solve_triangular(lower.T, half, lower=False, check_finite=False)
+
+
+def factor_kernel(k_train: np.ndarray, ridge: float) -> FactoredKernel:
+    """Factor `k_train + ridge * mean(diag(k_train)) * I` in float64, adding jitter if round-off needs it.
+
+    `ridge` is relative to the mean diagonal, so one value means the same regularisation for
+    kernels of any scale (an empirical NTK after training can be orders of magnitude larger than
+    at initialisation).
+
+    **Raises:** `CellFailure` when the kernel is degenerate or not positive definite even with jitter.
+    """
+    diagonal = np.asarray(np.diag(k_train), dtype=np.float64)
+    scale = float(np.mean(diagonal))
     if not np.isfinite(scale) or scale <= 0:
         raise CellFailure(f"training kernel has mean diagonal {scale}; the kernel is degenerate")
-    if not np.all(np.isfinite(k_train)):
-        raise CellFailure("training kernel has non-finite entries")
     for jitter in JITTERS:
         effective_ridge = ridge * scale + jitter * scale
+        regularised = np.array(k_train, dtype=np.float64)  # a float64 copy, factored in place
+        if not np.all(np.isfinite(regularised)):
+            raise CellFailure("training kernel has non-finite entries")
+        regularised[np.diag_indices_from(regularised)] += effective_ridge
         try:
-            factor = scipy.linalg.cho_factor(k_train + effective_ridge * np.eye(len(k_train)), lower=True)
+            lower, _ = scipy.linalg.cho_factor(regularised, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             continue
-        weights = scipy.linalg.cho_solve(factor, np.asarray(targets, dtype=np.float64), check_finite=False)
-        return KernelRidgeFit(np.asarray(k_test_train, dtype=np.float64) @ weights, effective_ridge)
+        return FactoredKernel(lower, effective_ridge)
     raise CellFailure(
         f"kernel solve failed: K + {effective_ridge:.3g} I is not positive definite even with jitter "
         f"up to {JITTERS[-1]:g} x the mean diagonal; raise 'ridge'"
     )
+
+
+def kernel_ridge_predict(
+    k_train: np.ndarray, k_test_train: np.ndarray, targets: np.ndarray, ridge: float
+) -> KernelRidgeFit:
+    """Predict `K(test, train) (K(train, train) + lambda I)^-1 targets` by a Cholesky solve (float64).
+
+    `ridge` is relative to the mean diagonal of `k_train` (see `factor_kernel`).
+    """
+    factored = factor_kernel(k_train, ridge)
+    weights = factored.weights(targets)
+    return KernelRidgeFit(np.asarray(k_test_train, dtype=np.float64) @ weights, factored.effective_ridge)

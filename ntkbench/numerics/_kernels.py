@@ -7,6 +7,8 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 
 from __future__ import annotations
 
+import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, Literal
@@ -25,6 +27,9 @@ MAX_TILE = 512
 
 KernelFn = Callable[[jax.Array, jax.Array], jax.Array]
 Implementation = Literal[1, 2, 3]
+TIMING_BATCH = 16
+"""Inputs per side of the kernel block on which `resolve_implementation` times the implementations."""
+_FASTEST: dict[Any, int] = {}
 
 
 def tile_size(length: int) -> int:
@@ -40,27 +45,40 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
-    """Evaluate `kernel_fn(x1, x2)` tile by tile into a float64 matrix of shape `(len(x1), len(x2))`.
+    """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`.
 
     Tiles are `tile_size(len(x1))` by `tile_size(len(x2))`, so a short axis is not padded to a long
     one. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
-    and the result is exactly symmetric.
+    and the result is exactly symmetric. A matrix larger than `MEMMAP_BYTES` lives in a temporary
+    file (memory-mapped), so that only the tiles in use occupy memory.
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
     rows, columns = tile_size(len(x1)), tile_size(len(x2))
     a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
-    out = np.empty((len(a), len(b)), dtype=np.float64)
+    out = kernel_matrix(len(x1), len(x2))
     for i in range(0, len(a), rows):
         for j in range(i if symmetric else 0, len(b), columns):
-            block = np.asarray(kernel_fn(jnp.asarray(a[i : i + rows]), jnp.asarray(b[j : j + columns])), dtype=np.float64)
-            out[i : i + rows, j : j + columns] = block
+            block = np.asarray(kernel_fn(jnp.asarray(a[i : i + rows]), jnp.asarray(b[j : j + columns])), dtype=np.float32)
+            if symmetric and i == j:
+                block = 0.5 * (block + block.T)  # float32 round-off makes diagonal tiles slightly asymmetric
+            block = block[: len(x1) - i, : len(x2) - j]
+            out[i : i + block.shape[0], j : j + block.shape[1]] = block
             if symmetric and j != i:
-                out[j : j + columns, i : i + rows] = block.T
-    out = out[: len(x1), : len(x2)]
-    if symmetric:
-        out = 0.5 * (out + out.T)  # diagonal tiles carry float32 round-off asymmetry
+                out[j : j + block.shape[1], i : i + block.shape[0]] = block.T
     return out
+
+
+MEMMAP_BYTES = 4 << 30
+"""Kernel matrices above this size are memory-mapped from a temporary file."""
+
+
+def kernel_matrix(rows: int, columns: int) -> np.ndarray:
+    """An uninitialised float32 matrix, in memory or (above `MEMMAP_BYTES`) memory-mapped."""
+    if rows * columns * 4 <= MEMMAP_BYTES:
+        return np.empty((rows, columns), dtype=np.float32)
+    with tempfile.NamedTemporaryFile(prefix="ntkbench-kernel-", suffix=".f32") as backing:
+        return np.memmap(backing.name, dtype=np.float32, mode="w+", shape=(rows, columns))
 
 
 def infinite_kernel_fn(twin: StaxTwin, kind: Literal["ntk", "nngp"] = "ntk") -> KernelFn:
@@ -95,4 +113,33 @@ def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Impl
         return jax.vmap(example_function(eqx.combine(p, static), state))(x)
 
     kernel_fn = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)
-    return kernel_fn(x1, x2, params)
+    with warnings.catch_warnings():
+        # neural-tangents 0.6.5's implementation 2 calls jnp.size/shape on ShapeDtypeStructs (jax 0.5 deprecation).
+        warnings.filterwarnings("ignore", message=r"(size|shape) requires ndarray or scalar arguments", category=DeprecationWarning)
+        return kernel_fn(x1, x2, params)
+
+
+def resolve_implementation(model: Any, x: np.ndarray, implementation: Implementation | str) -> Implementation:
+    """The implementation to use: as given, or for `"auto"` the fastest of 1, 2 and 3 on this network.
+
+    Each is compiled and timed on a `TIMING_BATCH` x `TIMING_BATCH` block of `x`; the choice is
+    cached for the process by the network's structure, parameter shapes and input shape.
+    """
+    if implementation != "auto":
+        return implementation
+    module, _ = split_model(model)
+    params = eqx.filter(module, eqx.is_inexact_array)
+    key = (jax.tree_util.tree_structure(params), tuple(p.shape for p in jax.tree_util.tree_leaves(params)), x.shape[1:])
+    if key not in _FASTEST:
+        batch = jnp.asarray(x[:TIMING_BATCH])
+        timings = {}
+        for candidate in (1, 2, 3):
+            try:
+                empirical_ntk(model, batch, batch, candidate).block_until_ready()  # compile
+                started = time.perf_counter()
+                empirical_ntk(model, batch, batch, candidate).block_until_ready()
+                timings[candidate] = time.perf_counter() - started
+            except Exception:  # an implementation neural-tangents cannot apply to this network
+                continue
+        _FASTEST[key] = min(timings, key=timings.get)
+    return _FASTEST[key]
