@@ -10,7 +10,7 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo test install data leaderboard clean
+.PHONY: demo test install data leaderboard bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
@@ -53,6 +53,10 @@ leaderboard: install
 
 test: install data
 	$(BIN)/python -m pytest
+
+# Performance targets (pytest-benchmark): each prints a ratio against a baseline run in the same process.
+bench: install data
+	$(BIN)/python -m pytest benchmarks -s -p no:randomly --benchmark-disable-gc
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache *.egg-info

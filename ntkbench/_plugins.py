@@ -95,6 +95,10 @@ class Dataset(abc.ABC):
         """Shape of one input under these options, when known without loading (for architecture checks)."""
         return None
 
+    def num_classes(self) -> int | None:
+        """Number of classes under these options, when known without loading (for `ntkbench plan`)."""
+        return None
+
     @classmethod
     def file_store(cls) -> FileStore | None:
         """The files this dataset reads (for `ntkbench data`); `None` for generated data."""
@@ -259,6 +263,32 @@ class LearnerResult:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class CostContext:
+    """What a learner knows when asked, before running, what one cell will cost (`ntkbench plan`)."""
+
+    architecture: Architecture
+    input_shape: tuple[int, ...]
+    num_classes: int
+    n_train: int
+    n_train_max: int
+    n_test: int
+    first_of_seed: bool
+    """Whether this is the first cell of its seed (where per-seed work such as a kernel happens)."""
+    detailed: bool
+    """False: return only what needs no compilation (the memory held); True: also compile to count FLOPs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CellCost:
+    """Estimated cost of one cell. `flops` are XLA's count for compiled work; `factor_flops` the float64
+    LAPACK factorisations (timed at the device's Cholesky rate)."""
+
+    peak_bytes: int
+    flops: float | None = None
+    factor_flops: float = 0.0
+
+
 class Learner(abc.ABC):
     """A learner plugin: fits on one cell's training set and predicts the test inputs."""
 
@@ -279,6 +309,10 @@ class Learner(abc.ABC):
 
     def architecture_problem(self, architecture: Architecture) -> str | None:
         """Why this learner cannot work with `architecture` (checked at validation), or None."""
+        return None
+
+    def estimate_cost(self, context: CostContext) -> CellCost | None:
+        """What one cell will cost, for `ntkbench plan` and the memory check of `ntkbench run` (None: unknown)."""
         return None
 
     @abc.abstractmethod

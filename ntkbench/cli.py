@@ -19,11 +19,21 @@ EXIT_INTERRUPTED = 130
 
 
 def _command_run(args: argparse.Namespace) -> int:
+    from ._errors import InputError
     from ._leaderboard import write_leaderboard
     from ._runner import run_spec
     from ._spec import load_spec
 
     spec = load_spec(args.spec)
+    _apply_memory_budget(args)
+    if not args.force:
+        from ._plan import budget_refusal, over_budget, plan_spec
+        from ._resources import memory_budget
+
+        budget = memory_budget()
+        plans = plan_spec(spec, detailed=False)
+        if over_budget(plans, budget):
+            raise InputError(budget_refusal(spec, plans, budget))
     out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(spec, out_dir, progress=not args.no_progress)
@@ -36,6 +46,59 @@ def _command_run(args: argparse.Namespace) -> int:
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _apply_memory_budget(args: argparse.Namespace) -> None:
+    """`--memory-budget` becomes $NTKBENCH_MEMORY_BUDGET, so that subprocesses and workers see it too."""
+    from ._resources import BUDGET_VARIABLE, parse_bytes
+
+    if getattr(args, "memory_budget", None):
+        parse_bytes(args.memory_budget)  # exit 2 on a malformed size, before anything runs
+        os.environ[BUDGET_VARIABLE] = args.memory_budget
+
+
+def _command_plan(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ._plan import over_budget, plan_spec
+    from ._resources import calibration, format_bytes, memory_budget
+    from ._spec import load_spec
+
+    spec = load_spec(args.spec)
+    _apply_memory_budget(args)
+    budget, rates = memory_budget(), calibration()
+    plans = plan_spec(spec, detailed=True, rates=rates)
+    groups: dict[tuple, list] = {}
+    for plan in plans:
+        groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
+    rows = []
+    for (learner, width, n), members in groups.items():
+        cost, seconds = members[0].cost, members[0].seconds
+        if len({(m.cost, m.seconds) for m in members}) > 1:  # the first cell of a seed costs more
+            cost = max((m.cost for m in members), key=lambda c: c.peak_bytes)
+            seconds = max(m.seconds or 0.0 for m in members)
+        rows.append([
+            learner, width if width is not None else "", n, len(members),
+            "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
+            "?" if cost is None else format_bytes(cost.peak_bytes),
+            "?" if seconds is None else f"{seconds:.2f}",
+            "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
+        ])
+    print(tabulate(rows, headers=["learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", ""],
+                   tablefmt="simple", disable_numparse=True))
+    known = [p for p in plans if p.seconds is not None]
+    total_flops = sum(p.cost.flops + p.cost.factor_flops for p in known)
+    print(
+        f"\n{len(plans)} cells; estimated {total_flops:.3g} FLOPs, {sum(p.seconds for p in known) / 60:.1f} min of compute "
+        f"(at {rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {rates['cholesky_flops'] / 1e9:.0f} GFLOP/s float64 "
+        f"Cholesky; compilation not included); peak memory {format_bytes(max((p.cost.peak_bytes for p in plans if p.cost), default=0))} "
+        f"of a {format_bytes(budget)} budget"
+        + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
+    )
+    exceeding = over_budget(plans, budget)
+    if exceeding:
+        print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)
+    return 0
 
 
 def _command_validate(args: argparse.Namespace) -> int:
@@ -224,7 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="spec file (YAML)")
     run.add_argument("--out", help="results directory (default: runs/<spec name>)")
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.add_argument("--memory-budget", metavar="SIZE", help="bytes a run may use, e.g. 16G (default: half the free memory)")
+    run.add_argument("--force", action="store_true", help="run even when cells need more memory than the budget")
     run.set_defaults(handler=_command_run)
+
+    plan = commands.add_parser("plan", help="estimated FLOPs, memory and time of every cell, before running")
+    plan.add_argument("spec")
+    plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
+    plan.set_defaults(handler=_command_plan)
 
     validate = commands.add_parser("validate", help="check spec files without running them")
     validate.add_argument("specs", nargs="+", metavar="SPEC")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import errno
 import json
-import os
 import signal
 import subprocess
 import sys

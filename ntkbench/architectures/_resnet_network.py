@@ -7,7 +7,7 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 
-from ._layers import Conv, Dense, Parameterization, global_avg_pool, layer_norm_channels
+from ._layers import Conv, Dense, global_avg_pool, layer_norm_channels
 
 Norm = Literal["batch", "layer", "none"]
 STAGES = ((1, 1), (2, 2), (4, 2), (8, 2))

@@ -41,6 +41,9 @@ class ImageDataset(Dataset):
     def input_shape(self) -> tuple[int, ...]:
         return self.options.output_shape()
 
+    def num_classes(self) -> int:
+        return len(self.options.classes) if self.options.classes else self.options.num_classes
+
     @classmethod
     def file_store(cls) -> FileStore:
         return cls.store

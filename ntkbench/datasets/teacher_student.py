@@ -68,3 +68,6 @@ class TeacherStudent(Dataset):
 
     def input_shape(self) -> tuple[int, ...]:
         return (self.options.dim,)
+
+    def num_classes(self) -> int:
+        return self.options.num_classes

@@ -9,7 +9,7 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 
 from __future__ import annotations
 
-from .._plugins import Learner, LearnerResult, LearnerTask
+from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions, TrainingOptions
 
 
@@ -38,3 +38,13 @@ class FinalEmpiricalNTKLearner(Learner):
         result.info["implementation"] = implementation
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import combine, empirical_kernel_fn, initial_model, kernel_regression_cost, training_cost
+
+        model = initial_model(context)
+        kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
+        return combine(
+            training_cost(model, self.options, context, context.n_train),
+            kernel_regression_cost(kernel, context, per_seed=False),
+        )

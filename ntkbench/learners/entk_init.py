@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plugins import Learner, LearnerResult, LearnerTask
+from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions
 
 
@@ -21,3 +21,9 @@ class InitEmpiricalNTKLearner(Learner):
         result = regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)
         result.info["implementation"] = implementation
         return result
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import empirical_kernel_fn, initial_model, kernel_regression_cost
+
+        kernel = empirical_kernel_fn(initial_model(context), context, self.options.implementation) if context.detailed else None
+        return kernel_regression_cost(kernel, context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from .._plugins import Learner, LearnerResult, LearnerTask
+from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions, TrainingOptions
 
 
@@ -44,3 +44,12 @@ class PretrainedEmpiricalNTKLearner(Learner):
         result.info["implementation"] = implementation
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import combine, empirical_kernel_fn, initial_model, kernel_regression_cost, training_cost
+
+        if not context.first_of_seed:
+            return kernel_regression_cost(None, context)
+        model = initial_model(context)
+        kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
+        return combine(training_cost(model, self.options, context, self.options.pretrain_n), kernel_regression_cost(kernel, context))

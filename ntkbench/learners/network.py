@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plugins import Learner, LearnerResult, LearnerTask
+from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import TrainingOptions
 
 
@@ -19,3 +19,8 @@ class NetworkLearner(Learner):
         trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
         predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
         return LearnerResult(predictions=predictions, info=log.summary())
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import initial_model, training_cost
+
+        return training_cost(initial_model(context), self.options, context, context.n_train)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plugins import Learner, LearnerResult, LearnerTask
+from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import KernelRidgeOptions
 
 
@@ -24,3 +24,10 @@ class InfiniteNTKLearner(Learner):
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))
         return regress_with_kernel(self._kernel_fn, task, self.options.ridge)
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import kernel_regression_cost
+        from ..numerics._kernels import infinite_kernel_fn
+
+        kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes)) if context.detailed else None
+        return kernel_regression_cost(kernel, context)

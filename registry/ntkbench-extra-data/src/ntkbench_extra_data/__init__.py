@@ -52,6 +52,9 @@ class FashionPairs(ntkbench.Dataset):
     def input_shape(self) -> tuple[int, ...]:
         return self._as_fashion_mnist().input_shape()
 
+    def num_classes(self) -> int:
+        return 2
+
     @classmethod
     def file_store(cls):
         return FashionMNIST.file_store()

@@ -1,0 +1,222 @@
+"""Performance targets of ntkbench, each a ratio against a baseline measured in the same process.
+
+Run with `make bench`. Each benchmark prints its ratio and records it in pytest-benchmark's
+`extra_info`; the assertion is the target from the performance issue.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkbench import parse_spec, run_spec
+from ntkbench.architectures.mlp import MLPArchitecture
+from ntkbench.architectures.myrtle import MyrtleArchitecture
+from ntkbench.nt_compat import import_neural_tangents
+from ntkbench.numerics._kernel_ridge import factor_kernel, one_hot
+from ntkbench.numerics._kernels import empirical_ntk, evaluate_tiled, resolve_implementation
+
+RESULTS: dict[str, float] = {}
+
+
+def report(benchmark, name: str, ratio: float, **facts) -> None:
+    RESULTS[name] = ratio
+    benchmark.extra_info.update({"ratio": ratio, **facts})
+    print(f"\n{name}: ratio {ratio:.3f} " + " ".join(f"{k}={v}" for k, v in facts.items()))
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+SWEEP = """\
+name: kernel_sweep
+dataset: {name: teacher_student, dim: 784, n_test: 1000, num_classes: 10, pool: 20000}
+architecture: {name: mlp, width: 256, depth: 2}
+learners: [{name: ntk_infinite}, {name: entk_init, implementation: 3}]
+sweep: {n_train: [256, 512, 1024, 2048, 4096], seeds: [0, 1]}
+"""
+
+
+def plain_loop(spec) -> None:
+    """The obvious loop: per cell, neural-tangents on that cell's data and a dense float64 solve."""
+    from ntkbench._subsets import balanced_test_indices, training_order
+
+    nt = import_neural_tangents()
+    data = spec.dataset.instantiate().load()
+    test = balanced_test_indices(data.y_test, spec.dataset.options.n_test, data.num_classes)
+    x_test = jnp.asarray(data.x_test[test])
+    architecture = spec.architecture.instantiate()
+    twin = architecture.stax_twin(num_classes=10)
+    for seed in spec.seeds:
+        order = training_order(data.y_pool, seed)
+        model = architecture.init_model(input_shape=data.x_pool.shape[1:], num_classes=10,
+                                        key=jax.random.fold_in(jax.random.PRNGKey(seed), 0))
+        import equinox as eqx
+
+        params, static = eqx.partition(model, eqx.is_inexact_array)
+        entk = nt.empirical_ntk_fn(lambda p, x: jax.vmap(eqx.combine(p, static))(x), trace_axes=(-1,), vmap_axes=0,
+                                   implementation=3)
+        kernels = [lambda a, b: twin.kernel_fn(a, b, "ntk"), lambda a, b: entk(a, b, params)]
+        for kernel in kernels:
+            for n in spec.n_train:
+                x = jnp.asarray(data.x_pool[order[:n]])
+                k_train = np.asarray(kernel(x, x), dtype=np.float64)
+                k_test = np.asarray(kernel(x_test, x), dtype=np.float64)
+                lam = 1e-6 * np.mean(np.diag(k_train))
+                weights = np.linalg.solve(k_train + lam * np.eye(n), one_hot(data.y_pool[order[:n]], 10))
+                _ = k_test @ weights
+
+
+def test_kernel_sweep_against_a_plain_loop(benchmark, tmp_path):
+    """Target: ntkbench's kernel-only sweep takes at most 0.6 of the plain loop's time."""
+    spec = parse_spec(SWEEP)
+    baseline = timed(lambda: plain_loop(spec))
+    ours = benchmark.pedantic(lambda: timed(lambda: run_spec(spec, tmp_path / "out", progress=False)), rounds=1, iterations=1)
+    report(benchmark, "kernel sweep", ours / baseline, ntkbench_s=round(ours, 1), loop_s=round(baseline, 1))
+    assert ours / baseline <= 0.6
+
+
+def test_myrtle_empirical_ntk_against_the_best_implementation(benchmark):
+    """Target: ntkbench's empirical NTK of a Myrtle-5 (width 64, 14x14, n=512) within 1.1 of the best hand call."""
+    nt = import_neural_tangents()
+    architecture = MyrtleArchitecture(MyrtleArchitecture.Options(depth=5, width=64))
+    model = architecture.init_model(input_shape=(14, 14, 1), num_classes=10, key=jax.random.PRNGKey(0))
+    x = np.random.default_rng(0).normal(size=(512, 14, 14, 1)).astype(np.float32)
+    twin = architecture.stax_twin(num_classes=10)
+    params = architecture.stax_parameters(model)
+    by_hand = {}
+    for implementation in (1, 2, 3):
+        kernel = jax.jit(nt.empirical_ntk_fn(twin.apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=implementation))
+        kernel(x, x, params).block_until_ready()
+        by_hand[implementation] = timed(lambda: kernel(x, x, params).block_until_ready())
+    chosen = resolve_implementation(model, x, "auto")
+    evaluate_tiled(lambda a, b: empirical_ntk(model, a, b, chosen), x)  # compile
+    ours = benchmark.pedantic(lambda: timed(lambda: evaluate_tiled(lambda a, b: empirical_ntk(model, a, b, chosen), x)),
+                              rounds=1, iterations=1)
+    best = min(by_hand.values())
+    report(benchmark, "myrtle eNTK", ours / best, chosen=chosen, **{f"impl{k}_s": round(v, 2) for k, v in by_hand.items()})
+    assert ours / best <= 1.1
+
+
+def test_kernel_ridge_solve_near_the_gemm_rate(benchmark):
+    """Target: the float64 factorisation at n=8192 runs at 60% or more of the float64 GEMM rate."""
+    n = 8192
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(n, n))
+    started = time.perf_counter()
+    a @ a
+    gemm_rate = 2 * n**3 / (time.perf_counter() - started)
+    features = rng.normal(size=(n, 256)).astype(np.float32)
+    kernel = (features @ features.T).astype(np.float32)
+    seconds = benchmark.pedantic(lambda: timed(lambda: factor_kernel(kernel, 1e-3)), rounds=1, iterations=1)
+    rate = n**3 / 3 / seconds
+    report(benchmark, "kernel ridge solve", rate / gemm_rate, solve_gflops=round(rate / 1e9), gemm_gflops=round(gemm_rate / 1e9))
+    assert rate / gemm_rate >= 0.6
+
+
+def test_training_steps_against_a_bare_loop(benchmark):
+    """Target: the network learner's training runs at 0.9 or more of a bare jitted equinox + optax loop."""
+    import equinox as eqx
+    import optax
+
+    from ntkbench.learners._options import SGDOptions, TrainingOptions
+    from ntkbench.numerics._training import train_network
+
+    model = MLPArchitecture(MLPArchitecture.Options(width=256, depth=2)).init_model(
+        input_shape=(784,), num_classes=10, key=jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4096, 784)).astype(np.float32), rng.integers(0, 10, 4096).astype(np.int32)
+    steps, batch = 1000, 128
+    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.1, momentum=0.9), batch_size=batch, steps=steps)
+
+    optimizer = optax.sgd(0.1, momentum=0.9)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    @jax.jit
+    def step(params, state, xb, yb):
+        def loss(p):
+            logits = jax.vmap(eqx.combine(p, static))(xb)
+            return 0.5 * jnp.mean(jnp.sum((logits - jax.nn.one_hot(yb, 10)) ** 2, axis=-1))
+
+        grads = jax.grad(loss)(params)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    batches = [(jnp.asarray(x[i * batch % 4096:][:batch]), jnp.asarray(y[i * batch % 4096:][:batch])) for i in range(32)]
+
+    def bare() -> None:
+        p, s = params, optimizer.init(params)
+        for i in range(steps):
+            p, s = step(p, s, *batches[i % 32])
+        jax.block_until_ready(p)
+
+    bare()
+    train_network(model, x, y, 10, options, seed=0)  # compile
+    baseline = timed(bare)
+    ours = benchmark.pedantic(lambda: timed(lambda: train_network(model, x, y, 10, options, seed=0)), rounds=1, iterations=1)
+    report(benchmark, "training", baseline / ours, steps_per_s=round(steps / ours), bare_steps_per_s=round(steps / baseline))
+    assert baseline / ours >= 0.9
+
+
+def test_plan_predicts_the_demo_within_a_factor_two(benchmark, tmp_path):
+    """Target: `ntkbench plan`'s wall time for the demo spec within a factor 2 of the measured run."""
+    from ntkbench import load_spec
+    from ntkbench._plan import plan_spec
+    from ntkbench._resources import calibration
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_mlp.yaml")
+    predicted = sum(p.seconds for p in plan_spec(spec, detailed=True, rates=calibration()))
+    measured = benchmark.pedantic(lambda: timed(lambda: run_spec(spec, tmp_path / "demo", progress=False)), rounds=1, iterations=1)
+    report(benchmark, "plan vs demo", predicted / measured, predicted_s=round(predicted), measured_s=round(measured))
+    assert 0.5 <= predicted / measured <= 2.0
+
+
+SCALE = """
+import resource, time, numpy as np, jax
+from ntkbench.architectures.mlp import MLPArchitecture
+from ntkbench.learners._kernel_regression import seed_kernel
+from ntkbench.numerics._kernels import infinite_kernel_fn
+from ntkbench.numerics._kernel_ridge import one_hot
+rng = np.random.default_rng(0)
+x = rng.normal(size=(16384, 784)).astype(np.float32)
+x_test = rng.normal(size=(2000, 784)).astype(np.float32)
+kernel_fn = infinite_kernel_fn(MLPArchitecture(MLPArchitecture.Options()).stax_twin(num_classes=10))
+started = time.perf_counter()
+kernel = seed_kernel(kernel_fn, x, x_test, 1e-6)
+predictions = np.asarray(kernel.test, dtype=np.float64) @ kernel.factored.weights(one_hot(rng.integers(0, 10, 16384), 10))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, time.perf_counter() - started)
+"""
+
+
+def test_infinite_ntk_at_n_16384_fits_in_memory(benchmark):
+    """Target: n = 16384 training plus 2000 test samples, peak RSS under 1.5 x the kernel's bytes + 1 GiB."""
+    result = benchmark.pedantic(
+        lambda: subprocess.run([sys.executable, "-c", textwrap.dedent(SCALE)], capture_output=True, text=True, check=True),
+        rounds=1, iterations=1,
+    )
+    peak, seconds = map(float, result.stdout.split())
+    kernel_bytes = (16384 * 16384 + 2000 * 16384) * 8  # the float64 train and test kernels
+    limit = 1.5 * kernel_bytes + (1 << 30)
+    report(benchmark, "scale n=16384", peak / limit, peak_gib=round(peak / 2**30, 2), limit_gib=round(limit / 2**30, 2),
+           seconds=round(seconds))
+    assert peak < limit
+
+
+@pytest.fixture(scope="session", autouse=True)
+def summary():
+    yield
+    if RESULTS:
+        print("\nratios: " + json.dumps({k: round(v, 3) for k, v in RESULTS.items()}))
+

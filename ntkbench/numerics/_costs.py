@@ -1,0 +1,109 @@
+"""Cost estimates for `ntkbench plan`: XLA's own FLOP count and memory analysis of the compiled
+work (a kernel tile, ten training steps), scaled to a cell, plus what a cell holds in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._plugins import CellCost, CostContext
+from ..learners._options import TrainingOptions
+from ._kernels import tile_size
+from ._networks import split_model
+from ._training import STEPS_PER_CALL, _train_steps, build_optimizer
+
+FLOAT32, FLOAT64 = 4, 8
+
+
+def compiled_cost(fn: Callable, *arguments: Any) -> tuple[float, int]:
+    """(FLOPs, bytes of temporaries, outputs and arguments) of `jax.jit(fn)` on these shapes."""
+    compiled = jax.jit(fn).lower(*arguments).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    memory = compiled.memory_analysis()
+    used = memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
+    return float(analysis.get("flops", 0.0)), int(used)
+
+
+def _tiles(rows: int, columns: int, symmetric: bool) -> tuple[int, int, int]:
+    """(tile rows, tile columns, number of tiles) as `evaluate_tiled` computes them."""
+    tile_rows, tile_columns = tile_size(rows), tile_size(columns)
+    blocks_rows, blocks_columns = -(-rows // tile_rows), -(-columns // tile_columns)
+    count = blocks_rows * (blocks_rows + 1) // 2 if symmetric else blocks_rows * blocks_columns
+    return tile_rows, tile_columns, count
+
+
+def kernel_regression_cost(kernel_fn: Callable | None, context: CostContext, per_seed: bool = True) -> CellCost:
+    """A kernel learner's cell: the seed's kernel and its factorisation at the first cell, solves after.
+
+    `kernel_fn(x1, x2)` is compiled on one tile to count FLOPs (only when `context.detailed`).
+    """
+    n_kernel = context.n_train_max if per_seed else context.n_train
+    held = n_kernel * n_kernel * FLOAT64 + context.n_test * n_kernel * FLOAT32
+    if per_seed and not context.first_of_seed:  # the seed's kernel and factor exist: only solves
+        n = context.n_train
+        return CellCost(held, 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes)
+    peak = held + n_kernel * n_kernel * FLOAT32  # the float32 kernel and its float64 factor, briefly both
+    if not context.detailed or kernel_fn is None:
+        return CellCost(peak)
+    flops, tile_bytes = 0.0, 0
+    for rows, symmetric in ((n_kernel, True), (context.n_test, False)):
+        tile_rows, tile_columns, count = _tiles(rows, n_kernel, symmetric)
+        a = jax.ShapeDtypeStruct((tile_rows, *context.input_shape), jnp.float32)
+        b = jax.ShapeDtypeStruct((tile_columns, *context.input_shape), jnp.float32)
+        tile_flops, used = compiled_cost(kernel_fn, a, b)
+        flops += tile_flops * count
+        tile_bytes = max(tile_bytes, used)
+    return CellCost(peak + tile_bytes, flops, n_kernel**3 / 3)
+
+
+def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
+    """Training the network for `options.steps` steps on n samples: ten compiled steps, scaled."""
+    module, state = split_model(model)
+    parameters = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array)))
+    batch = min(options.batch_size, n)
+    data = n * (int(jnp.prod(jnp.array(context.input_shape))) + context.num_classes) * FLOAT32
+    held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
+    if not context.detailed:
+        return CellCost(held)
+    optimizer = build_optimizer(options.optimizer)
+    opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
+    chunk = STEPS_PER_CALL
+    x = jax.ShapeDtypeStruct((chunk, batch, *context.input_shape), jnp.float32)
+    y = jax.ShapeDtypeStruct((chunk, batch), jnp.int32)
+    offset = jax.ShapeDtypeStruct((chunk, batch, context.num_classes), jnp.float32)
+    flops, used = compiled_cost(
+        lambda m, s, o, xs, ys, os_: _train_steps(m, s, o, xs, ys, os_, optimizer, options.loss, context.num_classes),
+        module, state, opt_state, x, y, offset,
+    )
+    return CellCost(held + used, flops * options.steps / chunk)
+
+
+def combine(*costs: CellCost) -> CellCost:
+    """Costs of work done one after the other: FLOPs add, peak memory is the largest."""
+    flops = [c.flops for c in costs]
+    return CellCost(
+        max(c.peak_bytes for c in costs),
+        None if any(f is None for f in flops) else float(sum(flops)),
+        sum(c.factor_flops for c in costs),
+    )
+
+
+def initial_model(context: CostContext) -> Any:
+    return context.architecture.init_model(
+        input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
+    )
+
+
+def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any) -> Callable:
+    """The empirical NTK of `model` with the implementation a run would use (timed on zeros for `auto`)."""
+    import numpy as np
+
+    from ._kernels import empirical_ntk, resolve_implementation
+
+    chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), implementation)
+    return lambda a, b: empirical_ntk(model, a, b, chosen)
