@@ -26,7 +26,7 @@ def _command_run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     _apply_memory_budget(args)
-    if not args.force:
+    if not args.force and spec.dataset.instantiate().input_shape() is not None:  # otherwise nothing to estimate
         from ._plan import budget_refusal, over_budget, plan_spec
         from ._resources import memory_budget
 
