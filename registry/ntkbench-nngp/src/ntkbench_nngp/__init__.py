@@ -51,9 +51,18 @@ class EmpiricalNNGP(ntkbench.Learner):
 
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         import jax
+        import numpy as np
 
-        from ntkbench.kernels import regress_with_kernel
+        from ntkbench.kernels import kernel_ridge_predict, one_hot
 
-        features = jax.vmap(task.architecture.readout_features(task.init_model()))
-        kernel_fn = jax.jit(lambda x1, x2: features(x1) @ features(x2).T)
-        return regress_with_kernel(kernel_fn, task, self.options.ridge)
+        def seed_features() -> tuple[np.ndarray, np.ndarray]:
+            features = jax.jit(jax.vmap(task.architecture.readout_features(task.init_model())))
+            x_max, _ = task.nested_subset(task.n_train_max)
+            return np.asarray(features(x_max), np.float64), np.asarray(features(task.x_test), np.float64)
+
+        # The kernel has rank at most width + 1: form it from float64 features, where it is exactly
+        # positive semi-definite (a float32 kernel of low rank has round-off eigenvalues below zero).
+        train, test = task.cache.get_or_create("features", seed_features)
+        train = train[: task.n_train]
+        fit = kernel_ridge_predict(train @ train.T, test @ train.T, one_hot(task.y_train, task.num_classes), self.options.ridge)
+        return ntkbench.LearnerResult(fit.predictions, {"effective_ridge": fit.effective_ridge, "features": train.shape[1]})
