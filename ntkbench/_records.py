@@ -119,8 +119,8 @@ class RecordStore:
     @contextlib.contextmanager
     def claim(self, spec_dict: dict[str, Any], cell: Cell) -> Iterator[bool]:
         """Hold the cell's lock for the duration of the block; yields False when another process holds it."""
-        lock_path = self.path_for(spec_dict, cell).with_suffix(".lock")
-        lock_path = lock_path.with_name("." + lock_path.name)
+        record = self.path_for(spec_dict, cell)
+        lock_path = self.root / ".locks" / record.parent.name / (record.stem + ".lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a") as lock:
             try:
