@@ -78,11 +78,21 @@ class SeedSampler:
         return self.data.x_pool[indices], self.data.y_pool[indices]
 
 
-def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSummary:
+def run_spec(
+    spec: Spec,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
+    num_gpus: float = 0.0,
+) -> RunSummary:
     """Compute every cell of `spec` that has no successful record in `out_dir`.
 
     Failed cells (a learner raised `CellFailure`, or an unexpected error) are recorded as failed
-    with the reason, and computed again by the next run. Input errors stop the run.
+    with the reason, and computed again by the next run. Input errors stop the run. With
+    `executor="ray"` the cells run as Ray tasks (see `_ray_executor`); records are written here,
+    by the driver, exactly as locally.
     """
     store = RecordStore(out_dir)
     spec_dict = spec.as_dict()
@@ -101,7 +111,44 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
     )
     if not todo:
         return summary
+    if executor == "ray":
+        from ._ray_executor import run_on_ray
 
+        return run_on_ray(spec, store, todo, summary, progress=progress, address=ray_address, num_gpus=num_gpus)
+
+    context, learners = prepare(spec)
+    bar = ProgressBar(len(todo)) if progress else None
+    computed, failed, busy = 0, [], []
+    cache_owner, cache = None, ArtifactCache()
+    try:
+        for cell in todo:
+            if bar:
+                bar.start(cell.label())
+            with store.claim(spec_dict, cell) as claimed:
+                if not claimed:
+                    busy.append(cell)
+                elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
+                    if cache_owner != (cell.learner_id, cell.width, cell.seed):
+                        cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
+                    record = context.compute(cell, learners[cell.learner_id, cell.width], cache)
+                    write_record(store, spec_dict, cell, record, computed)
+                    computed += 1
+                    if record["status"] == "failed":
+                        failed.append((cell, record["failure"]))
+            if bar:
+                bar.finish()
+    finally:
+        if bar:
+            bar.close()
+    return dataclasses.replace(summary, computed=computed, failed=failed, busy=busy)
+
+
+def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
+    """Load the data and build what every cell shares, and the learner plugins (per id and width).
+
+    **Raises:** `InputError` when the data do not fit the spec (sizes, input shapes).
+    """
+    spec_dict = spec.as_dict()
     data = spec.dataset.instantiate().load()
     widths = widths_of(spec_dict)
     learners = {(choice.id, width): choice.instantiate() for choice in spec.learners for width in widths}
@@ -120,7 +167,6 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
     samplers = {
         seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
     }
-
     x_probe = None
     if spec.dynamics is not None:
         x_probe = x_test[balanced_test_indices(y_test, spec.dynamics.probe_n, data.num_classes)]
@@ -135,30 +181,7 @@ def run_spec(spec: Spec, out_dir: str | Path, *, progress: bool = True) -> RunSu
         provenance={"versions": library_versions(), "device": device_info(), "machine": machine_info()},
         x_probe=x_probe,
     )
-    bar = ProgressBar(len(todo)) if progress else None
-    computed, failed, busy = 0, [], []
-    cache_owner, cache = None, ArtifactCache()
-    try:
-        for cell in todo:
-            if bar:
-                bar.start(cell.label())
-            with store.claim(spec_dict, cell) as claimed:
-                if not claimed:
-                    busy.append(cell)
-                elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
-                    if cache_owner != (cell.learner_id, cell.width, cell.seed):
-                        cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
-                    record = context.compute(cell, learners[cell.learner_id, cell.width], cache)
-                    _write(store, spec_dict, cell, record, computed)
-                    computed += 1
-                    if record["status"] == "failed":
-                        failed.append((cell, record["failure"]))
-            if bar:
-                bar.finish()
-    finally:
-        if bar:
-            bar.close()
-    return dataclasses.replace(summary, computed=computed, failed=failed, busy=busy)
+    return context, learners
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,7 +246,7 @@ class RunContext:
         }
 
 
-def _write(store: RecordStore, spec_dict: dict[str, Any], cell: Cell, record: dict[str, Any], written: int) -> None:
+def write_record(store: RecordStore, spec_dict: dict[str, Any], cell: Cell, record: dict[str, Any], written: int) -> None:
     try:
         store.write(spec_dict, cell, record)
     except OSError as error:

@@ -34,9 +34,20 @@ def _command_run(args: argparse.Namespace) -> int:
         plans = plan_spec(spec, detailed=False)
         if over_budget(plans, budget):
             raise InputError(budget_refusal(spec, plans, budget))
+    if args.executor != "ray" and (args.address or args.num_gpus):
+        raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
+    if args.num_gpus < 0:
+        raise InputError(f"--num-gpus must be at least 0, got {args.num_gpus}")
+    if args.executor == "ray":
+        from ._ray_executor import import_ray
+
+        import_ray()  # refuse before anything is written when Ray is not installed
     out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
-    summary = run_spec(spec, out_dir, progress=not args.no_progress)
+    summary = run_spec(
+        spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
+        num_gpus=args.num_gpus,
+    )
     leaderboard = write_leaderboard([out_dir], out_dir / "leaderboard.md")
     busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
     print(
@@ -269,6 +280,52 @@ def _command_new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+PINNED = {"jax": "0.5.3", "jaxlib": "0.5.3", "equinox": "0.13.8", "optax": "0.2.8", "neural-tangents": "0.6.5"}
+
+
+def _command_doctor(args: argparse.Namespace) -> int:
+    """What this installation can run on: devices, versions against the pins, neural-tangents, plugins."""
+    from ._provenance import library_versions
+    from ._registry import ENTRY_POINT_GROUPS, PluginLoadError, registered
+    from ._resources import format_bytes, memory_budget
+    from .datasets._storage import data_root
+
+    problems = 0
+    import jax
+
+    devices = jax.devices()
+    print(f"devices: {len(devices)} x {devices[0].device_kind} ({devices[0].platform}); "
+          f"local: {len(jax.local_devices())}; memory budget {format_bytes(memory_budget())}")
+    versions = library_versions()
+    for name, pinned in PINNED.items():
+        installed = versions.get(name, "missing")
+        status = "ok" if installed == pinned else f"MISMATCH (pinned {pinned})"
+        problems += installed != pinned
+        print(f"{name}: {installed} {status}")
+    try:
+        from .nt_compat import import_neural_tangents
+
+        import_neural_tangents()
+        tensorflow = "tensorflow" in sys.modules
+        print(f"neural-tangents: imports; TensorFlow {'LOADED (it should not be)' if tensorflow else 'not loaded'}")
+        problems += tensorflow
+    except NtkbenchError as error:
+        print(f"neural-tangents: DOES NOT IMPORT: {error}")
+        problems += 1
+    for kind in ENTRY_POINT_GROUPS:
+        loaded, broken = [], []
+        for name, entry in registered(kind).items():
+            try:
+                entry.load()
+                loaded.append(name)
+            except PluginLoadError as error:
+                broken.append(f"{name} ({error})")
+        print(f"{kind}s: {', '.join(loaded) or 'none'}" + (f"; BROKEN: {'; '.join(broken)}" if broken else ""))
+        problems += len(broken)
+    print(f"data root: {data_root()}")
+    return 1 if problems else 0
+
+
 def _command_schema(args: argparse.Namespace) -> int:
     from ._spec import spec_json_schema
 
@@ -289,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     run.add_argument("--memory-budget", metavar="SIZE", help="bytes a run may use, e.g. 16G (default: half the free memory)")
     run.add_argument("--force", action="store_true", help="run even when cells need more memory than the budget")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local: cells in this process (default); ray: cells as Ray tasks (pip install 'ntkbench[ray]')")
+    run.add_argument("--address", help="Ray cluster to join (default: start a local Ray instance)")
+    run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
     run.set_defaults(handler=_command_run)
 
     plan = commands.add_parser("plan", help="estimated FLOPs, memory and time of every cell, before running")
@@ -341,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     new_plugin.add_argument("--kind", choices=["learner", "dataset", "architecture"], required=True)
     new_plugin.add_argument("--dir", default=".", help="where to create ntkbench-NAME/ (default: here)")
     new_plugin.set_defaults(handler=_command_new_plugin)
+
+    doctor = commands.add_parser("doctor", help="devices, versions against the pinned ones, neural-tangents, plugins")
+    doctor.set_defaults(handler=_command_doctor)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec (for editor completion)")
     schema.set_defaults(handler=_command_schema)

@@ -24,6 +24,7 @@ twinless = ntkbench_testplugins:Twinless
 always_fails = ntkbench_testplugins:AlwaysFails
 mean_classifier = ntkbench_testplugins:MeanClassifier
 slow_mean = ntkbench_testplugins:SlowMean
+crashes_its_process = ntkbench_testplugins:CrashesItsProcess
 not_a_plugin = ntkbench_testplugins:NotAPlugin
 from_the_future = ntkbench_testplugins:FromTheFuture
 broken = ntkbench_brokenplugin:Learner

@@ -100,12 +100,21 @@ def install_release(monkeypatch, dataset, tmp_path, mirror: str = UNREACHABLE) -
 
 
 @pytest.fixture
-def local_mirror(tmp_path):
+def mirror_requests() -> list[str]:
+    """The request lines `local_mirror` has answered."""
+    return []
+
+
+@pytest.fixture
+def local_mirror(tmp_path, mirror_requests):
     """An HTTP server on 127.0.0.1 serving `tmp_path/served/`."""
     served = tmp_path / "served"
     served.mkdir()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_request(self, code="-", size="-"):
+            mirror_requests.append(self.requestline)
+
         def log_message(self, *args):
             pass
 
@@ -202,9 +211,20 @@ def test_missing_files_are_downloaded_verified_and_renamed(isolated_data, tmp_pa
     served = install_release(monkeypatch, CIFAR10, tmp_path, mirror=local_mirror)
     assert main(["data", "fetch", "cifar10"]) == 0
     stored = isolated_data / "cifar10"
-    assert [p.name for p in stored.iterdir()] == ["cifar-10-python.tar.gz"]  # no .partial left
+    assert [p.name for p in stored.iterdir() if p.name != ".fetch.lock"] == ["cifar-10-python.tar.gz"]  # no .partial
     assert (stored / "cifar-10-python.tar.gz").read_bytes() == (served / "cifar-10-python.tar.gz").read_bytes()
     assert CIFAR10(CIFAR10.Options()).load().x_pool.shape == (100, 32, 32, 3)
+
+
+def test_concurrent_loaders_download_a_file_once(isolated_data, tmp_path, monkeypatch, local_mirror, mirror_requests):
+    """Workers sharing a data root: one downloads under the lock, the others wait and use its file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    install_release(monkeypatch, CIFAR10, tmp_path, mirror=local_mirror)
+    with ThreadPoolExecutor(4) as pool:
+        shapes = list(pool.map(lambda _: CIFAR10(CIFAR10.Options()).load().x_pool.shape, range(4)))
+    assert shapes == [(100, 32, 32, 3)] * 4
+    assert mirror_requests == ["GET /cifar-10-python.tar.gz HTTP/1.1"]
 
 
 def test_a_corrupted_download_is_deleted_and_reported(isolated_data, tmp_path, monkeypatch, local_mirror):
@@ -212,7 +232,7 @@ def test_a_corrupted_download_is_deleted_and_reported(isolated_data, tmp_path, m
     (served / "test_32x32.mat").write_bytes(b"not what was published")
     with pytest.raises(DataUnavailable, match="failed its checksum.*partial file was deleted"):
         SVHN(SVHN.Options()).load()
-    assert sorted(p.name for p in (isolated_data / "svhn").iterdir()) == ["train_32x32.mat"]
+    assert sorted(p.name for p in (isolated_data / "svhn").iterdir()) == [".fetch.lock", "train_32x32.mat"]
 
 
 def test_a_truncated_file_on_disk_never_reaches_a_learner(isolated_data, tmp_path, monkeypatch):

@@ -130,3 +130,43 @@ sweep: {n_train: [8], seeds: [0]}
 
     assert key("1", "1.0e-6") == key("auto", "1.0e-6") == key("3", "1.0e-6")
     assert key("auto", "1.0e-3") != key("auto", "1.0e-6")
+
+
+TWO_DEVICES = """
+import sys, numpy as np, jax
+from ntkbench.architectures.mlp import MLPArchitecture
+from ntkbench.numerics import _kernels
+from ntkbench.numerics._kernels import empirical_ntk, evaluate_tiled, infinite_kernel_fn
+_kernels.MAX_TILE = 16  # many tiles: 5 x 5 on the symmetric kernel, with an odd count per device
+architecture = MLPArchitecture(MLPArchitecture.Options(width=32, depth=2))
+model = architecture.init_model(input_shape=(6,), num_classes=3, key=jax.random.PRNGKey(0))
+x = np.random.default_rng(0).normal(size=(70, 6)).astype(np.float32)
+used = set()
+
+def on_device(kernel_fn):
+    def kernel(a, b):
+        used.update(a.devices())
+        return kernel_fn(a, b)
+    return kernel
+
+empirical = evaluate_tiled(on_device(lambda a, b: empirical_ntk(model, a, b, 3)), x)
+infinite = evaluate_tiled(on_device(infinite_kernel_fn(architecture.stax_twin(num_classes=3))), x[:30], x)
+np.savez(sys.argv[1], devices=len(jax.local_devices()), used=len(used), empirical=empirical, infinite=infinite)
+"""
+
+
+def test_tiles_spread_over_two_devices_give_the_one_device_kernel(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    results = {}
+    for devices in (1, 2):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+        path = tmp_path / f"kernels{devices}.npz"
+        subprocess.run([sys.executable, "-c", TWO_DEVICES, str(path)], env=env, check=True, timeout=600)
+        results[devices] = np.load(path)
+    for devices in (1, 2):
+        assert int(results[devices]["devices"]) == int(results[devices]["used"]) == devices
+    for name in ("empirical", "infinite"):
+        np.testing.assert_array_equal(results[2][name], results[1][name])

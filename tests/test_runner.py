@@ -44,3 +44,15 @@ def test_failed_cells_are_recorded_and_make_the_run_exit_1(third_party_plugins, 
 def test_missing_results_directory_is_an_input_error(tmp_path):
     result = run_cli("leaderboard", "--results", str(tmp_path / "nothing"), "--out", str(tmp_path / "board.md"))
     assert result.returncode == 2 and "not a results directory" in result.stderr
+
+
+def test_asking_for_ray_without_it_installed_is_an_input_error(third_party_plugins, write_spec, monkeypatch, capsys, tmp_path):
+    import sys
+
+    from ntkbench.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without ntkbench[ray]
+    spec = write_spec(SPEC)
+    assert main(["run", str(spec), "--out", str(tmp_path / "out"), "--executor", "ray", "--no-progress"]) == 2
+    assert "--executor ray needs Ray, which is not installed; install it with: pip install 'ntkbench[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -10,6 +10,7 @@ reaches a learner.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import os
 import sys
@@ -88,12 +89,23 @@ class FileStore:
         return paths
 
     def fetch(self, file: DataFile) -> Path:
-        """Download `file` into the data root, verified; return its path."""
+        """Download `file` into the data root, verified; return its path.
+
+        One process downloads at a time (a lock in the dataset's directory, which may be shared by
+        the workers of a cluster); the others wait, then find the file in place.
+        """
         destination = self.download_dir / file.name
-        try:
-            download(file.urls, destination, lambda path: verify_file(path, file))
-        except DataUnavailable as error:
-            raise DataUnavailable(f"{error}\n{self.instructions()}") from None
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with open(destination.parent / ".fetch.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if destination.is_file() and verify_file(destination, file) is None:
+                    return destination  # another process fetched it while this one waited
+                download(file.urls, destination, lambda path: verify_file(path, file))
+            except DataUnavailable as error:
+                raise DataUnavailable(f"{error}\n{self.instructions()}") from None
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return destination
 
     def instructions(self) -> str:

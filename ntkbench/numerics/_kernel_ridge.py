@@ -65,8 +65,9 @@ def factor_kernel(k_train: np.ndarray, ridge: float) -> FactoredKernel:
         raise CellFailure(f"training kernel has mean diagonal {scale}; the kernel is degenerate")
     for jitter in JITTERS:
         effective_ridge = ridge * scale + jitter * scale
-        regularised = np.array(k_train, dtype=np.float64)  # a float64 copy, factored in place
-        if not np.all(np.isfinite(regularised)):
+        # A float64 copy in Fortran order, which LAPACK factors in place (a C-ordered one would be copied again).
+        regularised = np.array(k_train, dtype=np.float64, order="F")
+        if not np.isfinite(regularised.sum()):  # any inf or nan makes the sum non-finite
             raise CellFailure("training kernel has non-finite entries")
         regularised[np.diag_indices_from(regularised)] += effective_ridge
         try:

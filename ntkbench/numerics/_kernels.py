@@ -49,24 +49,43 @@ def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = 
 
     Tiles are `tile_size(len(x1))` by `tile_size(len(x2))`, so a short axis is not padded to a long
     one. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
-    and the result is exactly symmetric. A matrix larger than `MEMMAP_BYTES` lives in a temporary
-    file (memory-mapped), so that only the tiles in use occupy memory.
+    and the result is exactly symmetric. With several local devices, tiles are spread over all of
+    them (one tile per device at a time); the result is the same as on one device. A matrix larger
+    than `MEMMAP_BYTES` lives in a temporary file (memory-mapped), so that only the tiles in use
+    occupy memory.
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
     rows, columns = tile_size(len(x1)), tile_size(len(x2))
     a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
+    origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
     out = kernel_matrix(len(x1), len(x2))
-    for i in range(0, len(a), rows):
-        for j in range(i if symmetric else 0, len(b), columns):
-            block = np.asarray(kernel_fn(jnp.asarray(a[i : i + rows]), jnp.asarray(b[j : j + columns])), dtype=np.float32)
-            if symmetric and i == j:
-                block = 0.5 * (block + block.T)  # float32 round-off makes diagonal tiles slightly asymmetric
-            block = block[: len(x1) - i, : len(x2) - j]
-            out[i : i + block.shape[0], j : j + block.shape[1]] = block
-            if symmetric and j != i:
-                out[j : j + block.shape[1], i : i + block.shape[0]] = block.T
+    for (i, j), block in _tiles(kernel_fn, a, b, origins, rows, columns):
+        if symmetric and i == j:
+            block = 0.5 * (block + block.T)  # float32 round-off makes diagonal tiles slightly asymmetric
+        block = block[: len(x1) - i, : len(x2) - j]
+        out[i : i + block.shape[0], j : j + block.shape[1]] = block
+        if symmetric and j != i:
+            out[j : j + block.shape[1], i : i + block.shape[0]] = block.T
     return out
+
+
+def _tiles(kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int):
+    """Yield `((i, j), tile)` for every origin, computing as many tiles at once as there are local devices.
+
+    Each tile's inputs are placed on one device, which runs `kernel_fn` there; JAX dispatches
+    asynchronously, so the devices of a group work at the same time. Every tile runs the same
+    compiled program as on a single device (a jitted `kernel_fn` is compiled once per device, not
+    retraced), so the kernel does not depend on the number of devices.
+    """
+    devices = jax.local_devices()
+    for start in range(0, len(origins), len(devices)):
+        group = origins[start : start + len(devices)]
+        blocks = [
+            kernel_fn(jax.device_put(a[i : i + rows], device), jax.device_put(b[j : j + columns], device))
+            for (i, j), device in zip(group, devices)
+        ]
+        yield from zip(group, (np.asarray(block, np.float32) for block in blocks))
 
 
 MEMMAP_BYTES = 4 << 30

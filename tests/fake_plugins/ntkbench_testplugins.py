@@ -103,3 +103,22 @@ class SlowMean(MeanClassifier):
         with open(os.environ["NTKBENCH_TEST_LOG"], "a") as log:
             log.write(f"{os.getpid()} {task.n_train} {task.seed}\n")
         return super().fit_predict(task)
+
+
+class CrashOptions(SlowOptions):
+    crash_seed: int = 0
+    crash_n: int = 0
+
+
+class CrashesItsProcess(SlowMean):
+    """`slow_mean` that kills its own process (as the OOM killer would) at one (seed, n)."""
+
+    Options = CrashOptions
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        import os
+        import signal
+
+        if (task.seed, task.n_train) == (self.options.crash_seed, self.options.crash_n):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit_predict(task)

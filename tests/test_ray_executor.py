@@ -1,0 +1,105 @@
+"""`--executor ray` on a local Ray instance: the same records as the local executor, workers
+that die are retried, and nothing partial is ever written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+ray = pytest.importorskip("ray", reason="the Ray executor's tests need ntkbench[ray]")
+pytestmark = pytest.mark.ray
+
+SPEC = """\
+name: teacher
+dataset: {name: teacher_student, dim: 12, num_classes: 3, n_test: 200, pool: 2000}
+architecture: {name: mlp, width: 64, depth: 2}
+learners:
+  - {name: network, steps: 40, batch_size: 16}
+  - {name: ntk_infinite}
+  - {name: entk_pretrained, pretrain_n: 64, steps: 20, batch_size: 16}
+sweep: {n_train: [32, 64], seeds: [0, 1]}
+"""
+
+SLOW = """\
+name: slow_run
+dataset: {name: blobs, n_test: 30}
+architecture: {name: mlp, width: 8, depth: 1}
+learners: [{name: slow_mean, seconds: 0.4}]
+sweep: {n_train: [6, 9, 12, 15, 18, 21], seeds: [0, 1, 2]}
+"""
+
+
+def records(out: Path) -> dict[tuple[str, int, int], dict]:
+    found = {}
+    for path in (out / "records").glob("*/*.json"):
+        record = json.loads(path.read_text())  # raises on a partial file
+        found[record["cell"]["learner_id"], record["cell"]["n_train"], record["cell"]["seed"]] = record
+    return found
+
+
+def ray_run(spec: Path, out: Path, env: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli("run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray", *extra, env=env)
+
+
+def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_path):
+    spec = write_spec(SPEC)
+    local = run_cli("run", str(spec), "--out", str(tmp_path / "local"), "--no-progress")
+    assert local.returncode == 0, local.stderr
+    remote = ray_run(spec, tmp_path / "ray")
+    assert remote.returncode == 0, remote.stderr
+    assert "12 cell(s) computed, 0 already recorded" in remote.stdout
+    expected, got = records(tmp_path / "local"), records(tmp_path / "ray")
+    assert set(got) == set(expected) and len(got) == 12
+    for cell, record in expected.items():
+        assert got[cell]["status"] == record["status"] == "ok"
+        for metric, value in record["metrics"].items():
+            assert got[cell]["metrics"][metric] == pytest.approx(value, rel=1e-6, abs=1e-6), (cell, metric)
+    assert (tmp_path / "ray" / "leaderboard.md").read_text().count("`ntk_infinite`") >= 1
+    again = ray_run(spec, tmp_path / "ray")
+    assert again.returncode == 0 and "0 cell(s) computed, 12 already recorded" in again.stdout
+
+
+def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party_plugins, write_spec, tmp_path):
+    spec = write_spec(SLOW)
+    out, log = tmp_path / "out", tmp_path / "log"
+    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(log))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ntkbench.cli", "run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.time() + 180
+    while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    victim = int(log.read_text().split()[0])  # a worker in the middle of its group of 6 cells
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "18 cell(s) computed, 0 already recorded" in stdout
+    done = records(out)
+    assert len(done) == 18 and all(record["status"] == "ok" for record in done.values())
+    lines = log.read_text().split()
+    pids = {int(pid) for pid in lines[0::3]}
+    assert victim in pids and len(pids) >= 2  # the killed worker's group was computed again by another
+    again = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=env)
+    assert again.returncode == 0 and "0 cell(s) computed, 18 already recorded" in again.stdout
+
+
+def test_a_group_whose_worker_always_dies_fails_without_a_record(third_party_plugins, write_spec, tmp_path):
+    spec = write_spec(SLOW.replace("{name: slow_mean, seconds: 0.4}", "{name: crashes_its_process, seconds: 0.05, crash_seed: 1, crash_n: 12}"))
+    out = tmp_path / "out"
+    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(tmp_path / "log"))
+    result = ray_run(spec, out, env)
+    assert result.returncode == 1, result.stderr
+    assert "12 cell(s) computed, 0 already recorded, 6 failed" in result.stdout
+    assert "Ray task failed after 3 retries" in result.stderr
+    done = records(out)
+    assert sorted({seed for _, _, seed in done}) == [0, 2] and all(r["status"] == "ok" for r in done.values())
