@@ -42,7 +42,7 @@ def timed(function) -> float:
 
 SWEEP = """\
 name: kernel_sweep
-dataset: {name: teacher_student, dim: 784, n_test: 1000, num_classes: 10, pool: 20000}
+dataset: {name: fashion_mnist, n_test: 1000}
 architecture: {name: mlp, width: 256, depth: 2}
 learners: [{name: ntk_infinite}, {name: entk_init, implementation: 3}]
 sweep: {n_train: [256, 512, 1024, 2048, 4096], seeds: [0, 1]}
@@ -89,25 +89,63 @@ def test_kernel_sweep_against_a_plain_loop(benchmark, tmp_path):
 
 
 def test_myrtle_empirical_ntk_against_the_best_implementation(benchmark):
-    """Target: ntkbench's empirical NTK of a Myrtle-5 (width 64, 14x14, n=512) within 1.1 of the best hand call."""
+    """Target: ntkbench's empirical NTK of a Myrtle-5 (width 64, 14x14, n=512) within 1.1 of the best hand call,
+    with every tile's memory inside the budget.
+
+    By hand means neural-tangents' `empirical_ntk_fn`, jitted, on all 512 inputs at once; an
+    implementation that cannot allocate that (implementation 2 needs about 420 GiB here) is not
+    a candidate for "best".
+    """
+    from jaxlib.xla_extension import XlaRuntimeError
+
+    from ntkbench._resources import memory_budget
+    from ntkbench.numerics._kernels import TILE_MEMORY_FRACTION, empirical_ntk_key, tile_bytes, tile_edge
+
     nt = import_neural_tangents()
     architecture = MyrtleArchitecture(MyrtleArchitecture.Options(depth=5, width=64))
     model = architecture.init_model(input_shape=(14, 14, 1), num_classes=10, key=jax.random.PRNGKey(0))
     x = np.random.default_rng(0).normal(size=(512, 14, 14, 1)).astype(np.float32)
     twin = architecture.stax_twin(num_classes=10)
     params = architecture.stax_parameters(model)
-    by_hand = {}
+    by_hand, failed = {}, {}
     for implementation in (1, 2, 3):
         kernel = jax.jit(nt.empirical_ntk_fn(twin.apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=implementation))
-        kernel(x, x, params).block_until_ready()
-        by_hand[implementation] = timed(lambda: kernel(x, x, params).block_until_ready())
+        try:
+            kernel(x, x, params).block_until_ready()
+        except XlaRuntimeError as error:
+            failed[implementation] = str(error).split(":")[-1].strip()[:60]
+            continue
+        by_hand[implementation] = kernel
+
     chosen = resolve_implementation(model, x, "auto")
-    evaluate_tiled(lambda a, b: empirical_ntk(model, a, b, chosen), x)  # compile
-    ours = benchmark.pedantic(lambda: timed(lambda: evaluate_tiled(lambda a, b: empirical_ntk(model, a, b, chosen), x)),
-                              rounds=1, iterations=1)
+
+    def ours() -> np.ndarray:
+        def kernel(a, b):
+            return empirical_ntk(model, a, b, chosen)
+
+        edge = tile_edge(kernel, x.shape[1:], key=empirical_ntk_key(model, chosen))
+        return evaluate_tiled(kernel, x, max_tile=edge)
+
+    ours()  # compile, and measure the tile edge once
+    # Alternating, best of two each: single timings of these 15-second kernels vary by about 15% here.
+    hand_seconds = {implementation: float("inf") for implementation in by_hand}
+    seconds = float("inf")
+    for round_ in range(2):
+        for implementation, kernel in by_hand.items():
+            hand_seconds[implementation] = min(
+                hand_seconds[implementation], timed(lambda: kernel(x, x, params).block_until_ready())
+            )
+        once = benchmark.pedantic(lambda: timed(ours), rounds=1, iterations=1) if round_ == 0 else timed(ours)
+        seconds = min(seconds, once)
+    by_hand = hand_seconds
+    edge = tile_edge(lambda a, b: empirical_ntk(model, a, b, chosen), x.shape[1:], key=empirical_ntk_key(model, chosen))
+    used = tile_bytes(lambda a, b: empirical_ntk(model, a, b, chosen), edge, x.shape[1:])
     best = min(by_hand.values())
-    report(benchmark, "myrtle eNTK", ours / best, chosen=chosen, **{f"impl{k}_s": round(v, 2) for k, v in by_hand.items()})
-    assert ours / best <= 1.1
+    report(benchmark, "myrtle eNTK", seconds / best, chosen=chosen, tile=edge, tile_gib=round(used / 2**30, 2),
+           budget_gib=round(memory_budget() / 2**30, 1), **{f"impl{k}_s": round(v, 2) for k, v in by_hand.items()},
+           **{f"impl{k}": f"failed ({reason})" for k, reason in failed.items()})
+    assert seconds / best <= 1.1
+    assert used <= TILE_MEMORY_FRACTION * memory_budget()
 
 
 def test_kernel_ridge_solve_near_the_gemm_rate(benchmark):
@@ -164,8 +202,14 @@ def test_training_steps_against_a_bare_loop(benchmark):
 
     bare()
     train_network(model, x, y, 10, options, seed=0)  # compile
-    baseline = timed(bare)
-    ours = benchmark.pedantic(lambda: timed(lambda: train_network(model, x, y, 10, options, seed=0)), rounds=1, iterations=1)
+
+    def ours_once() -> float:
+        return timed(lambda: train_network(model, x, y, 10, options, seed=0))
+
+    # Alternating, best of three each: on a shared 2-core machine a single timing varies by about 10%.
+    baseline, ours = timed(bare), benchmark.pedantic(ours_once, rounds=1, iterations=1)
+    for _ in range(2):
+        baseline, ours = min(baseline, timed(bare)), min(ours, ours_once())
     report(benchmark, "training", baseline / ours, steps_per_s=round(steps / ours), bare_steps_per_s=round(steps / baseline))
     assert baseline / ours >= 0.9
 

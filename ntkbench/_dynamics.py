@@ -55,10 +55,13 @@ def trajectory(task: LearnerTask, options, dynamics: DynamicsSpec, x_probe: np.n
     Returns the trained network's test predictions, with the trajectory in `info`.
     """
     from .numerics._kernel_ridge import kernel_ridge_predict, one_hot
-    from .numerics._kernels import empirical_ntk, evaluate_tiled
+    from .numerics._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, tile_edge, tile_size
     from .numerics._training import predict, train_network
 
     initial = task.init_model()
+    longest = tile_size(max(len(task.x_train), len(task.x_test), len(x_probe)))
+    edge = tile_edge(lambda x1, x2: empirical_ntk(initial, x1, x2, 3), task.x_train.shape[1:],
+                     key=empirical_ntk_key(initial, 3), at_most=longest)  # every checkpoint's kernel costs the same
     steps = checkpoint_steps(options.steps, dynamics, task.n_train, options.batch_size)
     kernels, rows = [], []
     targets = one_hot(task.y_train, task.num_classes)
@@ -67,9 +70,12 @@ def trajectory(task: LearnerTask, options, dynamics: DynamicsSpec, x_probe: np.n
         def kernel(x1, x2):
             return empirical_ntk(network, x1, x2, 3)
 
-        kernels.append(evaluate_tiled(kernel, x_probe))
+        kernels.append(evaluate_tiled(kernel, x_probe, max_tile=edge))
         after = kernel_ridge_predict(
-            evaluate_tiled(kernel, task.x_train), evaluate_tiled(kernel, task.x_test, task.x_train), targets, 1e-6
+            evaluate_tiled(kernel, task.x_train, max_tile=edge),
+            evaluate_tiled(kernel, task.x_test, task.x_train, max_tile=edge),
+            targets,
+            1e-6,
         ).predictions
         outputs = predict(network, task.x_test, initial=initial if options.center else None)
         rows.append(

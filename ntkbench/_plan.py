@@ -65,9 +65,7 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
             cost = learners[cell.learner_id].estimate_cost(context)
             if cost is not None:
                 cost = dataclasses.replace(cost, peak_bytes=cost.peak_bytes + data_bytes)
-            seconds = None
-            if cost is not None and cost.flops is not None and rates:
-                seconds = cost.flops / rates["gemm_flops"] + cost.factor_flops / rates["cholesky_flops"]
+            seconds = cost.seconds(rates) if cost is not None and rates else None
             estimates[key] = (cost, seconds)
         plans.append(CellPlan(cell, *estimates[key]))
     return plans

@@ -282,11 +282,25 @@ class CostContext:
 @dataclasses.dataclass(frozen=True)
 class CellCost:
     """Estimated cost of one cell. `flops` are XLA's count for compiled work; `factor_flops` the float64
-    LAPACK factorisations (timed at the device's Cholesky rate)."""
+    LAPACK factorisations (timed at the device's Cholesky rate).
+
+    `timed_flops` of the `flops` belong to work the estimate ran and timed (cheap compiled work, on
+    zeros), which takes `timed_seconds`; the rest is estimated at the device's GEMM rate, which
+    small matrix products and element-wise work do not reach.
+    """
 
     peak_bytes: int
     flops: float | None = None
     factor_flops: float = 0.0
+    timed_flops: float = 0.0
+    timed_seconds: float = 0.0
+
+    def seconds(self, rates: dict[str, float]) -> float | None:
+        """Estimated wall time with the device's measured `gemm_flops` and `cholesky_flops` rates."""
+        if self.flops is None:
+            return None
+        untimed = max(self.flops - self.timed_flops, 0.0)
+        return self.timed_seconds + untimed / rates["gemm_flops"] + self.factor_flops / rates["cholesky_flops"]
 
 
 class Learner(abc.ABC):

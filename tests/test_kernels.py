@@ -22,6 +22,58 @@ def test_tile_size_is_a_bounded_power_of_two():
     assert tile_size(10_000) == _kernels.MAX_TILE
 
 
+def test_the_tile_edge_follows_the_memory_budget():
+    """Implementation 1 keeps per-example Jacobians: a tile's memory grows with its edge."""
+    import math
+
+    import jax
+
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.numerics._kernels import empirical_ntk, tile_bytes, tile_edge
+
+    model = MLPArchitecture(MLPArchitecture.Options(width=256, depth=2)).init_model(
+        input_shape=(64,), num_classes=10, key=jax.random.PRNGKey(0))
+
+    def kernel(a, b):
+        return empirical_ntk(model, a, b, 1)
+
+    assert tile_edge(kernel, (64,), budget=1 << 40) == _kernels.MAX_TILE
+    budget = math.ceil(tile_bytes(kernel, 64, (64,)) / _kernels.TILE_MEMORY_FRACTION)  # a 64-edge tile just fits
+    assert tile_bytes(kernel, 128, (64,)) > _kernels.TILE_MEMORY_FRACTION * budget
+    assert tile_edge(kernel, (64,), budget=budget) == 64
+    assert tile_edge(kernel, (64,), budget=1) == _kernels.MIN_TILE  # never below the smallest tile
+
+    def numpy_kernel(a, b):  # cannot be traced: no estimate, the largest tile
+        return np.asarray(a) @ np.asarray(b).T
+
+    assert tile_edge(numpy_kernel, (64,), budget=1) == _kernels.MAX_TILE
+
+
+def test_a_small_budget_gives_small_tiles_and_the_same_kernel(monkeypatch):
+    import jax
+
+    from ntkbench.learners._kernel_regression import seed_kernel
+
+    rng = np.random.default_rng(0)
+    x, x_test = rng.normal(size=(300, 3)).astype(np.float32), rng.normal(size=(40, 3)).astype(np.float32)
+    shapes = []
+
+    def counted(a, b):
+        if not isinstance(a, jax.core.Tracer):  # tiles computed, not the tile-memory estimates
+            shapes.append((a.shape[0], b.shape[0]))
+        return rbf(a, b)
+
+    monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "64G")
+    roomy = seed_kernel(counted, x, x_test, 1e-3)
+    assert max(max(shape) for shape in shapes) == 512
+    shapes.clear()
+    monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "1K")
+    tight = seed_kernel(counted, x, x_test, 1e-3)
+    assert max(max(shape) for shape in shapes) == _kernels.MIN_TILE
+    np.testing.assert_allclose(tight.test, roomy.test, rtol=1e-6)
+    np.testing.assert_allclose(tight.factored.upper, roomy.factored.upper, rtol=1e-6, atol=1e-9)
+
+
 def test_tiled_evaluation_matches_one_shot(monkeypatch):
     monkeypatch.setattr(_kernels, "MAX_TILE", 16)  # many tiles, ragged edges
     rng = np.random.default_rng(0)
@@ -97,6 +149,8 @@ def test_one_factorisation_serves_every_nested_training_set():
 
 
 def test_auto_implementation_picks_one_that_agrees_with_the_others():
+    import math
+
     import jax
 
     from ntkbench.architectures.mlp import MLPArchitecture

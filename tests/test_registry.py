@@ -71,3 +71,24 @@ def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
     assert "written for plugin API 99; this ntkbench provides plugin API 1" in lines["from_the_future"]
     assert " 1 " in lines["network"]  # the API version column
     assert "3 plugin(s) failed to load" in result.stderr
+
+
+def test_doctor_reports_devices_pinned_versions_neural_tangents_and_plugins(capsys):
+    from ntkbench.cli import main
+
+    assert main(["doctor"]) == 0  # the pinned stack, as `make install` sets it up
+    out = capsys.readouterr().out
+    assert "devices: 1 x cpu (cpu)" in out
+    for name, version in (("jax", "0.5.3"), ("jaxlib", "0.5.3"), ("equinox", "0.13.8"), ("neural-tangents", "0.6.5")):
+        assert f"{name}: {version} ok" in out
+    assert "neural-tangents: imports; TensorFlow not loaded" in out
+    learners = next(line for line in out.splitlines() if line.startswith("learners: "))
+    assert {"network", "ntk_infinite", "entk_init", "entk_pretrained"} <= set(learners[len("learners: "):].split(", "))
+
+
+def test_doctor_names_a_broken_plugin_and_exits_1(third_party_plugins, capsys):
+    from ntkbench.cli import main
+
+    assert main(["doctor"]) == 1
+    learners = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("learners: "))
+    assert "BROKEN: broken (" in learners and "mean_classifier" in learners

@@ -24,7 +24,7 @@ class FinalEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, resolve_implementation
+        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
@@ -33,7 +33,8 @@ class FinalEmpiricalNTKLearner(Learner):
         )
         implementation = resolve_implementation(trained, task.x_test, self.options.implementation)
         result = regress_with_kernel(
-            lambda x1, x2: empirical_ntk(trained, x1, x2, implementation), task, self.options.ridge, per_seed=False
+            lambda x1, x2: empirical_ntk(trained, x1, x2, implementation), task, self.options.ridge, per_seed=False,
+            kernel_key=empirical_ntk_key(trained, implementation),
         )
         result.info["implementation"] = implementation
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})

@@ -13,12 +13,15 @@ class InitEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, resolve_implementation
+        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
         from ._kernel_regression import regress_with_kernel
 
         model = task.init_model()
         implementation = resolve_implementation(model, task.x_test, self.options.implementation)
-        result = regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)
+        result = regress_with_kernel(
+            lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge,
+            kernel_key=empirical_ntk_key(model, implementation),
+        )
         result.info["implementation"] = implementation
         return result
 

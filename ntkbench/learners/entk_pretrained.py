@@ -30,7 +30,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return self.options.pretrain_n
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, resolve_implementation
+        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
         from ..numerics._training import train_network
         from ._kernel_regression import regress_with_kernel
 
@@ -40,7 +40,10 @@ class PretrainedEmpiricalNTKLearner(Learner):
 
         model, log = task.cache.get_or_create("pretrained", pretrain)
         implementation = resolve_implementation(model, task.x_test, self.options.implementation)
-        result = regress_with_kernel(lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge)
+        result = regress_with_kernel(
+            lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge,
+            kernel_key=empirical_ntk_key(model, implementation),
+        )
         result.info["implementation"] = implementation
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result

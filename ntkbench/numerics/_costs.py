@@ -3,6 +3,8 @@ work (a kernel tile, ten training steps), scaled to a cell, plus what a cell hol
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,27 +13,51 @@ import jax
 import jax.numpy as jnp
 
 from .._plugins import CellCost, CostContext
+from .._resources import memory_budget
 from ..learners._options import TrainingOptions
-from ._kernels import tile_size
+from ._kernels import tile_edge, tile_size
 from ._networks import split_model
-from ._training import STEPS_PER_CALL, _train_steps, build_optimizer
+from ._training import STEPS_PER_CALL, _train_steps, build_optimizer, padded_rows
 
 FLOAT32, FLOAT64 = 4, 8
 
 
-def compiled_cost(fn: Callable, *arguments: Any) -> tuple[float, int]:
-    """(FLOPs, bytes of temporaries, outputs and arguments) of `jax.jit(fn)` on these shapes."""
+TIMED_FLOPS_LIMIT = 5e10
+"""Compiled work up to this many FLOPs (well under a second on a CPU) is run and timed by the estimate."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledCost:
+    flops: float
+    bytes: int
+    """Temporaries, outputs and arguments."""
+    seconds: float | None
+    """One execution on zeros (after a first one), when `flops` is at most `TIMED_FLOPS_LIMIT`."""
+
+
+def compiled_cost(fn: Callable, *arguments: Any) -> CompiledCost:
+    """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and its time when cheap to measure."""
     compiled = jax.jit(fn).lower(*arguments).compile()
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
     memory = compiled.memory_analysis()
     used = memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
-    return float(analysis.get("flops", 0.0)), int(used)
+    flops = float(analysis.get("flops", 0.0))
+    seconds = None
+    if flops <= TIMED_FLOPS_LIMIT:
+        zeros = jax.tree_util.tree_map(
+            lambda leaf: jnp.zeros(leaf.shape, leaf.dtype) if isinstance(leaf, jax.ShapeDtypeStruct) else leaf, arguments
+        )
+        jax.block_until_ready(compiled(*zeros))
+        started = time.perf_counter()
+        jax.block_until_ready(compiled(*zeros))
+        seconds = time.perf_counter() - started
+    return CompiledCost(flops, int(used), seconds)
 
 
-def _tiles(rows: int, columns: int, symmetric: bool) -> tuple[int, int, int]:
+def _tiles(rows: int, columns: int, symmetric: bool, max_tile: int) -> tuple[int, int, int]:
     """(tile rows, tile columns, number of tiles) as `evaluate_tiled` computes them."""
-    tile_rows, tile_columns = tile_size(rows), tile_size(columns)
+    tile_rows, tile_columns = tile_size(rows, max_tile), tile_size(columns, max_tile)
     blocks_rows, blocks_columns = -(-rows // tile_rows), -(-columns // tile_columns)
     count = blocks_rows * (blocks_rows + 1) // 2 if symmetric else blocks_rows * blocks_columns
     return tile_rows, tile_columns, count
@@ -50,15 +76,20 @@ def kernel_regression_cost(kernel_fn: Callable | None, context: CostContext, per
     peak = held + n_kernel * n_kernel * FLOAT32  # the float32 kernel and its float64 factor, briefly both
     if not context.detailed or kernel_fn is None:
         return CellCost(peak)
-    flops, tile_bytes = 0.0, 0
+    flops, tile_bytes, timed_flops, timed_seconds = 0.0, 0, 0.0, 0.0
+    float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
+    longest = tile_size(max(n_kernel, context.n_test))
+    edge = tile_edge(kernel_fn, context.input_shape, budget=max(memory_budget() - float32_kernels, 0), at_most=longest)
     for rows, symmetric in ((n_kernel, True), (context.n_test, False)):
-        tile_rows, tile_columns, count = _tiles(rows, n_kernel, symmetric)
+        tile_rows, tile_columns, count = _tiles(rows, n_kernel, symmetric, edge)
         a = jax.ShapeDtypeStruct((tile_rows, *context.input_shape), jnp.float32)
         b = jax.ShapeDtypeStruct((tile_columns, *context.input_shape), jnp.float32)
-        tile_flops, used = compiled_cost(kernel_fn, a, b)
-        flops += tile_flops * count
-        tile_bytes = max(tile_bytes, used)
-    return CellCost(peak + tile_bytes, flops, n_kernel**3 / 3)
+        tile = compiled_cost(kernel_fn, a, b)
+        flops += tile.flops * count
+        tile_bytes = max(tile_bytes, tile.bytes)
+        if tile.seconds is not None:
+            timed_flops, timed_seconds = timed_flops + tile.flops * count, timed_seconds + tile.seconds * count
+    return CellCost(peak + tile_bytes, flops, n_kernel**3 / 3, timed_flops, timed_seconds)
 
 
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
@@ -72,24 +103,32 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
         return CellCost(held)
     optimizer = build_optimizer(options.optimizer)
     opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
-    chunk = STEPS_PER_CALL
-    x = jax.ShapeDtypeStruct((chunk, batch, *context.input_shape), jnp.float32)
-    y = jax.ShapeDtypeStruct((chunk, batch), jnp.int32)
-    offset = jax.ShapeDtypeStruct((chunk, batch, context.num_classes), jnp.float32)
-    flops, used = compiled_cost(
-        lambda m, s, o, xs, ys, os_: _train_steps(m, s, o, xs, ys, os_, optimizer, options.loss, context.num_classes),
-        module, state, opt_state, x, y, offset,
+    chunk, rows = STEPS_PER_CALL, padded_rows(n)
+    x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
+    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
+    offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
+    batches = jax.ShapeDtypeStruct((chunk, batch), jnp.int32)
+    steps = compiled_cost(
+        lambda m, s, o, xs, ys, os_, bs: _train_steps(
+            m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes
+        ),
+        module, state, opt_state, x, y, offset, batches,
     )
-    return CellCost(held + used, flops * options.steps / chunk)
+    calls = options.steps / chunk
+    if steps.seconds is None:
+        return CellCost(held + steps.bytes, steps.flops * calls)
+    return CellCost(held + steps.bytes, steps.flops * calls, 0.0, steps.flops * calls, steps.seconds * calls)
 
 
 def combine(*costs: CellCost) -> CellCost:
-    """Costs of work done one after the other: FLOPs add, peak memory is the largest."""
+    """Costs of work done one after the other: FLOPs and times add, peak memory is the largest."""
     flops = [c.flops for c in costs]
     return CellCost(
         max(c.peak_bytes for c in costs),
         None if any(f is None for f in flops) else float(sum(flops)),
         sum(c.factor_flops for c in costs),
+        sum(c.timed_flops for c in costs),
+        sum(c.timed_seconds for c in costs),
     )
 
 

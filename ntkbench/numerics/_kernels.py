@@ -27,14 +27,68 @@ MAX_TILE = 512
 
 KernelFn = Callable[[jax.Array, jax.Array], jax.Array]
 Implementation = Literal[1, 2, 3]
-TIMING_BATCH = 16
-"""Inputs per side of the kernel block on which `resolve_implementation` times the implementations."""
 _FASTEST: dict[Any, int] = {}
 
 
-def tile_size(length: int) -> int:
-    """The tile edge along an axis of this length: the next power of two, at most `MAX_TILE`."""
-    return min(MAX_TILE, 1 << max(0, (length - 1).bit_length()))
+MIN_TILE = 8
+TILE_MEMORY_FRACTION = 0.5
+"""The share of the memory budget that the working memory of one compiled tile may take (callers
+that hold large arrays meanwhile pass the budget minus those)."""
+_TILE_EDGES: dict[Any, int] = {}
+
+
+def tile_size(length: int, max_tile: int | None = None) -> int:
+    """The tile edge along an axis of this length: the next power of two, at most `max_tile` (`MAX_TILE`)."""
+    return min(MAX_TILE if max_tile is None else max_tile, 1 << max(0, (length - 1).bit_length()))
+
+
+def tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...]) -> int | None:
+    """Working memory of `kernel_fn` on one `edge` x `edge` tile, from XLA's memory analysis of the
+    compiled function (nothing is computed); None when the backend does not report it."""
+    tile = jax.ShapeDtypeStruct((edge, *input_shape), jnp.float32)
+    memory = jax.jit(kernel_fn).lower(tile, tile).compile().memory_analysis()
+    if memory is None:
+        return None
+    return int(memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes)
+
+
+def tile_edge(
+    kernel_fn: KernelFn,
+    input_shape: tuple[int, ...],
+    *,
+    key: Any = None,
+    budget: int | None = None,
+    at_most: int = MAX_TILE,
+) -> int:
+    """The largest power-of-two tile edge, at most `at_most` (and `MAX_TILE`), whose compiled tile needs
+    no more than `TILE_MEMORY_FRACTION` of the memory budget (`--memory-budget`, by default a safe
+    share of free memory). Pass `at_most=tile_size(longest axis)` for small kernels: each edge
+    tried is one compilation.
+
+    The convolutional empirical NTK is where this matters: neural-tangents' implementations keep
+    per-example Jacobians or NTK-vector products, gigabytes per tile at CNN widths. `key`
+    identifies the kernel's computation (not its parameters or data): with one, the edge is
+    measured once per key, input shape and budget; without, on every call (one compilation). A
+    kernel function that cannot be compiled ahead of time gets `MAX_TILE`.
+    """
+    from .._resources import memory_budget
+
+    budget = memory_budget() if budget is None else budget
+    cached = (key, tuple(input_shape), budget, at_most)
+    if key is not None and cached in _TILE_EDGES:
+        return _TILE_EDGES[cached]
+    edge = min(MAX_TILE, at_most)
+    while edge > MIN_TILE:
+        try:
+            used = tile_bytes(kernel_fn, edge, tuple(input_shape))
+        except Exception:  # a kernel that jax cannot compile ahead of time (a plugin's NumPy code): no estimate
+            break
+        if used is None or used <= TILE_MEMORY_FRACTION * budget:
+            break
+        edge //= 2
+    if key is not None:
+        _TILE_EDGES[cached] = edge
+    return edge
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
@@ -44,11 +98,13 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
     return np.concatenate([x, np.zeros((missing, *x.shape[1:]), dtype=x.dtype)])
 
 
-def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
+def evaluate_tiled(
+    kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = None, *, max_tile: int | None = None
+) -> np.ndarray:
     """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`.
 
-    Tiles are `tile_size(len(x1))` by `tile_size(len(x2))`, so a short axis is not padded to a long
-    one. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
+    Tiles are `tile_size(len(x1), max_tile)` by `tile_size(len(x2), max_tile)`, so a short axis is
+    not padded to a long one; `tile_edge` gives the `max_tile` that fits the memory budget. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
     and the result is exactly symmetric. With several local devices, tiles are spread over all of
     them (one tile per device at a time); the result is the same as on one device. A matrix larger
     than `MEMMAP_BYTES` lives in a temporary file (memory-mapped), so that only the tiles in use
@@ -56,7 +112,7 @@ def evaluate_tiled(kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = 
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
-    rows, columns = tile_size(len(x1)), tile_size(len(x2))
+    rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
     a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
     origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
     out = kernel_matrix(len(x1), len(x2))
@@ -138,27 +194,50 @@ def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Impl
         return kernel_fn(x1, x2, params)
 
 
-def resolve_implementation(model: Any, x: np.ndarray, implementation: Implementation | str) -> Implementation:
-    """The implementation to use: as given, or for `"auto"` the fastest of 1, 2 and 3 on this network.
+def network_structure(model: Any) -> tuple:
+    """What determines the cost of a network's computations: its structure and parameter shapes
+    (not the parameter values, which change from seed to seed and through training)."""
+    module, _ = split_model(model)
+    params = eqx.filter(module, eqx.is_inexact_array)
+    return jax.tree_util.tree_structure(params), tuple(p.shape for p in jax.tree_util.tree_leaves(params))
 
-    Each is compiled and timed on a `TIMING_BATCH` x `TIMING_BATCH` block of `x`; the choice is
-    cached for the process by the network's structure, parameter shapes and input shape.
+
+def empirical_ntk_key(model: Any, implementation: Implementation) -> tuple:
+    """Names the computation of `empirical_ntk(model, ., ., implementation)` for `tile_edge`."""
+    return ("empirical_ntk", network_structure(model), implementation)
+
+
+def resolve_implementation(
+    model: Any, x: np.ndarray, implementation: Implementation | str, *, budget: int | None = None
+) -> Implementation:
+    """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
+
+    Each of 1, 2 and 3 is timed on one tile of inputs from `x`, at the tile edge it would run at
+    (the largest that fits the memory budget, see `tile_edge`): the fastest on a small block is
+    often not the fastest on a large one, and an implementation that keeps more per tile runs
+    at smaller tiles, which repeat more work. The choice is cached for the process by the
+    network's structure, the input shape and the budget.
     """
     if implementation != "auto":
         return implementation
-    module, _ = split_model(model)
-    params = eqx.filter(module, eqx.is_inexact_array)
-    key = (jax.tree_util.tree_structure(params), tuple(p.shape for p in jax.tree_util.tree_leaves(params)), x.shape[1:])
+    key = (network_structure(model), x.shape[1:], budget)
     if key not in _FASTEST:
-        batch = jnp.asarray(x[:TIMING_BATCH])
-        timings = {}
+        seconds_per_entry = {}
         for candidate in (1, 2, 3):
+
+            def kernel(a: jax.Array, b: jax.Array, candidate: Implementation = candidate) -> jax.Array:
+                return empirical_ntk(model, a, b, candidate)
+
             try:
-                empirical_ntk(model, batch, batch, candidate).block_until_ready()  # compile
+                edge = tile_edge(
+                    kernel, x.shape[1:], key=empirical_ntk_key(model, candidate), budget=budget, at_most=tile_size(len(x))
+                )
+                tile = jnp.asarray(_pad_rows(np.asarray(x[:edge]), edge))
+                kernel(tile, tile).block_until_ready()  # compile
                 started = time.perf_counter()
-                empirical_ntk(model, batch, batch, candidate).block_until_ready()
-                timings[candidate] = time.perf_counter() - started
+                kernel(tile, tile).block_until_ready()
+                seconds_per_entry[candidate] = (time.perf_counter() - started) / edge**2
             except Exception:  # an implementation neural-tangents cannot apply to this network
                 continue
-        _FASTEST[key] = min(timings, key=timings.get)
+        _FASTEST[key] = min(seconds_per_entry, key=seconds_per_entry.get)
     return _FASTEST[key]
