@@ -56,7 +56,7 @@ def run_on_ray(spec: Spec, store: RecordStore, todo: list[Cell], summary: Any, *
     reported as failed without a record, so the next run computes it. An input error raised on a
     worker stops the run, as it would locally.
     """
-    from ._runner import write_record
+    from ._runner import RecordWriter
 
     ray = import_ray()
     started_here = not ray.is_initialized()
@@ -72,7 +72,7 @@ def run_on_ray(spec: Spec, store: RecordStore, todo: list[Cell], summary: Any, *
     for cell in todo:
         groups.setdefault((cell.learner_id, cell.width, cell.seed), []).append(cell)
     bar = ProgressBar(len(todo)) if progress else None
-    computed, failed, busy = 0, [], []
+    writer, busy = RecordWriter(store, spec_dict), []
     pending: dict[Any, list[Cell]] = {}
     with contextlib.ExitStack() as locks:
         try:
@@ -93,15 +93,12 @@ def run_on_ray(spec: Spec, store: RecordStore, todo: list[Cell], summary: Any, *
                         raise
                     except ray.exceptions.RayError as error:  # the worker died on every try
                         reason = f"Ray task failed after {TASK_RETRIES} retries: {type(error).__name__}: {error}"
-                        failed += [(cell, reason.splitlines()[0]) for cell in cells]
+                        writer.failed += [(cell, reason.splitlines()[0]) for cell in cells]
                         continue
                     for cell, record in results:
                         if bar:
                             bar.start(cell.label())
-                        write_record(store, spec_dict, cell, record, computed)
-                        computed += 1
-                        if record["status"] == "failed":
-                            failed.append((cell, record["failure"]))
+                        writer.write(cell, record)
                         if bar:
                             bar.finish()
         finally:
@@ -111,4 +108,4 @@ def run_on_ray(spec: Spec, store: RecordStore, todo: list[Cell], summary: Any, *
                 bar.close()
             if started_here:
                 ray.shutdown()
-    return dataclasses.replace(summary, computed=computed, failed=failed, busy=busy)
+    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=busy)

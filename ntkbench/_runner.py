@@ -118,7 +118,7 @@ def run_spec(
 
     context, learners = prepare(spec)
     bar = ProgressBar(len(todo)) if progress else None
-    computed, failed, busy = 0, [], []
+    writer, busy = RecordWriter(store, spec_dict), []
     cache_owner, cache = None, ArtifactCache()
     try:
         for cell in todo:
@@ -130,17 +130,13 @@ def run_spec(
                 elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
                     if cache_owner != (cell.learner_id, cell.width, cell.seed):
                         cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
-                    record = context.compute(cell, learners[cell.learner_id, cell.width], cache)
-                    write_record(store, spec_dict, cell, record, computed)
-                    computed += 1
-                    if record["status"] == "failed":
-                        failed.append((cell, record["failure"]))
+                    writer.write(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache))
             if bar:
                 bar.finish()
     finally:
         if bar:
             bar.close()
-    return dataclasses.replace(summary, computed=computed, failed=failed, busy=busy)
+    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=busy)
 
 
 def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
@@ -246,15 +242,28 @@ class RunContext:
         }
 
 
-def write_record(store: RecordStore, spec_dict: dict[str, Any], cell: Cell, record: dict[str, Any], written: int) -> None:
-    try:
-        store.write(spec_dict, cell, record)
-    except OSError as error:
-        raise RunFailure(
-            f"cannot write the record of {cell.label()} under {store.records_dir}: {error.strerror or error}. "
-            f"The partial file was removed; the {written} record(s) this run wrote before are kept. "
-            "Free space (or fix the directory) and run the same command to resume."
-        ) from None
+@dataclasses.dataclass
+class RecordWriter:
+    """Writes a run's records (whichever executor computed them), counting them and its failed cells."""
+
+    store: RecordStore
+    spec_dict: dict[str, Any]
+    computed: int = 0
+    failed: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
+
+    def write(self, cell: Cell, record: dict[str, Any]) -> None:
+        """**Raises:** `RunFailure` when the record cannot be written (a full disk); earlier ones are kept."""
+        try:
+            self.store.write(self.spec_dict, cell, record)
+        except OSError as error:
+            raise RunFailure(
+                f"cannot write the record of {cell.label()} under {self.store.records_dir}: {error.strerror or error}. "
+                f"The partial file was removed; the {self.computed} record(s) this run wrote before are kept. "
+                "Free space (or fix the directory) and run the same command to resume."
+            ) from None
+        self.computed += 1
+        if record["status"] == "failed":
+            self.failed.append((cell, record["failure"]))
 
 
 OUT_OF_MEMORY_ADVICE = "lower the largest n_train or n_test, or the network's width or batch_size"
