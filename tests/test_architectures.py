@@ -52,11 +52,14 @@ def test_equinox_and_stax_networks_agree(cls, options, parameterization):
     assert np.linalg.norm(ours - theirs) / np.linalg.norm(theirs) < 1e-5
 
 
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize(("cls", "options"), TWINNED, ids=IDS)
-def test_empirical_ntk_matches_neural_tangents_on_the_twin(cls, options):
+def test_empirical_ntk_matches_neural_tangents_on_the_twin(cls, options, parameterization):
+    """Also in standard parameterisation with `b_std` 0, where a zero-initialised bias would be
+    trainable and add to the kernel: such a network has no bias, as its twin."""
     nt = import_neural_tangents()
     x = images(5)
-    architecture, model, twin = build(cls, options, x)
+    architecture, model, twin = build(cls, options, x, parameterization)
     ours = np.asarray(empirical_ntk(model, x, x))
     reference = np.asarray(
         nt.empirical_ntk_fn(twin.apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=1)(
@@ -198,5 +201,6 @@ def test_readout_features_reproduce_the_readout_and_give_the_nngp(cls, options):
     assert architecture.has_readout_features()
     psi = np.asarray(jax.vmap(architecture.readout_features(model))(x))
     readout = model.layers[-1] if cls is MLPArchitecture else model.readout
-    weights = np.concatenate([np.asarray(readout.weight), np.asarray(readout.bias)[None, :]])
+    bias = np.zeros(readout.weight.shape[1]) if readout.bias is None else np.asarray(readout.bias)  # b_std 0: no bias
+    weights = np.concatenate([np.asarray(readout.weight), bias[None, :]])
     np.testing.assert_allclose(psi @ weights, np.asarray(jax.vmap(model)(x)), rtol=1e-4, atol=1e-5)

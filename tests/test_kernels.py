@@ -167,6 +167,36 @@ def test_auto_implementation_picks_one_that_agrees_with_the_others():
         np.testing.assert_allclose(kernel, kernels[0], rtol=1e-4, atol=1e-5)
 
 
+def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_ones(monkeypatch):
+    """A slow phase of the machine must hit every candidate: timings interleave, the fastest of each counts."""
+    import jax
+
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.numerics import _kernels
+
+    seconds = {1: [3.0, 1.0, 3.0], 3: [2.0, 2.0, 2.0]}  # 1 is hit by a slow phase twice, still the fastest
+    calls = []
+
+    def fake_timer(model, x, implementation, budget):
+        if implementation == 2:
+            raise RuntimeError("cannot allocate")
+        times = iter(seconds[implementation])
+
+        def timer():
+            calls.append(implementation)
+            return next(times)
+
+        return timer
+
+    monkeypatch.setattr(_kernels, "_tile_timer", fake_timer)
+    monkeypatch.setattr(_kernels, "_FASTEST", {})
+    model = MLPArchitecture(MLPArchitecture.Options(width=8, depth=1)).init_model(
+        input_shape=(4,), num_classes=2, key=jax.random.PRNGKey(0)
+    )
+    assert _kernels.resolve_implementation(model, np.zeros((4, 4), np.float32), "auto") == 1
+    assert calls == [1, 3] * _kernels.TIMING_ROUNDS
+
+
 def test_performance_only_options_do_not_change_a_result_key():
     from ntkbench import parse_spec
     from ntkbench._cells import cell_key, cells_of

@@ -5,6 +5,11 @@ own layers; the batch dimension comes from `jax.vmap`. Weights are laid out as s
 out (`(fan_in, fan_out)` for dense, HWIO for convolutions), so parameters can be copied
 across for parity checks.
 
+A layer with `b_std` 0 has no bias (`bias` is None), as a `stax` layer with `b_std=None`: a bias
+that is multiplied by 0 (NTK parameterisation) would still be differentiated, and its Jacobian
+costs memory in every empirical-NTK tile; a bias that starts at 0 (standard parameterisation)
+would be trained, and the network would no longer be its twin's.
+
 Parameterisations, as in `stax.Dense` / `stax.Conv`:
 
 - `ntk`: weights and biases start standard normal; the layer computes
@@ -36,7 +41,7 @@ class Dense(eqx.Module):
     """Fully connected layer on a vector; `weight` is `(fan_in, fan_out)`."""
 
     weight: jax.Array
-    bias: jax.Array
+    bias: jax.Array | None
     weight_multiplier: float = eqx.field(static=True)
     bias_multiplier: float = eqx.field(static=True)
 
@@ -46,17 +51,22 @@ class Dense(eqx.Module):
         weight_key, bias_key = jax.random.split(key)
         weight_init, bias_init, self.weight_multiplier, self.bias_multiplier = _scales(fan_in, w_std, b_std, parameterization)
         self.weight = weight_init * jax.random.normal(weight_key, (fan_in, fan_out))
-        self.bias = bias_init * jax.random.normal(bias_key, (fan_out,))
+        self.bias = bias_init * jax.random.normal(bias_key, (fan_out,)) if b_std else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.weight_multiplier * (x @ self.weight) + self.bias_multiplier * self.bias
+        out = self.weight_multiplier * (x @ self.weight)
+        return out if self.bias is None else out + self.bias_multiplier * self.bias
+
+    def stax_parameters(self) -> tuple[jax.Array, jax.Array | None]:
+        """`(W, b)` as `stax.Dense` holds them: `b` shaped `(1, fan_out)`, or None without a bias."""
+        return self.weight, None if self.bias is None else self.bias[None, :]
 
 
 class Conv(eqx.Module):
     """2-D convolution with SAME padding on an `(H, W, C)` image; `weight` is HWIO like stax's."""
 
     weight: jax.Array
-    bias: jax.Array
+    bias: jax.Array | None
     stride: int = eqx.field(static=True)
     weight_multiplier: float = eqx.field(static=True)
     bias_multiplier: float = eqx.field(static=True)
@@ -77,7 +87,7 @@ class Conv(eqx.Module):
         fan_in = in_channels * kernel_size * kernel_size
         weight_init, bias_init, self.weight_multiplier, self.bias_multiplier = _scales(fan_in, w_std, b_std, parameterization)
         self.weight = weight_init * jax.random.normal(weight_key, (kernel_size, kernel_size, in_channels, out_channels))
-        self.bias = bias_init * jax.random.normal(bias_key, (out_channels,))
+        self.bias = bias_init * jax.random.normal(bias_key, (out_channels,)) if b_std else None
         self.stride = stride
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -88,7 +98,12 @@ class Conv(eqx.Module):
             padding="SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )[0]
-        return self.weight_multiplier * out + self.bias_multiplier * self.bias
+        out = self.weight_multiplier * out
+        return out if self.bias is None else out + self.bias_multiplier * self.bias
+
+    def stax_parameters(self) -> tuple[jax.Array, jax.Array | None]:
+        """`(W, b)` as `stax.Conv` holds them: `b` shaped `(1, 1, 1, out_channels)`, or None without a bias."""
+        return self.weight, None if self.bias is None else self.bias.reshape(1, 1, 1, -1)
 
 
 def avg_pool(x: jax.Array) -> jax.Array:

@@ -46,7 +46,7 @@ class MLP(eqx.Module):
         return self.layers[-1](self.features(x))
 
 
-def stax_parameters(model: MLP, has_bias: bool) -> list[tuple[Any, ...]]:
+def stax_parameters(model: MLP) -> list[tuple[Any, ...]]:
     """The parameters of `model` laid out for its twin `serial(Flatten, Dense, Relu, ..., Dense)`.
 
     One entry per layer: `()` for the parameter-free ones, `(W, b)` for `Dense` with `b` shaped
@@ -54,7 +54,7 @@ def stax_parameters(model: MLP, has_bias: bool) -> list[tuple[Any, ...]]:
     """
     params: list[tuple[Any, ...]] = [()]
     for index, layer in enumerate(model.layers):
-        params.append((layer.weight, layer.bias[None, :] if has_bias else None))
+        params.append(layer.stax_parameters())
         if index < len(model.layers) - 1:
             params.append(())
     return params

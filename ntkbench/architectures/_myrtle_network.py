@@ -57,12 +57,12 @@ class Myrtle(eqx.Module):
         return self.readout(self.features(x))
 
 
-def stax_parameters(model: Myrtle, has_bias: bool) -> list[Any]:
+def stax_parameters(model: Myrtle) -> list[Any]:
     """Parameters laid out for `serial(Conv, Relu, ..., AvgPool, ..., GlobalAvgPool, Dense)`."""
     params: list[Any] = []
     for index, stage in enumerate(model.stages):
         for conv in stage:
-            params += [(conv.weight, conv.bias.reshape(1, 1, 1, -1) if has_bias else None), ()]
+            params += [conv.stax_parameters(), ()]
         params.append(())  # AvgPool or GlobalAvgPool
-    params.append((model.readout.weight, model.readout.bias[None, :] if has_bias else None))
+    params.append(model.readout.stax_parameters())
     return params

@@ -104,22 +104,19 @@ class ResNet18(eqx.Module):
         return logits if state is None else (logits, new_state)
 
 
-def stax_parameters(model: ResNet18, has_bias: bool) -> list[Any]:
+def stax_parameters(model: ResNet18) -> list[Any]:
     """Parameters laid out for the twin built by `ResNet18Architecture.stax_twin` (norm none or layer).
 
     Layer norm has no parameters: it contributes `()` where the twin has a `LayerNorm`.
     """
     norm = [()] if model.final_norm.kind == "layer" else []
 
-    def conv(layer: Conv) -> tuple[Any, Any]:
-        return (layer.weight, layer.bias.reshape(1, 1, 1, -1) if has_bias else None)
-
-    params: list[Any] = [conv(model.stem)]
+    params: list[Any] = [model.stem.stax_parameters()]
     for block in model.blocks:
-        main = [conv(block.conv1), *norm, (), conv(block.conv2)]
+        main = [block.conv1.stax_parameters(), *norm, (), block.conv2.stax_parameters()]
         if block.shortcut is None:  # FanOut, parallel(norm-relu-main, identity), FanInSum
             params.append([(), [[*norm, (), *main], ()], ()])
         else:  # norm, relu, FanOut, parallel(main, shortcut conv), FanInSum
-            params.append([*norm, (), (), [main, conv(block.shortcut)], ()])
-    params += [*norm, (), (), (model.readout.weight, model.readout.bias[None, :] if has_bias else None)]
+            params.append([*norm, (), (), [main, block.shortcut.stax_parameters()], ()])
+    params += [*norm, (), (), model.readout.stax_parameters()]
     return params

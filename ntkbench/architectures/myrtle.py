@@ -77,7 +77,7 @@ class MyrtleArchitecture(Architecture):
     def stax_parameters(self, model: Any) -> Any:
         from ._myrtle_network import stax_parameters
 
-        return stax_parameters(model, has_bias=bool(self.options.b_std))
+        return stax_parameters(model)
 
     def has_readout_features(self) -> bool:
         return True

@@ -100,7 +100,7 @@ class ResNet18Architecture(Architecture):
     def stax_parameters(self, model: Any) -> Any:
         from ._resnet_network import stax_parameters
 
-        return stax_parameters(model, has_bias=bool(self.options.b_std))
+        return stax_parameters(model)
 
     def has_readout_features(self) -> bool:
         return True
