@@ -18,6 +18,7 @@ from ._fit import fit_power_law as fit_power_law
 from ._fit import fit_saturating as fit_saturating
 from ._leaderboard import write_leaderboard as write_leaderboard
 from ._plugins import API_VERSION as API_VERSION
+from ._plugins import AcrossSeeds as AcrossSeeds
 from ._plugins import Architecture as Architecture
 from ._plugins import ArchitectureOptions as ArchitectureOptions
 from ._plugins import ArtifactCache as ArtifactCache

@@ -195,6 +195,35 @@ class ArtifactCache:
         return self._items[key]
 
 
+class AcrossSeeds:
+    """What the seeds that one process computes for a learner (at one width) can share.
+
+    Work that depends only on the samples, not on the seed (an infinite-width kernel), can be done
+    once on `union_inputs()`, the union of those seeds' largest training sets, and each seed takes
+    its part at `positions(seed)`. That pays when the seeds' sets overlap much (a large n_train_max
+    against the pool); `cache` keeps such work for the other seeds.
+    """
+
+    def __init__(self, pool_inputs: np.ndarray, largest_sets: dict[int, np.ndarray]):
+        """`largest_sets`: per seed, the pool indices of its largest training set, in its order."""
+        self.seeds = tuple(largest_sets)
+        self.cache = ArtifactCache()
+        self._pool_inputs = pool_inputs
+        self._largest_sets = largest_sets
+        self._union = np.unique(np.concatenate(list(largest_sets.values())))
+
+    @property
+    def union_size(self) -> int:
+        return len(self._union)
+
+    def union_inputs(self) -> np.ndarray:
+        return self._pool_inputs[self._union]
+
+    def positions(self, seed: int) -> np.ndarray:
+        """Where the seed's largest training set (in its order) lies in `union_inputs()`."""
+        return np.searchsorted(self._union, self._largest_sets[seed])
+
+
 @dataclasses.dataclass(frozen=True)
 class LearnerTask:
     """Everything a learner receives for one cell (n_train, seed).
@@ -218,6 +247,9 @@ class LearnerTask:
     """`held_out_subset(m)`: m pool samples that no training set of the sweep contains (the last m of
     this seed's order), for example to pre-train on data the kernel regression never sees."""
     cache: ArtifactCache
+    across_seeds: AcrossSeeds | None = None
+    """What this seed shares with the other seeds this process computes for the learner; None when
+    it computes no other."""
 
     @property
     def n_train(self) -> int:

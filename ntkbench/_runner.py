@@ -2,7 +2,8 @@
 
 spec -> cells -> learner -> record. The dataset is loaded once, each learner plugin is
 instantiated once, each (learner, seed) gets an artefact cache that serves all its n (a
-pre-trained network, a kernel on the largest training set), and every finished cell is
+pre-trained network, a kernel on the largest training set), the seeds of a learner share an
+`AcrossSeeds` (for work that depends only on the samples), and every finished cell is
 written before the next starts: an interrupted run loses at most the cell in progress.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from ._cells import Cell, architecture_at, cell_key, cells_of, widths_of
 from ._errors import CellFailure, InputError, NtkbenchError, RunFailure
 from ._metrics import encode_outcomes, test_outcomes
-from ._plugins import ArtifactCache, LabelledData, LearnerTask
+from ._plugins import AcrossSeeds, ArtifactCache, LabelledData, LearnerTask
 from ._progress import ProgressBar
 from ._provenance import device_info, library_versions, machine_info
 from ._records import RECORD_FORMAT, RecordStore
@@ -120,6 +121,12 @@ def run_spec(
     bar = ProgressBar(len(todo)) if progress else None
     writer, busy = RecordWriter(store, spec_dict), []
     cache_owner, cache = None, ArtifactCache()
+    seeds_todo: dict[tuple[str, int | None], list[int]] = {}
+    for cell in todo:
+        seeds = seeds_todo.setdefault((cell.learner_id, cell.width), [])
+        if cell.seed not in seeds:
+            seeds.append(cell.seed)
+    shared_owner, shared = None, None
     try:
         for cell in todo:
             if bar:
@@ -130,7 +137,10 @@ def run_spec(
                 elif (store.read(spec_dict, cell) or {}).get("status") != "ok":  # not finished meanwhile
                     if cache_owner != (cell.learner_id, cell.width, cell.seed):
                         cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
-                    writer.write(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache))
+                    if shared_owner != (cell.learner_id, cell.width):
+                        shared_owner = (cell.learner_id, cell.width)
+                        shared = context.across_seeds(seeds_todo[shared_owner])
+                    writer.write(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache, shared))
             if bar:
                 bar.finish()
     finally:
@@ -196,7 +206,17 @@ class RunContext:
     x_probe: np.ndarray | None = None
     """The fixed probe inputs of a dynamics spec."""
 
-    def compute(self, cell: Cell, learner: Any, cache: ArtifactCache) -> dict[str, Any]:
+    def across_seeds(self, seeds: list[int]) -> AcrossSeeds | None:
+        """What `seeds` (computed by this process for one learner) can share; None for a single seed."""
+        if len(seeds) < 2:
+            return None
+        samplers = {seed: self.samplers[seed] for seed in seeds}
+        pool = next(iter(samplers.values())).data.x_pool
+        return AcrossSeeds(pool, {seed: sampler.order[: sampler.n_max] for seed, sampler in samplers.items()})
+
+    def compute(
+        self, cell: Cell, learner: Any, cache: ArtifactCache, across_seeds: AcrossSeeds | None = None
+    ) -> dict[str, Any]:
         """Run the learner on the cell and return its record (successful or failed)."""
         sampler = self.samplers[cell.seed]
         x_train, y_train = sampler.nested_subset(cell.n_train)
@@ -211,6 +231,7 @@ class RunContext:
             nested_subset=sampler.nested_subset,
             held_out_subset=sampler.held_out_subset,
             cache=cache,
+            across_seeds=across_seeds,
         )
         started = time.perf_counter()
         if self.spec.dynamics is not None:

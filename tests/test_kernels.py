@@ -254,3 +254,55 @@ def test_tiles_spread_over_two_devices_give_the_one_device_kernel(tmp_path):
         assert int(results[devices]["devices"]) == int(results[devices]["used"]) == devices
     for name in ("empirical", "infinite"):
         np.testing.assert_array_equal(results[2][name], results[1][name])
+
+
+SHARED = """\
+name: shared
+dataset: {name: teacher_student, dim: 8, num_classes: 3, n_test: 30, pool: 240}
+architecture: {name: mlp, width: 32, depth: 1}
+learners: [{name: ntk_infinite}]
+sweep: {n_train: [60, 120, 200], seeds: SEEDS}
+"""
+
+
+def test_ntk_infinite_seeds_share_one_kernel_on_their_union_and_predict_as_alone(tmp_path):
+    """3 seeds of 200 samples from a pool of 240 overlap so much that one kernel on their union
+    (about 236 samples) takes fewer entries than three on 200; every cell predicts as it does
+    when its seed runs alone (its own kernel)."""
+    import json
+
+    from ntkbench import parse_spec, run_spec
+    from ntkbench._subsets import training_order
+
+    def run(seeds: list[int], out: str) -> dict:
+        spec = parse_spec(SHARED.replace("SEEDS", str(seeds)))
+        run_spec(spec, tmp_path / out, progress=False)
+        records = [json.loads(path.read_text()) for path in (tmp_path / out / "records").glob("*/*.json")]
+        return {(r["cell"]["seed"], r["cell"]["n_train"]): r for r in records}
+
+    shared = run([0, 1, 2], "shared")
+    alone = {cell: record for seed in (0, 1, 2) for cell, record in run([seed], f"alone{seed}").items()}
+    y_pool = parse_spec(SHARED.replace("SEEDS", "[0]")).dataset.instantiate().load().y_pool
+    union = set().union(*(training_order(y_pool, seed)[:200] for seed in (0, 1, 2)))
+    assert len(shared) == len(alone) == 9
+    for cell, record in shared.items():
+        assert record["status"] == alone[cell]["status"] == "ok"
+        assert record["info"]["kernel_shared_by_seeds"] == 3 and record["info"]["kernel_samples"] == len(union) < 600
+        assert alone[cell]["info"]["kernel_shared_by_seeds"] == 1 and alone[cell]["info"]["kernel_samples"] == 200
+        for metric, value in alone[cell]["metrics"].items():
+            assert record["metrics"][metric] == pytest.approx(value, rel=1e-5, abs=1e-6), (cell, metric)
+
+
+def test_a_union_kernel_is_used_only_when_it_takes_fewer_entries_and_fits_the_budget(monkeypatch):
+    from ntkbench import AcrossSeeds
+    from ntkbench.learners._kernel_regression import union_pays
+
+    def seeds_of(pool: int, n: int) -> AcrossSeeds:
+        return AcrossSeeds(np.zeros((pool, 1)), {seed: np.random.default_rng(seed).permutation(pool)[:n] for seed in range(5)})
+
+    monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "64G")
+    assert not union_pays(seeds_of(60000, 4096), 4096, 1000)  # the demo: the union is 3.8x more entries
+    cifar = seeds_of(50000, 2**15)
+    assert 49000 < cifar.union_size < 50000 and union_pays(cifar, 2**15, 10000)
+    monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "8G")  # the union's 10 GB float32 kernel does not fit
+    assert not union_pays(cifar, 2**15, 10000)

@@ -23,7 +23,9 @@ class InfiniteNTKLearner(Learner):
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))
-        return regress_with_kernel(self._kernel_fn, task, self.options.ridge, kernel_key=self._kernel_fn)
+        return regress_with_kernel(
+            self._kernel_fn, task, self.options.ridge, kernel_key=self._kernel_fn, same_for_every_seed=True
+        )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import kernel_regression_cost
