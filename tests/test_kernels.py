@@ -267,7 +267,7 @@ sweep: {n_train: [60, 120, 200], seeds: SEEDS}
 
 def test_ntk_infinite_seeds_share_one_kernel_on_their_union_and_predict_as_alone(tmp_path):
     """3 seeds of 200 samples from a pool of 240 overlap so much that one kernel on their union
-    (about 236 samples) takes fewer entries than three on 200; every cell predicts as it does
+    (237 samples) takes fewer entries than three on 200; every cell predicts as it does
     when its seed runs alone (its own kernel)."""
     import json
 
