@@ -83,22 +83,20 @@ def union_pays(across: AcrossSeeds, n_train_max: int, n_test: int) -> bool:
 
 
 def _shared_seed_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None) -> SeedKernel:
-    """The seed's kernel, taken from the kernel on the union of the seeds' largest training sets
-    (computed by the first seed that asks)."""
+    """The seed's kernel, taken from the kernel on the union of the seeds' largest training sets.
+
+    The first seed that asks computes the union's kernel, and its `kernel_seconds` include that
+    time; the other seeds' include only taking their block.
+    """
     across = task.across_seeds
-
-    def compute_union() -> tuple[np.ndarray, np.ndarray, float]:
-        started = time.perf_counter()
-        train, test = _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key)
-        return train, test, time.perf_counter() - started
-
-    union_train, union_test, union_seconds = across.cache.get_or_create("union_kernel", compute_union)
     started = time.perf_counter()
+    union_train, union_test = across.cache.get_or_create(
+        "union_kernel", lambda: _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key)
+    )
     positions = across.positions(task.seed)
     train, test = union_train[np.ix_(positions, positions)], union_test[:, positions]
     return _factored(
-        train, test, ridge, union_seconds + time.perf_counter() - started,
-        samples=across.union_size, seeds_sharing=len(across.seeds),
+        train, test, ridge, time.perf_counter() - started, samples=across.union_size, seeds_sharing=len(across.seeds)
     )
 
 
