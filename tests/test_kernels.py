@@ -9,7 +9,7 @@ import pytest
 from ntkbench import CellFailure
 from ntkbench.numerics import _kernels
 from ntkbench.numerics._kernel_ridge import kernel_ridge_predict, one_hot
-from ntkbench.numerics._kernels import evaluate_tiled, tile_size
+from ntkbench.numerics._kernels import evaluate_tiled, tile_edge, tile_size
 
 
 def rbf(x1, x2):
@@ -47,6 +47,30 @@ def test_the_tile_edge_follows_the_memory_budget():
         return np.asarray(a) @ np.asarray(b).T
 
     assert tile_edge(numpy_kernel, (64,), budget=1) == _kernels.MAX_TILE
+
+
+def test_the_tile_memory_is_measured_once_per_edge_while_the_budget_moves(monkeypatch):
+    """The default budget follows the free memory, which moves by megabytes between calls; each
+    measurement is a compilation (1.5 s for a Myrtle-5 eNTK tile). With a key, an edge is measured
+    once, and the edge still follows the budget of the moment."""
+    measured = []
+
+    def fake_tile_bytes(kernel_fn, edge, input_shape):
+        measured.append(edge)
+        return edge * edge * 1000
+
+    monkeypatch.setattr(_kernels, "tile_bytes", fake_tile_bytes)
+    monkeypatch.setattr(_kernels, "_TILE_BYTES", {})
+    fits_256 = int(256 * 256 * 1000 / _kernels.TILE_MEMORY_FRACTION)
+    assert tile_edge(None, (3,), key="kernel", budget=fits_256) == 256
+    assert measured == [512, 256]
+    assert tile_edge(None, (3,), key="kernel", budget=fits_256 + (3 << 20)) == 256  # free memory moved a little
+    assert tile_edge(None, (3,), key="kernel", budget=fits_256 - 1) == 128  # a smaller budget: a smaller edge
+    assert tile_edge(None, (3,), key="kernel", budget=1 << 40) == 512
+    assert measured == [512, 256, 128]
+    assert tile_edge(None, (5,), key="kernel", budget=1 << 40) == 512  # another input shape is another measurement
+    assert tile_edge(None, (3,), budget=1 << 40) == 512  # no key: measured on every call
+    assert measured == [512, 256, 128, 512, 512]
 
 
 def test_a_small_budget_gives_small_tiles_and_the_same_kernel(monkeypatch):

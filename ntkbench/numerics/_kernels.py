@@ -40,7 +40,10 @@ MIN_TILE = 8
 TILE_MEMORY_FRACTION = 0.5
 """The share of the memory budget that the working memory of one compiled tile may take (callers
 that hold large arrays meanwhile pass the budget minus those)."""
-_TILE_EDGES: dict[Any, int] = {}
+_TILE_BYTES: dict[Any, int | None] = {}
+"""Measured working memory per (kernel key, input shape, tile edge). The budget is not part of the
+key: it follows the free memory, which changes by megabytes between calls, and each measurement
+is one compilation (seconds for a CNN's empirical NTK)."""
 
 
 def tile_size(length: int, max_tile: int | None = None) -> int:
@@ -73,28 +76,34 @@ def tile_edge(
 
     The convolutional empirical NTK is where this matters: neural-tangents' implementations keep
     per-example Jacobians or NTK-vector products, gigabytes per tile at CNN widths. `key`
-    identifies the kernel's computation (not its parameters or data): with one, the edge is
-    measured once per key, input shape and budget; without, on every call (one compilation). A
-    kernel function that cannot be compiled ahead of time gets `MAX_TILE`.
+    identifies the kernel's computation (not its parameters or data): with one, each edge's
+    memory is measured once per key and input shape, and later calls only compare it with the
+    budget of the moment; without, every edge tried is compiled on every call. A kernel function
+    that cannot be compiled ahead of time gets `MAX_TILE`.
     """
     from .._resources import memory_budget
 
     budget = memory_budget() if budget is None else budget
-    cached = (key, tuple(input_shape), budget, at_most)
-    if key is not None and cached in _TILE_EDGES:
-        return _TILE_EDGES[cached]
     edge = min(MAX_TILE, at_most)
     while edge > MIN_TILE:
         try:
-            used = tile_bytes(kernel_fn, edge, tuple(input_shape))
+            used = _measured_tile_bytes(kernel_fn, edge, tuple(input_shape), key)
         except Exception:  # a kernel that jax cannot compile ahead of time (a plugin's NumPy code): no estimate
             break
         if used is None or used <= TILE_MEMORY_FRACTION * budget:
             break
         edge //= 2
-    if key is not None:
-        _TILE_EDGES[cached] = edge
     return edge
+
+
+def _measured_tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...], key: Any) -> int | None:
+    """`tile_bytes`, remembered by `key` (when given)."""
+    if key is None:
+        return tile_bytes(kernel_fn, edge, input_shape)
+    cached = (key, input_shape, edge)
+    if cached not in _TILE_BYTES:
+        _TILE_BYTES[cached] = tile_bytes(kernel_fn, edge, input_shape)
+    return _TILE_BYTES[cached]
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
