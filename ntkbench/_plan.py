@@ -50,7 +50,8 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
     plans = []
     for cell in cells_of(spec_dict):
         first = cell.n_train == smallest
-        key = (cell.learner_id, cell.width, cell.n_train, first)
+        seed_index = spec.seeds.index(cell.seed)
+        key = (cell.learner_id, cell.width, cell.n_train, first, seed_index == 0)
         if key not in estimates:
             context = CostContext(
                 architecture=architectures[cell.width],
@@ -61,6 +62,9 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
                 n_test=spec.dataset.options.n_test,
                 first_of_seed=first,
                 detailed=detailed,
+                seeds=len(spec.seeds),
+                seed_index=seed_index,
+                pool_size=pool,
             )
             cost = learners[cell.learner_id].estimate_cost(context)
             if cost is not None:

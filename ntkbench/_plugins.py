@@ -309,6 +309,12 @@ class CostContext:
     """Whether this is the first cell of its seed (where per-seed work such as a kernel happens)."""
     detailed: bool
     """False: return only what needs no compilation (the memory held); True: also compile to count FLOPs."""
+    seeds: int = 1
+    """How many seeds of the spec one run computes together (work that does not depend on the seed can be shared)."""
+    seed_index: int = 0
+    """This cell's seed's place among them: shared work is done (and counted) at the first seed."""
+    pool_size: int | None = None
+    """Size of the training pool when the dataset knows it (how much the seeds' training sets overlap)."""
 
 
 @dataclasses.dataclass(frozen=True)

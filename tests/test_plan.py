@@ -64,3 +64,52 @@ def test_plan_command_prints_a_table_and_totals(write_spec, tmp_path):
     assert "18 cells; estimated" in result.stdout and "GFLOP/s float32 GEMM" in result.stdout
     assert "OVER BUDGET" in result.stdout
     assert (tmp_path / "data" / "calibration.json").exists()
+
+
+SHARED = """\
+name: shared
+dataset: {name: teacher_student, dim: 8, num_classes: 3, n_test: 30, pool: POOL}
+architecture: {name: mlp, width: 32, depth: 1}
+learners: [{name: ntk_infinite}]
+sweep: {n_train: [60, 120, 200], seeds: [0, 1, 2]}
+"""
+
+
+def test_plan_counts_a_kernel_shared_by_the_seeds_once():
+    """3 seeds of 200 from a pool of 240 share one kernel on their union (as the run does, see
+    tests/test_kernels.py): the plan counts it at the first seed's first cell, a factorisation
+    at every seed's first cell, and its memory in every cell. From a pool of 100000 the union
+    takes more entries than three kernels: one kernel per seed."""
+    from ntkbench._subsets import training_order
+    from ntkbench.numerics._costs import expected_union_size
+
+    def costs(pool: int) -> dict:
+        plans = plan_spec(parse_spec(SHARED.replace("POOL", str(pool))), detailed=True, rates=None)
+        return {(p.cell.seed, p.cell.n_train): p.cost for p in plans}
+
+    shared, apart = costs(240), costs(100000)
+
+    y_pool = parse_spec(SHARED.replace("POOL", "240")).dataset.instantiate().load().y_pool
+    union = len(set().union(*(training_order(y_pool, seed)[:200] for seed in (0, 1, 2))))
+    assert abs(expected_union_size(240, 200, 3) - union) <= 0.02 * union  # 239 expected, 237 drawn
+    for seed in (1, 2):
+        assert shared[seed, 60].flops == 0 and shared[seed, 60].factor_flops == pytest.approx(200**3 / 3)
+        assert apart[seed, 60].flops > 0 and apart[seed, 60].factor_flops == pytest.approx(200**3 / 3)
+    assert shared[0, 60].flops > 0
+    def first_cells_flops(costs: dict) -> float:
+        return sum(cost.flops for (_, n), cost in costs.items() if n == 60)
+
+    assert first_cells_flops(shared) < first_cells_flops(apart) / 2
+    data_bytes = {pool: 4 * 8 * (pool + 30) for pool in (240, 100000)}  # the pool and test inputs
+    union_bytes = 4 * 239 * (239 + 30)  # the union's float32 kernels, held for the whole run
+    for cell, cost in shared.items():
+        if cell[1] > 60:
+            assert cost.peak_bytes - data_bytes[240] == apart[cell].peak_bytes - data_bytes[100000] + union_bytes
+
+
+def test_a_union_kernel_is_never_shared_by_one_seed():
+    from ntkbench.numerics._costs import union_kernel_pays
+
+    assert union_kernel_pays(239, 3, 200, 30, budget=1 << 30)
+    assert not union_kernel_pays(200, 1, 200, 30, budget=1 << 30)
+    assert not union_kernel_pays(239, 3, 200, 30, budget=100_000)  # the union's kernels do not fit

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._plugins import AcrossSeeds, LearnerResult, LearnerTask
 from .._resources import memory_budget
+from ..numerics._costs import union_kernel_pays
 from ..numerics._kernel_ridge import FactoredKernel, factor_kernel, one_hot
 from ..numerics._kernels import evaluate_tiled, tile_edge, tile_size
 
@@ -68,18 +69,9 @@ def seed_kernel(
 
 
 def union_pays(across: AcrossSeeds, n_train_max: int, n_test: int) -> bool:
-    """Whether one kernel on the union of the seeds' largest training sets takes fewer kernel entries
-    than one kernel per seed, and fits the memory budget beside one seed's factorisation.
-
-    It pays when the sets overlap much: 5 seeds of 2^15 CIFAR-10 samples (of 50000) cover about
-    49700 samples, 2.2x fewer entries than 5 kernels on 2^15; 5 seeds of 4096 Fashion-MNIST
-    samples (of 60000) cover about 17900, 3.8x more entries than 5 kernels on 4096.
-    """
-    union, seeds = across.union_size, len(across.seeds)
-    union_entries = union * (union + 1) / 2 + n_test * union
-    per_seed_entries = seeds * (n_train_max * (n_train_max + 1) / 2 + n_test * n_train_max)
-    held = 4 * union * (union + n_test) + 12 * n_train_max**2  # the union's kernels, one seed's float32 + float64 blocks
-    return union_entries < per_seed_entries and held <= memory_budget()
+    """Whether the seeds of `across` should share one kernel on the union of their largest
+    training sets (see `union_kernel_pays`)."""
+    return union_kernel_pays(across.union_size, len(across.seeds), n_train_max, n_test)
 
 
 def _shared_seed_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None) -> SeedKernel:

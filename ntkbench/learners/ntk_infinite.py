@@ -32,4 +32,4 @@ class InfiniteNTKLearner(Learner):
         from ..numerics._kernels import infinite_kernel_fn
 
         kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes)) if context.detailed else None
-        return kernel_regression_cost(kernel, context)
+        return kernel_regression_cost(kernel, context, same_for_every_seed=True)

@@ -119,8 +119,9 @@ def evaluate_tiled(
     """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`.
 
     Tiles are `tile_size(len(x1), max_tile)` by `tile_size(len(x2), max_tile)`, so a short axis is
-    not padded to a long one; `tile_edge` gives the `max_tile` that fits the memory budget. With `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed
-    and the result is exactly symmetric. With several local devices, tiles are spread over all of
+    not padded to a long one; `tile_edge` gives the `max_tile` that fits the memory budget. With
+    `x2=None` the kernel is symmetric: only tiles on and above the diagonal are computed and the
+    result is exactly symmetric. With several local devices, tiles are spread over all of
     them (one tile per device at a time); the result is the same as on one device. A matrix larger
     than `MEMMAP_BYTES` lives in a temporary file (memory-mapped), so that only the tiles in use
     occupy memory.
