@@ -51,7 +51,9 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
     for cell in cells_of(spec_dict):
         first = cell.n_train == smallest
         seed_index = spec.seeds.index(cell.seed)
-        key = (cell.learner_id, cell.width, cell.n_train, first, seed_index == 0)
+        # Work shared between seeds is counted at the first seed's first cell: only first cells
+        # are estimated apart for the first seed and the others.
+        key = (cell.learner_id, cell.width, cell.n_train, first, first and seed_index == 0)
         if key not in estimates:
             context = CostContext(
                 architecture=architectures[cell.width],

@@ -85,7 +85,7 @@ def expected_union_size(pool: int, n: int, seeds: int) -> int:
 
 def _shared_union(context: CostContext) -> int | None:
     """The union's expected size when the run will share one kernel between the seeds, else None."""
-    if context.pool_size is None or context.seeds < 2:
+    if context.pool_size is None:
         return None
     union = expected_union_size(context.pool_size, context.n_train_max, context.seeds)
     return union if union_kernel_pays(union, context.seeds, context.n_train_max, context.n_test) else None
