@@ -51,7 +51,7 @@ sweep: {n_train: [256, 512, 1024, 2048, 4096], seeds: [0, 1]}
 
 def plain_loop(spec) -> None:
     """The obvious loop: per cell, neural-tangents on that cell's data and a dense float64 solve."""
-    from ntkbench._subsets import balanced_test_indices, training_order
+    from ntkbench.run._sampling import balanced_test_indices, training_order
 
     nt = import_neural_tangents()
     data = spec.dataset.instantiate().load()
@@ -98,7 +98,7 @@ def test_myrtle_empirical_ntk_against_the_best_implementation(benchmark):
     """
     from jaxlib.xla_extension import XlaRuntimeError
 
-    from ntkbench._resources import memory_budget
+    from ntkbench.api import memory_budget
     from ntkbench.numerics._kernels import TILE_MEMORY_FRACTION, empirical_ntk_key, tile_bytes, tile_edge
 
     nt = import_neural_tangents()
@@ -178,8 +178,8 @@ def test_training_steps_against_a_bare_loop(benchmark):
     import equinox as eqx
     import optax
 
-    from ntkbench.learners._options import SGDOptions, TrainingOptions
     from ntkbench.numerics._training import train_network
+    from ntkbench.training import SGDOptions, TrainingOptions
 
     model = MLPArchitecture(MLPArchitecture.Options(width=256, depth=2)).init_model(
         input_shape=(784,), num_classes=10, key=jax.random.PRNGKey(0))
@@ -226,8 +226,8 @@ def test_training_steps_against_a_bare_loop(benchmark):
 def test_plan_predicts_the_demo_within_a_factor_two(benchmark, tmp_path):
     """Target: `ntkbench plan`'s wall time for the demo spec within a factor 2 of the measured run."""
     from ntkbench import load_spec
-    from ntkbench._plan import plan_spec
-    from ntkbench._resources import calibration
+    from ntkbench.run import calibration
+    from ntkbench.run._plan import plan_spec
 
     spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_mlp.yaml")
     predicted = sum(p.seconds for p in plan_spec(spec, detailed=True, rates=calibration()))
@@ -239,7 +239,7 @@ def test_plan_predicts_the_demo_within_a_factor_two(benchmark, tmp_path):
 SCALE = """
 import time, numpy as np, jax
 from ntkbench.architectures.mlp import MLPArchitecture
-from ntkbench.learners._kernel_regression import seed_kernel
+from ntkbench.numerics._kernel_regression import seed_kernel
 from ntkbench.numerics._kernels import infinite_kernel_fn
 from ntkbench.numerics._kernel_ridge import one_hot
 rng = np.random.default_rng(0)

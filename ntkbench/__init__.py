@@ -1,40 +1,61 @@
 """ntkbench: declarative benchmarks of data-scaling exponents, finite networks against their NTKs.
 
-The public API for plugin authors and for scripting runs. Importing this package does not
-import jax; the numerical modules load when a run needs them.
+The public API for plugin authors (`ntkbench.api`, re-exported here) and for scripting runs.
+Importing this package imports neither jax nor scipy: the numerical modules load when a run
+needs them, and the fitting functions (`compare`, `fit_power_law`, `fit_saturating`, `Curve`,
+`write_leaderboard`) when first used.
 """
 
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import Any as _Any
 
-from ._errors import CellFailure as CellFailure
-from ._errors import DataUnavailable as DataUnavailable
-from ._errors import InputError as InputError
-from ._errors import NtkbenchError as NtkbenchError
-from ._errors import SpecError as SpecError
-from ._compare import Curve as Curve
-from ._compare import compare as compare
-from ._fit import fit_power_law as fit_power_law
-from ._fit import fit_saturating as fit_saturating
-from ._leaderboard import write_leaderboard as write_leaderboard
-from ._plugins import API_VERSION as API_VERSION
-from ._plugins import AcrossSeeds as AcrossSeeds
-from ._plugins import Architecture as Architecture
-from ._plugins import ArchitectureOptions as ArchitectureOptions
-from ._plugins import ArtifactCache as ArtifactCache
-from ._plugins import Dataset as Dataset
-from ._plugins import DatasetOptions as DatasetOptions
-from ._plugins import LabelledData as LabelledData
-from ._plugins import Learner as Learner
-from ._plugins import LearnerOptions as LearnerOptions
-from ._plugins import LearnerResult as LearnerResult
-from ._plugins import LearnerTask as LearnerTask
-from ._plugins import StatefulModel as StatefulModel
-from ._plugins import StaxTwin as StaxTwin
-from ._runner import run_spec as run_spec
-from ._spec import Spec as Spec
-from ._spec import load_spec as load_spec
-from ._spec import parse_spec as parse_spec
+from .api import API_VERSION as API_VERSION
+from .api import AcrossSeeds as AcrossSeeds
+from .api import Architecture as Architecture
+from .api import ArchitectureOptions as ArchitectureOptions
+from .api import ArtifactCache as ArtifactCache
+from .api import CellCost as CellCost
+from .api import CellFailure as CellFailure
+from .api import CostContext as CostContext
+from .api import DataFile as DataFile
+from .api import Dataset as Dataset
+from .api import DatasetOptions as DatasetOptions
+from .api import DataUnavailable as DataUnavailable
+from .api import DynamicsRequest as DynamicsRequest
+from .api import FileStore as FileStore
+from .api import InputError as InputError
+from .api import LabelledData as LabelledData
+from .api import Learner as Learner
+from .api import LearnerOptions as LearnerOptions
+from .api import LearnerResult as LearnerResult
+from .api import LearnerTask as LearnerTask
+from .api import NtkbenchError as NtkbenchError
+from .api import SpecError as SpecError
+from .api import StatefulModel as StatefulModel
+from .api import StaxTwin as StaxTwin
+from .run import run_spec as run_spec
+from .spec import Spec as Spec
+from .spec import load_spec as load_spec
+from .spec import parse_spec as parse_spec
+
+_ANALYSIS = {"Curve", "compare", "fit_power_law", "fit_saturating"}
+_REPORT = {"write_leaderboard"}
+
+
+def __getattr__(name: str) -> _Any:
+    """The fitting and report functions, imported on first use (they import scipy and matplotlib's
+    dependencies, which `ntkbench validate` and `ntkbench list` do not need)."""
+    if name in _ANALYSIS:
+        from . import analysis
+
+        return getattr(analysis, name)
+    if name in _REPORT:
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'ntkbench' has no attribute {name!r}")
+
 
 try:
     __version__ = _version("ntkbench")

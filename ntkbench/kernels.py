@@ -10,10 +10,12 @@ A learner that is "a kernel" only has to supply the kernel function:
 This module imports jax; import it inside plugin methods, not at the top of a plugin module.
 """
 
-from .learners._kernel_regression import regress_with_kernel as regress_with_kernel
+from .numerics._kernel_regression import regress_with_empirical_ntk as regress_with_empirical_ntk
+from .numerics._kernel_regression import regress_with_kernel as regress_with_kernel
 from .numerics._kernel_ridge import KernelRidgeFit as KernelRidgeFit
 from .numerics._kernel_ridge import kernel_ridge_predict as kernel_ridge_predict
 from .numerics._kernel_ridge import one_hot as one_hot
 from .numerics._kernels import empirical_ntk as empirical_ntk
+from .numerics._kernels import empirical_ntk_key as empirical_ntk_key
 from .numerics._kernels import evaluate_tiled as evaluate_tiled
 from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn

@@ -28,7 +28,7 @@ import types
 import warnings
 from typing import Any
 
-from ._errors import EnvironmentProblem
+from .api import EnvironmentProblem
 
 SUPPORTED_VERSION = "0.6.5"
 INSTALL_HINT = f"pip install --no-deps neural-tangents=={SUPPORTED_VERSION}"

@@ -4,9 +4,9 @@
 This module imports jax; import it inside plugin methods, not at the top of a plugin module.
 """
 
-from .learners._options import AdamOptions as AdamOptions
-from .learners._options import SGDOptions as SGDOptions
-from .learners._options import TrainingOptions as TrainingOptions
+from .numerics._options import AdamOptions as AdamOptions
+from .numerics._options import SGDOptions as SGDOptions
+from .numerics._options import TrainingOptions as TrainingOptions
 from .numerics._training import TrainingLog as TrainingLog
 from .numerics._training import predict as predict
 from .numerics._training import train_network as train_network

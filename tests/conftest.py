@@ -19,6 +19,7 @@ blobs = ntkbench_testplugins:Blobs
 
 [ntkbench.architectures]
 twinless = ntkbench_testplugins:Twinless
+tuned_mlp = ntkbench_testplugins:TunedMLP
 
 [ntkbench.learners]
 always_fails = ntkbench_testplugins:AlwaysFails

@@ -11,12 +11,12 @@ from ntkbench import StatefulModel, parse_spec
 from ntkbench.architectures.mlp import MLPArchitecture
 from ntkbench.architectures.myrtle import MyrtleArchitecture
 from ntkbench.architectures.resnet import ResNet18Architecture
-from ntkbench.learners._options import SGDOptions, TrainingOptions
 from ntkbench.nt_compat import import_neural_tangents
 from ntkbench.numerics._convergence import log_log_slope, ntk_distances
 from ntkbench.numerics._kernels import empirical_ntk
 from ntkbench.numerics._networks import batch_logits, split_model
 from ntkbench.numerics._training import predict, train_network
+from ntkbench.training import SGDOptions, TrainingOptions
 
 CLASSES = 3
 TWINNED = [
@@ -119,7 +119,7 @@ def test_resnet_with_batch_norm_trains_and_predicts_with_running_statistics():
 )
 def test_empirical_ntk_converges_to_the_infinite_ntk_like_width_to_minus_half(cls, options):
     x = images(12, size=8, channels=1)
-    results = ntk_distances(cls, options, x, widths=[16, 64, 256], seeds=3)
+    results = ntk_distances(cls(cls.Options(**options)), x, widths=[16, 64, 256], seeds=3)
     means = [r.mean for r in results]
     print(f"{cls.__name__}: " + ", ".join(f"width {r.width}: {r.mean:.4f} ± {r.std:.4f}" for r in results))
     assert means[0] > means[1] > means[2]

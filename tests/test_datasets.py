@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import pickle
+import struct
 import tarfile
 import threading
 from pathlib import Path
@@ -16,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-
 from conftest import requires_fashion_mnist
-from ntkbench import DataUnavailable
+
+from ntkbench import DataFile, DataUnavailable, FileStore
+from ntkbench.api import data_root
 from ntkbench.cli import main
-from ntkbench.datasets._idx import IdxFormatError, format_idx, parse_idx
-from ntkbench.datasets._storage import DataFile, FileStore, data_root
+from ntkbench.datasets._idx import IdxFormatError, parse_idx
 from ntkbench.datasets.cifar10 import CIFAR10, RestrictedUnpickler
 from ntkbench.datasets.fashion_mnist import FashionMNIST
 from ntkbench.datasets.mnist import MNIST
@@ -29,6 +30,13 @@ from ntkbench.datasets.svhn import SVHN
 from ntkbench.datasets.teacher_student import TeacherStudent
 
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: connection refused, instantly
+
+
+def format_idx(array: np.ndarray) -> bytes:
+    """Serialise `array` (uint8) as an IDX payload: the inverse of `parse_idx`, to make test files."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    return header + array.tobytes()
 
 
 # ----------------------------------------------------------------------------- official formats

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import requires_fashion_mnist, run_cli
-from ntkbench import SpecError, parse_spec
-from ntkbench._cells import cells_of
-from ntkbench._dynamics import checkpoint_steps, kernel_distance, settling_fraction
-from ntkbench._spec import DynamicsSpec
+
+from ntkbench import DynamicsRequest, SpecError, parse_spec
+from ntkbench.numerics._dynamics import kernel_distance, settling_fraction
+from ntkbench.run._cells import cells_of
 
 
 def test_kernel_distance_is_zero_symmetric_and_scale_invariant():
@@ -25,10 +24,13 @@ def test_kernel_distance_is_zero_symmetric_and_scale_invariant():
 
 
 def test_checkpoints_are_log_spaced_or_per_epoch():
-    steps = checkpoint_steps(1000, DynamicsSpec(train_n=100, checkpoints=5), n=100, batch_size=10)
+    def request(checkpoints: int = 20, every_epoch: bool = False) -> DynamicsRequest:
+        return DynamicsRequest(np.zeros((1, 2)), checkpoints, every_epoch, test_error=lambda predictions: 0.0)
+
+    steps = request(checkpoints=5).checkpoint_steps(1000, n=100, batch_size=10)
     assert steps[0] == 0 and steps[-1] == 1000 and steps == sorted(set(steps))
     assert np.allclose(np.diff(np.log(steps[1:])), np.log(1000) / 3, rtol=0.2)
-    epochs = checkpoint_steps(35, DynamicsSpec(train_n=100, every_epoch=True), n=100, batch_size=10)
+    epochs = request(every_epoch=True).checkpoint_steps(35, n=100, batch_size=10)
     assert epochs == [0, 10, 20, 30, 35]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from conftest import requires_fashion_mnist, run_cli
 
 TINY = """\
@@ -95,5 +94,35 @@ def test_held_out_samples_beyond_the_pool_stop_the_run_with_exit_2(third_party_p
     )
     result = run_cli("run", str(spec), "--out", str(tmp_path / "out"), "--no-progress", env=third_party_plugins)
     assert result.returncode == 2, result.stderr
-    assert "the largest n_train (48) plus 32 held-out samples exceeds the training pool of blobs" in result.stderr
+    assert (
+        "sweep.n_train: the largest n_train (48) plus the 32 samples learner 'entk_pretrained' holds out exceeds "
+        "the blobs training pool with these options (64 samples)"
+    ) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_architecture_with_a_performance_only_option_runs_at_every_width(third_party_plugins, write_spec, tmp_path):
+    """The runner builds the architecture at each width from its validated options, which the
+    performance-only marker of the canonical spec never re-enters; the option stays out of the keys."""
+    spec = write_spec(
+        """\
+        name: tuned
+        dataset: {name: blobs, pool: 128}
+        architecture: {name: tuned_mlp, width: 8, depth: 1, unroll: 2}
+        learners: [{name: network, steps: 20, batch_size: 16}, {name: ntk_infinite}]
+        sweep: {n_train: [16, 32], seeds: [0], width: [8, 16]}
+        """
+    )
+    out = tmp_path / "out"
+    result = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=third_party_plugins)
+    assert result.returncode == 0, result.stderr
+    assert "8 cell(s) computed, 0 already recorded, 0 failed" in result.stdout
+    stored = records(out)
+    assert all(record["status"] == "ok" for record in stored.values())
+    assert {record["architecture"]["width"] for record in stored.values()} == {8, 16}
+    assert all(record["architecture"]["unroll"] == 2 for record in stored.values())
+
+    faster = write_spec(spec.read_text().replace("unroll: 2", "unroll: 4"), name="faster.yaml")
+    again = run_cli("run", str(faster), "--out", str(out), "--no-progress", env=third_party_plugins)
+    assert again.returncode == 0, again.stderr
+    assert "0 cell(s) computed, 8 already recorded" in again.stdout

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from ntkbench import Curve, compare, fit_power_law, fit_saturating
-from ntkbench._compare import Interval, verdict
-from ntkbench._fit import held_out_errors
+from ntkbench.analysis._compare import Interval, verdict
+from ntkbench.analysis._laws import held_out_errors
 
 N = np.array([64, 128, 256, 512, 1024, 2048, 4096], dtype=float)
 
@@ -54,7 +54,7 @@ def test_missing_cells_and_zero_errors_are_left_out():
 @pytest.mark.parametrize("model", ["power_law", "saturating"])
 def test_intervals_cover_the_true_values_in_at_least_90_percent_of_simulations(model, monkeypatch):
     """200 simulated sweeps of 4 seeds; the 95% intervals must contain the true α (and c)."""
-    import ntkbench._compare as comparison
+    import ntkbench.analysis._compare as comparison
 
     monkeypatch.setattr(comparison, "RESAMPLES", 200 if model == "saturating" else 1000)
     rng = np.random.default_rng(2024)
@@ -136,3 +136,13 @@ def test_result_is_reproducible():
     rng = np.random.default_rng(4)
     curves = [Curve("network", "network", N, noisy_table(rng, 0.5, 3, 0.1))]
     assert compare(curves).fits[0].alpha_interval == compare(curves).fits[0].alpha_interval
+
+
+def test_the_reference_is_chosen_by_learner_id():
+    rng = np.random.default_rng(5)
+    curves = [Curve(name, name, N, noisy_table(rng, alpha, 4, 0.01)) for name, alpha in (("a", 0.3), ("b", 0.5), ("network", 0.4))]
+    against_b = compare(curves, reference="b")
+    assert against_b.reference == "b" and {c.learner_id for c in against_b.comparisons} == {"a", "network"}
+    assert all(c.delta_alpha > 0 for c in against_b.comparisons)  # b scales best
+    assert compare(curves).reference == "network"
+    assert compare(curves, reference="absent").comparisons == []

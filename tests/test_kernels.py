@@ -76,7 +76,7 @@ def test_the_tile_memory_is_measured_once_per_edge_while_the_budget_moves(monkey
 def test_a_small_budget_gives_small_tiles_and_the_same_kernel(monkeypatch):
     import jax
 
-    from ntkbench.learners._kernel_regression import seed_kernel
+    from ntkbench.numerics._kernel_regression import seed_kernel
 
     rng = np.random.default_rng(0)
     x, x_test = rng.normal(size=(300, 3)).astype(np.float32), rng.normal(size=(40, 3)).astype(np.float32)
@@ -173,8 +173,6 @@ def test_one_factorisation_serves_every_nested_training_set():
 
 
 def test_auto_implementation_picks_one_that_agrees_with_the_others():
-    import math
-
     import jax
 
     from ntkbench.architectures.mlp import MLPArchitecture
@@ -223,7 +221,7 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
 
 def test_performance_only_options_do_not_change_a_result_key():
     from ntkbench import parse_spec
-    from ntkbench._cells import cell_key, cells_of
+    from ntkbench.run._cells import cell_key, cells_of
 
     text = """\
 name: k
@@ -296,7 +294,7 @@ def test_ntk_infinite_seeds_share_one_kernel_on_their_union_and_predict_as_alone
     import json
 
     from ntkbench import parse_spec, run_spec
-    from ntkbench._subsets import training_order
+    from ntkbench.run._sampling import training_order
 
     def run(seeds: list[int], out: str) -> dict:
         spec = parse_spec(SHARED.replace("SEEDS", str(seeds)))
@@ -319,7 +317,7 @@ def test_ntk_infinite_seeds_share_one_kernel_on_their_union_and_predict_as_alone
 
 def test_a_union_kernel_is_used_only_when_it_takes_fewer_entries_and_fits_the_budget(monkeypatch):
     from ntkbench import AcrossSeeds
-    from ntkbench.learners._kernel_regression import union_pays
+    from ntkbench.numerics._kernel_regression import union_pays
 
     def seeds_of(pool: int, n: int) -> AcrossSeeds:
         return AcrossSeeds(np.zeros((pool, 1)), {seed: np.random.default_rng(seed).permutation(pool)[:n] for seed in range(5)})

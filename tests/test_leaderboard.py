@@ -7,7 +7,11 @@ import shutil
 from pathlib import Path
 
 from conftest import REPO, run_cli
-from ntkbench._leaderboard import leaderboard_is_current, render_leaderboard, write_leaderboard
+
+from ntkbench import parse_spec
+from ntkbench.report import leaderboard_is_current, render_leaderboard, write_leaderboard
+from ntkbench.run import Record, RecordStore, cell_key, cells_of
+from ntkbench.run._records import RECORD_FORMAT
 
 PUBLISHED = REPO / "leaderboard"
 
@@ -38,3 +42,48 @@ def test_check_catches_a_stale_file_and_a_changed_record(tmp_path):
     record = next((directories[0] / "records").glob("*/*.json"))
     record.unlink()  # a cell fewer: the tables change
     assert not leaderboard_is_current(directories, board)
+
+
+WIDTH_SWEEP = """\
+name: widths
+dataset: {name: teacher_student, dim: 4, pool: 500, n_test: 20}
+architecture: {name: mlp, width: 8, depth: 1}
+learners: [{name: network}, {name: ntk_infinite}]
+sweep: {n_train: [16, 32, 64], seeds: [0, 1], width: [8, 32]}
+"""
+
+
+def synthetic_record(spec_dict, cell) -> Record:
+    """A successful record whose error falls with n (faster for the network)."""
+    error = (0.9 if cell.learner_id == "network" else 0.5) * cell.n_train ** -0.5 * (1 + 0.01 * cell.seed)
+    return Record(
+        format=RECORD_FORMAT,
+        spec={"name": spec_dict["name"], "hash": "0" * 64, "source": "widths.yaml"},
+        cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "width": cell.width,
+              "key": cell_key(spec_dict, cell)},
+        dataset=spec_dict["dataset"], architecture=spec_dict["architecture"],
+        learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
+        wall_seconds=1.0, created="2026-11-29T00:00:00+00:00", status="ok", failure=None,
+        metrics={"test_error": error, "test_loss": 2 * error}, info={}, versions={"ntkbench": "0"},
+        device={"platform": "cpu", "kind": "cpu", "count": 1}, machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
+    )
+
+
+def test_a_width_sweep_counts_its_cells_at_every_width(tmp_path):
+    spec_dict = parse_spec(WIDTH_SWEEP).as_dict()
+    store = RecordStore(tmp_path / "widths")
+    store.write_spec(spec_dict)
+    cells = cells_of(spec_dict)
+    assert len(cells) == 2 * 3 * 2 * 2
+    for cell in cells[1:]:
+        store.write(spec_dict, cell, synthetic_record(spec_dict, cell))
+    markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
+    assert "Cells: 23 of 24 succeeded, 0 failed, 1 not run" in markdown
+    assert "### width 8" in markdown and "### width 32" in markdown
+
+
+def test_learners_declare_that_they_are_the_same_at_every_width():
+    from ntkbench.report._collect import same_at_every_width
+
+    assert same_at_every_width("ntk_infinite") and same_at_every_width("nngp_infinite")
+    assert not same_at_every_width("network") and not same_at_every_width("not_installed")

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, run_cli
-from ntkbench._scaffold import plugin_source
+
+from ntkbench.cli._scaffold import plugin_source
 
 EXAMPLE = re.compile(r"<!-- example: (\w+) (\w+) -->\n```python\n(.*?)```", re.S)
 
@@ -54,7 +54,6 @@ def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
     """specs/fashion_mlp_plugins.yaml, shrunk to a few cells: every plugin learner and the plugin
     dataset run beside the built-in learners."""
     import yaml
-
     from conftest import fashion_mnist_available
 
     if not fashion_mnist_available() and not os.environ.get("CI"):

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need ntkbench[ray]")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from ntkbench import parse_spec
-from ntkbench._cells import Cell, cell_key, cells_of
-from ntkbench._records import RECORD_FORMAT, RecordStore, write_json_atomically
+from ntkbench.run._cells import Cell, cell_key, cells_of
+from ntkbench.run._records import RECORD_FORMAT, Record, RecordStore, read_record, write_json_atomically
 
 SPEC = """\
 name: store
@@ -18,12 +18,37 @@ sweep: {n_train: [10, 20], seeds: [0, 1]}
 
 
 def record_for(spec_dict, cell, error=0.5):
-    return {
-        "format": RECORD_FORMAT,
-        "status": "ok",
-        "cell": {"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "key": cell_key(spec_dict, cell)},
-        "metrics": {"test_error": error, "test_loss": 1.0},
-    }
+    return Record(
+        format=RECORD_FORMAT,
+        spec={"name": spec_dict["name"], "hash": "0" * 64, "source": "spec.yaml"},
+        cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "key": cell_key(spec_dict, cell)},
+        dataset=spec_dict["dataset"],
+        architecture=spec_dict["architecture"],
+        learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
+        wall_seconds=1.0,
+        created="2026-11-29T00:00:00+00:00",
+        status="ok",
+        failure=None,
+        metrics={"test_error": error, "test_loss": 1.0},
+        info={},
+        versions={"ntkbench": "0"},
+        device={"platform": "cpu", "kind": "cpu", "count": 1},
+        machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
+    )
+
+
+def test_a_record_is_written_as_given_and_read_back_typed(tmp_path):
+    spec_dict = parse_spec(SPEC).as_dict()
+    cell = cells_of(spec_dict)[0]
+    record = record_for(spec_dict, cell)
+    path = RecordStore(tmp_path).write(spec_dict, cell, record)
+    on_disk = json.loads(path.read_text())
+    assert "traceback" not in on_disk and "test_outcomes" not in on_disk  # only the fields that were set
+    assert read_record(path) == record.model_copy(update={"checksum": on_disk["checksum"]})
+    on_disk.pop("device")
+    rewritten = tmp_path / "incomplete.json"
+    write_json_atomically(rewritten, {**on_disk, "checksum": None})
+    assert read_record(rewritten) is None  # a record without its checksum or its provenance is not one
 
 
 def test_cells_cover_the_sweep():

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import run_cli
+
 from ntkbench import Learner, parse_spec
-from ntkbench._registry import PluginLoadError, load_plugin, registered
+from ntkbench.api._registry import PluginLoadError, registered
 
 BUILTINS = {
     "dataset": {"fashion_mnist"},
     "architecture": {"mlp"},
     "learner": {"network", "ntk_infinite", "entk_init", "entk_pretrained"},
 }
+
+
+def load_learner(name: str) -> type:
+    return registered("learner")[name].load()
 
 
 @pytest.mark.parametrize("kind", sorted(BUILTINS))
@@ -29,19 +33,19 @@ def test_third_party_plugins_are_discovered(third_party_plugins):
     assert {"always_fails", "mean_classifier", "broken"} <= set(learners)
     assert learners["mean_classifier"].distribution == "ntkbench-testplugins"
     assert not learners["mean_classifier"].builtin
-    assert issubclass(load_plugin("learner", "mean_classifier"), Learner)
+    assert issubclass(load_learner("mean_classifier"), Learner)
 
 
 def test_broken_plugin_fails_alone(third_party_plugins):
     with pytest.raises(PluginLoadError, match="failed to import: ModuleNotFoundError.*a_dependency_that_is_not_installed"):
-        load_plugin("learner", "broken")
+        load_learner("broken")
     with pytest.raises(PluginLoadError, match="not a subclass of ntkbench.Learner"):
-        load_plugin("learner", "not_a_plugin")
+        load_learner("not_a_plugin")
     with pytest.raises(PluginLoadError, match="from_the_future.*written for plugin API 99; this ntkbench provides plugin API 1"):
-        load_plugin("learner", "from_the_future")
+        load_learner("from_the_future")
     # Every other plugin still loads.
     for name in BUILTINS["learner"] | {"mean_classifier", "always_fails"}:
-        load_plugin("learner", name)
+        load_learner(name)
 
 
 def test_spec_naming_a_broken_plugin_reports_its_import_error(third_party_plugins):
@@ -92,3 +96,16 @@ def test_doctor_names_a_broken_plugin_and_exits_1(third_party_plugins, capsys):
     assert main(["doctor"]) == 1
     learners = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("learners: "))
     assert "BROKEN: broken (" in learners and "mean_classifier" in learners
+
+
+def test_doctor_takes_its_pins_from_the_package_metadata():
+    import tomllib
+
+    from conftest import REPO
+    from ntkbench.cli._diagnose import pinned_versions
+    from ntkbench.nt_compat import SUPPORTED_VERSION
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = dict(requirement.split("==") for requirement in declared if "==" in requirement)
+    assert pinned_versions() == pinned | {"neural-tangents": SUPPORTED_VERSION}
+    assert {"jax", "jaxlib", "equinox", "optax"} <= set(pinned)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from ntkbench import SpecError, load_spec, parse_spec
 
 VALID = """\
@@ -212,3 +212,26 @@ def test_schema_lists_plugin_options():
     for option in ("pretrain_n", "batch_size", "ridge", "n_test", "width"):
         assert option in text
     assert set(schema["required"]) >= {"name", "dataset", "architecture", "learners", "sweep"}
+
+
+def test_the_reference_learner_is_the_specs_and_must_be_one_of_its_learners():
+    assert parse_spec(VALID).as_dict()["compare"] == {"reference": "network"}
+    chosen = parse_spec(VALID + "compare: {reference: ntk_infinite}\n")
+    assert chosen.reference == "ntk_infinite" and chosen.hash != parse_spec(VALID).hash
+    problem = only_problem(VALID + "compare: {reference: ntk}\n")
+    assert problem.key == "compare.reference" and "no learner has the id 'ntk'" in problem.reason
+    assert problem.line == 13  # the line after VALID's twelve
+    # Left out, the default reference may be absent: the leaderboard then compares nothing.
+    without_network = VALID.replace(
+        "  - {name: network, optimizer: {name: sgd, learning_rate: 0.5, momentum: 0.9}, batch_size: 16, steps: 20}\n", ""
+    )
+    assert parse_spec(without_network).reference == "network"
+
+
+def test_a_dynamics_spec_needs_a_learner_that_follows_its_kernel():
+    text = VALID.split("learners:")[0] + (
+        "learners: [{name: ntk_infinite}]\nsweep: {seeds: [0]}\ndynamics: {train_n: 32, probe_n: 16}\n"
+    )
+    problem = only_problem(text)
+    assert problem.key == "learners[0].name"
+    assert "does not follow its kernel through training" in problem.reason and "learners that do: network" in problem.reason

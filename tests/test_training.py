@@ -8,8 +8,8 @@ import pytest
 
 from ntkbench import CellFailure
 from ntkbench.architectures.mlp import MLPArchitecture, MLPOptions
-from ntkbench.learners._options import SGDOptions, TrainingOptions
 from ntkbench.numerics._training import minibatch_indices, predict, train_network
+from ntkbench.training import SGDOptions, TrainingOptions
 
 
 def data(n=64, seed=0):

@@ -45,16 +45,15 @@ class MLP(eqx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.layers[-1](self.features(x))
 
+    def stax_parameters(self) -> list[tuple[Any, ...]]:
+        """The parameters laid out for the twin `serial(Flatten, Dense, Relu, ..., Dense)`.
 
-def stax_parameters(model: MLP) -> list[tuple[Any, ...]]:
-    """The parameters of `model` laid out for its twin `serial(Flatten, Dense, Relu, ..., Dense)`.
-
-    One entry per layer: `()` for the parameter-free ones, `(W, b)` for `Dense` with `b` shaped
-    `(1, fan_out)`, or `None` when the twin has no bias (`b_std` 0).
-    """
-    params: list[tuple[Any, ...]] = [()]
-    for index, layer in enumerate(model.layers):
-        params.append(layer.stax_parameters())
-        if index < len(model.layers) - 1:
-            params.append(())
-    return params
+        One entry per layer: `()` for the parameter-free ones, `(W, b)` for `Dense` with `b` shaped
+        `(1, fan_out)`, or `None` when the twin has no bias (`b_std` 0).
+        """
+        params: list[tuple[Any, ...]] = [()]
+        for index, layer in enumerate(self.layers):
+            params.append(layer.stax_parameters())
+            if index < len(self.layers) - 1:
+                params.append(())
+        return params

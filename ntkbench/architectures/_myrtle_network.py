@@ -56,13 +56,12 @@ class Myrtle(eqx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.readout(self.features(x))
 
-
-def stax_parameters(model: Myrtle) -> list[Any]:
-    """Parameters laid out for `serial(Conv, Relu, ..., AvgPool, ..., GlobalAvgPool, Dense)`."""
-    params: list[Any] = []
-    for index, stage in enumerate(model.stages):
-        for conv in stage:
-            params += [conv.stax_parameters(), ()]
-        params.append(())  # AvgPool or GlobalAvgPool
-    params.append(model.readout.stax_parameters())
-    return params
+    def stax_parameters(self) -> list[Any]:
+        """Parameters laid out for `serial(Conv, Relu, ..., AvgPool, ..., GlobalAvgPool, Dense)`."""
+        params: list[Any] = []
+        for index, stage in enumerate(self.stages):
+            for conv in stage:
+                params += [conv.stax_parameters(), ()]
+            params.append(())  # AvgPool or GlobalAvgPool
+        params.append(self.readout.stax_parameters())
+        return params

@@ -103,20 +103,19 @@ class ResNet18(eqx.Module):
         logits = self.readout(features)
         return logits if state is None else (logits, new_state)
 
+    def stax_parameters(self) -> list[Any]:
+        """Parameters laid out for the twin built by `ResNet18Architecture.stax_twin` (norm none or layer).
 
-def stax_parameters(model: ResNet18) -> list[Any]:
-    """Parameters laid out for the twin built by `ResNet18Architecture.stax_twin` (norm none or layer).
+        Layer norm has no parameters: it contributes `()` where the twin has a `LayerNorm`.
+        """
+        norm = [()] if self.final_norm.kind == "layer" else []
 
-    Layer norm has no parameters: it contributes `()` where the twin has a `LayerNorm`.
-    """
-    norm = [()] if model.final_norm.kind == "layer" else []
-
-    params: list[Any] = [model.stem.stax_parameters()]
-    for block in model.blocks:
-        main = [block.conv1.stax_parameters(), *norm, (), block.conv2.stax_parameters()]
-        if block.shortcut is None:  # FanOut, parallel(norm-relu-main, identity), FanInSum
-            params.append([(), [[*norm, (), *main], ()], ()])
-        else:  # norm, relu, FanOut, parallel(main, shortcut conv), FanInSum
-            params.append([*norm, (), (), [main, block.shortcut.stax_parameters()], ()])
-    params += [*norm, (), (), model.readout.stax_parameters()]
-    return params
+        params: list[Any] = [self.stem.stax_parameters()]
+        for block in self.blocks:
+            main = [block.conv1.stax_parameters(), *norm, (), block.conv2.stax_parameters()]
+            if block.shortcut is None:  # FanOut, parallel(norm-relu-main, identity), FanInSum
+                params.append([(), [[*norm, (), *main], ()], ()])
+            else:  # norm, relu, FanOut, parallel(main, shortcut conv), FanInSum
+                params.append([*norm, (), (), [main, block.shortcut.stax_parameters()], ()])
+        params += [*norm, (), (), self.readout.stax_parameters()]
+        return params

@@ -10,33 +10,29 @@ are flattened.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import NonNegativeFloat, PositiveInt
 
-from .._plugins import Architecture, ArchitectureOptions, StaxTwin
+from ..api import StaxTwin
+from ._base import LayeredArchitecture, LayeredOptions
 
 
-class MLPOptions(ArchitectureOptions):
+class MLPOptions(LayeredOptions):
     width: PositiveInt = 512
     """Units in every hidden layer."""
     depth: PositiveInt = 2
     """Number of hidden layers."""
-    w_std: PositiveFloat = math.sqrt(2.0)
-    """Weight standard deviation sigma_w (sqrt(2) keeps ReLU activations at unit scale)."""
     b_std: NonNegativeFloat = 0.1
     """Bias standard deviation sigma_b (0: no bias)."""
-    parameterization: Literal["ntk", "standard"] = "ntk"
-    """`standard`: weights initialised with deviation w_std/sqrt(fan_in) and used as they are
-    (see the README on what the infinite kernel then means)."""
 
 
-class MLPArchitecture(Architecture):
+class MLPArchitecture(LayeredArchitecture):
     """Fully connected ReLU network with an exact `stax` twin."""
 
     Options = MLPOptions
     api_version = 1
-    stax_twin_availability = "always"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
         from ._mlp_network import MLP
@@ -53,9 +49,6 @@ class MLPArchitecture(Architecture):
             key=key,
         )
 
-    def has_stax_twin(self) -> bool:
-        return True
-
     def stax_twin(self, *, num_classes: int) -> StaxTwin:
         from ..nt_compat import import_neural_tangents
 
@@ -68,16 +61,5 @@ class MLPArchitecture(Architecture):
         layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
         return StaxTwin(*stax.serial(*layers))
 
-    def stax_parameters(self, model: Any) -> Any:
-        from ._mlp_network import stax_parameters
-
-        return stax_parameters(model)
-
-    def has_readout_features(self) -> bool:
-        return True
-
-    def readout_features(self, model: Any) -> Any:
-        from ._layers import readout_covariance_features
-
-        options = self.options
-        return lambda x: readout_covariance_features(model.features(x), options.w_std, options.b_std)
+    def readout_input(self, model: Any) -> Callable[[Any], Any]:
+        return model.features

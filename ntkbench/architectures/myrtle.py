@@ -8,30 +8,28 @@ ReLU, 2x2 average pooling after the first two stages, global average pooling aft
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import PositiveInt
 
-from .._plugins import Architecture, ArchitectureOptions, StaxTwin
+from ..api import StaxTwin
+from ._base import LayeredArchitecture, LayeredOptions
 
 
-class MyrtleOptions(ArchitectureOptions):
+class MyrtleOptions(LayeredOptions):
+    """`b_std` 0 by default, as in Shankar et al.: no bias."""
+
     depth: Literal[5, 7, 10] = 5
     width: PositiveInt = 128
     """Channels of every convolution."""
-    w_std: PositiveFloat = math.sqrt(2.0)
-    b_std: NonNegativeFloat = 0.0
-    """Bias standard deviation (0, as in Shankar et al.: no bias)."""
-    parameterization: Literal["ntk", "standard"] = "ntk"
 
 
-class MyrtleArchitecture(Architecture):
+class MyrtleArchitecture(LayeredArchitecture):
     """Myrtle CNN with an exact `stax` twin; needs image inputs of at least 4x4 pixels."""
 
     Options = MyrtleOptions
     api_version = 1
-    stax_twin_availability = "always"
 
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
         from ._myrtle_network import Myrtle
@@ -55,9 +53,6 @@ class MyrtleArchitecture(Architecture):
             return f"myrtle pools twice by 2x2, so it needs images of at least 4x4 pixels; got {list(input_shape[:2])}"
         return None
 
-    def has_stax_twin(self) -> bool:
-        return True
-
     def stax_twin(self, *, num_classes: int) -> StaxTwin:
         from ..nt_compat import import_neural_tangents
         from ._myrtle_network import STAGE_DEPTHS
@@ -74,16 +69,5 @@ class MyrtleArchitecture(Architecture):
         layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
         return StaxTwin(*stax.serial(*layers))
 
-    def stax_parameters(self, model: Any) -> Any:
-        from ._myrtle_network import stax_parameters
-
-        return stax_parameters(model)
-
-    def has_readout_features(self) -> bool:
-        return True
-
-    def readout_features(self, model: Any) -> Any:
-        from ._layers import readout_covariance_features
-
-        options = self.options
-        return lambda x: readout_covariance_features(model.features(x), options.w_std, options.b_std)
+    def readout_input(self, model: Any) -> Callable[[Any], Any]:
+        return model.features

@@ -16,24 +16,22 @@ residual sums (`FanInSum`). `norm`:
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import PositiveInt
 
-from .._plugins import Architecture, ArchitectureOptions, StatefulModel, StaxTwin
+from ..api import StatefulModel, StaxTwin
+from ._base import LayeredArchitecture, LayeredOptions
 
 
-class ResNet18Options(ArchitectureOptions):
+class ResNet18Options(LayeredOptions):
     width: PositiveInt = 64
     """Channels of the first stage (64 in the original)."""
     norm: Literal["batch", "layer", "none"] = "none"
-    w_std: PositiveFloat = math.sqrt(2.0)
-    b_std: NonNegativeFloat = 0.0
-    parameterization: Literal["ntk", "standard"] = "ntk"
 
 
-class ResNet18Architecture(Architecture):
+class ResNet18Architecture(LayeredArchitecture):
     """ResNet-18 for small images; `stax` twin for `norm: none` and `norm: layer`."""
 
     Options = ResNet18Options
@@ -97,21 +95,10 @@ class ResNet18Architecture(Architecture):
         layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization)]
         return StaxTwin(*stax.serial(*layers))
 
-    def stax_parameters(self, model: Any) -> Any:
-        from ._resnet_network import stax_parameters
-
-        return stax_parameters(model)
-
-    def has_readout_features(self) -> bool:
-        return True
-
-    def readout_features(self, model: Any) -> Any:
-        import equinox as eqx
-
-        from ._layers import readout_covariance_features
-
-        options = self.options
+    def readout_input(self, model: Any) -> Callable[[Any], Any]:
         if isinstance(model, StatefulModel):  # batch norm: inference mode, running statistics
+            import equinox as eqx
+
             module, state = eqx.nn.inference_mode(model.module), model.state
-            return lambda x: readout_covariance_features(module.features(x, state)[0], options.w_std, options.b_std)
-        return lambda x: readout_covariance_features(model.features(x)[0], options.w_std, options.b_std)
+            return lambda x: module.features(x, state)[0]
+        return lambda x: model.features(x)[0]

@@ -43,10 +43,3 @@ def parse_idx(payload: bytes) -> np.ndarray:
     if len(payload) - header_end != expected:
         raise IdxFormatError(f"IDX body has {len(payload) - header_end} bytes; its header {shape} needs {expected}")
     return np.frombuffer(payload, dtype=dtype, offset=header_end).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def format_idx(array: np.ndarray) -> bytes:
-    """Serialise `array` (uint8) as an IDX payload: the inverse of `parse_idx`, used to make test files."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
-    return header + array.tobytes()

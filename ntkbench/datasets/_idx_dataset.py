@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataUnavailable
+from ..api import DataFile, DataUnavailable
 from ._idx import IdxFormatError, parse_idx
 from ._image import ImageDataset
-from ._storage import DataFile
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 

@@ -8,9 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._plugins import Dataset, LabelledData
+from ..api import Dataset, FileStore, LabelledData
 from ._preprocess import ImageDatasetOptions, preprocess
-from ._storage import FileStore
 
 
 class ImageDataset(Dataset):

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from .._plugins import DatasetOptions, LabelledData
+from ..api import DatasetOptions, LabelledData
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 """ITU-R BT.601 weights, for `grayscale` on RGB images."""

@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._errors import DataUnavailable
+from ..api import DataFile, DataUnavailable, FileStore
 from ._image import ImageDataset
 from ._preprocess import ImageDatasetOptions
-from ._storage import DataFile, FileStore
 
 ARCHIVE = "cifar-10-python.tar.gz"
 TRAIN_BATCHES = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6))

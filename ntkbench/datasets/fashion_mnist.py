@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from ..api import FileStore
 from ._idx_dataset import IdxImageDataset, idx_files
 from ._preprocess import ImageDatasetOptions
-from ._storage import FileStore
 
 MIRRORS = (
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ..api import FileStore
 from ._idx_dataset import IdxImageDataset, idx_files
 from ._preprocess import ImageDatasetOptions
-from ._storage import FileStore
 
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 CHECKSUMS = {

@@ -12,10 +12,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._errors import DataUnavailable
+from ..api import DataFile, DataUnavailable, FileStore
 from ._image import ImageDataset
 from ._preprocess import ImageDatasetOptions
-from ._storage import DataFile, FileStore
 
 BASE_URL = "http://ufldl.stanford.edu/housenumbers/"
 TRAIN, TEST = "train_32x32.mat", "test_32x32.mat"

@@ -15,7 +15,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from .._plugins import Dataset, DatasetOptions, LabelledData
+from ..api import Dataset, DatasetOptions, LabelledData
 
 
 class TeacherStudentOptions(DatasetOptions):

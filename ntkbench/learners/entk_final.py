@@ -9,8 +9,9 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 
 from __future__ import annotations
 
-from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ._options import EmpiricalNTKOptions, TrainingOptions
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..numerics._options import TrainingOptions
+from ._options import EmpiricalNTKOptions
 
 
 class FinalEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
@@ -24,19 +25,13 @@ class FinalEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
-        from ..numerics._training import train_network
-        from ._kernel_regression import regress_with_kernel
+        from ..kernels import regress_with_empirical_ntk
+        from ..training import train_network
 
         trained, log = train_network(
             task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
         )
-        implementation = resolve_implementation(trained, task.x_test, self.options.implementation)
-        result = regress_with_kernel(
-            lambda x1, x2: empirical_ntk(trained, x1, x2, implementation), task, self.options.ridge, per_seed=False,
-            kernel_key=empirical_ntk_key(trained, implementation),
-        )
-        result.info["implementation"] = implementation
+        result = regress_with_empirical_ntk(trained, task, self.options.ridge, self.options.implementation, per_seed=False)
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions
 
 
@@ -13,17 +13,9 @@ class InitEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
-        from ._kernel_regression import regress_with_kernel
+        from ..kernels import regress_with_empirical_ntk
 
-        model = task.init_model()
-        implementation = resolve_implementation(model, task.x_test, self.options.implementation)
-        result = regress_with_kernel(
-            lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge,
-            kernel_key=empirical_ntk_key(model, implementation),
-        )
-        result.info["implementation"] = implementation
-        return result
+        return regress_with_empirical_ntk(task.init_model(), task, self.options.ridge, self.options.implementation)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import empirical_kernel_fn, initial_model, kernel_regression_cost

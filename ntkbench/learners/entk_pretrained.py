@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ._options import EmpiricalNTKOptions, TrainingOptions
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..numerics._options import TrainingOptions
+from ._options import EmpiricalNTKOptions
 
 
 class PretrainedEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
@@ -30,21 +31,15 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return self.options.pretrain_n
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
-        from ..numerics._training import train_network
-        from ._kernel_regression import regress_with_kernel
+        from ..kernels import regress_with_empirical_ntk
+        from ..training import train_network
 
         def pretrain():
             x, y = task.held_out_subset(self.options.pretrain_n)
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
         model, log = task.cache.get_or_create("pretrained", pretrain)
-        implementation = resolve_implementation(model, task.x_test, self.options.implementation)
-        result = regress_with_kernel(
-            lambda x1, x2: empirical_ntk(model, x1, x2, implementation), task, self.options.ridge,
-            kernel_key=empirical_ntk_key(model, implementation),
-        )
-        result.info["implementation"] = implementation
+        result = regress_with_empirical_ntk(model, task, self.options.ridge, self.options.implementation)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ._options import TrainingOptions
+from ..api import CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask
+from ..numerics._options import TrainingOptions
 
 
 class NetworkLearner(Learner):
@@ -11,14 +11,20 @@ class NetworkLearner(Learner):
 
     Options = TrainingOptions
     api_version = 1
+    follows_kernel_dynamics = True
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._training import predict, train_network
+        from ..training import predict, train_network
 
         initial = task.init_model()
         trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
         predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
         return LearnerResult(predictions=predictions, info=log.summary())
+
+    def kernel_dynamics(self, task: LearnerTask, request: DynamicsRequest) -> LearnerResult:
+        from ..numerics._dynamics import kernel_trajectory
+
+        return kernel_trajectory(task, self.options, request)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import initial_model, training_cost

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plugins import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import KernelRidgeOptions
 
 
@@ -12,14 +12,14 @@ class InfiniteNTKLearner(Learner):
     Options = KernelRidgeOptions
     api_version = 1
     needs_stax_twin = True
+    same_at_every_width = True
 
     def __init__(self, options: KernelRidgeOptions):
         super().__init__(options)
         self._kernel_fn = None
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._kernels import infinite_kernel_fn
-        from ._kernel_regression import regress_with_kernel
+        from ..kernels import infinite_kernel_fn, regress_with_kernel
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))

@@ -12,7 +12,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from .._plugins import Architecture
+from ..api import Architecture
 from ._kernels import empirical_ntk, infinite_kernel_fn
 
 
@@ -25,8 +25,7 @@ class WidthDistance:
 
 
 def ntk_distances(
-    architecture: type[Architecture],
-    options: dict,
+    architecture: Architecture,
     x: np.ndarray,
     widths: list[int],
     seeds: int,
@@ -36,7 +35,7 @@ def ntk_distances(
     results = []
     reference = None
     for width in widths:
-        network = architecture(architecture.Options(**{**options, "width": width}))
+        network = architecture.at_width(width)
         if reference is None:
             reference = np.asarray(infinite_kernel_fn(network.stax_twin(num_classes=num_classes))(x, x), dtype=np.float64)
         distances = []

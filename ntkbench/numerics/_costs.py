@@ -12,12 +12,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._plugins import CellCost, CostContext
-from .._resources import memory_budget
-from ..learners._options import TrainingOptions
+from ..api import CellCost, CostContext, memory_budget
 from ._kernels import tile_edge, tile_size
 from ._networks import split_model
-from ._training import STEPS_PER_CALL, _train_steps, build_optimizer, padded_rows
+from ._options import TrainingOptions
+from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
 
 FLOAT32, FLOAT64 = 4, 8
 
@@ -148,7 +147,7 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
     offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
     batches = jax.ShapeDtypeStruct((chunk, batch), jnp.int32)
     steps = compiled_cost(
-        lambda m, s, o, xs, ys, os_, bs: _train_steps(
+        lambda m, s, o, xs, ys, os_, bs: train_steps(
             m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes
         ),
         module, state, opt_state, x, y, offset, batches,
@@ -172,6 +171,7 @@ def combine(*costs: CellCost) -> CellCost:
 
 
 def initial_model(context: CostContext) -> Any:
+    """The cell's network at initialisation (with a fixed key: its cost does not depend on the seed)."""
     return context.architecture.init_model(
         input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
     )

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import scipy.linalg
 
-from .._errors import CellFailure
+from ..api import CellFailure
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._plugins import StaxTwin
+from ..api import StaxTwin
 from ..nt_compat import import_neural_tangents
 from ._networks import example_function, split_model
 
@@ -81,7 +81,7 @@ def tile_edge(
     budget of the moment; without, every edge tried is compiled on every call. A kernel function
     that cannot be compiled ahead of time gets `MAX_TILE`.
     """
-    from .._resources import memory_budget
+    from ..api import memory_budget
 
     budget = memory_budget() if budget is None else budget
     edge = min(MAX_TILE, at_most)

@@ -7,7 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from .._plugins import StatefulModel
+from ..api import StatefulModel
 
 
 def split_model(model: Any) -> tuple[eqx.Module, Any]:

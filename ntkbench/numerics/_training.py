@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._errors import CellFailure
-from ..learners._options import AdamOptions, SGDOptions, TrainingOptions
+from ..api import CellFailure
 from ._networks import batch_logits, join_model, split_model
+from ._options import AdamOptions, SGDOptions, TrainingOptions
 
 PREDICT_BATCH = 1024
 
@@ -45,7 +45,7 @@ batch 64: 170 ms per step in a scan, 6.4 ms unrolled); unrolled dense layers los
 
 
 @eqx.filter_jit
-def _train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
+def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
     """`batches` holds one minibatch of row indices per step, `(steps, batch)`, into the training
     set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
     the host two (and the host's CPU time). `x` is padded to a power of two of rows, so one
@@ -65,7 +65,7 @@ def _train_steps(module, state, opt_state, x, y, offset, batches, optimizer, los
 
 
 def padded_rows(n: int) -> int:
-    """Rows of the padded training set that `_train_steps` is compiled for."""
+    """Rows of the padded training set that `train_steps` is compiled for."""
     return 1 << max(0, (n - 1).bit_length())
 
 
@@ -126,7 +126,7 @@ def train_network(
     x_device, y_device, offset_device = _on_device(np.asarray(x)), _on_device(np.asarray(y)), _on_device(offset)
     losses, start = [], 0
     for stop in stops:
-        module, state, opt_state, chunk_losses = _train_steps(
+        module, state, opt_state, chunk_losses = train_steps(
             module, state, opt_state, x_device, y_device, offset_device, batches[start:stop], optimizer, options.loss,
             num_classes,
         )

@@ -5,12 +5,13 @@ They exercise the plugin API from outside the ntkbench package, as a third party
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import PositiveInt
 
 import ntkbench
+from ntkbench.architectures.mlp import MLPArchitecture, MLPOptions
 
 
 class BlobsOptions(ntkbench.DatasetOptions):
@@ -122,3 +123,17 @@ class CrashesItsProcess(SlowMean):
         if (task.seed, task.n_train) == (self.options.crash_seed, self.options.crash_n):
             os.kill(os.getpid(), signal.SIGKILL)
         return super().fit_predict(task)
+
+
+class TunedMLPOptions(MLPOptions):
+    performance_only: ClassVar[frozenset[str]] = frozenset({"unroll"})
+
+    unroll: PositiveInt = 1
+    """How the network would be compiled: changes the speed, never the result."""
+
+
+class TunedMLP(MLPArchitecture):
+    """The built-in MLP with a performance-only option, as an architecture plugin may declare one."""
+
+    Options = TunedMLPOptions
+    api_version = 1

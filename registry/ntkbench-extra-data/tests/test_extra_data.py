@@ -6,10 +6,10 @@ import importlib.metadata
 
 import numpy as np
 import pytest
+from ntkbench_extra_data import FashionPairs, FashionPairsOptions
 
 import ntkbench
 from ntkbench.datasets.fashion_mnist import FashionMNIST
-from ntkbench_extra_data import FashionPairs, FashionPairsOptions
 
 
 def fashion_mnist_installed() -> bool:

@@ -6,10 +6,10 @@ import importlib.metadata
 
 import jax
 import numpy as np
+from ntkbench_nngp import EmpiricalNNGP, InfiniteNNGP, NNGPOptions
 
 import ntkbench
 from ntkbench.architectures.mlp import MLPArchitecture
-from ntkbench_nngp import EmpiricalNNGP, InfiniteNNGP, NNGPOptions
 
 
 def task(width: int = 64, n: int = 40, seed: int = 0) -> ntkbench.LearnerTask:

@@ -6,11 +6,11 @@ import importlib.metadata
 
 import numpy as np
 import pytest
+from ntkbench_random_features import RandomFeatures, RandomFeaturesOptions, ridge_predict
 
 import ntkbench
 from ntkbench.architectures.mlp import MLPArchitecture
 from ntkbench.kernels import kernel_ridge_predict, one_hot
-from ntkbench_random_features import RandomFeatures, RandomFeaturesOptions, ridge_predict
 
 
 def test_registered():

@@ -25,6 +25,7 @@ class InfiniteNNGP(ntkbench.Learner):
     Options = NNGPOptions
     api_version = 1
     needs_stax_twin = True
+    same_at_every_width = True
 
     def __init__(self, options: NNGPOptions):
         super().__init__(options)
@@ -44,11 +45,7 @@ class EmpiricalNNGP(ntkbench.Learner):
 
     Options = NNGPOptions
     api_version = 1
-
-    def architecture_problem(self, architecture: ntkbench.Architecture) -> str | None:
-        if not architecture.has_readout_features():
-            return f"nngp_empirical needs the architecture's readout features; {type(architecture).__name__} does not expose them"
-        return None
+    needs_readout_features = True
 
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         import jax

@@ -35,11 +35,10 @@ class RandomFeatures(ntkbench.Learner):
 
     Options = RandomFeaturesOptions
     api_version = 1
+    needs_readout_features = True
 
     def architecture_problem(self, architecture: ntkbench.Architecture) -> str | None:
-        if not architecture.has_readout_features():
-            return f"random_features needs the architecture's readout features; {type(architecture).__name__} does not expose them"
-        if "width" not in type(architecture).Options.model_fields:
+        if not architecture.has_width():
             return f"random_features sets the architecture's width, and {type(architecture).__name__} has no 'width' option"
         return None
 
@@ -49,7 +48,7 @@ class RandomFeatures(ntkbench.Learner):
         from ntkbench.kernels import one_hot
 
         def seed_features() -> tuple[np.ndarray, np.ndarray]:
-            resized = type(task.architecture)(task.architecture.options.model_copy(update={"width": self.options.width}))
+            resized = task.architecture.at_width(self.options.width)
             model = resized.init_model(input_shape=task.input_shape, num_classes=task.num_classes, key=task.init_key())
             features = jax.jit(jax.vmap(resized.readout_features(model)))
             x_max, _ = task.nested_subset(task.n_train_max)

@@ -1,0 +1,53 @@
+"""What a learner says, before running, about the cost of one cell (`ntkbench plan`, the memory check)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ._architecture import Architecture
+
+
+@dataclasses.dataclass(frozen=True)
+class CostContext:
+    """What a learner knows when asked, before running, what one cell will cost (`ntkbench plan`)."""
+
+    architecture: Architecture
+    input_shape: tuple[int, ...]
+    num_classes: int
+    n_train: int
+    n_train_max: int
+    n_test: int
+    first_of_seed: bool
+    """Whether this is the first cell of its seed (where per-seed work such as a kernel happens)."""
+    detailed: bool
+    """False: return only what needs no compilation (the memory held); True: also compile to count FLOPs."""
+    seeds: int = 1
+    """How many seeds of the spec one run computes together (work that does not depend on the seed can be shared)."""
+    seed_index: int = 0
+    """This cell's seed's place among them: shared work is done (and counted) at the first seed."""
+    pool_size: int | None = None
+    """Size of the training pool when the dataset knows it (how much the seeds' training sets overlap)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CellCost:
+    """Estimated cost of one cell. `flops` are XLA's count for compiled work; `factor_flops` the float64
+    LAPACK factorisations (timed at the device's Cholesky rate).
+
+    `timed_flops` of the `flops` belong to work the estimate ran and timed (cheap compiled work, on
+    zeros), which takes `timed_seconds`; the rest is estimated at the device's GEMM rate, which
+    small matrix products and element-wise work do not reach.
+    """
+
+    peak_bytes: int
+    flops: float | None = None
+    factor_flops: float = 0.0
+    timed_flops: float = 0.0
+    timed_seconds: float = 0.0
+
+    def seconds(self, rates: dict[str, float]) -> float | None:
+        """Estimated wall time with the device's measured `gemm_flops` and `cholesky_flops` rates."""
+        if self.flops is None:
+            return None
+        untimed = max(self.flops - self.timed_flops, 0.0)
+        return self.timed_seconds + untimed / rates["gemm_flops"] + self.factor_flops / rates["cholesky_flops"]

@@ -1,0 +1,61 @@
+"""Learner plugins: fit on one cell's training set, predict its test inputs."""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+from ._architecture import Architecture
+from ._costs import CellCost, CostContext
+from ._options import LearnerOptions
+from ._task import DynamicsRequest, LearnerResult, LearnerTask
+
+
+class Learner(abc.ABC):
+    """A learner plugin: fits on one cell's training set and predicts the test inputs."""
+
+    Options: ClassVar[type[LearnerOptions]] = LearnerOptions
+    api_version: ClassVar[int | None] = None
+    """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
+    needs_stax_twin: ClassVar[bool] = False
+    """True when the learner needs the architecture's infinite-width twin."""
+    deterministic: ClassVar[bool] = True
+    """True when the result depends only on the data, the options and the seed (recorded with each cell)."""
+    needs_readout_features: ClassVar[bool] = False
+    """True when the learner uses `Architecture.readout_features` (validation refuses architectures
+    whose `has_readout_features()` is false)."""
+    same_at_every_width: ClassVar[bool] = False
+    """True when the result does not depend on the architecture's width (an infinite-width kernel):
+    the leaderboard draws it as one line across a width sweep."""
+    follows_kernel_dynamics: ClassVar[bool] = False
+    """True when the learner implements `kernel_dynamics`, so that a spec with a `dynamics` section
+    can name it."""
+
+    def __init__(self, options: LearnerOptions):
+        self.options = options
+
+    def held_out_samples(self) -> int:
+        """How many pool samples this learner takes with `task.held_out_subset` (checked at validation)."""
+        return 0
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        """Why this learner cannot work with `architecture` (checked at validation), or None."""
+        return None
+
+    def estimate_cost(self, context: CostContext) -> CellCost | None:
+        """What one cell will cost, for `ntkbench plan` and the memory check of `ntkbench run` (None: unknown)."""
+        return None
+
+    def kernel_dynamics(self, task: LearnerTask, request: DynamicsRequest) -> LearnerResult:
+        """Train as `fit_predict` does while following the empirical NTK on `request.x_probe` at
+        `request.checkpoint_steps(...)`; return the test predictions with the trajectory in `info`
+        (`checkpoints`, a list of rows, and `settled_fraction`). Only called when
+        `follows_kernel_dynamics` is true."""
+        raise NotImplementedError(f"{type(self).__name__} does not follow kernel dynamics")
+
+    @abc.abstractmethod
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        """Train on `task.x_train, task.y_train` and predict `task.x_test`.
+
+        Raise `ntkbench.CellFailure` with a reason when this cell cannot give a result.
+        """

@@ -1,0 +1,38 @@
+"""The options models of plugins and of the spec: strict, immutable Pydantic models."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+
+class StrictModel(BaseModel):
+    """A Pydantic model whose unknown keys are errors and whose values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PluginOptions(StrictModel):
+    """Base of every plugin's options model: unknown keys are errors, values are immutable."""
+
+    performance_only: ClassVar[frozenset[str]] = frozenset()
+    """Options that change how fast a result is computed, not the result (up to round-off): they do
+    not enter the key that decides whether a stored result is still valid."""
+
+
+class DatasetOptions(PluginOptions):
+    """Options every dataset accepts; a dataset plugin subclasses this."""
+
+    n_test: PositiveInt = 1000
+    """Size of the fixed, class-balanced test set drawn from the official test split."""
+    balanced: bool = False
+    """Draw each seed's nested training sets class-balanced (round-robin over the classes)."""
+
+
+class ArchitectureOptions(PluginOptions):
+    """Base of an architecture plugin's options."""
+
+
+class LearnerOptions(PluginOptions):
+    """Base of a learner plugin's options."""

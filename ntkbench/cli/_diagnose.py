@@ -1,0 +1,109 @@
+"""`ntkbench doctor` and `ntkbench check-ntk`: what this installation runs on, and whether an
+architecture's empirical NTK approaches its infinite-width twin's."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import re
+import sys
+
+from ..api import NtkbenchError
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "check-ntk", help="distance of the empirical NTK at init to the infinite NTK, as the width grows"
+    )
+    check.add_argument("spec", help="spec whose dataset and architecture to use")
+    check.add_argument("--widths", type=int, nargs="+", default=[16, 64, 256], metavar="W")
+    check.add_argument("--seeds", type=int, default=8, help="initialisations per width (default 8)")
+    check.add_argument("--inputs", type=int, default=32, help="test inputs the kernels are taken on (default 32)")
+    check.set_defaults(handler=_check_ntk)
+
+    doctor = commands.add_parser("doctor", help="devices, versions against the pinned ones, neural-tangents, plugins")
+    doctor.set_defaults(handler=_doctor)
+
+
+def _check_ntk(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ..api import InputError
+    from ..run import balanced_test_indices
+    from ..spec import load_spec
+
+    spec = load_spec(args.spec)
+    architecture = spec.architecture.instantiate()
+    name = spec.architecture.name
+    if not architecture.has_stax_twin():
+        raise InputError(f"{args.spec}: architecture {name!r} with these options has no infinite-width twin")
+    if not architecture.has_width():
+        raise InputError(f"{args.spec}: architecture {name!r} has no 'width' option to vary")
+    from ..numerics._convergence import log_log_slope, ntk_distances
+
+    data = spec.dataset.instantiate().load()
+    x = data.x_test[balanced_test_indices(data.y_test, args.inputs, data.num_classes)]
+    print(
+        f"{spec.name}: empirical NTK at initialisation against the infinite NTK of {name}, "
+        f"{args.inputs} test inputs of shape {list(x.shape[1:])}, {args.seeds} initialisations per width"
+    )
+    results = ntk_distances(architecture, x, args.widths, args.seeds, data.num_classes)
+    rows = [[r.width, f"{r.mean:.4f}", f"{r.std:.4f}"] for r in results]
+    print(tabulate(rows, headers=["width", "relative distance (mean)", "sd over seeds"], tablefmt="github"))
+    monotone = all(a.mean > b.mean for a, b in zip(results, results[1:]))
+    print(f"log-log slope: {log_log_slope(results):.3f} (fluctuations alone: -0.5); decreasing with width: {monotone}")
+    return 0
+
+
+def pinned_versions() -> dict[str, str]:
+    """The versions ntkbench pins: its `==` requirements from the installed package metadata, and the
+    neural-tangents release `nt_compat` supports (installed without its dependencies, so not a requirement)."""
+    from ..nt_compat import SUPPORTED_VERSION
+
+    pins = {}
+    for requirement in importlib.metadata.requires("ntkbench") or ():
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*==\s*([^\s;,]+)", requirement.strip())
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins | {"neural-tangents": SUPPORTED_VERSION}
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """What this installation can run on: devices, versions against the pins, neural-tangents, plugins."""
+    import jax
+
+    from ..api import ENTRY_POINT_GROUPS, data_root, format_bytes, load_all, memory_budget
+
+    problems = 0
+    devices = jax.devices()
+    print(f"devices: {len(devices)} x {devices[0].device_kind} ({devices[0].platform}); "
+          f"local: {len(jax.local_devices())}; memory budget {format_bytes(memory_budget())}")
+    for name, pinned in pinned_versions().items():
+        installed = _installed_version(name)
+        status = "ok" if installed == pinned else f"MISMATCH (pinned {pinned})"
+        problems += installed != pinned
+        print(f"{name}: {installed} {status}")
+    try:
+        from ..nt_compat import import_neural_tangents
+
+        import_neural_tangents()
+        tensorflow = "tensorflow" in sys.modules
+        print(f"neural-tangents: imports; TensorFlow {'LOADED (it should not be)' if tensorflow else 'not loaded'}")
+        problems += tensorflow
+    except NtkbenchError as error:
+        print(f"neural-tangents: DOES NOT IMPORT: {error}")
+        problems += 1
+    for kind in ENTRY_POINT_GROUPS:
+        plugins = load_all(kind)
+        broken = [f"{name} ({error})" for name, error in plugins.broken.items()]
+        print(f"{kind}s: {', '.join(plugins.usable) or 'none'}" + (f"; BROKEN: {'; '.join(broken)}" if broken else ""))
+        problems += len(broken)
+    print(f"data root: {data_root()}")
+    return 1 if problems else 0
+
+
+def _installed_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"

@@ -1,0 +1,46 @@
+"""`ntkbench leaderboard`: fit the exponents of results directories and render the Markdown leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PUBLISHED_RESULTS = Path("leaderboard/results")
+PUBLISHED_LEADERBOARD = Path("leaderboard/README.md")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    leaderboard = commands.add_parser("leaderboard", help="fit exponents and render the Markdown leaderboard")
+    leaderboard.add_argument(
+        "--results", nargs="+", metavar="DIR", help=f"results directories (default: every one under {PUBLISHED_RESULTS}/)"
+    )
+    leaderboard.add_argument(
+        "--out", default=str(PUBLISHED_LEADERBOARD), metavar="FILE", help=f"Markdown file (default: {PUBLISHED_LEADERBOARD})"
+    )
+    leaderboard.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when FILE is not what the results render"
+    )
+    leaderboard.set_defaults(handler=_leaderboard)
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from ..api import InputError
+    from ..report import leaderboard_is_current, write_leaderboard
+
+    results = args.results or sorted(path for path in PUBLISHED_RESULTS.glob("*") if path.is_dir())
+    if not results:
+        raise InputError(f"no results: pass --results DIR... (nothing under {PUBLISHED_RESULTS}/)")
+    if args.check:
+        if leaderboard_is_current(results, args.out):
+            print(f"{args.out} is what its {len(results)} results director{'y' if len(results) == 1 else 'ies'} render")
+            return 0
+        print(
+            f"ntkbench: {args.out} is stale: it is not what {', '.join(map(str, results))} render. "
+            f"Regenerate it with: ntkbench leaderboard --out {args.out}",
+            file=sys.stderr,
+        )
+        return 1
+    out = write_leaderboard(results, args.out)
+    print(f"leaderboard written to {out}")
+    return 0

@@ -1,0 +1,121 @@
+"""`ntkbench run` and `ntkbench plan`: compute a spec's cells, or estimate what they will cost."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="compute every cell of a spec that has no record yet")
+    run.add_argument("spec", help="spec file (YAML)")
+    run.add_argument("--out", help="results directory (default: runs/<spec name>)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.add_argument("--memory-budget", metavar="SIZE", help="bytes a run may use, e.g. 16G (default: half the free memory)")
+    run.add_argument("--force", action="store_true", help="run even when cells need more memory than the budget")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local: cells in this process (default); ray: cells as Ray tasks (pip install 'ntkbench[ray]')")
+    run.add_argument("--address", help="Ray cluster to join (default: start a local Ray instance)")
+    run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
+    run.set_defaults(handler=_run)
+
+    plan = commands.add_parser("plan", help="estimated FLOPs, memory and time of every cell, before running")
+    plan.add_argument("spec")
+    plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
+    plan.set_defaults(handler=_plan)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..api import InputError
+    from ..report import write_leaderboard
+    from ..run import run_spec
+    from ..spec import load_spec
+
+    spec = load_spec(args.spec)
+    apply_memory_budget(args)
+    if not args.force and spec.dataset.instantiate().input_shape() is not None:  # otherwise nothing to estimate
+        from ..api import memory_budget
+        from ..run import budget_refusal, over_budget, plan_spec
+
+        budget = memory_budget()
+        plans = plan_spec(spec, detailed=False)
+        if over_budget(plans, budget):
+            raise InputError(budget_refusal(spec, plans, budget))
+    if args.executor != "ray" and (args.address or args.num_gpus):
+        raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
+    if args.num_gpus < 0:
+        raise InputError(f"--num-gpus must be at least 0, got {args.num_gpus}")
+    if args.executor == "ray":
+        from ..run import import_ray
+
+        import_ray()  # refuse before anything is written when Ray is not installed
+    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
+    args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
+    summary = run_spec(
+        spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
+        num_gpus=args.num_gpus,
+    )
+    leaderboard = write_leaderboard([out_dir], out_dir / "leaderboard.md")
+    busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
+    print(
+        f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
+        f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
+    )
+    for cell, reason in summary.failed:
+        print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def apply_memory_budget(args: argparse.Namespace) -> None:
+    """`--memory-budget` becomes $NTKBENCH_MEMORY_BUDGET, so that subprocesses and workers see it too."""
+    from ..api import BUDGET_VARIABLE, parse_bytes
+
+    if getattr(args, "memory_budget", None):
+        parse_bytes(args.memory_budget)  # exit 2 on a malformed size, before anything runs
+        os.environ[BUDGET_VARIABLE] = args.memory_budget
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ..api import format_bytes, memory_budget
+    from ..run import calibration, over_budget, plan_spec
+    from ..spec import load_spec
+
+    spec = load_spec(args.spec)
+    apply_memory_budget(args)
+    budget, rates = memory_budget(), calibration()
+    plans = plan_spec(spec, detailed=True, rates=rates)
+    groups: dict[tuple, list] = {}
+    for plan in plans:
+        groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
+    rows = []
+    for (learner, width, n), members in groups.items():
+        cost, seconds = members[0].cost, members[0].seconds
+        if len({(m.cost, m.seconds) for m in members}) > 1:  # the first cell of a seed costs more
+            cost = max((m.cost for m in members), key=lambda c: c.peak_bytes)
+            seconds = max(m.seconds or 0.0 for m in members)
+        rows.append([
+            learner, width if width is not None else "", n, len(members),
+            "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
+            "?" if cost is None else format_bytes(cost.peak_bytes),
+            "?" if seconds is None else f"{seconds:.2f}",
+            "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
+        ])
+    print(tabulate(rows, headers=["learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", ""],
+                   tablefmt="simple", disable_numparse=True))
+    known = [p for p in plans if p.seconds is not None]
+    total_flops = sum(p.cost.flops + p.cost.factor_flops for p in known)
+    print(
+        f"\n{len(plans)} cells; estimated {total_flops:.3g} FLOPs, {sum(p.seconds for p in known) / 60:.1f} min of compute "
+        f"(at {rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {rates['cholesky_flops'] / 1e9:.0f} GFLOP/s float64 "
+        f"Cholesky; compilation not included); peak memory {format_bytes(max((p.cost.peak_bytes for p in plans if p.cost), default=0))} "
+        f"of a {format_bytes(budget)} budget"
+        + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
+    )
+    exceeding = over_budget(plans, budget)
+    if exceeding:
+        print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)
+    return 0

@@ -1,0 +1,9 @@
+"""The report: results directories gathered, fitted and compared, rendered as a Markdown
+leaderboard with its figures."""
+
+from ._collect import SpecSummary as SpecSummary
+from ._collect import load_results as load_results
+from ._collect import summarize as summarize
+from ._leaderboard import leaderboard_is_current as leaderboard_is_current
+from ._leaderboard import render_leaderboard as render_leaderboard
+from ._leaderboard import write_leaderboard as write_leaderboard

@@ -1,0 +1,127 @@
+"""Gathering a results directory for the report: its records as curves per learner and width, fitted
+and compared, and the trajectory of a dynamics spec."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import Curve, SpecComparison, compare
+from ..api import InputError, load_all
+from ..run import SPEC_FILE, Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
+from ..spec import DEFAULT_REFERENCE
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthGroup:
+    """The learners at one width of a width sweep (width None: no sweep)."""
+
+    width: int | None
+    curves: list[Curve]
+    """Each learner over the whole sweep (for plots)."""
+    comparison: SpecComparison
+    failed: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecSummary:
+    spec: dict[str, Any]
+    records: StoredRecords
+    groups: list[WidthGroup]
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def reference(self) -> str:
+        """The id of the learner the others are compared with (specs run before `compare` existed: `network`)."""
+        return self.spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
+
+    def fit_window(self) -> tuple[int, int]:
+        n_train = self.spec["sweep"]["n_train"]
+        return self.spec["fit"]["n_min"] or n_train[0], self.spec["fit"]["n_max"] or n_train[-1]
+
+
+def load_results(results_dir: str | Path) -> StoredRecords:
+    """The stored spec and records of a results directory written by `ntkbench run`.
+
+    **Raises:** `InputError` when the directory holds no results.
+    """
+    store = RecordStore(results_dir)
+    if not (store.root / SPEC_FILE).is_file():
+        raise InputError(f"{results_dir}: not a results directory (no {SPEC_FILE}); run `ntkbench run SPEC --out DIR` first")
+    try:
+        spec_dict = store.read_spec()
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"{store.root / SPEC_FILE}: unreadable ({error})") from None
+    return store.load(spec_dict)
+
+
+def summarize(records: StoredRecords) -> SpecSummary:
+    """Curves of every learner from its records, and their comparison over the fit window, per width."""
+    return SpecSummary(records.spec, records, [_width_group(records, width) for width in widths_of(records.spec)])
+
+
+def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
+    spec = records.spec
+    metric = spec["metric"]
+    n_train, seeds = np.array(spec["sweep"]["n_train"]), spec["sweep"]["seeds"]
+    curves, failed = [], {}
+    for learner in spec["learners"]:
+        table = np.full((len(seeds), len(n_train)), np.nan)
+        outcomes: list[list[np.ndarray | None]] = [[None] * len(n_train) for _ in seeds]
+        failed[learner["id"]] = 0
+        for s, seed in enumerate(seeds):
+            for i, n in enumerate(n_train):
+                record = records.current.get(Cell(learner["id"], seed, int(n), width))
+                if record is None:
+                    continue
+                if not record.ok:
+                    failed[learner["id"]] += 1
+                    continue
+                table[s, i] = record.metrics[metric]
+                if record.test_outcomes is not None:
+                    outcomes[s][i] = decode_outcomes(record.test_outcomes, metric)
+        curves.append(Curve(learner["id"], learner["name"], n_train, table, _stack_outcomes(outcomes)))
+    n_min = spec["fit"]["n_min"] or n_train[0]
+    n_max = spec["fit"]["n_max"] or n_train[-1]
+    window = (n_train >= n_min) & (n_train <= n_max)
+    windowed = [
+        Curve(c.learner_id, c.name, c.n_values[window], c.table[:, window],
+              c.outcomes[:, window] if c.outcomes is not None else None)
+        for c in curves
+    ]
+    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
+    return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law"), reference), failed)
+
+
+def _stack_outcomes(outcomes: list[list[np.ndarray | None]]) -> np.ndarray | None:
+    """`(seeds, n, test examples)` when every cell has its per-example outcomes, else None."""
+    if any(value is None for row in outcomes for value in row):
+        return None
+    return np.array(outcomes, dtype=np.float64)
+
+
+def same_at_every_width(learner_name: str) -> bool:
+    """Whether the learner plugin of this name declares that its result does not depend on the
+    width (False when it is not installed: it is then drawn like any other)."""
+    plugin = load_all("learner").usable.get(learner_name)
+    return bool(plugin is not None and plugin.same_at_every_width)
+
+
+def dynamics_table(summary: SpecSummary) -> tuple[list[dict[str, float]], list[float | None]]:
+    """Checkpoint rows averaged over seeds, and each seed's settling fraction."""
+    runs = [r for r in summary.records.current.values() if r.ok and "checkpoints" in r.info]
+    if not runs:
+        return [], []
+    steps = [row["step"] for row in runs[0].info["checkpoints"]]
+    keys = ["fraction", "distance_to_init", "distance_to_final", "velocity", "after_kernel_test_error", "network_test_error"]
+    rows = []
+    for index, step in enumerate(steps):
+        rows.append({"step": step, **{k: float(np.mean([r.info["checkpoints"][index][k] for r in runs])) for k in keys}})
+    return rows, [r.info["settled_fraction"] for r in sorted(runs, key=lambda r: r.cell.seed)]

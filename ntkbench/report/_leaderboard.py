@@ -1,0 +1,98 @@
+"""The leaderboard: per spec, every learner's data-scaling exponent with its interval, each learner
+against the reference, plots, and a summary across specs.
+
+record -> fit -> leaderboard. Input is one or more results directories (each holds the spec it
+was run from and its records); output is one Markdown file and the PNGs of each spec beside it.
+Only records of the spec's current version enter a fit. Rendering is deterministic (fixed
+resampling seed, no wall-clock date), so `--check` can tell whether a committed leaderboard is
+what its records produce.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from ._collect import SpecSummary, load_results, summarize
+from ._markdown import spec_section, summary_table
+from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    name: str
+    draw: Callable[[Path], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderedLeaderboard:
+    markdown: str
+    figures: list[Figure]
+
+
+def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
+    """(kind, figure) for every plot of a spec."""
+    if summary.spec.get("dynamics"):
+        return [("dynamics", Figure(f"{stem}_dynamics.png", functools.partial(plot_dynamics, summary)))]
+    if len(summary.groups) == 1:
+        group = summary.groups[0]
+        figures = [("metric", Figure(f"{stem}.png", functools.partial(plot_metric, summary, group)))]
+        if group.comparison.comparisons:
+            figures.append(("delta", Figure(f"{stem}_delta_alpha.png", functools.partial(plot_delta_alpha, summary, group))))
+        return figures
+    figures = [("width", Figure(f"{stem}_alpha_by_width.png", functools.partial(plot_alpha_by_width, summary)))]
+    for group in summary.groups:
+        figures.append((f"metric_w{group.width}", Figure(f"{stem}_w{group.width}.png", functools.partial(plot_metric, summary, group))))
+    return figures
+
+
+def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
+    """Fit every results directory and render the Markdown (the figures are named, not drawn)."""
+    out_file = Path(out_file)
+    summaries = [summarize(load_results(directory)) for directory in results_dirs]
+    lines = [
+        "# ntkbench leaderboard",
+        "",
+        "Data-scaling exponents α (metric ∝ n^-α) of finite networks and their neural tangent kernels. "
+        "Higher α: the learner improves faster with more data. Every learner is compared with its spec's "
+        "reference learner (`compare.reference`, by default `network`) through Δα and its paired 95% interval.",
+        "",
+        "<sub>Each spec's section ends with the provenance of its records: library versions, device, "
+        "machine and the dates they were computed.</sub>",
+        "",
+    ]
+    if len(summaries) > 1:
+        lines += summary_table(summaries)
+    figures: list[Figure] = []
+    used: set[str] = set()
+    for summary in summaries:
+        stem = f"{out_file.stem}_{summary.name}"
+        suffix = 2
+        while stem in used:
+            stem, suffix = f"{out_file.stem}_{summary.name}_{suffix}", suffix + 1
+        used.add(stem)
+        named = _figures(summary, stem)
+        figures += [figure for _, figure in named]
+        lines += spec_section(summary, [(kind, figure.name) for kind, figure in named])
+    return RenderedLeaderboard("\n".join(lines), figures)
+
+
+def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> Path:
+    """Render and write the Markdown leaderboard and its figures next to it."""
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    rendered = render_leaderboard(results_dirs, out_file)
+    for figure in rendered.figures:
+        figure.draw(out_file.parent / figure.name)
+    out_file.write_text(rendered.markdown, encoding="utf-8")
+    return out_file
+
+
+def leaderboard_is_current(results_dirs: list[str | Path], out_file: str | Path) -> bool:
+    """Whether `out_file` holds exactly the Markdown its records render to."""
+    out_file = Path(out_file)
+    if not out_file.is_file():
+        return False
+    return out_file.read_text(encoding="utf-8") == render_leaderboard(results_dirs, out_file).markdown

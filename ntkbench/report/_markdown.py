@@ -1,0 +1,310 @@
+"""The leaderboard's Markdown: per spec, its settings, every learner's exponent with its interval,
+each learner against the reference, the dynamics of a dynamics spec, and the provenance of the
+records; and a summary across specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analysis import Curve, LearnerFit
+from ..numerics._dynamics import SETTLED
+from ..run import cells_of
+from ..spec import content_hash
+from ._collect import SpecSummary, WidthGroup, dynamics_table
+
+
+def _format_options(section: dict[str, Any]) -> str:
+    options = ", ".join(
+        f"{key}={_compact(value)}" for key, value in section.items() if key not in {"name", "id"} and not key.startswith("_")
+    )
+    return f"`{section['name']}`" + (f" ({options})" if options else "")
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _learner_label(curve: Curve) -> str:
+    return f"`{curve.learner_id}`" + (f" ({curve.name})" if curve.name != curve.learner_id else "")
+
+
+def _rank_cell(fit: LearnerFit, fits: list[LearnerFit]) -> str:
+    if fit.rank is None:
+        return "—"
+    shared = sum(1 for other in fits if other.rank == fit.rank) > 1
+    return f"={fit.rank}" if shared else str(fit.rank)
+
+
+def _interval_cell(interval, reason: str | None) -> str:
+    if interval is None:
+        return f"— ({reason})" if reason else "—"
+    return f"[{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def _other_law_cell(fit: LearnerFit) -> str:
+    other = "saturating" if fit.model == "power_law" else "power_law"
+    law = fit.laws.get(other)
+    if law is None:
+        return "—"
+    if other == "saturating":
+        return f"α={law.alpha:.3f}, c={law.floor:.4f}"
+    return f"α={law.alpha:.3f}"
+
+
+def _held_out_cell(fit: LearnerFit) -> str:
+    if fit.held_out is None:
+        return "— (needs 4 sizes)"
+    better = min(fit.held_out, key=fit.held_out.get)
+    return f"{fit.held_out['power_law']:.3f} / {fit.held_out['saturating']:.3f} ({better.replace('_', ' ')})"
+
+
+def _largest_n_cell(curve: Curve) -> str:
+    for i in reversed(range(len(curve.n_values))):
+        column = curve.table[:, i]
+        values = column[~np.isnan(column)]
+        if len(values):
+            spread = f" ± {values.std(ddof=1):.4f}" if len(values) > 1 else ""
+            return f"{values.mean():.4f}{spread} (n={curve.n_values[i]})"
+    return "—"
+
+
+def _law_formula(model: str) -> str:
+    return "metric = a·n^-α" if model == "power_law" else "metric = a·n^-α + c"
+
+
+def _spec_header(summary: SpecSummary) -> list[str]:
+    spec = summary.spec
+    lines = [f"## {spec['name']}", ""]
+    if spec.get("description"):
+        lines += [spec["description"], ""]
+    sweep = f"- sweep: n_train = {spec['sweep']['n_train']}, seeds = {spec['sweep']['seeds']}"
+    if spec["sweep"].get("width"):
+        sweep += f", width = {spec['sweep']['width']}"
+    lines += [
+        f"- dataset: {_format_options(spec['dataset'])}",
+        f"- architecture: {_format_options(spec['architecture'])}",
+        *[f"- learner `{entry['id']}`: {_format_options(entry)}" for entry in spec["learners"]],
+        sweep,
+    ]
+    if spec.get("dynamics"):
+        lines.append(f"- dynamics: {_compact(spec['dynamics'])}")
+    return lines
+
+
+def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list[str]:
+    """The exponents of one group of learners, and each against the network."""
+    from tabulate import tabulate
+
+    comparison, metric = group.comparison, summary.spec["metric"]
+    rows = []
+    for fit in comparison.fits:
+        curve = fit.curve
+        fitted = curve.n_values[curve.usable()]
+        rows.append(
+            [
+                _rank_cell(fit, comparison.fits),
+                _learner_label(curve),
+                f"{fit.alpha:.3f}" if fit.law else "—",
+                _interval_cell(fit.alpha_interval, fit.reason) if fit.law else f"no fit: {fit.reason}",
+                _other_law_cell(fit),
+                _held_out_cell(fit) if fit.law else "—",
+                _largest_n_cell(curve),
+                f"{fitted[0]}–{fitted[-1]} ({len(fitted)} sizes)" if len(fitted) else "—",
+                int((~np.all(np.isnan(curve.table), axis=1)).sum()),
+                group.failed[curve.learner_id],
+            ]
+        )
+    other = "saturating" if comparison.model == "power_law" else "power law"
+    headers = [
+        "rank", "learner", "α", "95% CI", f"{other} fit", "held-out error: power law / saturating",
+        f"{metric} at largest n (mean ± sd)", "fit n", "seeds", "failed cells",
+    ]
+    lines = [f"{heading} Exponents", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    if comparison.model == "saturating":
+        floors = [
+            f"`{fit.curve.learner_id}` {fit.law.floor:.4f} {_interval_cell(fit.floor_interval, None)}"
+            for fit in comparison.fits if fit.law
+        ]
+        lines += ["Irreducible error c of the saturating fit, with its 95% interval: " + "; ".join(floors) + ".", ""]
+    if comparison.reference is not None and comparison.comparisons:
+        rows = [
+            [
+                f"`{c.learner_id}`",
+                f"{c.delta_alpha:+.3f}",
+                _interval_cell(c.delta_interval, None),
+                c.verdict,
+                f"{c.error_ratio:.3f} (n={c.ratio_n})",
+                _interval_cell(c.ratio_interval, None),
+            ]
+            for c in comparison.comparisons
+        ]
+        headers = [
+            "learner", f"Δα = α({comparison.reference}) − α(learner)", "95% CI", "verdict",
+            f"{metric} ratio {comparison.reference} / learner", "95% CI",
+        ]
+        lines += [
+            f"{heading} Against `{comparison.reference}`",
+            "",
+            tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+            "",
+        ]
+    return lines
+
+
+EXPLANATION = [
+    "Rank: 1 + the number of learners whose interval lies entirely above; learners whose intervals overlap "
+    "share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
+    "Verdict from the interval of Δα: above 0, the network's error falls faster with n; below 0, the "
+    "learner's; containing 0, the data do not separate them.",
+    "",
+]
+
+
+def _fit_lines(summary: SpecSummary) -> list[str]:
+    spec, comparison = summary.spec, summary.groups[0].comparison
+    n_min, n_max = summary.fit_window()
+    setting = spec["fit"].get("model", "power_law")
+    chosen = comparison.model.replace("_", " ") + (" (chosen by held-out error)" if setting == "auto" else "")
+    return [
+        f"- fit: {chosen}, {_law_formula(comparison.model)}, on log axes over {n_min} ≤ n ≤ {n_max}",
+        f"- intervals: 95%, {comparison.resampling}",
+        "",
+    ]
+
+
+def spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str]:
+    """A spec's section; `plots` are the figure file names (kind, name) in the order drawn."""
+    if summary.spec.get("dynamics"):
+        return _spec_header(summary) + [""] + _dynamics_lines(summary, plots) + _provenance_lines(summary)
+    lines = _spec_header(summary) + _fit_lines(summary)
+    figures = dict(plots)
+    if len(summary.groups) == 1:
+        group = summary.groups[0]
+        lines += _group_tables(summary, group, "###") + EXPLANATION
+        lines += [f"![{summary.spec['metric']} against n for every learner]({figures['metric']})", ""]
+        if group.comparison.comparisons:
+            lines += [f"![Δα of every learner against the network]({figures['delta']})", ""]
+    else:
+        lines += _width_table(summary) + [f"![α of every learner against width]({figures['width']})", ""] + EXPLANATION
+        for group in summary.groups:
+            lines += [f"### width {group.width}", ""] + _group_tables(summary, group, "####")
+            lines += [f"![{summary.spec['metric']} against n at width {group.width}]({figures[f'metric_w{group.width}']})", ""]
+    return lines + _provenance_lines(summary)
+
+
+def _width_table(summary: SpecSummary) -> list[str]:
+    from tabulate import tabulate
+
+    learners = [fit.curve.learner_id for fit in summary.groups[0].comparison.fits]
+    rows = []
+    for learner in learners:
+        row = [f"`{learner}`"]
+        for group in summary.groups:
+            fit = next(f for f in group.comparison.fits if f.curve.learner_id == learner)
+            row.append(_alpha_with_half_width(fit))
+        rows.append(row)
+    headers = ["learner", *[f"width {group.width}" for group in summary.groups]]
+    return ["### α by width", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+
+
+def _alpha_with_half_width(fit: LearnerFit) -> str:
+    if fit.law is None:
+        return "—"
+    if fit.alpha_interval is None:
+        return f"{fit.alpha:.3f}"
+    return f"{fit.alpha:.3f} ± {fit.alpha_interval.half_width:.3f}"
+
+
+def _dynamics_lines(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str]:
+    from tabulate import tabulate
+
+    rows, settled = dynamics_table(summary)
+    if not rows:
+        return ["No successful run yet.", ""]
+    table = [
+        [r["step"], f"{r['fraction']:.3f}", f"{r['distance_to_init']:.3g}", f"{r['distance_to_final']:.3g}",
+         f"{r['velocity']:.3g}", f"{r['after_kernel_test_error']:.4f}", f"{r['network_test_error']:.4f}"]
+        for r in rows
+    ]
+    headers = ["step", "fraction of training", "distance to initial kernel", "distance to final kernel",
+               "velocity (distance per step)", "after-kernel test error", "network test error"]
+    if all(value is None for value in settled):
+        verdict = (f"In no seed does the distance to the final kernel fall below {SETTLED:.0%} of its initial value "
+                   "before the end of training: the kernel keeps moving throughout.")
+    else:
+        shown = ", ".join("never" if value is None else f"{value:.3f}" for value in settled)
+        verdict = (f"The distance to the final kernel first falls below {SETTLED:.0%} of its initial value at these "
+                   f"fractions of training (one per seed): {shown}.")
+    figures = dict(plots)
+    return [
+        "### Kernel dynamics",
+        "",
+        verdict,
+        "",
+        tabulate(table, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+        "Kernel distance: 1 − ⟨K1, K2⟩_F / (‖K1‖_F ‖K2‖_F), on the probe inputs; means over seeds.",
+        "",
+        f"![kernel dynamics]({figures['dynamics']})",
+        "",
+    ]
+
+
+def _provenance_lines(summary: SpecSummary) -> list[str]:
+    records = summary.records
+    spec = summary.spec
+    expected = len(cells_of(spec))
+    ok_records = [r for r in records.current.values() if r.ok]
+    failed = len(records.current) - len(ok_records)
+    lines = [
+        f"Cells: {len(ok_records)} of {expected} succeeded, {failed} failed, "
+        f"{expected - len(records.current)} not run; {records.stale} stale record(s) of earlier spec versions ignored.",
+    ]
+    failures = sorted({r.failure for r in records.current.values() if not r.ok})
+    lines += [f"- failed: {reason}" for reason in failures]
+    if ok_records:
+        versions = sorted({", ".join(f"{k} {v}" for k, v in r.versions.items()) for r in ok_records})
+        devices = sorted({f"{r.device['kind']} ×{r.device['count']} ({r.device['platform']})" for r in ok_records})
+        machines = sorted({f"{r.machine['system']} {r.machine['machine']}, {r.machine['cpu_count']} CPUs" for r in ok_records})
+        dates = sorted(r.created for r in ok_records)
+        compute = sum(r.wall_seconds for r in ok_records)
+        lines += [
+            "",
+            "<sub>Provenance: " + "; ".join(versions) + f". Device: {', '.join(devices)}. Machine: {', '.join(machines)}. "
+            f"Computed {dates[0][:10]} to {dates[-1][:10]}, {compute / 60:.1f} min of cell time. "
+            f"Spec hash `{content_hash(spec)[:16]}`.</sub>",
+        ]
+    return lines + [""]
+
+
+def summary_table(summaries: list[SpecSummary]) -> list[str]:
+    from tabulate import tabulate
+
+    groups = [(summary, group) for summary in summaries if not summary.spec.get("dynamics") for group in summary.groups]
+    learner_ids: list[str] = []
+    for _, group in groups:
+        for fit in group.comparison.fits:
+            if fit.curve.learner_id not in learner_ids:
+                learner_ids.append(fit.curve.learner_id)
+    rows = []
+    for summary, group in groups:
+        fits = {fit.curve.learner_id: fit for fit in group.comparison.fits}
+        architecture = summary.spec["architecture"] | ({"width": group.width} if group.width is not None else {})
+        row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
+        row += [_alpha_with_half_width(fits[learner]) if learner in fits else "—" for learner in learner_ids]
+        rows.append(row)
+    headers = ["spec", "dataset", "architecture", *[f"`{learner_id}`" for learner_id in learner_ids]]
+    return [
+        "## Summary",
+        "",
+        "α ± half-width of its 95% interval, per spec (dataset and architecture) and learner.",
+        "",
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+    ]

@@ -1,0 +1,21 @@
+"""Running a spec: its cells, the samples each sees, the work of one cell (the same under every
+executor), the records, the local and Ray executors, and the plan of what a run will cost."""
+
+from ._cells import Cell as Cell
+from ._cells import cell_key as cell_key
+from ._cells import cells_of as cells_of
+from ._cells import widths_of as widths_of
+from ._metrics import decode_outcomes as decode_outcomes
+from ._plan import CellPlan as CellPlan
+from ._plan import budget_refusal as budget_refusal
+from ._plan import over_budget as over_budget
+from ._plan import plan_spec as plan_spec
+from ._ray import import_ray as import_ray
+from ._records import SPEC_FILE as SPEC_FILE
+from ._records import Record as Record
+from ._records import RecordStore as RecordStore
+from ._records import StoredRecords as StoredRecords
+from ._resources import calibration as calibration
+from ._runner import RunSummary as RunSummary
+from ._runner import run_spec as run_spec
+from ._sampling import balanced_test_indices as balanced_test_indices

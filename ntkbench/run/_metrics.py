@@ -1,0 +1,39 @@
+"""Test metrics computed from a learner's predictions, the same way for every learner."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_outcomes(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
+    """Per test example: `test_error` (1 when the argmax is wrong) and `test_loss` (squared error to the
+    one-hot target, summed over classes). Their means are the cell's metrics."""
+    predictions = np.asarray(predictions, dtype=np.float64)
+    labels = np.asarray(labels)
+    if predictions.shape != (len(labels), num_classes):
+        raise ValueError(f"predictions have shape {predictions.shape}; expected {(len(labels), num_classes)}")
+    targets = np.eye(num_classes)[labels]
+    return {
+        "test_error": (np.argmax(predictions, axis=1) != labels).astype(np.float64),
+        "test_loss": np.sum((predictions - targets) ** 2, axis=1),
+    }
+
+
+def test_error(predictions: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of test examples whose argmax is wrong (the mean of `test_outcomes`' `test_error`)."""
+    return float(np.mean(np.argmax(predictions, axis=1) != np.asarray(labels)))
+
+
+def encode_outcomes(outcomes: dict[str, np.ndarray]) -> dict[str, object]:
+    """A compact JSON form: errors as a string of 0s and 1s, losses to 6 significant digits."""
+    return {
+        "test_error": "".join("1" if wrong else "0" for wrong in outcomes["test_error"]),
+        "test_loss": [float(f"{value:.6g}") for value in outcomes["test_loss"]],
+    }
+
+
+def decode_outcomes(encoded: dict[str, object], metric: str) -> np.ndarray:
+    values = encoded[metric]
+    if isinstance(values, str):
+        return np.frombuffer(values.encode(), dtype=np.uint8) - ord("0")
+    return np.asarray(values, dtype=np.float64)

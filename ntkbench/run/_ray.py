@@ -1,0 +1,107 @@
+"""Running a spec's cells as Ray tasks, on a local Ray instance or a cluster.
+
+One task per group of cells that share per-seed work (a learner at one width and seed: its
+kernel, its pre-trained network), with the GPUs it asks for. Workers load the dataset from the
+(possibly shared) data root once per process and return records; the driver writes them to
+the record store as they arrive, so progress, resume, locks and the leaderboard behave exactly
+as with the local executor. A worker that dies has its task retried by Ray; nothing partial is
+ever written, because only the driver writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from typing import Any
+
+from ..api import ArtifactCache, InputError, NtkbenchError
+from ..spec import Spec
+from ._cells import Cell
+from ._progress import ProgressBar
+from ._records import Record, RecordWriter
+from ._work import prepare
+
+INSTALL_HINT = "pip install 'ntkbench[ray]'"
+TASK_RETRIES = 3
+_WORKER_CONTEXTS: dict[str, Any] = {}
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError(f"--executor ray needs Ray, which is not installed; install it with: {INSTALL_HINT}") from None
+    return ray
+
+
+def compute_group(spec: Spec, cells: list[Cell]) -> list[tuple[Cell, Record]]:
+    """On a worker: the records of cells that share a learner, width and seed (n ascending)."""
+    if spec.hash not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
+        _WORKER_CONTEXTS[spec.hash] = prepare(spec)
+    context, learners = _WORKER_CONTEXTS[spec.hash]
+    cache = ArtifactCache()
+    return [(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache)) for cell in cells]
+
+
+def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool,
+               address: str | None, num_gpus: float) -> list[Cell]:
+    """Submit every group of `todo` as a Ray task; write records as results come back. Return the
+    cells another process holds.
+
+    A group whose task still fails after `TASK_RETRIES` retries (its worker died each time) is
+    reported as failed without a record, so the next run computes it. An input error raised on a
+    worker stops the run, as it would locally.
+    """
+    ray = import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        with warnings.catch_warnings():
+            # Ray starts its processes with fork+exec, which is safe; JAX warns about any fork.
+            warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+            options = {"address": address} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
+            ray.init(**options, log_to_driver=False, logging_level=logging.WARNING)
+    task = ray.remote(max_retries=TASK_RETRIES)(compute_group)
+    store, spec_dict = writer.store, writer.spec_dict
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in todo:
+        groups.setdefault((cell.learner_id, cell.width, cell.seed), []).append(cell)
+    bar = ProgressBar(len(todo)) if progress else None
+    busy: list[Cell] = []
+    pending: dict[Any, list[Cell]] = {}
+    with contextlib.ExitStack() as locks:
+        try:
+            for members in groups.values():
+                claimed = [cell for cell in members if locks.enter_context(store.claim(spec_dict, cell))]
+                busy += [cell for cell in members if cell not in claimed]
+                if claimed:
+                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed)] = claimed
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for reference in ready:
+                    cells = pending.pop(reference)
+                    try:
+                        results = ray.get(reference)
+                    except ray.exceptions.RayTaskError as error:
+                        if isinstance(error.cause, NtkbenchError):
+                            raise error.cause from None
+                        raise
+                    except ray.exceptions.RayError as error:  # the worker died on every try
+                        reason = f"Ray task failed after {TASK_RETRIES} retries: {type(error).__name__}: {error}"
+                        writer.failed += [(cell, reason.splitlines()[0]) for cell in cells]
+                        continue
+                    for cell, record in results:
+                        if bar:
+                            bar.start(cell.label())
+                        writer.write(cell, record)
+                        if bar:
+                            bar.finish()
+        finally:
+            for reference in pending:
+                ray.cancel(reference, force=True)
+            if bar:
+                bar.close()
+            if started_here:
+                ray.shutdown()
+    return busy

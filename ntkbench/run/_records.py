@@ -1,0 +1,248 @@
+"""The record store: one JSON file per cell under `<out>/records/`, written atomically.
+
+A record is written to a temporary file in the same directory, flushed to disk and
+renamed over its final name, so a run killed at any moment leaves only complete
+records. Each record carries a SHA-256 of its own content; one that does not parse or
+fails its checksum is reported, set aside (renamed to `*.corrupt`, never deleted) and its
+cell is computed again. A cell being computed holds an exclusive lock on its own lock
+file, which the operating system releases when the process ends, however it ends: two
+runs on one directory never compute the same cell at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..api import RunFailure
+from ..spec import content_hash
+from ._cells import Cell, cell_key, cells_of
+
+RECORD_FORMAT = 1
+SPEC_FILE = "spec.json"
+
+
+class _RecordPart(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class RecordSpec(_RecordPart):
+    name: str
+    hash: str
+    source: str
+
+
+class RecordCell(_RecordPart):
+    learner_id: str
+    n_train: int
+    seed: int
+    width: int | None = None
+    key: str
+
+
+class Record(_RecordPart):
+    """One cell's result as stored: what was computed, how it went, and what it needs to be reproduced.
+
+    Fields written by later versions of ntkbench are kept (`extra="allow"`), so that rewriting
+    a record never drops them.
+    """
+
+    format: int
+    spec: RecordSpec
+    cell: RecordCell
+    dataset: dict[str, Any]
+    architecture: dict[str, Any]
+    """The architecture section at the cell's width."""
+    learner: dict[str, Any]
+    deterministic: bool = True
+    wall_seconds: float
+    created: str
+    status: Literal["ok", "failed"]
+    failure: str | None = None
+    traceback: str | None = None
+    metrics: dict[str, float] | None = None
+    test_outcomes: dict[str, Any] | None = None
+    """Per test example, compactly (see `encode_outcomes`); absent from records of failed cells."""
+    info: dict[str, Any] = {}
+    versions: dict[str, str]
+    device: dict[str, Any]
+    machine: dict[str, Any]
+    checksum: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields that were set, as JSON values (what is written to disk, before the checksum)."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"checksum"})
+
+
+def _with_checksum(record: dict[str, Any]) -> dict[str, Any]:
+    body = {key: value for key, value in record.items() if key != "checksum"}
+    return {**body, "checksum": content_hash(body)}
+
+
+def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    """Write `payload` as JSON to `path` so that `path` is always either absent, old, or complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=2, sort_keys=True, allow_nan=False)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredRecords:
+    """The records of a results directory, sorted against the spec stored beside them."""
+
+    spec: dict[str, Any]
+    current: dict[Cell, Record]
+    """Records that belong to the current spec (by cell key), successful or failed."""
+    stale: int
+    """Records of earlier versions of the spec (kept on disk, not used)."""
+    set_aside: list[Path]
+    """Records that did not parse or failed their checksum, renamed to `*.corrupt` by this load."""
+
+
+class RecordStore:
+    """The records and the spec of one results directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def records_dir(self) -> Path:
+        return self.root / "records"
+
+    def path_for(self, spec_dict: dict[str, Any], cell: Cell) -> Path:
+        key = cell_key(spec_dict, cell)
+        width = f"w{cell.width:05d}-" if cell.width is not None else ""
+        return self.records_dir / cell.learner_id / f"{width}n{cell.n_train:07d}-seed{cell.seed}-{key[:12]}.json"
+
+    def write_spec(self, spec_dict: dict[str, Any]) -> None:
+        write_json_atomically(self.root / SPEC_FILE, spec_dict)
+
+    def read_spec(self) -> dict[str, Any]:
+        return json.loads((self.root / SPEC_FILE).read_text(encoding="utf-8"))
+
+    def write(self, spec_dict: dict[str, Any], cell: Cell, record: Record) -> Path:
+        """Store the record of `cell` (its checksum is added here); return its path."""
+        path = self.path_for(spec_dict, cell)
+        write_json_atomically(path, _with_checksum(record.as_json()))
+        return path
+
+    def load(self, spec_dict: dict[str, Any]) -> StoredRecords:
+        """Read every record and keep those whose cell key matches `spec_dict`."""
+        expected = {cell_key(spec_dict, cell): cell for cell in cells_of(spec_dict)}
+        current: dict[Cell, Record] = {}
+        stale = 0
+        unreadable = []
+        for path in sorted(self.records_dir.glob("*/*.json")):
+            record = read_record(path)
+            if record is None:
+                unreadable.append(path)
+                continue
+            cell = expected.get(record.cell.key)
+            if cell is None:
+                stale += 1
+            else:
+                current[cell] = record
+        set_aside = [set_aside_corrupt(path) for path in unreadable]
+        for path, moved in zip(unreadable, set_aside, strict=True):
+            print(f"warning: record {path} does not parse or fails its checksum; set aside as {moved.name}", file=sys.stderr)
+        return StoredRecords(spec_dict, current, stale, set_aside)
+
+    def read(self, spec_dict: dict[str, Any], cell: Cell) -> Record | None:
+        """The cell's current record, if there is a valid one."""
+        path = self.path_for(spec_dict, cell)
+        return read_record(path) if path.exists() else None
+
+    def finished(self, spec_dict: dict[str, Any], cell: Cell) -> bool:
+        """Whether the cell has a successful record."""
+        record = self.read(spec_dict, cell)
+        return record is not None and record.ok
+
+    @contextlib.contextmanager
+    def claim(self, spec_dict: dict[str, Any], cell: Cell) -> Iterator[bool]:
+        """Hold the cell's lock for the duration of the block; yields False when another process holds it."""
+        record = self.path_for(spec_dict, cell)
+        lock_path = self.root / ".locks" / record.parent.name / (record.stem + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def set_aside_corrupt(path: Path) -> Path:
+    """Rename a corrupt record to `<name>.corrupt` (or `.corrupt2`, ...), never overwriting."""
+    suffix, counter = ".corrupt", 1
+    while (target := path.with_name(path.name + suffix)).exists():
+        counter += 1
+        suffix = f".corrupt{counter}"
+    os.replace(path, target)
+    return target
+
+
+def read_record(path: Path) -> Record | None:
+    """The record at `path`, or None when it does not parse, fails its checksum or is not a record."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        return None
+    if _with_checksum(record).get("checksum") != record.get("checksum"):
+        return None
+    try:
+        return Record.model_validate(record)
+    except ValidationError:
+        return None
+
+
+@dataclasses.dataclass
+class RecordWriter:
+    """Writes a run's records (whichever executor computed them), counting them and its failed cells."""
+
+    store: RecordStore
+    spec_dict: dict[str, Any]
+    computed: int = 0
+    failed: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
+
+    def write(self, cell: Cell, record: Record) -> None:
+        """**Raises:** `RunFailure` when the record cannot be written (a full disk); earlier ones are kept."""
+        try:
+            self.store.write(self.spec_dict, cell, record)
+        except OSError as error:
+            raise RunFailure(
+                f"cannot write the record of {cell.label()} under {self.store.records_dir}: {error.strerror or error}. "
+                f"The partial file was removed; the {self.computed} record(s) this run wrote before are kept. "
+                "Free space (or fix the directory) and run the same command to resume."
+            ) from None
+        self.computed += 1
+        if not record.ok:
+            self.failed.append((cell, record.failure))

@@ -1,0 +1,73 @@
+"""Running a spec: every cell without a successful record is computed, by the chosen executor.
+
+spec -> cells -> learner -> record. The spec is written beside its records first; the records
+already there decide which cells remain; an executor computes those (`_local.py` in this
+process, `_ray.py` as Ray tasks), and a `RecordWriter` stores each record as it arrives: an
+interrupted run loses at most the cells in progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..api import RunFailure
+from ..spec import Spec
+from ._cells import Cell, cells_of
+from ._records import RecordStore, RecordWriter
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    total: int
+    already_done: int
+    computed: int
+    failed: list[tuple[Cell, str]]
+    busy: list[Cell] = dataclasses.field(default_factory=list)
+    """Cells another process was computing (it writes their records)."""
+    set_aside: list[Path] = dataclasses.field(default_factory=list)
+
+
+def run_spec(
+    spec: Spec,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
+    num_gpus: float = 0.0,
+) -> RunSummary:
+    """Compute every cell of `spec` that has no successful record in `out_dir`.
+
+    Failed cells (a learner raised `CellFailure`, or an unexpected error) are recorded as failed
+    with the reason, and computed again by the next run. Input errors stop the run. With
+    `executor="ray"` the cells run as Ray tasks (see `_ray.py`); records are written here, by
+    the driver, exactly as locally.
+    """
+    store = RecordStore(out_dir)
+    spec_dict = spec.as_dict()
+    try:
+        store.write_spec(spec_dict)
+    except OSError as error:
+        raise RunFailure(
+            f"cannot write {store.root}/spec.json: {error.strerror or error}; nothing was computed. "
+            "Free space (or fix the directory) and run the same command to resume."
+        ) from None
+    cells = cells_of(spec_dict)
+    loaded = store.load(spec_dict)
+    todo = [cell for cell in cells if cell not in loaded.current or not loaded.current[cell].ok]
+    summary = RunSummary(
+        total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside
+    )
+    if not todo:
+        return summary
+    writer = RecordWriter(store, spec_dict)
+    if executor == "ray":
+        from ._ray import run_on_ray
+
+        busy = run_on_ray(spec, writer, todo, progress=progress, address=ray_address, num_gpus=num_gpus)
+    else:
+        from ._local import run_locally
+
+        busy = run_locally(spec, writer, todo, progress=progress)
+    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=busy)

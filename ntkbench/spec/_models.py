@@ -1,0 +1,188 @@
+"""The spec as data: the core fields' models, each plugin resolved to its class and options, and
+the canonical dict whose hash identifies a spec."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+
+from ..api import PluginKind, PluginOptions, StrictModel
+
+NAME_PATTERN = r"^[a-z0-9_-]+$"
+Identifier = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+Metric = Literal["test_error", "test_loss"]
+DEFAULT_REFERENCE = "network"
+
+class PluginSection(BaseModel):
+    """A plugin reference: `name` plus the plugin's own options (checked in phase two)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+
+class LearnerSection(PluginSection):
+    id: Identifier | None = None
+    """Label of this learner in records and the leaderboard (default: its name)."""
+
+
+class SweepSpec(StrictModel):
+    n_train: list[PositiveInt] | None = Field(None, min_length=1)
+    """Training-set sizes; each training set is nested in every larger one. (A dynamics spec
+    leaves it out: its one size is `dynamics.train_n`.)"""
+    seeds: list[NonNegativeInt] = Field(min_length=1)
+    width: list[PositiveInt] | None = Field(None, min_length=1)
+    """Widths to run every learner at, overriding the architecture's `width`."""
+
+    @field_validator("n_train", "seeds", "width")
+    @classmethod
+    def _distinct_sorted(cls, values: list[int] | None) -> list[int] | None:
+        if values is None:
+            return None
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"values must be distinct; repeated: {repeated}")
+        return sorted(values)
+
+
+class DynamicsSpec(StrictModel):
+    """Follow the empirical NTK through the training of one network (per seed)."""
+
+    train_n: PositiveInt
+    """Training samples the network is trained on."""
+    probe_n: PositiveInt = 256
+    """Test inputs the kernels are compared on (at most `dataset.n_test`)."""
+    checkpoints: Annotated[int, Field(ge=2)] = 20
+    """Checkpoints, log-spaced in steps from 0 to the end of training."""
+    every_epoch: bool = False
+    """Instead: a checkpoint at step 0 and after every epoch."""
+
+
+class FitSpec(StrictModel):
+    n_min: PositiveInt | None = None
+    """Smallest n_train in the fit window (default: the smallest in the sweep)."""
+    n_max: PositiveInt | None = None
+    """Largest n_train in the fit window (default: the largest in the sweep)."""
+    model: Literal["power_law", "saturating", "auto"] = "power_law"
+    """The law whose exponent is ranked: `power_law` (metric = a n^-alpha), `saturating`
+    (a n^-alpha + c, c >= 0), or `auto` (the one that better predicts the largest n when fitted
+    without it, summed over learners). Both laws are always reported."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FitSpec:
+        if self.n_min is not None and self.n_max is not None and self.n_min > self.n_max:
+            raise ValueError(f"n_min ({self.n_min}) is larger than n_max ({self.n_max})")
+        return self
+
+
+class CompareSpec(StrictModel):
+    """How the learners are compared."""
+
+    reference: Identifier = DEFAULT_REFERENCE
+    """The id of the learner every other is compared with (Δα and the error ratio). When the spec
+    has no learner of that id and leaves this out, the leaderboard shows no comparison."""
+
+
+class SpecModel(StrictModel):
+    """The core fields of a spec; plugin sections are validated by their plugins."""
+
+    name: Identifier
+    description: str = ""
+    dataset: PluginSection
+    architecture: PluginSection
+    learners: list[LearnerSection] = Field(min_length=1)
+    sweep: SweepSpec
+    metric: Metric = "test_error"
+    fit: FitSpec = FitSpec()
+    compare: CompareSpec = CompareSpec()
+    dynamics: DynamicsSpec | None = None
+
+
+PERFORMANCE_ONLY = "_performance_only"
+"""Key, in a plugin section of a spec's canonical dict, listing its options that do not affect results."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginChoice:
+    """A plugin class with its validated options."""
+
+    kind: PluginKind
+    name: str
+    plugin: type
+    options: PluginOptions
+
+    def instantiate(self) -> Any:
+        return self.plugin(self.options)
+
+    def as_dict(self) -> dict[str, Any]:
+        performance_only = sorted(type(self.options).performance_only)
+        return (
+            {"name": self.name, **self.options.model_dump(mode="json")}
+            | ({PERFORMANCE_ONLY: performance_only} if performance_only else {})
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerChoice(PluginChoice):
+    id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, **super().as_dict()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A validated spec: core fields plus each plugin resolved to its class and options."""
+
+    source: str
+    name: str
+    description: str
+    dataset: PluginChoice
+    architecture: PluginChoice
+    learners: tuple[LearnerChoice, ...]
+    n_train: tuple[int, ...]
+    seeds: tuple[int, ...]
+    widths: tuple[int, ...] | None
+    metric: str
+    fit_n_min: int | None
+    fit_n_max: int | None
+    fit_model: str
+    reference: str = DEFAULT_REFERENCE
+    dynamics: DynamicsSpec | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The spec with every default filled in: what the spec hash and the run directory record."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "dataset": self.dataset.as_dict(),
+            "architecture": self.architecture.as_dict(),
+            "learners": [learner.as_dict() for learner in self.learners],
+            "sweep": {"n_train": list(self.n_train), "seeds": list(self.seeds)}
+            | ({"width": list(self.widths)} if self.widths else {}),
+            "metric": self.metric,
+            "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model},
+            "compare": {"reference": self.reference},
+        } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {})
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.as_dict())
+
+    def learner(self, learner_id: str) -> LearnerChoice:
+        return next(learner for learner in self.learners if learner.id == learner_id)
+
+    def architecture_at(self, width: int | None) -> PluginChoice:
+        """The architecture section with the sweep's `width` in place of its own (itself for None)."""
+        if width is None:
+            return self.architecture
+        return dataclasses.replace(self.architecture, options=self.architecture.instantiate().at_width(width).options)
+
+
+def content_hash(value: Any) -> str:
+    """SHA-256 of the canonical JSON form of `value` (sorted keys, no whitespace)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,104 @@
+"""From spec text to a `Spec`: the core fields, then every plugin section by its plugin's options
+model, then the rules that involve several sections. Every problem is reported at once, with the
+file, the line and column of the key in the YAML, the dotted key and the reason (plus "did you
+mean" for unknown keys and plugin names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api import PluginKind, PluginLoadError, SpecError, SpecProblem, registered
+from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
+from ._rules import Sections, check_consistency
+from ._yaml import Path_, ProblemCollector, parse_yaml, suggest
+
+
+def _resolve_plugin(
+    kind: PluginKind, section: Any, path: Path_, collector: ProblemCollector, extra_keys: set[str]
+) -> PluginChoice | None:
+    if not isinstance(section, dict) or not isinstance(section.get("name"), str):
+        return None  # phase one already reported it
+    name = section["name"]
+    entries = registered(kind)
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none installed"
+        collector.add(path + ("name",), f"unknown {kind} {name!r}{suggest(name, entries)}; known: {known}")
+        return None
+    try:
+        plugin = entries[name].load()
+    except PluginLoadError as error:
+        collector.add(path + ("name",), str(error))
+        return None
+    raw_options = {key: value for key, value in section.items() if key not in {"name", *extra_keys}}
+    try:
+        options = plugin.Options.model_validate(raw_options)
+    except ValidationError as error:
+        collector.add_validation_error(error, path, plugin.Options, {"name", *extra_keys})
+        return None
+    return PluginChoice(kind=kind, name=name, plugin=plugin, options=options)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Validate spec text and resolve its plugins.
+
+    **Raises:** `SpecError` listing every problem found.
+    """
+    data, positions = parse_yaml(text, source)
+    collector = ProblemCollector(source, positions)
+    try:
+        core = SpecModel.model_validate(data)
+    except ValidationError as error:
+        core = None
+        collector.add_validation_error(error, (), SpecModel)
+
+    dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set())
+    architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set())
+    learners: list[LearnerChoice] = []
+    raw_learners = data.get("learners")
+    for index, section in enumerate(raw_learners if isinstance(raw_learners, list) else []):
+        choice = _resolve_plugin("learner", section, ("learners", index), collector, {"id"})
+        if choice is not None:
+            learner_id = section.get("id") or choice.name
+            learners.append(
+                LearnerChoice(kind="learner", name=choice.name, plugin=choice.plugin, options=choice.options, id=learner_id)
+            )
+
+    if core is not None:
+        check_consistency(Sections(core, dataset, architecture, learners), collector)
+    if collector.problems or core is None or dataset is None or architecture is None:
+        raise SpecError(collector.problems)
+    return Spec(
+        source=source,
+        name=core.name,
+        description=core.description,
+        dataset=dataset,
+        architecture=architecture,
+        learners=tuple(learners),
+        n_train=tuple(core.sweep.n_train or [core.dynamics.train_n]),
+        seeds=tuple(core.sweep.seeds),
+        widths=tuple(core.sweep.width) if core.sweep.width else None,
+        metric=core.metric,
+        fit_n_min=core.fit.n_min,
+        fit_n_max=core.fit.n_max,
+        fit_model=core.fit.model,
+        reference=core.compare.reference,
+        dynamics=core.dynamics,
+    )
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the spec file at `path`.
+
+    **Raises:** `SpecError` (exit code 2) for an unreadable or invalid spec.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(str(path), "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {error}")]) from None
+    return parse_spec(text, str(path))

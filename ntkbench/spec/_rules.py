@@ -1,0 +1,191 @@
+"""The rules that involve more than one section of a spec, one function each.
+
+Each rule looks at the validated core fields and the resolved plugin sections (None where a
+section failed its own validation, which was reported already) and yields `(key path, reason)`
+for every problem it finds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+
+from ..api import Architecture, load_all
+from ._models import LearnerChoice, PluginChoice, SpecModel
+from ._yaml import Path_, ProblemCollector
+
+Problems = Iterator[tuple[Path_, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sections:
+    """What the rules look at: the core fields and the plugin sections that resolved."""
+
+    core: SpecModel
+    dataset: PluginChoice | None
+    architecture: PluginChoice | None
+    learners: list[LearnerChoice]
+
+    @property
+    def n_train(self) -> list[int] | None:
+        """The sweep's sizes (a dynamics spec's one size); None when neither is given."""
+        if self.core.sweep.n_train is not None:
+            return self.core.sweep.n_train
+        return [self.core.dynamics.train_n] if self.core.dynamics is not None else None
+
+    @functools.cached_property
+    def network(self) -> Architecture | None:
+        return self.architecture.instantiate() if self.architecture is not None else None
+
+
+def pool_problem(n_train_max: int, held_out: int, holder: str, dataset: str, pool: int) -> str | None:
+    """Why the largest training set, plus the samples a learner holds out, does not fit the pool."""
+    if n_train_max + held_out <= pool:
+        return None
+    detail = f" plus the {held_out} samples learner {holder!r} holds out" if held_out else ""
+    return (
+        f"the largest n_train ({n_train_max}){detail} exceeds the {dataset} training pool with these "
+        f"options ({pool} samples)"
+    )
+
+
+def sizes_are_given(sections: Sections) -> Problems:
+    if sections.n_train is None:
+        yield ("sweep", "n_train"), "required key is missing (only a spec with a `dynamics` section leaves it out)"
+
+
+def dynamics_has_one_size(sections: Sections) -> Problems:
+    core = sections.core
+    if core.dynamics is not None and core.sweep.n_train not in (None, [core.dynamics.train_n]):
+        yield ("sweep", "n_train"), "a dynamics spec trains on dynamics.train_n samples; leave sweep.n_train out"
+
+
+def learner_ids_are_distinct(sections: Sections) -> Problems:
+    ids = [section.id or section.name for section in sections.core.learners]
+    for index, learner_id in enumerate(ids):
+        if ids.index(learner_id) != index:
+            key = "id" if sections.core.learners[index].id else "name"
+            yield ("learners", index, key), f"learner id {learner_id!r} is used twice; give one of them a distinct 'id'"
+
+
+def sizes_fit_the_pool(sections: Sections) -> Problems:
+    if sections.dataset is None or sections.n_train is None:
+        return
+    pool = sections.dataset.instantiate().pool_size()
+    if pool is None:
+        return
+    held_out, holder = max(((learner.instantiate().held_out_samples(), learner.id) for learner in sections.learners),
+                           default=(0, ""))
+    problem = pool_problem(max(sections.n_train), held_out, holder, sections.dataset.name, pool)
+    if problem is not None:
+        yield ("sweep", "n_train"), problem
+
+
+def inputs_fit_the_architecture(sections: Sections) -> Problems:
+    if sections.network is None or sections.dataset is None:
+        return
+    input_shape = sections.dataset.instantiate().input_shape()
+    problem = sections.network.input_problem(tuple(input_shape)) if input_shape is not None else None
+    if problem is not None:
+        yield ("architecture", "name"), problem
+
+
+def learners_fit_the_architecture(sections: Sections) -> Problems:
+    network, architecture = sections.network, sections.architecture
+    if network is None:
+        return
+    for index, learner in enumerate(sections.learners):
+        path = ("learners", index, "name")
+        problem = learner.instantiate().architecture_problem(network)
+        if problem is not None:
+            yield path, problem
+        if learner.plugin.needs_stax_twin and not network.has_stax_twin():
+            yield path, (
+                f"learner {learner.name!r} needs an infinite-width (stax) twin, and architecture "
+                f"{architecture.name!r} with these options has none; {_twin_availability()}"
+            )
+        if learner.plugin.needs_readout_features and not network.has_readout_features():
+            yield path, (
+                f"learner {learner.name!r} needs the architecture's readout features, and architecture "
+                f"{architecture.name!r} does not expose them"
+            )
+
+
+def fit_window_is_in_the_sweep(sections: Sections) -> Problems:
+    n_train = sections.n_train
+    if n_train is None:
+        return
+    for bound in ("n_min", "n_max"):
+        value = getattr(sections.core.fit, bound)
+        if value is not None and value not in n_train:
+            nearest = min(n_train, key=lambda n: abs(n - value))
+            yield ("fit", bound), f"{value} is not one of sweep.n_train {n_train} (nearest: {nearest})"
+
+
+def width_sweep_has_a_width(sections: Sections) -> Problems:
+    architecture = sections.architecture
+    if sections.core.sweep.width and architecture is not None and not architecture.plugin.has_width():
+        yield ("sweep", "width"), f"architecture {architecture.name!r} has no 'width' option to sweep"
+
+
+def reference_is_a_learner(sections: Sections) -> Problems:
+    compare = sections.core.compare
+    ids = [section.id or section.name for section in sections.core.learners]
+    if "reference" in compare.model_fields_set and compare.reference not in ids:
+        yield ("compare", "reference"), f"no learner has the id {compare.reference!r}; the ids are {', '.join(ids)}"
+
+
+def dynamics_learner_follows_its_kernel(sections: Sections) -> Problems:
+    if sections.core.dynamics is None:
+        return
+    if len(sections.core.learners) != 1:
+        yield ("learners",), "a dynamics spec has exactly one learner, one that follows its kernel through training"
+        return
+    for learner in sections.learners:
+        if not learner.plugin.follows_kernel_dynamics:
+            following = sorted(name for name, plugin in load_all("learner").usable.items() if plugin.follows_kernel_dynamics)
+            yield ("learners", 0, "name"), (
+                f"learner {learner.name!r} does not follow its kernel through training, which a dynamics spec "
+                f"needs; learners that do: {', '.join(following) or 'none installed'}"
+            )
+
+
+def probes_fit_the_test_set(sections: Sections) -> Problems:
+    dynamics, dataset = sections.core.dynamics, sections.dataset
+    if dynamics is not None and dataset is not None and dynamics.probe_n > dataset.options.n_test:
+        yield ("dynamics", "probe_n"), (
+            f"{dynamics.probe_n} probe inputs are taken from the test set, which has n_test={dataset.options.n_test}"
+        )
+
+
+RULES: tuple[Callable[[Sections], Problems], ...] = (
+    sizes_are_given,
+    dynamics_has_one_size,
+    learner_ids_are_distinct,
+    sizes_fit_the_pool,
+    inputs_fit_the_architecture,
+    learners_fit_the_architecture,
+    fit_window_is_in_the_sweep,
+    width_sweep_has_a_width,
+    reference_is_a_learner,
+    dynamics_learner_follows_its_kernel,
+    probes_fit_the_test_set,
+)
+
+
+def check_consistency(sections: Sections, collector: ProblemCollector) -> None:
+    """Apply every rule, adding each problem to `collector`."""
+    for rule in RULES:
+        for path, reason in rule(sections):
+            collector.add(path, reason)
+
+
+def _twin_availability() -> str:
+    """Which installed architectures have an infinite-width twin, and when."""
+    available = [
+        f"{name} ({plugin.stax_twin_availability})"
+        for name, plugin in load_all("architecture").usable.items()
+        if plugin.stax_twin_availability is not None
+    ]
+    return "architectures with one: " + (", ".join(available) or "none installed")

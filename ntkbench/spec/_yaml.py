@@ -1,0 +1,136 @@
+"""Reading a spec's YAML: the data, where each key sits in the file, and problems located there."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..api import SpecError, SpecProblem
+
+Path_ = tuple[str | int, ...]
+
+
+MAX_NODES = 100_000
+"""A spec that expands to more YAML nodes than this (aliases expanded) is refused: the defence
+against "billion laughs" documents, whose aliases multiply a few lines into billions of values."""
+
+
+class TooLarge(Exception):
+    """The document expands to more than `MAX_NODES` nodes."""
+
+
+def node_positions(root: yaml.Node) -> dict[Path_, tuple[int, int]]:
+    """Map each key path in a composed YAML document to the 1-based (line, column) of its key.
+
+    **Raises:** `TooLarge` when the document expands to more than `MAX_NODES` nodes.
+    """
+    positions: dict[Path_, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, Path_, yaml.Node]] = [(root, (), root)]
+    visited = 0
+    while stack:
+        node, path, key = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise TooLarge
+        positions[path] = (key.start_mark.line + 1, key.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, path + (str(key_node.value),), key_node) for key_node, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, path + (index,), item) for index, item in enumerate(node.value))
+    return positions
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, tuple[int, int]]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        reason = f"invalid YAML: {error.problem or error.context}"
+        raise SpecError([SpecProblem(source, "", reason, line, column)]) from None
+    except yaml.YAMLError as error:
+        raise SpecError([SpecProblem(source, "", f"invalid YAML: {error}")]) from None
+    if node is None:
+        raise SpecError([SpecProblem(source, "", "the file is empty; a spec is a YAML mapping")])
+    if not isinstance(data, dict):
+        raise SpecError([SpecProblem(source, "", "a spec must be a YAML mapping of keys to values", 1, 1)])
+    try:
+        return data, node_positions(node)
+    except TooLarge:
+        reason = f"the document expands to more than {MAX_NODES} values (aliases expanded); refusing a possible YAML bomb"
+        raise SpecError([SpecProblem(source, "", reason)]) from None
+
+
+def display_key(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The Pydantic models inside a field annotation (through list, Optional, Union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in models_in(arg)]
+
+
+def allowed_keys(model: type[BaseModel], parts: Path_) -> set[str]:
+    current = [model]
+    for part in parts:
+        inner = [
+            nested
+            for candidate in current
+            if isinstance(part, str) and part in candidate.model_fields
+            for nested in models_in(candidate.model_fields[part].annotation)
+        ]
+        if inner:  # otherwise `part` is a list index or a union tag: same models
+            current = inner
+    return {key for candidate in current for key in candidate.model_fields}
+
+
+def suggest(word: str, candidates: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class ProblemCollector:
+    """Every problem found in one spec, each located at its key's line and column."""
+
+    def __init__(self, source: str, positions: dict[Path_, tuple[int, int]]):
+        self.source = source
+        self.positions = positions
+        self.problems: list[SpecProblem] = []
+
+    def add(self, path: Path_, reason: str) -> None:
+        located = path
+        while located not in self.positions and located:
+            located = located[:-1]
+        line, column = self.positions.get(located, (None, None))
+        self.problems.append(SpecProblem(self.source, display_key(path), reason, line, column))
+
+    def add_validation_error(
+        self, error: ValidationError, prefix: Path_, model: type[BaseModel], extra_keys: set[str] = frozenset()
+    ) -> None:
+        for item in error.errors():
+            loc = tuple(item["loc"])
+            # Keep the parts of `loc` that are keys in the YAML (drops union tags such as 'sgd');
+            # the last part stays even when absent (a missing key).
+            path: Path_ = prefix
+            for index, part in enumerate(loc):
+                if path + (part,) in self.positions or index == len(loc) - 1:
+                    path = path + (part,)
+            if item["type"] == "extra_forbidden":
+                key = str(loc[-1])
+                allowed = allowed_keys(model, loc[:-1]) | (extra_keys if len(loc) == 1 else set())
+                self.add(path, f"unknown key{suggest(key, allowed)}")
+            elif item["type"] == "missing":
+                self.add(path, "required key is missing")
+            else:
+                self.add(path, str(item["msg"]).removeprefix("Value error, "))
