@@ -102,6 +102,7 @@ def test_doctor_takes_its_pins_from_the_package_metadata():
     import tomllib
 
     from conftest import REPO
+
     from ntkbench.cli._diagnose import pinned_versions
     from ntkbench.nt_compat import SUPPORTED_VERSION
 
