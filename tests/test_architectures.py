@@ -204,3 +204,25 @@ def test_readout_features_reproduce_the_readout_and_give_the_nngp(cls, options):
     bias = np.zeros(readout.weight.shape[1]) if readout.bias is None else np.asarray(readout.bias)  # b_std 0: no bias
     weights = np.concatenate([np.asarray(readout.weight), bias[None, :]])
     np.testing.assert_allclose(psi @ weights, np.asarray(jax.vmap(model)(x)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "input_shape"),
+    [
+        (MLPArchitecture, {"width": 16, "depth": 3}, (8,)),
+        (MLPArchitecture, {"width": 16, "depth": 1, "b_std": 0.0}, (4, 4, 1)),
+        (MyrtleArchitecture, {"width": 8, "depth": 7, "b_std": 0.1}, (8, 8, 3)),
+        (ResNet18Architecture, {"width": 4, "norm": "batch"}, (8, 8, 3)),
+        (ResNet18Architecture, {"width": 4, "norm": "layer", "b_std": 0.1}, (8, 8, 1)),
+    ],
+    ids=["mlp", "mlp-no-bias", "myrtle7", "resnet-batch", "resnet-layer"],
+)
+def test_parameter_counts_are_those_of_the_network(cls, options, input_shape):
+    """Validation counts parameters without creating them; the count is what `init_model` creates."""
+    import equinox as eqx
+
+    architecture = cls(cls.Options(**options))
+    model = architecture.init_model(input_shape=input_shape, num_classes=5, key=jax.random.PRNGKey(0))
+    module = model.module if isinstance(model, StatefulModel) else model
+    created = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array)))
+    assert architecture.parameter_count(input_shape=input_shape, num_classes=5) == created

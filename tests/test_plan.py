@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import pytest
 from conftest import run_cli
 
@@ -113,3 +114,23 @@ def test_a_union_kernel_is_never_shared_by_one_seed():
     assert union_kernel_pays(239, 3, 200, 30, budget=1 << 30)
     assert not union_kernel_pays(200, 1, 200, 30, budget=1 << 30)
     assert not union_kernel_pays(239, 3, 200, 30, budget=100_000)  # the union's kernels do not fit
+
+
+def test_the_plan_sizes_a_network_from_its_shapes_and_refuses_one_beyond_reason():
+    """A width of 2^20 would be 4 TiB of weights: the estimate must not create it to find out."""
+    from ntkbench import CostContext
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.numerics._costs import initial_model, parameter_count
+
+    def context(width: int, detailed: bool) -> CostContext:
+        return CostContext(
+            architecture=MLPArchitecture(MLPArchitecture.Options(width=width, depth=2)), input_shape=(784,), num_classes=10,
+            n_train=64, n_train_max=64, n_test=100, first_of_seed=True, detailed=detailed,
+        )
+
+    abstract = initial_model(context(16, detailed=False))
+    assert all(not hasattr(leaf, "block_until_ready") for leaf in jax.tree_util.tree_leaves(abstract))  # shapes only
+    assert parameter_count(abstract) == 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10
+    for detailed in (False, True):
+        with pytest.raises(InputError, match=r"1.1e\+12 parameters"):
+            initial_model(context(2**20, detailed))

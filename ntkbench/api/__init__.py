@@ -10,6 +10,7 @@ Nothing here imports a numerical library beyond NumPy, so that `ntkbench validat
 is re-exported by `ntkbench` itself.
 """
 
+from ._architecture import MAX_PARAMETERS as MAX_PARAMETERS
 from ._architecture import Architecture as Architecture
 from ._architecture import StatefulModel as StatefulModel
 from ._architecture import StaxTwin as StaxTwin

@@ -9,6 +9,11 @@ from typing import Any, ClassVar, NamedTuple
 
 from ._options import ArchitectureOptions
 
+MAX_PARAMETERS = 2**32
+"""Networks with more parameters than this (16 GiB of float32 weights, before gradients and
+optimiser state) are refused, at validation when the architecture counts its parameters
+(`parameter_count`), else before `ntkbench plan` or a run allocates one."""
+
 
 @dataclasses.dataclass(frozen=True)
 class StaxTwin:
@@ -68,6 +73,11 @@ class Architecture(abc.ABC):
     def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
         """Return an initialised network for ONE input of `input_shape`: an `eqx.Module` mapping it
         to `num_classes` logits, or a `StatefulModel` for networks with batch norm."""
+
+    def parameter_count(self, *, input_shape: tuple[int, ...], num_classes: int) -> int | None:
+        """How many parameters `init_model` would create, computed without creating them (validation
+        refuses networks beyond reason before any memory is taken); None: unknown."""
+        return None
 
     def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
         """Why inputs of this shape cannot be used (for example "needs images"), or None."""

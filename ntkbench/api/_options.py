@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, PositiveInt
 
 
 class StrictModel(BaseModel):
-    """A Pydantic model whose unknown keys are errors and whose values are immutable."""
+    """A Pydantic model whose unknown keys are errors, whose values are immutable, and whose floats
+    are finite (`.inf` and `.nan` in a spec are errors wherever a number is meant)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PluginOptions(StrictModel):

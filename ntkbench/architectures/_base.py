@@ -25,6 +25,16 @@ class LayeredOptions(ArchitectureOptions):
     (see the README on what the infinite kernel then means)."""
 
 
+def dense_parameters(fan_in: int, fan_out: int, b_std: float) -> int:
+    """Parameters of a `Dense` layer (no bias when `b_std` is 0)."""
+    return fan_in * fan_out + (fan_out if b_std else 0)
+
+
+def conv_parameters(in_channels: int, out_channels: int, kernel_size: int, b_std: float) -> int:
+    """Parameters of a `Conv` layer (no bias when `b_std` is 0)."""
+    return kernel_size * kernel_size * in_channels * out_channels + (out_channels if b_std else 0)
+
+
 class LayeredArchitecture(Architecture):
     """An architecture built from `_layers.py`, whose network exposes `stax_parameters()` (the
     parameters laid out for the twin) and whose readout is a `Dense` on `readout_input(model)`."""

@@ -8,9 +8,7 @@ import equinox as eqx
 import jax
 
 from ._layers import Conv, Dense, Parameterization, avg_pool, global_avg_pool
-
-STAGE_DEPTHS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
-"""Convolutions per stage; with the dense readout they make the network's depth."""
+from .myrtle import STAGE_DEPTHS
 
 
 class Myrtle(eqx.Module):

@@ -8,10 +8,9 @@ import equinox as eqx
 import jax
 
 from ._layers import Conv, Dense, global_avg_pool, layer_norm_channels
+from .resnet import block_shapes
 
 Norm = Literal["batch", "layer", "none"]
-STAGES = ((1, 1), (2, 2), (4, 2), (8, 2))
-"""(channel multiple of `width`, blocks) per stage; every stage after the first starts with stride 2."""
 
 
 class Normalization(eqx.Module):
@@ -77,16 +76,14 @@ class ResNet18(eqx.Module):
     readout: Dense
 
     def __init__(self, input_shape, num_classes, *, width, norm, w_std, b_std, parameterization, key):
-        keys = iter(jax.random.split(key, 2 + sum(count for _, count in STAGES)))
+        shapes = block_shapes(width)
+        keys = iter(jax.random.split(key, 2 + len(shapes)))
         self.stem = Conv(input_shape[-1], width, 3, 1, w_std, b_std, parameterization, key=next(keys))
-        blocks, channels = [], width
-        for stage, (multiple, count) in enumerate(STAGES):
-            for index in range(count):
-                stride = 2 if stage > 0 and index == 0 else 1
-                out = width * multiple
-                blocks.append(PreActBlock(channels, out, stride, norm, w_std, b_std, parameterization, key=next(keys)))
-                channels = out
-        self.blocks = tuple(blocks)
+        self.blocks = tuple(
+            PreActBlock(channels, out, stride, norm, w_std, b_std, parameterization, key=next(keys))
+            for channels, out, stride in shapes
+        )
+        channels = shapes[-1][1]
         self.final_norm = Normalization(norm, channels)
         self.readout = Dense(channels, num_classes, w_std, b_std, parameterization, key=next(keys))
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from ..api import StaxTwin
-from ._base import LayeredArchitecture, LayeredOptions
+from ._base import LayeredArchitecture, LayeredOptions, dense_parameters
+
+MAX_DEPTH = 1000
+"""Deeper networks are refused: every layer is compiled unrolled."""
 
 
 class MLPOptions(LayeredOptions):
     width: PositiveInt = 512
     """Units in every hidden layer."""
-    depth: PositiveInt = 2
+    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = 2
     """Number of hidden layers."""
     b_std: NonNegativeFloat = 0.1
     """Bias standard deviation sigma_b (0: no bias)."""
@@ -48,6 +51,11 @@ class MLPArchitecture(LayeredArchitecture):
             parameterization=options.parameterization,
             key=key,
         )
+
+    def parameter_count(self, *, input_shape: tuple[int, ...], num_classes: int) -> int:
+        options = self.options
+        sizes = [math.prod(input_shape)] + [options.width] * options.depth + [num_classes]
+        return sum(dense_parameters(a, b, options.b_std) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
     def stax_twin(self, *, num_classes: int) -> StaxTwin:
         from ..nt_compat import import_neural_tangents

@@ -14,7 +14,10 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from ..api import StaxTwin
-from ._base import LayeredArchitecture, LayeredOptions
+from ._base import LayeredArchitecture, LayeredOptions, conv_parameters, dense_parameters
+
+STAGE_DEPTHS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+"""Convolutions per stage; with the dense readout they make the network's depth."""
 
 
 class MyrtleOptions(LayeredOptions):
@@ -46,6 +49,14 @@ class MyrtleArchitecture(LayeredArchitecture):
             key=key,
         )
 
+    def parameter_count(self, *, input_shape: tuple[int, ...], num_classes: int) -> int:
+        options = self.options
+        channels, count = input_shape[-1], 0
+        for _ in range(sum(STAGE_DEPTHS[options.depth])):
+            count += conv_parameters(channels, options.width, 3, options.b_std)
+            channels = options.width
+        return count + dense_parameters(options.width, num_classes, options.b_std)
+
     def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
         if len(input_shape) != 3:
             return f"myrtle needs images (height, width, channels); the dataset gives inputs of shape {list(input_shape)}"
@@ -55,7 +66,6 @@ class MyrtleArchitecture(LayeredArchitecture):
 
     def stax_twin(self, *, num_classes: int) -> StaxTwin:
         from ..nt_compat import import_neural_tangents
-        from ._myrtle_network import STAGE_DEPTHS
 
         stax = import_neural_tangents().stax
         options = self.options

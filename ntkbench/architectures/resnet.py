@@ -22,7 +22,20 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from ..api import StatefulModel, StaxTwin
-from ._base import LayeredArchitecture, LayeredOptions
+from ._base import LayeredArchitecture, LayeredOptions, conv_parameters, dense_parameters
+
+STAGES = ((1, 1), (2, 2), (4, 2), (8, 2))
+"""(channel multiple of `width`, blocks) per stage; every stage after the first starts with stride 2."""
+
+
+def block_shapes(width: int) -> list[tuple[int, int, int]]:
+    """(in channels, out channels, stride) of every residual block, in order."""
+    shapes, channels = [], width
+    for stage, (multiple, count) in enumerate(STAGES):
+        for index in range(count):
+            shapes.append((channels, width * multiple, 2 if stage > 0 and index == 0 else 1))
+            channels = width * multiple
+    return shapes
 
 
 class ResNet18Options(LayeredOptions):
@@ -64,9 +77,20 @@ class ResNet18Architecture(LayeredArchitecture):
     def has_stax_twin(self) -> bool:
         return self.options.norm != "batch"
 
+    def parameter_count(self, *, input_shape: tuple[int, ...], num_classes: int) -> int:
+        options = self.options
+        norm = 2 if options.norm == "batch" else 0  # batch norm's scale and shift per channel
+        count = conv_parameters(input_shape[-1], options.width, 3, options.b_std)
+        for channels, out, stride in block_shapes(options.width):
+            count += norm * channels + conv_parameters(channels, out, 3, options.b_std)
+            count += norm * out + conv_parameters(out, out, 3, options.b_std)
+            if stride != 1 or channels != out:
+                count += conv_parameters(channels, out, 1, options.b_std)
+        channels = 8 * options.width
+        return count + norm * channels + dense_parameters(channels, num_classes, options.b_std)
+
     def stax_twin(self, *, num_classes: int) -> StaxTwin:
         from ..nt_compat import import_neural_tangents
-        from ._resnet_network import STAGES
 
         stax = import_neural_tangents().stax
         options = self.options
@@ -80,18 +104,13 @@ class ResNet18Architecture(LayeredArchitecture):
             )
 
         layers = [conv(options.width, 3, 1)]
-        channels = options.width
-        for stage, (multiple, count) in enumerate(STAGES):
-            for index in range(count):
-                stride = 2 if stage > 0 and index == 0 else 1
-                out = options.width * multiple
-                main = [conv(out, 3, stride), *norm, stax.Relu(), conv(out, 3, 1)]
-                if stride == 1 and channels == out:
-                    block = [stax.FanOut(2), stax.parallel(stax.serial(*norm, stax.Relu(), *main), stax.Identity()), stax.FanInSum()]
-                else:
-                    block = [*norm, stax.Relu(), stax.FanOut(2), stax.parallel(stax.serial(*main), conv(out, 1, stride)), stax.FanInSum()]
-                layers.append(stax.serial(*block))
-                channels = out
+        for channels, out, stride in block_shapes(options.width):
+            main = [conv(out, 3, stride), *norm, stax.Relu(), conv(out, 3, 1)]
+            if stride == 1 and channels == out:
+                block = [stax.FanOut(2), stax.parallel(stax.serial(*norm, stax.Relu(), *main), stax.Identity()), stax.FanInSum()]
+            else:
+                block = [*norm, stax.Relu(), stax.FanOut(2), stax.parallel(stax.serial(*main), conv(out, 1, stride)), stax.FanInSum()]
+            layers.append(stax.serial(*block))
         layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization)]
         return StaxTwin(*stax.serial(*layers))
 

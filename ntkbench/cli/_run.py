@@ -34,7 +34,14 @@ def _run(args: argparse.Namespace) -> int:
     from ..spec import load_spec
 
     spec = load_spec(args.spec)
+    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file, not a results directory; choose another --out")
     apply_memory_budget(args)
+    if args.executor != "ray" and (args.address or args.num_gpus):
+        raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
+    if args.num_gpus < 0:
+        raise InputError(f"--num-gpus must be at least 0, got {args.num_gpus}")
     if not args.force and spec.dataset.instantiate().input_shape() is not None:  # otherwise nothing to estimate
         from ..api import memory_budget
         from ..run import budget_refusal, over_budget, plan_spec
@@ -43,15 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         plans = plan_spec(spec, detailed=False)
         if over_budget(plans, budget):
             raise InputError(budget_refusal(spec, plans, budget))
-    if args.executor != "ray" and (args.address or args.num_gpus):
-        raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
-    if args.num_gpus < 0:
-        raise InputError(f"--num-gpus must be at least 0, got {args.num_gpus}")
     if args.executor == "ray":
         from ..run import import_ray
 
         import_ray()  # refuse before anything is written when Ray is not installed
-    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,

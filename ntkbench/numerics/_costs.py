@@ -12,7 +12,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..api import CellCost, CostContext, memory_budget
+from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._kernels import tile_edge, tile_size
 from ._networks import split_model
 from ._options import TrainingOptions
@@ -133,7 +133,7 @@ def kernel_regression_cost(
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
     """Training the network for `options.steps` steps on n samples: ten compiled steps, scaled."""
     module, state = split_model(model)
-    parameters = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array)))
+    parameters = parameter_count(module)
     batch = min(options.batch_size, n)
     data = n * (int(jnp.prod(jnp.array(context.input_shape))) + context.num_classes) * FLOAT32
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
@@ -170,11 +170,33 @@ def combine(*costs: CellCost) -> CellCost:
     )
 
 
+def parameter_count(module: Any) -> int:
+    """The inexact entries of a module, concrete or abstract (`jax.ShapeDtypeStruct` leaves)."""
+    leaves = jax.tree_util.tree_leaves(module)
+    return sum(leaf.size for leaf in leaves if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact))
+
+
 def initial_model(context: CostContext) -> Any:
-    """The cell's network at initialisation (with a fixed key: its cost does not depend on the seed)."""
-    return context.architecture.init_model(
-        input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
-    )
+    """The cell's network at initialisation (with a fixed key: its cost does not depend on the seed).
+
+    Without `context.detailed` only its shapes (nothing is allocated); with it, the network itself,
+    once its shapes show that it is within `MAX_PARAMETERS`.
+
+    **Raises:** `InputError` for a network beyond that.
+    """
+    def create() -> Any:
+        return context.architecture.init_model(
+            input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
+        )
+
+    shapes = eqx.filter_eval_shape(create)
+    count = parameter_count(split_model(shapes)[0])
+    if count > MAX_PARAMETERS:
+        raise InputError(
+            f"the network of {type(context.architecture).__name__} has {count:.3g} parameters; ntkbench refuses "
+            f"more than {MAX_PARAMETERS:.3g}: lower its width or depth"
+        )
+    return create() if context.detailed else shapes
 
 
 def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any) -> Callable:

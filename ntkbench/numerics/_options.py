@@ -8,6 +8,9 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from ..api import LearnerOptions, StrictModel
 
+MAX_STEPS = 10_000_000
+"""More minibatch steps than this are refused: days of training per cell even on a GPU."""
+
 
 class SGDOptions(StrictModel):
     name: Literal["sgd"]
@@ -33,7 +36,7 @@ class TrainingOptions(LearnerOptions):
     optimizer: OptimizerOptions = SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9)
     batch_size: PositiveInt = 128
     """Minibatch size; a training set smaller than this is used whole at every step."""
-    steps: PositiveInt = 2000
+    steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] = 2000
     loss: Literal["mse", "cross_entropy"] = "mse"
     """`mse`: half the squared error to one-hot targets (the NTK's loss); `cross_entropy` on logits."""
     center: bool = False

@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from ..api import PluginKind, PluginOptions, StrictModel
 
@@ -16,6 +16,11 @@ NAME_PATTERN = r"^[a-z0-9_-]+$"
 Identifier = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 Metric = Literal["test_error", "test_loss"]
 DEFAULT_REFERENCE = "network"
+
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""A seed: what numpy's and jax's generators take (jax keys are 32-bit)."""
+MAX_DESCRIPTION = 10_000
+
 
 class PluginSection(BaseModel):
     """A plugin reference: `name` plus the plugin's own options (checked in phase two)."""
@@ -33,7 +38,7 @@ class SweepSpec(StrictModel):
     n_train: list[PositiveInt] | None = Field(None, min_length=1)
     """Training-set sizes; each training set is nested in every larger one. (A dynamics spec
     leaves it out: its one size is `dynamics.train_n`.)"""
-    seeds: list[NonNegativeInt] = Field(min_length=1)
+    seeds: list[Seed] = Field(min_length=1)
     width: list[PositiveInt] | None = Field(None, min_length=1)
     """Widths to run every learner at, overriding the architecture's `width`."""
 
@@ -90,7 +95,7 @@ class SpecModel(StrictModel):
     """The core fields of a spec; plugin sections are validated by their plugins."""
 
     name: Identifier
-    description: str = ""
+    description: str = Field("", max_length=MAX_DESCRIPTION)
     dataset: PluginSection
     architecture: PluginSection
     learners: list[LearnerSection] = Field(min_length=1)

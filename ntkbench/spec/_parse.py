@@ -5,6 +5,7 @@ mean" for unknown keys and plugin names)."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from ..api import PluginKind, PluginLoadError, SpecError, SpecProblem, registered
 from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
 from ._rules import Sections, check_consistency
-from ._yaml import Path_, ProblemCollector, parse_yaml, suggest
+from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest
 
 
 def _resolve_plugin(
@@ -38,7 +39,28 @@ def _resolve_plugin(
     except ValidationError as error:
         collector.add_validation_error(error, path, plugin.Options, {"name", *extra_keys})
         return None
+    if _report_coerced_booleans(raw_options, options.model_dump(), path, collector):
+        return None
     return PluginChoice(kind=kind, name=name, plugin=plugin, options=options)
+
+
+def _report_coerced_booleans(raw: Any, validated: Any, path: Path_, collector: ProblemCollector) -> bool:
+    """Report every YAML boolean that validation turned into something else (`true` read as n = 1);
+    return whether there was one."""
+    if isinstance(raw, bool):
+        if isinstance(validated, bool):
+            return False
+        collector.add(path, f"expected {type(validated).__name__}, got the boolean {str(raw).lower()}")
+        return True
+    found = False
+    if isinstance(raw, dict) and isinstance(validated, dict):
+        for key, value in raw.items():
+            if key in validated:
+                found |= _report_coerced_booleans(value, validated[key], path + (key,), collector)
+    elif isinstance(raw, list) and isinstance(validated, list | tuple) and len(raw) == len(validated):
+        for index, (value, checked) in enumerate(zip(raw, validated, strict=True)):
+            found |= _report_coerced_booleans(value, checked, path + (index,), collector)
+    return found
 
 
 def parse_spec(text: str, source: str = "<spec>") -> Spec:
@@ -53,6 +75,8 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     except ValidationError as error:
         core = None
         collector.add_validation_error(error, (), SpecModel)
+    if core is not None and _report_coerced_booleans(data, core.model_dump(), (), collector):
+        core = None
 
     dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set())
     architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set())
@@ -96,9 +120,21 @@ def load_spec(path: str | Path) -> Spec:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_spec_file(path)
     except FileNotFoundError:
         raise SpecError([SpecProblem(str(path), "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {error}")]) from None
     return parse_spec(text, str(path))
+
+
+def _read_spec_file(path: Path) -> str:
+    """The text of a regular file of at most `MAX_BYTES` (a FIFO would block, `/dev/zero` never ends)."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe, socket or device)"
+        raise SpecError([SpecProblem(str(path), "", f"cannot read the spec: it is {kind}")])
+    if info.st_size > MAX_BYTES:
+        raise SpecError([SpecProblem(str(path), "", f"the file has {info.st_size} bytes; a spec is at most {MAX_BYTES}")])
+    with open(path, encoding="utf-8") as handle:
+        return handle.read(MAX_BYTES + 1)

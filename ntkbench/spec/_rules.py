@@ -11,7 +11,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 
-from ..api import Architecture, load_all
+from ..api import MAX_PARAMETERS, Architecture, load_all
 from ._models import LearnerChoice, PluginChoice, SpecModel
 from ._yaml import Path_, ProblemCollector
 
@@ -91,6 +91,25 @@ def inputs_fit_the_architecture(sections: Sections) -> Problems:
         yield ("architecture", "name"), problem
 
 
+def network_is_within_reason(sections: Sections) -> Problems:
+    if sections.network is None or sections.dataset is None:
+        return
+    dataset = sections.dataset.instantiate()
+    input_shape, num_classes = dataset.input_shape(), dataset.num_classes()
+    if input_shape is None or num_classes is None:
+        return
+    widths = sections.core.sweep.width if sections.network.has_width() else None
+    for network in [sections.network.at_width(width) for width in widths] if widths else [sections.network]:
+        count = network.parameter_count(input_shape=tuple(input_shape), num_classes=num_classes)
+        if count is not None and count > MAX_PARAMETERS:
+            at = f" at width {network.options.width}" if widths else ""
+            yield ("architecture",), (
+                f"the network has {count:.3g} parameters{at} ({4 * count / 2**30:.3g} GiB of float32 weights alone); "
+                f"ntkbench refuses more than {MAX_PARAMETERS:.3g}: lower its width or depth"
+            )
+            return
+
+
 def learners_fit_the_architecture(sections: Sections) -> Problems:
     network, architecture = sections.network, sections.architecture
     if network is None:
@@ -165,6 +184,7 @@ RULES: tuple[Callable[[Sections], Problems], ...] = (
     learner_ids_are_distinct,
     sizes_fit_the_pool,
     inputs_fit_the_architecture,
+    network_is_within_reason,
     learners_fit_the_architecture,
     fit_window_is_in_the_sweep,
     width_sweep_has_a_width,

@@ -17,6 +17,12 @@ Path_ = tuple[str | int, ...]
 MAX_NODES = 100_000
 """A spec that expands to more YAML nodes than this (aliases expanded) is refused: the defence
 against "billion laughs" documents, whose aliases multiply a few lines into billions of values."""
+MAX_BYTES = 1 << 20
+"""A spec file larger than this (1 MiB) is refused before it is parsed."""
+MAX_DEPTH = 32
+"""Collections nested deeper than this are refused (a spec needs four or five levels); PyYAML
+builds documents recursively, so a deeper one would end in a RecursionError."""
+MERGE_KEY = "<<"
 
 
 class TooLarge(Exception):
@@ -44,7 +50,49 @@ def node_positions(root: yaml.Node) -> dict[Path_, tuple[int, int]]:
     return positions
 
 
+def _problem_at(source: str, mark: yaml.Mark, reason: str) -> SpecError:
+    return SpecError([SpecProblem(source, "", reason, mark.line + 1, mark.column + 1)])
+
+
+def check_structure(text: str, source: str) -> None:
+    """Refuse, from one pass over the parser's events (PyYAML's parser is iterative, so this pass is
+    safe on any input), what would hang or crash the loader or silently lose a value: nesting
+    deeper than `MAX_DEPTH`, an alias to a collection that contains it, a key given twice in one
+    mapping. Syntax errors are left to the loader, which reports them.
+
+    **Raises:** `SpecError` located at the offending line and column.
+    """
+    if len(text) > MAX_BYTES:
+        raise SpecError([SpecProblem(source, "", f"the spec has {len(text)} characters; a spec is at most {MAX_BYTES}")])
+    open_collections: list[tuple[str | None, set[str] | None, list[int]]] = []  # (anchor, keys of a mapping, [children])
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                open_collections.pop()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            if open_collections:
+                _, keys, children = open_collections[-1]
+                is_key = keys is not None and children[0] % 2 == 0
+                children[0] += 1
+                if is_key and isinstance(event, yaml.ScalarEvent) and event.value != MERGE_KEY:
+                    if event.value in keys:
+                        raise _problem_at(source, event.start_mark, f"key {event.value!r} is given twice in one mapping")
+                    keys.add(event.value)
+            if isinstance(event, yaml.AliasEvent) and any(anchor == event.anchor for anchor, _, _ in open_collections):
+                raise _problem_at(source, event.start_mark, f"the alias *{event.anchor} refers to a collection that contains it")
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(open_collections) >= MAX_DEPTH:
+                    raise _problem_at(source, event.start_mark, f"collections are nested more than {MAX_DEPTH} deep")
+                keys = set() if isinstance(event, yaml.MappingStartEvent) else None
+                open_collections.append((event.anchor, keys, [0]))
+    except yaml.YAMLError:
+        return  # the loader reports it, located
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, tuple[int, int]]]:
+    check_structure(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
