@@ -235,3 +235,15 @@ def test_a_dynamics_spec_needs_a_learner_that_follows_its_kernel():
     problem = only_problem(text)
     assert problem.key == "learners[0].name"
     assert "does not follow its kernel through training" in problem.reason and "learners that do: network" in problem.reason
+
+
+def test_learners_that_would_share_their_results_are_refused():
+    twins = VALID.replace("{name: entk_init}", "{name: entk_init}\n  - {name: entk_init, id: again, implementation: 3}")
+    problem = only_problem(twins)
+    assert problem.key == "learners[3].name"
+    assert "learners 'entk_init' and 'again' would compute the same results" in problem.reason
+    assert "performance-only options (implementation)" in problem.reason
+    renamed = VALID.replace("{name: ntk_infinite, ridge: 1.0e-6}", "{name: ntk_infinite, ridge: 1.0e-6}\n  - {name: ntk_infinite, id: k}")
+    assert "would compute the same results: they differ only in their id; remove one" in only_problem(renamed).reason
+    different = twins.replace("implementation: 3}", "implementation: 3, ridge: 1.0e-3}")
+    assert "again" in [learner.id for learner in parse_spec(different).learners]

@@ -122,6 +122,10 @@ class PluginChoice:
     def instantiate(self) -> Any:
         return self.plugin(self.options)
 
+    def result_dict(self) -> dict[str, Any]:
+        """The plugin and the options that determine its results (what a cell key holds of it)."""
+        return {"name": self.name, **self.options.model_dump(mode="json", exclude=set(type(self.options).performance_only))}
+
     def as_dict(self) -> dict[str, Any]:
         performance_only = sorted(type(self.options).performance_only)
         return (

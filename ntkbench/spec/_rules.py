@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Iterator
 
 from ..api import MAX_PARAMETERS, Architecture, load_all
-from ._models import LearnerChoice, PluginChoice, SpecModel
+from ._models import LearnerChoice, PluginChoice, SpecModel, content_hash
 from ._yaml import Path_, ProblemCollector
 
 Problems = Iterator[tuple[Path_, str]]
@@ -67,6 +67,24 @@ def learner_ids_are_distinct(sections: Sections) -> Problems:
         if ids.index(learner_id) != index:
             key = "id" if sections.core.learners[index].id else "name"
             yield ("learners", index, key), f"learner id {learner_id!r} is used twice; give one of them a distinct 'id'"
+
+
+def learners_compute_different_results(sections: Sections) -> Problems:
+    """Two learners that differ only in `id` or in performance-only options would share every cell's key."""
+    positions = {section.id or section.name: index for index, section in enumerate(sections.core.learners)}
+    seen: dict[str, LearnerChoice] = {}
+    for learner in sections.learners:
+        identity = content_hash(learner.result_dict())
+        other = seen.get(identity)
+        if other is not None and other.id != learner.id:  # the same id twice is reported as such
+            skipped = sorted(type(learner.options).performance_only)
+            detail = f" and in performance-only options ({', '.join(skipped)})" if skipped else ""
+            yield ("learners", positions[learner.id], "name"), (
+                f"learners {other.id!r} and {learner.id!r} would compute the same results: they differ only in "
+                f"their id{detail}; remove one"
+            )
+        else:
+            seen[identity] = learner
 
 
 def sizes_fit_the_pool(sections: Sections) -> Problems:
@@ -182,6 +200,7 @@ RULES: tuple[Callable[[Sections], Problems], ...] = (
     sizes_are_given,
     dynamics_has_one_size,
     learner_ids_are_distinct,
+    learners_compute_different_results,
     sizes_fit_the_pool,
     inputs_fit_the_architecture,
     network_is_within_reason,
