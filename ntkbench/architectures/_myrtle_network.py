@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 
 from ._layers import Conv, Dense, Parameterization, avg_pool, global_avg_pool
-from .myrtle import STAGE_DEPTHS
+from ._topology import STAGE_DEPTHS
 
 
 class Myrtle(eqx.Module):

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 
 from ._layers import Conv, Dense, global_avg_pool, layer_norm_channels
-from .resnet import block_shapes
+from ._topology import block_shapes
 
 Norm = Literal["batch", "layer", "none"]
 

@@ -15,9 +15,7 @@ from pydantic import PositiveInt
 
 from ..api import StaxTwin
 from ._base import LayeredArchitecture, LayeredOptions, conv_parameters, dense_parameters
-
-STAGE_DEPTHS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
-"""Convolutions per stage; with the dense readout they make the network's depth."""
+from ._topology import STAGE_DEPTHS
 
 
 class MyrtleOptions(LayeredOptions):

@@ -23,19 +23,7 @@ from pydantic import PositiveInt
 
 from ..api import StatefulModel, StaxTwin
 from ._base import LayeredArchitecture, LayeredOptions, conv_parameters, dense_parameters
-
-STAGES = ((1, 1), (2, 2), (4, 2), (8, 2))
-"""(channel multiple of `width`, blocks) per stage; every stage after the first starts with stride 2."""
-
-
-def block_shapes(width: int) -> list[tuple[int, int, int]]:
-    """(in channels, out channels, stride) of every residual block, in order."""
-    shapes, channels = [], width
-    for stage, (multiple, count) in enumerate(STAGES):
-        for index in range(count):
-            shapes.append((channels, width * multiple, 2 if stage > 0 and index == 0 else 1))
-            channels = width * multiple
-    return shapes
+from ._topology import block_shapes
 
 
 class ResNet18Options(LayeredOptions):

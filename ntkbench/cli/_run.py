@@ -28,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import InputError
+    from ..api import InputError, RunFailure
     from ..report import write_leaderboard
     from ..run import run_spec
     from ..spec import load_spec
@@ -59,7 +59,10 @@ def _run(args: argparse.Namespace) -> int:
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
         num_gpus=args.num_gpus,
     )
-    leaderboard = write_leaderboard([out_dir], out_dir / "leaderboard.md")
+    try:
+        leaderboard, unwritten = write_leaderboard([out_dir], out_dir / "leaderboard.md"), None
+    except RunFailure as error:
+        leaderboard, unwritten = "not written", error
     busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
     print(
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
@@ -67,7 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    if unwritten is not None:
+        print(f"ntkbench: error: {unwritten}", file=sys.stderr)
+    return 1 if summary.failed or unwritten else 0
 
 
 def apply_memory_budget(args: argparse.Namespace) -> None:

@@ -4,15 +4,14 @@ and compared, and the trajectory of a dynamics spec."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..analysis import Curve, SpecComparison, compare
-from ..api import InputError, load_all
-from ..run import SPEC_FILE, Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
+from ..api import load_all
+from ..run import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
 from ..spec import DEFAULT_REFERENCE
 
 
@@ -47,19 +46,14 @@ class SpecSummary:
         return self.spec["fit"]["n_min"] or n_train[0], self.spec["fit"]["n_max"] or n_train[-1]
 
 
-def load_results(results_dir: str | Path) -> StoredRecords:
-    """The stored spec and records of a results directory written by `ntkbench run`.
+def load_results(results_dir: str | Path, *, set_aside: bool = True) -> StoredRecords:
+    """The stored spec and records of a results directory written by `ntkbench run`; with
+    `set_aside`, corrupt records are renamed out of the way (see `RecordStore.load`).
 
-    **Raises:** `InputError` when the directory holds no results.
+    **Raises:** `InputError` when the directory holds no results or its spec is malformed.
     """
     store = RecordStore(results_dir)
-    if not (store.root / SPEC_FILE).is_file():
-        raise InputError(f"{results_dir}: not a results directory (no {SPEC_FILE}); run `ntkbench run SPEC --out DIR` first")
-    try:
-        spec_dict = store.read_spec()
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{store.root / SPEC_FILE}: unreadable ({error})") from None
-    return store.load(spec_dict)
+    return store.load(store.read_spec(), set_aside=set_aside)
 
 
 def summarize(records: StoredRecords) -> SpecSummary:

@@ -15,6 +15,8 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from ..api import RunFailure
+from ..run import write_atomically
 from ._collect import SpecSummary, load_results, summarize
 from ._markdown import spec_section, summary_table
 from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric
@@ -48,10 +50,13 @@ def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
     return figures
 
 
-def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
-    """Fit every results directory and render the Markdown (the figures are named, not drawn)."""
+def render_leaderboard(
+    results_dirs: list[str | Path], out_file: str | Path, *, set_aside: bool = True
+) -> RenderedLeaderboard:
+    """Fit every results directory and render the Markdown (the figures are named, not drawn). With
+    `set_aside`, corrupt records met on the way are renamed out of the way; without, nothing is written."""
     out_file = Path(out_file)
-    summaries = [summarize(load_results(directory)) for directory in results_dirs]
+    summaries = [summarize(load_results(directory, set_aside=set_aside)) for directory in results_dirs]
     lines = [
         "# ntkbench leaderboard",
         "",
@@ -80,19 +85,27 @@ def render_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> 
 
 
 def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> Path:
-    """Render and write the Markdown leaderboard and its figures next to it."""
+    """Render and write the Markdown leaderboard and its figures next to it, each file atomically.
+
+    **Raises:** `RunFailure` when a file cannot be written (no space, read-only, permission).
+    """
     out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
     rendered = render_leaderboard(results_dirs, out_file)
-    for figure in rendered.figures:
-        figure.draw(out_file.parent / figure.name)
-    out_file.write_text(rendered.markdown, encoding="utf-8")
+    try:
+        for figure in rendered.figures:
+            figure.draw(out_file.parent / figure.name)
+        write_atomically(out_file, lambda out: out.write(rendered.markdown))
+    except OSError as error:
+        raise RunFailure(
+            f"cannot write the leaderboard {out_file} or its figures: {error.strerror or error}. The records are "
+            "kept; write it again with `ntkbench leaderboard --results DIR... --out FILE` once there is room."
+        ) from None
     return out_file
 
 
 def leaderboard_is_current(results_dirs: list[str | Path], out_file: str | Path) -> bool:
-    """Whether `out_file` holds exactly the Markdown its records render to."""
+    """Whether `out_file` holds exactly the Markdown its records render to (nothing is written)."""
     out_file = Path(out_file)
     if not out_file.is_file():
         return False
-    return out_file.read_text(encoding="utf-8") == render_leaderboard(results_dirs, out_file).markdown
+    return out_file.read_text(encoding="utf-8") == render_leaderboard(results_dirs, out_file, set_aside=False).markdown

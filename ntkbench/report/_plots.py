@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..run import write_atomically
 from ._collect import SpecSummary, WidthGroup, dynamics_table, same_at_every_width
 
 
@@ -21,8 +22,10 @@ def _pyplot():
 
 def _save(figure, path: Path) -> None:
     figure.tight_layout()
-    figure.savefig(path, metadata={"Software": None})
-    _pyplot().close(figure)
+    try:
+        write_atomically(path, lambda out: figure.savefig(out, format="png", metadata={"Software": None}), binary=True)
+    finally:
+        _pyplot().close(figure)
 
 
 def plot_metric(summary: SpecSummary, group: WidthGroup, path: Path) -> None:

@@ -15,6 +15,7 @@ from ._records import SPEC_FILE as SPEC_FILE
 from ._records import Record as Record
 from ._records import RecordStore as RecordStore
 from ._records import StoredRecords as StoredRecords
+from ._records import write_atomically as write_atomically
 from ._resources import calibration as calibration
 from ._runner import RunSummary as RunSummary
 from ._runner import run_spec as run_spec

@@ -18,13 +18,13 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..api import RunFailure
+from ..api import InputError, RunFailure
 from ..spec import content_hash
 from ._cells import Cell, cell_key, cells_of
 
@@ -48,6 +48,33 @@ class RecordCell(_RecordPart):
     seed: int
     width: int | None = None
     key: str
+
+
+class _StoredSection(_RecordPart):
+    name: str
+
+
+class _StoredLearner(_StoredSection):
+    id: str
+
+
+class _StoredSweep(_RecordPart):
+    n_train: list[int] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    width: list[int] | None = None
+
+
+class StoredSpec(_RecordPart):
+    """What a results directory's `spec.json` must hold for its records to be read (the canonical dict
+    of `Spec.as_dict`; this checks its shape, not every value)."""
+
+    name: str
+    dataset: _StoredSection
+    architecture: _StoredSection
+    learners: list[_StoredLearner] = Field(min_length=1)
+    sweep: _StoredSweep
+    metric: str
+    fit: dict[str, Any]
 
 
 class Record(_RecordPart):
@@ -93,20 +120,61 @@ def _with_checksum(record: dict[str, Any]) -> dict[str, Any]:
     return {**body, "checksum": content_hash(body)}
 
 
-def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Write `payload` as JSON to `path` so that `path` is always either absent, old, or complete."""
+TEMPORARY_SUFFIX = ".tmp"
+STALE_TEMPORARY_SECONDS = 60.0
+"""A temporary file lives milliseconds (write, flush, rename); one older than this was left by a
+process that died while writing, and a run removes it."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, write: Callable[[IO[Any]], Any], *, binary: bool = False) -> None:
+    """Write `path` through `write(handle)` so that it is always either absent, old, or complete: into a
+    temporary file beside it, flushed to disk, then renamed over it. The file gets the permissions
+    the user's umask gives a new file (a shared results directory stays readable to its group).
+
+    **Raises:** `OSError` (no space, read-only, permission); the temporary file is removed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, sort_keys=True, allow_nan=False)
-            out.write("\n")
+        os.fchmod(handle, 0o666 & ~_umask())
+        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    """Write `payload` as JSON to `path` (see `write_atomically`)."""
+
+    def write(out: IO[str]) -> None:
+        json.dump(payload, out, indent=2, sort_keys=True, allow_nan=False)
+        out.write("\n")
+
+    write_atomically(path, write)
+
+
+def remove_stale_temporaries(directory: Path, now: float) -> list[Path]:
+    """Remove the temporary files under `directory` that processes which died while writing left
+    behind (older than `STALE_TEMPORARY_SECONDS` at `now`); return them."""
+    removed = []
+    for path in directory.rglob(f".*{TEMPORARY_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < now - STALE_TEMPORARY_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another run removed it first
+            continue
+    return removed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +187,8 @@ class StoredRecords:
     stale: int
     """Records of earlier versions of the spec (kept on disk, not used)."""
     set_aside: list[Path]
-    """Records that did not parse or failed their checksum, renamed to `*.corrupt` by this load."""
+    """Records that did not parse or failed their checksum, renamed to `*.corrupt` by this load (the
+    new names)."""
 
 
 class RecordStore:
@@ -141,7 +210,59 @@ class RecordStore:
         write_json_atomically(self.root / SPEC_FILE, spec_dict)
 
     def read_spec(self) -> dict[str, Any]:
-        return json.loads((self.root / SPEC_FILE).read_text(encoding="utf-8"))
+        """The spec stored beside the records, checked to have the shape ntkbench writes.
+
+        **Raises:** `InputError` when it is absent, unreadable or not such a spec.
+        """
+        path = self.root / SPEC_FILE
+        if not path.is_file():
+            raise InputError(f"{self.root}: not a results directory (no {SPEC_FILE}); run `ntkbench run SPEC --out DIR` first")
+        try:
+            spec_dict = json.loads(path.read_text(encoding="utf-8"))
+            StoredSpec.model_validate(spec_dict)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as error:
+            reason = str(error).splitlines()[0]
+            raise InputError(f"{path}: not a spec that ntkbench wrote ({reason}); move it away or use another directory") from None
+        return spec_dict
+
+    def claim_for(self, spec_dict: dict[str, Any], source: str) -> None:
+        """Make this directory the results directory of `spec_dict`, or refuse: a directory holds the
+        records of one spec (by name; a revised version of it replaces the stored spec, and the
+        records of earlier versions are kept but no longer used). Done under a lock, so that two
+        runs never interleave their check and write.
+
+        **Raises:** `InputError` when another spec (or something else) owns the directory;
+        `OSError` when it cannot be written.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock("spec"):
+            if (self.root / SPEC_FILE).exists():
+                stored = self.read_spec()
+                if stored["name"] != spec_dict["name"]:
+                    raise InputError(
+                        f"{self.root} holds the results of spec {stored['name']!r}; spec {spec_dict['name']!r} ({source}) "
+                        "cannot share it: run it with another --out"
+                    )
+                if stored == spec_dict:
+                    return
+            self.write_spec(spec_dict)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the exclusive lock `<root>/.locks/<name>.lock` for the block (released by the OS if the
+        process dies); yields False, without waiting, when another process holds it and not `wait`."""
+        lock_path = self.root / ".locks" / f"{name}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def write(self, spec_dict: dict[str, Any], cell: Cell, record: Record) -> Path:
         """Store the record of `cell` (its checksum is added here); return its path."""
@@ -149,8 +270,12 @@ class RecordStore:
         write_json_atomically(path, _with_checksum(record.as_json()))
         return path
 
-    def load(self, spec_dict: dict[str, Any]) -> StoredRecords:
-        """Read every record and keep those whose cell key matches `spec_dict`."""
+    def load(self, spec_dict: dict[str, Any], *, set_aside: bool = True) -> StoredRecords:
+        """Read every record and keep those whose cell key matches `spec_dict`.
+
+        A file that does not parse, fails its checksum or is not a record is ignored and, with
+        `set_aside`, renamed out of the way (`set_aside_corrupt`); without, nothing is written.
+        """
         expected = {cell_key(spec_dict, cell): cell for cell in cells_of(spec_dict)}
         current: dict[Cell, Record] = {}
         stale = 0
@@ -158,17 +283,23 @@ class RecordStore:
         for path in sorted(self.records_dir.glob("*/*.json")):
             record = read_record(path)
             if record is None:
-                unreadable.append(path)
+                if path.exists():  # else another process set it aside meanwhile
+                    unreadable.append(path)
                 continue
             cell = expected.get(record.cell.key)
             if cell is None:
                 stale += 1
             else:
                 current[cell] = record
-        set_aside = [set_aside_corrupt(path) for path in unreadable]
-        for path, moved in zip(unreadable, set_aside, strict=True):
-            print(f"warning: record {path} does not parse or fails its checksum; set aside as {moved.name}", file=sys.stderr)
-        return StoredRecords(spec_dict, current, stale, set_aside)
+        moved = []
+        for path in unreadable:
+            target = set_aside_corrupt(path) if set_aside else None
+            if target is not None:
+                moved.append(target)
+                print(f"warning: record {path} does not parse or fails its checksum; set aside as {target.name}", file=sys.stderr)
+            elif not set_aside:
+                print(f"warning: record {path} does not parse or fails its checksum; ignored", file=sys.stderr)
+        return StoredRecords(spec_dict, current, stale, moved)
 
     def read(self, spec_dict: dict[str, Any], cell: Cell) -> Record | None:
         """The cell's current record, if there is a valid one."""
@@ -180,31 +311,29 @@ class RecordStore:
         record = self.read(spec_dict, cell)
         return record is not None and record.ok
 
-    @contextlib.contextmanager
-    def claim(self, spec_dict: dict[str, Any], cell: Cell) -> Iterator[bool]:
-        """Hold the cell's lock for the duration of the block; yields False when another process holds it."""
+    def claim(self, spec_dict: dict[str, Any], cell: Cell, *, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
+        """Hold the cell's lock for the duration of the block; yields False when another process holds
+        it (or, with `wait`, blocks until that process releases it or dies)."""
         record = self.path_for(spec_dict, cell)
-        lock_path = self.root / ".locks" / record.parent.name / (record.stem + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return self._lock(f"{record.parent.name}/{record.stem}", wait=wait)
 
 
-def set_aside_corrupt(path: Path) -> Path:
-    """Rename a corrupt record to `<name>.corrupt` (or `.corrupt2`, ...), never overwriting."""
+def set_aside_corrupt(path: Path) -> Path | None:
+    """Rename a corrupt record to `<name>.corrupt` (or `.corrupt2`, ...), never overwriting; return the
+    new path, or None when another process moved it first or it cannot be renamed (reported; the
+    record stays ignored)."""
     suffix, counter = ".corrupt", 1
     while (target := path.with_name(path.name + suffix)).exists():
         counter += 1
         suffix = f".corrupt{counter}"
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        print(f"warning: record {path} does not parse or fails its checksum and cannot be set aside "
+              f"({error.strerror or error}); ignored", file=sys.stderr)
+        return None
     return target
 
 

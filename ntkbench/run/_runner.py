@@ -9,12 +9,13 @@ interrupted run loses at most the cells in progress.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from ..api import RunFailure
 from ..spec import Spec
 from ._cells import Cell, cells_of
-from ._records import RecordStore, RecordWriter
+from ._records import RecordStore, RecordWriter, remove_stale_temporaries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +25,7 @@ class RunSummary:
     computed: int
     failed: list[tuple[Cell, str]]
     busy: list[Cell] = dataclasses.field(default_factory=list)
-    """Cells another process was computing (it writes their records)."""
+    """Cells another process was computing and recorded (this run waited for it)."""
     set_aside: list[Path] = dataclasses.field(default_factory=list)
 
 
@@ -37,22 +38,26 @@ def run_spec(
     ray_address: str | None = None,
     num_gpus: float = 0.0,
 ) -> RunSummary:
-    """Compute every cell of `spec` that has no successful record in `out_dir`.
+    """Compute every cell of `spec` that has no successful record in `out_dir`, a directory that
+    holds the results of this spec only (`InputError` for another's).
 
     Failed cells (a learner raised `CellFailure`, or an unexpected error) are recorded as failed
-    with the reason, and computed again by the next run. Input errors stop the run. With
-    `executor="ray"` the cells run as Ray tasks (see `_ray.py`); records are written here, by
-    the driver, exactly as locally.
+    with the reason, and computed again by the next run. Input errors stop the run. A cell that
+    another process is computing is waited for; if that process ends without its record, this run
+    computes it, so every cell has a record (successful or failed) when this returns. With
+    `executor="ray"` the cells run as Ray tasks (see `_ray.py`); records are written here, by the
+    driver, exactly as locally.
     """
     store = RecordStore(out_dir)
     spec_dict = spec.as_dict()
     try:
-        store.write_spec(spec_dict)
+        store.claim_for(spec_dict, spec.source)
     except OSError as error:
         raise RunFailure(
             f"cannot write {store.root}/spec.json: {error.strerror or error}; nothing was computed. "
             "Free space (or fix the directory) and run the same command to resume."
         ) from None
+    remove_stale_temporaries(store.root, time.time())
     cells = cells_of(spec_dict)
     loaded = store.load(spec_dict)
     todo = [cell for cell in cells if cell not in loaded.current or not loaded.current[cell].ok]
@@ -65,9 +70,19 @@ def run_spec(
     if executor == "ray":
         from ._ray import run_on_ray
 
-        busy = run_on_ray(spec, writer, todo, progress=progress, address=ray_address, num_gpus=num_gpus)
+        def compute(cells: list[Cell]) -> list[Cell]:
+            return run_on_ray(spec, writer, cells, progress=progress, address=ray_address, num_gpus=num_gpus)
     else:
         from ._local import run_locally
 
-        busy = run_locally(spec, writer, todo, progress=progress)
-    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=busy)
+        def compute(cells: list[Cell]) -> list[Cell]:
+            return run_locally(spec, writer, cells, progress=progress)
+
+    busy, done_elsewhere = compute(todo), []
+    while busy:  # cells another process held: wait for it, and compute those it left without a record
+        orphans = []
+        for cell in busy:
+            with store.claim(spec_dict, cell, wait=True):
+                (orphans if store.read(spec_dict, cell) is None else done_elsewhere).append(cell)
+        busy = compute(orphans) if orphans else []
+    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere)

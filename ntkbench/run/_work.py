@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -178,5 +179,23 @@ def _run_cell(fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_te
         "failure": None,
         "metrics": {name: float(values.mean()) for name, values in outcomes.items()},
         "test_outcomes": encode_outcomes(outcomes),
-        "info": result.info,
+        "info": json_safe(result.info),
     }
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON holds it: NumPy values as Python ones, non-finite floats as their text, anything
+    else JSON does not know as its repr. A learner's facts never cost the cell its record."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
