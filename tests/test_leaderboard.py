@@ -87,3 +87,21 @@ def test_learners_declare_that_they_are_the_same_at_every_width():
 
     assert same_at_every_width("ntk_infinite") and same_at_every_width("nngp_infinite")
     assert not same_at_every_width("network") and not same_at_every_width("not_installed")
+
+
+def test_unconverged_trainings_are_marked_with_their_worst_train_error(tmp_path):
+    spec_dict = parse_spec(WIDTH_SWEEP.replace(", width: [8, 32]", "")).as_dict()
+    store = RecordStore(tmp_path / "trained")
+    store.write_spec(spec_dict)
+    for cell in cells_of(spec_dict):
+        record = synthetic_record(spec_dict, cell)
+        if cell.learner_id == "network":
+            stuck = cell.n_train == 64 and cell.seed == 1
+            info = {"steps": 100 if stuck else 40, "train_error": 0.125 if stuck else 0.0, "converged": not stuck}
+            record = record.model_copy(update={"info": info})
+        store.write(spec_dict, cell, record)
+    markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
+    network = next(line for line in markdown.splitlines() if line.startswith("|") and "`network`" in line)
+    kernel = next(line for line in markdown.splitlines() if line.startswith("|") and "`ntk_infinite`" in line)
+    assert "**NOT CONVERGED** in 1 of 6 cells; 70 steps at largest n, train error ≤ 0.125" in network
+    assert kernel.rstrip(" |").endswith("—")

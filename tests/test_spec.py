@@ -247,3 +247,13 @@ def test_learners_that_would_share_their_results_are_refused():
     assert "would compute the same results: they differ only in their id; remove one" in only_problem(renamed).reason
     different = twins.replace("implementation: 3}", "implementation: 3, ridge: 1.0e-3}")
     assert "again" in [learner.id for learner in parse_spec(different).learners]
+
+
+def test_ranking_by_test_loss_needs_one_kind_of_loss():
+    mixed = VALID.replace("batch_size: 16, steps: 20}", "batch_size: 16, steps: 20, loss: cross_entropy}").replace(
+        "metric: test_error", "metric: test_loss"
+    )
+    problem = only_problem(mixed)
+    assert problem.key == "metric"
+    assert "cross_entropy: network; squared_error: ntk_infinite, entk_init, entk_pretrained" in problem.reason
+    assert parse_spec(mixed.replace("metric: test_loss", "metric: test_error")).metric == "test_error"

@@ -56,3 +56,109 @@ def test_centred_training_starts_from_the_zero_function():
     _, log = train_network(initial, x, y, 2, options, seed=0)
     assert log.losses[0] == pytest.approx(0.5)  # 0.5 * ||0 - one_hot||^2, whatever the initial outputs
     assert np.allclose(predict(initial, x, initial=initial), 0.0)
+
+
+def test_the_minibatch_order_is_drawn_as_needed_and_is_the_same_for_any_budget():
+    from ntkbench.numerics._training import MinibatchOrder
+
+    eager = minibatch_indices(n=10, batch_size=4, steps=11, seed=3)
+    order = MinibatchOrder(10, 4, seed=3)
+    pieces = [order.take(0, 3), order.take(3, 7), order.take(7, 11)]
+    assert np.array_equal(np.concatenate(pieces), eager)
+    assert order._first_epoch == 3 and len(order._epochs) == 3  # epochs 0-2, already trained on, are dropped
+
+
+def test_an_epoch_budget_takes_epochs_times_the_batches_per_epoch():
+    x, y = data(n=20)
+    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.1), batch_size=8, epochs=3)
+    assert options.steps is None and options.step_budget(20) == 6 and options.budget() == "3 epochs"
+    _, log = train_network(model(), x, y, 2, options, seed=0)
+    assert log.steps == 6 and len(log.losses) == 6 and log.converged is None
+
+
+def test_until_stops_at_the_first_check_that_meets_the_rule():
+    from ntkbench.numerics._training import training_fit
+
+    x, y = data()
+    options = TrainingOptions(
+        optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=16,
+        until={"train_error": 0.0}, max_steps=2000, check_every=5,
+    )
+    trained, log = train_network(model(), x, y, 2, options, seed=0)
+    assert log.converged is True and log.train_error == 0.0 and log.steps % 5 == 0 and log.steps < 2000
+    assert training_fit(trained, x, y, np.zeros((len(x), 2)), "mse", 2)[0] == 0.0
+    shorter = options.model_copy(update={"max_steps": log.steps - 5})
+    _, unfinished = train_network(model(), x, y, 2, shorter, seed=0)  # the same steps, stopped one check earlier
+    assert unfinished.converged is False and unfinished.steps == log.steps - 5 and unfinished.train_error > 0
+    summary = unfinished.summary()
+    assert summary["converged"] is False and summary["steps"] == log.steps - 5 and summary["train_error"] > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"steps": 10, "epochs": 2}, "give one training budget: steps and epochs are both set"),
+        ({"until": {"train_error": 0.0}}, "`until` needs `max_steps`"),
+        ({"max_steps": 100}, "`max_steps` belongs to an `until` budget"),
+        ({"until": {"train_error": 0.0, "train_loss": 0.1}, "max_steps": 10}, "exactly one of train_error and train_loss"),
+        ({"until": {}, "max_steps": 10}, "exactly one of train_error and train_loss"),
+    ],
+)
+def test_a_budget_is_one_of_steps_epochs_or_until(options, message):
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match=message):
+        TrainingOptions(**options)
+
+
+def test_schedules_follow_their_definitions():
+    from ntkbench.numerics._training import learning_rate_schedule
+
+    def schedule(spec):
+        options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.2), schedule=spec)
+        return learning_rate_schedule(options, total_steps=100)
+
+    assert schedule({"name": "constant"}) == 0.2
+    cosine = schedule({"name": "cosine", "final_fraction": 0.1})
+    assert float(cosine(0)) == pytest.approx(0.2) and float(cosine(100)) == pytest.approx(0.02)
+    assert float(cosine(50)) == pytest.approx(0.02 + 0.18 * 0.5)
+    warm = schedule({"name": "warmup_cosine", "warmup_steps": 10})
+    assert float(warm(0)) == 0.0 and float(warm(5)) == pytest.approx(0.1) and float(warm(10)) == pytest.approx(0.2)
+    assert float(warm(100)) == pytest.approx(0.0, abs=1e-9)
+    step = schedule({"name": "step", "every": 30, "factor": 0.5})
+    assert [float(step(t)) for t in (0, 29, 30, 60)] == pytest.approx([0.2, 0.2, 0.1, 0.05])
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "sgd", "learning_rate": 0.1}, {"name": "adam", "learning_rate": 0.1}])
+def test_weight_decay_shrinks_the_weights_by_learning_rate_times_decay(optimizer):
+    import jax.numpy as jnp
+
+    from ntkbench.numerics._training import build_optimizer
+
+    options = TrainingOptions(optimizer=optimizer, weight_decay=0.01)
+    transform = build_optimizer(options, 10)
+    params = {"w": jnp.array([1.0, -2.0])}
+    updates, _ = transform.update({"w": jnp.zeros(2)}, transform.init(params), params)
+    np.testing.assert_allclose(updates["w"], -0.1 * 0.01 * params["w"], rtol=1e-6)
+
+
+def test_new_training_options_at_their_defaults_leave_the_canonical_spec_and_its_keys_unchanged():
+    options = TrainingOptions(steps=100)
+    canonical = options.canonical()
+    assert not {"epochs", "until", "max_steps", "check_every", "schedule", "weight_decay"} & set(canonical)
+    assert canonical["steps"] == 100
+    tuned = TrainingOptions(epochs=5, weight_decay=1e-4).canonical()
+    assert tuned["epochs"] == 5 and tuned["weight_decay"] == 1e-4 and tuned["steps"] is None
+
+
+def test_the_test_loss_of_cross_entropy_predictions_is_their_cross_entropy():
+    from ntkbench.learners.network import NetworkLearner
+    from ntkbench.run._metrics import test_outcomes
+
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    labels = np.array([0, 2])
+    expected = -np.log(np.exp(logits[[0, 1], labels]) / np.exp(logits).sum(axis=1))
+    np.testing.assert_allclose(test_outcomes(logits, labels, 3, "cross_entropy")["test_loss"], expected)
+    np.testing.assert_allclose(test_outcomes(logits, labels, 3)["test_loss"], [1 + 0 + 1, 0 + 0 + 1])
+    assert NetworkLearner(TrainingOptions(loss="cross_entropy")).test_loss() == "cross_entropy"
+    assert NetworkLearner(TrainingOptions()).test_loss() == "squared_error"

@@ -27,6 +27,7 @@ from ._errors import RunFailure as RunFailure
 from ._errors import SpecError as SpecError
 from ._errors import SpecProblem as SpecProblem
 from ._learner import Learner as Learner
+from ._learner import TestLoss as TestLoss
 from ._memory import BUDGET_VARIABLE as BUDGET_VARIABLE
 from ._memory import format_bytes as format_bytes
 from ._memory import memory_budget as memory_budget

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from ._architecture import Architecture
 from ._costs import CellCost, CostContext
 from ._options import LearnerOptions
 from ._task import DynamicsRequest, LearnerResult, LearnerTask
+
+TestLoss = Literal["squared_error", "cross_entropy"]
 
 
 class Learner(abc.ABC):
@@ -33,6 +35,12 @@ class Learner(abc.ABC):
 
     def __init__(self, options: LearnerOptions):
         self.options = options
+
+    def test_loss(self) -> TestLoss:
+        """What `test_loss` measures for this learner's predictions: `squared_error` to one-hot targets
+        (regression outputs, or logits of a network trained on the squared loss), or `cross_entropy`
+        of logits (a network trained on it). A spec ranking learners by `test_loss` must use one kind."""
+        return "squared_error"
 
     def held_out_samples(self) -> int:
         """How many pool samples this learner takes with `task.held_out_subset` (checked at validation)."""

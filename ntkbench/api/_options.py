@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
@@ -20,6 +20,17 @@ class PluginOptions(StrictModel):
     performance_only: ClassVar[frozenset[str]] = frozenset()
     """Options that change how fast a result is computed, not the result (up to round-off): they do
     not enter the key that decides whether a stored result is still valid."""
+    omitted_at_default: ClassVar[frozenset[str]] = frozenset()
+    """Options added after results existed: left out of the spec's canonical form (and so of every
+    result key) while they have their default value, so that adding an option recomputes nothing."""
+
+    def canonical(self) -> dict[str, Any]:
+        """The options as JSON values, without the `omitted_at_default` ones that have their default."""
+        dumped = self.model_dump(mode="json")
+        for name in self.omitted_at_default:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                dumped.pop(name, None)
+        return dumped
 
 
 class DatasetOptions(PluginOptions):

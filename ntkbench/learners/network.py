@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..api import CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask
+from ..api import CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask, TestLoss
 from ..numerics._options import TrainingOptions
 
 
@@ -12,6 +12,9 @@ class NetworkLearner(Learner):
     Options = TrainingOptions
     api_version = 1
     follows_kernel_dynamics = True
+
+    def test_loss(self) -> TestLoss:
+        return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..training import predict, train_network

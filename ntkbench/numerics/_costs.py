@@ -131,7 +131,8 @@ def kernel_regression_cost(
 
 
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
-    """Training the network for `options.steps` steps on n samples: ten compiled steps, scaled."""
+    """Training the network for its budget on n samples (all of `max_steps` for an `until` rule): ten
+    compiled steps, scaled."""
     module, state = split_model(model)
     parameters = parameter_count(module)
     batch = min(options.batch_size, n)
@@ -139,7 +140,7 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
     if not context.detailed:
         return CellCost(held)
-    optimizer = build_optimizer(options.optimizer)
+    optimizer = build_optimizer(options, options.step_budget(n))
     opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
     chunk, rows = STEPS_PER_CALL, padded_rows(n)
     x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
@@ -152,7 +153,7 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
         ),
         module, state, opt_state, x, y, offset, batches,
     )
-    calls = options.steps / chunk
+    calls = options.step_budget(n) / chunk  # the whole budget: an `until` rule may stop sooner
     if steps.seconds is None:
         return CellCost(held + steps.bytes, steps.flops * calls)
     return CellCost(held + steps.bytes, steps.flops * calls, 0.0, steps.flops * calls, steps.seconds * calls)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..api import DynamicsRequest, LearnerResult, LearnerTask
+from ..api import DynamicsRequest, InputError, LearnerResult, LearnerTask
 from ._options import TrainingOptions
 
 SETTLED = 0.1
@@ -51,11 +51,14 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
 
     x_probe = request.x_probe
 
+    if options.until is not None:
+        raise InputError("a dynamics spec follows training over a fixed budget: give its learner `steps` or `epochs`, not `until`")
+    budget = options.step_budget(task.n_train)
     initial = task.init_model()
     longest = tile_size(max(len(task.x_train), len(task.x_test), len(x_probe)))
     edge = tile_edge(lambda x1, x2: empirical_ntk(initial, x1, x2, 3), task.x_train.shape[1:],
                      key=empirical_ntk_key(initial, 3), at_most=longest)  # every checkpoint's kernel costs the same
-    steps = request.checkpoint_steps(options.steps, task.n_train, options.batch_size)
+    steps = request.checkpoint_steps(budget, task.n_train, options.batch_size)
     kernels, rows = [], []
     targets = one_hot(task.y_train, task.num_classes)
 
@@ -74,7 +77,7 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
         rows.append(
             {
                 "step": step,
-                "fraction": step / options.steps,
+                "fraction": step / budget,
                 "after_kernel_test_error": request.test_error(after),
                 "network_test_error": request.test_error(outputs),
             }

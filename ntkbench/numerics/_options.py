@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from ..api import LearnerOptions, StrictModel
 
@@ -30,16 +30,128 @@ class AdamOptions(StrictModel):
 OptimizerOptions = Annotated[SGDOptions | AdamOptions, Field(discriminator="name")]
 
 
+class ConstantSchedule(StrictModel):
+    """The optimizer's learning rate throughout."""
+
+    name: Literal["constant"]
+
+
+class CosineSchedule(StrictModel):
+    """Cosine decay from the learning rate to `final_fraction` of it over the training budget."""
+
+    name: Literal["cosine"]
+    final_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class WarmupCosineSchedule(StrictModel):
+    """Linear warm-up from 0 over `warmup_steps`, then cosine decay to `final_fraction` at the end of the budget."""
+
+    name: Literal["warmup_cosine"]
+    warmup_steps: PositiveInt
+    final_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class StepSchedule(StrictModel):
+    """The learning rate multiplied by `factor` every `every` steps."""
+
+    name: Literal["step"]
+    every: PositiveInt
+    factor: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+
+
+ScheduleOptions = Annotated[
+    ConstantSchedule | CosineSchedule | WarmupCosineSchedule | StepSchedule, Field(discriminator="name")
+]
+
+
+class StoppingRule(StrictModel):
+    """Train until the whole training set meets this: one of a train error or a train loss (the
+    training objective, without weight decay) at or below the value."""
+
+    train_error: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    train_loss: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StoppingRule:
+        if (self.train_error is None) == (self.train_loss is None):
+            raise ValueError("give exactly one of train_error and train_loss")
+        return self
+
+    def met(self, train_error: float, train_loss: float) -> bool:
+        if self.train_error is not None:
+            return train_error <= self.train_error
+        return train_loss <= self.train_loss
+
+    def describe(self) -> str:
+        return f"train error ≤ {self.train_error:g}" if self.train_error is not None else f"train loss ≤ {self.train_loss:g}"
+
+
 class TrainingOptions(LearnerOptions):
-    """How the network is trained: a fixed number of minibatch steps of an optax optimizer."""
+    """How the network is trained: minibatch steps of an optax optimizer, for a budget of `steps`,
+    of `epochs`, or `until` a stopping rule is met (at most `max_steps`)."""
+
+    omitted_at_default: ClassVar[frozenset[str]] = frozenset(
+        {"epochs", "until", "max_steps", "check_every", "schedule", "weight_decay"}
+    )
 
     optimizer: OptimizerOptions = SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9)
     batch_size: PositiveInt = 128
     """Minibatch size; a training set smaller than this is used whole at every step."""
-    steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] = 2000
+    steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] | None = 2000
+    """A fixed number of minibatch steps at every n (the default budget; left out with `epochs` or `until`)."""
+    epochs: Annotated[int, Field(gt=0, le=MAX_STEPS)] | None = None
+    """Instead: this many passes over the training set (`epochs * floor(n / batch)` steps)."""
+    until: StoppingRule | None = None
+    """Instead: train until the training set meets this rule, checked every `check_every` steps."""
+    max_steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] | None = None
+    """The cap of an `until` budget (required with it); a cell that reaches it unmet is recorded as not converged."""
+    check_every: PositiveInt | None = None
+    """Steps between checks of the `until` rule on the whole training set (default: once per epoch)."""
+    schedule: ScheduleOptions = ConstantSchedule(name="constant")
+    """The learning-rate schedule over the budget (`max_steps` for an `until` budget)."""
+    weight_decay: NonNegativeFloat = 0.0
+    """Decoupled weight decay (adamw with adam; added to the gradient with sgd)."""
     loss: Literal["mse", "cross_entropy"] = "mse"
     """`mse`: half the squared error to one-hot targets (the NTK's loss); `cross_entropy` on logits."""
     center: bool = False
     """Train and predict with `f(x) - f_init(x)`: removes the random function the network starts
     from, so that at infinite width the trained network is exactly kernel ridge regression with
     its NTK (which is how the kernel learners predict). Off: the network as usually trained."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_budget(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = [key for key in ("steps", "epochs", "until") if data.get(key) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one training budget: {' and '.join(given)} are both set")
+        if given and given[0] != "steps":
+            data = {**data, "steps": None}
+        if data.get("until") is not None and data.get("max_steps") is None:
+            raise ValueError("`until` needs `max_steps`, the most steps a cell may take before it is called unconverged")
+        for key in ("max_steps", "check_every"):
+            if data.get(key) is not None and data.get("until") is None:
+                raise ValueError(f"`{key}` belongs to an `until` budget")
+        return data
+
+    def step_budget(self, n: int) -> int:
+        """The most minibatch steps a training set of n samples gets."""
+        if self.steps is not None:
+            return self.steps
+        if self.epochs is not None:
+            return self.epochs * steps_per_epoch(n, self.batch_size)
+        return self.max_steps
+
+    def budget(self) -> str:
+        """The training budget in words, for records and the leaderboard."""
+        if self.steps is not None:
+            return f"{self.steps} steps"
+        if self.epochs is not None:
+            return f"{self.epochs} epochs"
+        return f"until {self.until.describe()} (at most {self.max_steps} steps)"
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Minibatch steps in one pass over n samples (the last, partial batch of an epoch is dropped)."""
+    return max(1, n // min(batch_size, n))

@@ -1,4 +1,5 @@
-"""Training a network with optax: a fixed number of minibatch steps, a few per compiled call."""
+"""Training a network with optax: minibatch steps, a few per compiled call, for a budget of steps, of
+epochs, or until a stopping rule is met on the whole training set."""
 
 from __future__ import annotations
 
@@ -15,17 +16,47 @@ import optax
 
 from ..api import CellFailure
 from ._networks import batch_logits, join_model, split_model
-from ._options import AdamOptions, SGDOptions, TrainingOptions
+from ._options import (
+    ConstantSchedule,
+    CosineSchedule,
+    SGDOptions,
+    StepSchedule,
+    TrainingOptions,
+    WarmupCosineSchedule,
+    steps_per_epoch,
+)
 
 PREDICT_BATCH = 1024
 
 
+def learning_rate_schedule(options: TrainingOptions, total_steps: int) -> float | optax.Schedule:
+    """The learning rate of `options.optimizer` over `total_steps` steps, by `options.schedule`."""
+    rate, schedule = options.optimizer.learning_rate, options.schedule
+    if isinstance(schedule, ConstantSchedule):
+        return rate
+    if isinstance(schedule, CosineSchedule):
+        return optax.cosine_decay_schedule(rate, decay_steps=total_steps, alpha=schedule.final_fraction)
+    if isinstance(schedule, WarmupCosineSchedule):
+        return optax.warmup_cosine_decay_schedule(
+            0.0, rate, schedule.warmup_steps, decay_steps=max(total_steps, schedule.warmup_steps + 1),
+            end_value=rate * schedule.final_fraction,
+        )
+    assert isinstance(schedule, StepSchedule)
+    return optax.exponential_decay(rate, transition_steps=schedule.every, decay_rate=schedule.factor, staircase=True)
+
+
 @functools.cache
-def build_optimizer(options: SGDOptions | AdamOptions) -> optax.GradientTransformation:
-    """The optax transformation for these options; cached so jitted training reuses its compilation."""
-    if isinstance(options, SGDOptions):
-        return optax.sgd(options.learning_rate, momentum=options.momentum or None, nesterov=options.nesterov)
-    return optax.adam(options.learning_rate, b1=options.b1, b2=options.b2)
+def build_optimizer(options: TrainingOptions, total_steps: int) -> optax.GradientTransformation:
+    """The optax transformation of `options` (optimizer, schedule over `total_steps`, weight decay);
+    cached, so that jitted training reuses its compilation (a schedule that depends on the budget
+    compiles once per budget)."""
+    optimizer, rate = options.optimizer, learning_rate_schedule(options, total_steps)
+    if isinstance(optimizer, SGDOptions):
+        sgd = optax.sgd(rate, momentum=optimizer.momentum or None, nesterov=optimizer.nesterov)
+        return optax.chain(optax.add_decayed_weights(options.weight_decay), sgd) if options.weight_decay else sgd
+    if options.weight_decay:
+        return optax.adamw(rate, b1=optimizer.b1, b2=optimizer.b2, weight_decay=options.weight_decay)
+    return optax.adam(rate, b1=optimizer.b1, b2=optimizer.b2)
 
 
 def _loss(module, state, x, y, offset, loss: str, num_classes: int):
@@ -76,23 +107,68 @@ def _on_device(array: np.ndarray) -> jax.Array:
     return jnp.asarray(padded)
 
 
+class MinibatchOrder:
+    """The row indices of a seed's minibatches: epoch after epoch of fresh permutations (the last,
+    partial batch of each dropped), drawn as training reaches them, so that a budget of any length
+    takes the same minibatches in the same order and holds only the epochs in use."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch = n, min(batch_size, n)
+        self.per_epoch = steps_per_epoch(n, batch_size)
+        self._rng = np.random.default_rng([seed, 1])
+        self._first_epoch = 0
+        self._epochs: list[np.ndarray] = []
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """Minibatches `start` to `stop` (steps), shape `(stop - start, batch)`; `start` never decreases."""
+        while (self._first_epoch + len(self._epochs)) * self.per_epoch < stop:
+            order = self._rng.permutation(self.n)[: self.per_epoch * self.batch]
+            self._epochs.append(order.reshape(self.per_epoch, self.batch).astype(np.int32))
+        while self._epochs and (self._first_epoch + 1) * self.per_epoch <= start:  # epochs already trained on
+            self._epochs.pop(0)
+            self._first_epoch += 1
+        offset = self._first_epoch * self.per_epoch
+        return np.concatenate(self._epochs)[start - offset : stop - offset]
+
+
 def minibatch_indices(n: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
-    """Row indices of every minibatch, shape `(steps, min(batch_size, n))`: epochs of fresh permutations."""
-    batch = min(batch_size, n)
-    rng = np.random.default_rng([seed, 1])
-    per_epoch = n // batch
-    epochs = -(-steps // per_epoch)
-    order = np.concatenate([rng.permutation(n)[: per_epoch * batch] for _ in range(epochs)])
-    return order[: steps * batch].reshape(steps, batch).astype(np.int32)
+    """Row indices of the first `steps` minibatches, shape `(steps, min(batch_size, n))`."""
+    return MinibatchOrder(n, batch_size, seed).take(0, steps)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingLog:
-    losses: np.ndarray
+    """What a training did: its minibatch losses, and the whole training set's fit at the end."""
 
-    def summary(self) -> dict[str, float]:
+    losses: np.ndarray
+    steps: int
+    train_error: float
+    train_loss: float
+    """The objective (without weight decay) on the whole training set at the end."""
+    converged: bool | None
+    """Whether the stopping rule was met (None: the budget has no rule)."""
+
+    def summary(self) -> dict[str, float | int | bool | None]:
         tail = self.losses[-max(1, len(self.losses) // 20) :]
-        return {"train_loss_initial": float(self.losses[0]), "train_loss_final": float(np.mean(tail))}
+        return {
+            "train_loss_initial": float(self.losses[0]),
+            "train_loss_final": float(np.mean(tail)),
+            "steps": self.steps,
+            "train_error": self.train_error,
+            "train_loss": self.train_loss,
+            "converged": self.converged,
+        }
+
+
+def training_fit(model: Any, x: np.ndarray, y: np.ndarray, offset: np.ndarray, loss: str, num_classes: int) -> tuple[float, float]:
+    """(error, loss) of the network on a whole training set, predicting as at test time (minus `offset`)."""
+    logits = predict(model, x) - offset
+    error = float(np.mean(np.argmax(logits, axis=1) != y))
+    if loss == "mse":
+        return error, float(0.5 * np.mean(np.sum((logits - np.eye(num_classes)[y]) ** 2, axis=1)))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return error, float(-np.mean(log_probabilities[np.arange(len(y)), y]))
 
 
 def train_network(
@@ -106,7 +182,9 @@ def train_network(
     checkpoints: Sequence[int] = (),
     on_checkpoint: Callable[[int, Any], None] | None = None,
 ) -> tuple[Any, TrainingLog]:
-    """Train `model` (a module or a `StatefulModel`) on `(x, y)` for `options.steps` minibatch steps.
+    """Train `model` (a module or a `StatefulModel`) on `(x, y)` for the budget of `options`:
+    `steps` minibatch steps, `epochs` passes, or `until` its rule holds on the whole training set
+    (checked every `check_every` steps, at most `max_steps`).
 
     With `options.center`, the loss sees `model(x) - initial_model(x)`; predict the trained
     network with `predict(trained, x, initial=model)` then. `on_checkpoint(step, network)` is
@@ -114,33 +192,46 @@ def train_network(
 
     **Raises:** `CellFailure` when the loss stops being finite.
     """
+    n, y = len(x), np.asarray(y)
+    budget = options.step_budget(n)
     module, state = split_model(model)
-    optimizer = build_optimizer(options.optimizer)
+    optimizer = build_optimizer(options, budget)
     opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
-    batches = minibatch_indices(len(x), options.batch_size, options.steps, seed)
-    offset = predict(model, x) if options.center else np.zeros((len(x), num_classes))
+    order = MinibatchOrder(n, options.batch_size, seed)
+    offset = predict(model, x) if options.center else np.zeros((n, num_classes))
     offset = offset.astype(np.float32)
-    stops = sorted({*range(0, options.steps, STEPS_PER_CALL), *checkpoints, options.steps} - {0})
+    check_every = (options.check_every or order.per_epoch) if options.until is not None else budget
+    stops = sorted({*range(0, budget, STEPS_PER_CALL), *range(check_every, budget, check_every), *checkpoints, budget} - {0})
     if on_checkpoint is not None and 0 in checkpoints:
         on_checkpoint(0, model)
-    x_device, y_device, offset_device = _on_device(np.asarray(x)), _on_device(np.asarray(y)), _on_device(offset)
-    losses, start = [], 0
+    x_device, y_device, offset_device = _on_device(np.asarray(x)), _on_device(y), _on_device(offset)
+    losses, start, fit = [], 0, None
     for stop in stops:
         module, state, opt_state, chunk_losses = train_steps(
-            module, state, opt_state, x_device, y_device, offset_device, batches[start:stop], optimizer, options.loss,
+            module, state, opt_state, x_device, y_device, offset_device, order.take(start, stop), optimizer, options.loss,
             num_classes,
         )
         losses.append(chunk_losses)
         if on_checkpoint is not None and stop in checkpoints:
             on_checkpoint(stop, join_model(module, state))
         start = stop
+        if options.until is not None and (stop % check_every == 0 or stop == budget):
+            if not np.all(np.isfinite(np.asarray(chunk_losses))):
+                break
+            fit = training_fit(join_model(module, state), x, y, offset, options.loss, num_classes)
+            if options.until.met(*fit):
+                break
     losses = np.concatenate([np.asarray(chunk) for chunk in losses])
     if not np.all(np.isfinite(losses)):
         first = int(np.argmin(np.isfinite(losses)))
         raise CellFailure(
             f"training diverged: loss is {losses[first]} at step {first}; lower optimizer.learning_rate"
         )
-    return join_model(module, state), TrainingLog(losses)
+    trained = join_model(module, state)
+    if fit is None or options.until is None:
+        fit = training_fit(trained, x, y, offset, options.loss, num_classes)
+    converged = options.until.met(*fit) if options.until is not None else None
+    return trained, TrainingLog(losses, start, *fit, converged)
 
 
 def predict(model: Any, x: np.ndarray, *, initial: Any = None) -> np.ndarray:

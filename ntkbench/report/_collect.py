@@ -16,6 +16,20 @@ from ..spec import DEFAULT_REFERENCE
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainingFacts:
+    """How a learner's trainings went, from the facts its records carry (`steps`, `train_error`,
+    `converged`, possibly prefixed, as `train_network`'s log gives them)."""
+
+    cells: int
+    """Successful cells that report a training."""
+    unconverged: int
+    """Of them, those whose stopping rule was not met."""
+    worst_train_error: float | None
+    steps_at_largest_n: float | None
+    """Mean steps taken at the largest n with results."""
+
+
+@dataclasses.dataclass(frozen=True)
 class WidthGroup:
     """The learners at one width of a width sweep (width None: no sweep)."""
 
@@ -24,6 +38,8 @@ class WidthGroup:
     """Each learner over the whole sweep (for plots)."""
     comparison: SpecComparison
     failed: dict[str, int]
+    training: dict[str, TrainingFacts | None] = dataclasses.field(default_factory=dict)
+    """Per learner id; None for a learner that reports no training."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +81,7 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
     spec = records.spec
     metric = spec["metric"]
     n_train, seeds = np.array(spec["sweep"]["n_train"]), spec["sweep"]["seeds"]
-    curves, failed = [], {}
+    curves, failed, training = [], {}, {}
     for learner in spec["learners"]:
         table = np.full((len(seeds), len(n_train)), np.nan)
         outcomes: list[list[np.ndarray | None]] = [[None] * len(n_train) for _ in seeds]
@@ -82,6 +98,10 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
                 if record.test_outcomes is not None:
                     outcomes[s][i] = decode_outcomes(record.test_outcomes, metric)
         curves.append(Curve(learner["id"], learner["name"], n_train, table, _stack_outcomes(outcomes)))
+        training[learner["id"]] = _training_facts([
+            record for n in n_train for seed in seeds
+            if (record := records.current.get(Cell(learner["id"], seed, int(n), width))) is not None and record.ok
+        ])
     n_min = spec["fit"]["n_min"] or n_train[0]
     n_max = spec["fit"]["n_max"] or n_train[-1]
     window = (n_train >= n_min) & (n_train <= n_max)
@@ -91,7 +111,30 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
         for c in curves
     ]
     reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
-    return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law"), reference), failed)
+    return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law"), reference), failed, training)
+
+
+def _fact(info: dict[str, Any], name: str) -> Any:
+    """The fact `name` of a record's info, or of the one training it reports under a prefix (`train_`, `pretrain_`)."""
+    if name in info:
+        return info[name]
+    prefixed = [key for key in info if key.endswith("_" + name)]
+    return info[prefixed[0]] if len(prefixed) == 1 else None
+
+
+def _training_facts(records: list) -> TrainingFacts | None:
+    """`records`: a learner's successful records, n ascending."""
+    trained = [record for record in records if _fact(record.info, "train_error") is not None]
+    if not trained:
+        return None
+    largest = trained[-1].cell.n_train
+    steps = [_fact(r.info, "steps") for r in trained if r.cell.n_train == largest and _fact(r.info, "steps") is not None]
+    return TrainingFacts(
+        cells=len(trained),
+        unconverged=sum(_fact(r.info, "converged") is False for r in trained),
+        worst_train_error=max(float(_fact(r.info, "train_error")) for r in trained),
+        steps_at_largest_n=float(np.mean(steps)) if steps else None,
+    )
 
 
 def _stack_outcomes(outcomes: list[list[np.ndarray | None]]) -> np.ndarray | None:

@@ -12,7 +12,7 @@ from ..analysis import Curve, LearnerFit
 from ..numerics._dynamics import SETTLED
 from ..run import cells_of
 from ..spec import content_hash
-from ._collect import SpecSummary, WidthGroup, dynamics_table
+from ._collect import SpecSummary, TrainingFacts, WidthGroup, dynamics_table
 
 
 def _format_options(section: dict[str, Any]) -> str:
@@ -74,6 +74,17 @@ def _largest_n_cell(curve: Curve) -> str:
     return "—"
 
 
+def _training_cell(facts: TrainingFacts | None) -> str:
+    """Steps at the largest n and the worst train error; loudly, the cells that missed their stopping rule."""
+    if facts is None:
+        return "—"
+    steps = f"{facts.steps_at_largest_n:.0f} steps at largest n, " if facts.steps_at_largest_n is not None else ""
+    text = f"{steps}train error ≤ {facts.worst_train_error:.3f}"
+    if facts.unconverged:
+        return f"**NOT CONVERGED** in {facts.unconverged} of {facts.cells} cells; {text}"
+    return text
+
+
 def _law_formula(model: str) -> str:
     return "metric = a·n^-α" if model == "power_law" else "metric = a·n^-α + c"
 
@@ -118,12 +129,13 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
                 f"{fitted[0]}–{fitted[-1]} ({len(fitted)} sizes)" if len(fitted) else "—",
                 int((~np.all(np.isnan(curve.table), axis=1)).sum()),
                 group.failed[curve.learner_id],
+                _training_cell(group.training.get(curve.learner_id)),
             ]
         )
     other = "saturating" if comparison.model == "power_law" else "power law"
     headers = [
         "rank", "learner", "α", "95% CI", f"{other} fit", "held-out error: power law / saturating",
-        f"{metric} at largest n (mean ± sd)", "fit n", "seeds", "failed cells",
+        f"{metric} at largest n (mean ± sd)", "fit n", "seeds", "failed cells", "training",
     ]
     lines = [f"{heading} Exponents", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
     if comparison.model == "saturating":
@@ -160,6 +172,8 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
 EXPLANATION = [
     "Rank: 1 + the number of learners whose interval lies entirely above; learners whose intervals overlap "
     "share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
+    "Training: the steps a trained learner took at the largest n and its worst train error over all cells; "
+    "NOT CONVERGED counts the cells that reached `max_steps` before their `until` rule. "
     "Verdict from the interval of Δα: above 0, the network's error falls faster with n; below 0, the "
     "learner's; containing 0, the data do not separate them.",
     "",

@@ -5,18 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def test_outcomes(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
-    """Per test example: `test_error` (1 when the argmax is wrong) and `test_loss` (squared error to the
-    one-hot target, summed over classes). Their means are the cell's metrics."""
+def test_outcomes(
+    predictions: np.ndarray, labels: np.ndarray, num_classes: int, loss: str = "squared_error"
+) -> dict[str, np.ndarray]:
+    """Per test example: `test_error` (1 when the argmax is wrong) and `test_loss`, the squared error to
+    the one-hot target summed over classes, or with `loss="cross_entropy"` the cross-entropy of the
+    predictions as logits. Their means are the cell's metrics."""
     predictions = np.asarray(predictions, dtype=np.float64)
     labels = np.asarray(labels)
     if predictions.shape != (len(labels), num_classes):
         raise ValueError(f"predictions have shape {predictions.shape}; expected {(len(labels), num_classes)}")
-    targets = np.eye(num_classes)[labels]
-    return {
-        "test_error": (np.argmax(predictions, axis=1) != labels).astype(np.float64),
-        "test_loss": np.sum((predictions - targets) ** 2, axis=1),
-    }
+    if loss == "cross_entropy":
+        shifted = predictions - predictions.max(axis=1, keepdims=True)
+        losses = np.log(np.sum(np.exp(shifted), axis=1)) - shifted[np.arange(len(labels)), labels]
+    else:
+        losses = np.sum((predictions - np.eye(num_classes)[labels]) ** 2, axis=1)
+    return {"test_error": (np.argmax(predictions, axis=1) != labels).astype(np.float64), "test_loss": losses}
 
 
 def test_error(predictions: np.ndarray, labels: np.ndarray) -> float:

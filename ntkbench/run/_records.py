@@ -100,6 +100,8 @@ class Record(_RecordPart):
     metrics: dict[str, float] | None = None
     test_outcomes: dict[str, Any] | None = None
     """Per test example, compactly (see `encode_outcomes`); absent from records of failed cells."""
+    test_loss_measures: str = "squared_error"
+    """What `metrics["test_loss"]` is (`squared_error` in records written before the field existed)."""
     info: dict[str, Any] = {}
     versions: dict[str, str]
     device: dict[str, Any]

@@ -120,7 +120,7 @@ class RunContext:
             fit_predict = functools.partial(learner.kernel_dynamics, request=self.dynamics)
         else:
             fit_predict = learner.fit_predict
-        outcome = _run_cell(fit_predict, task, self.y_test)
+        outcome = _run_cell(fit_predict, task, self.y_test, learner.test_loss())
         return Record(
             format=RECORD_FORMAT,
             spec={"name": self.spec.name, "hash": self.spec.hash, "source": self.spec.source},
@@ -149,14 +149,17 @@ def _failed(reason: str) -> dict[str, Any]:
     return {"status": "failed", "failure": reason, "metrics": None, "info": {}}
 
 
-def _run_cell(fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_test: np.ndarray) -> dict[str, Any]:
-    """Run one learner on one cell; return the status, metrics and info fields of its record."""
+def _run_cell(
+    fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_test: np.ndarray, loss: str = "squared_error"
+) -> dict[str, Any]:
+    """Run one learner on one cell; return the status, metrics and info fields of its record (`loss`:
+    what its `test_loss` measures)."""
     try:
         result = fit_predict(task)
         predictions = np.asarray(result.predictions, dtype=np.float64)
         if not np.all(np.isfinite(predictions)):
             raise CellFailure("the learner's test predictions are not all finite")
-        outcomes = test_outcomes(predictions, y_test, task.num_classes)
+        outcomes = test_outcomes(predictions, y_test, task.num_classes, loss)
     except CellFailure as failure:
         return _failed(str(failure))
     except NtkbenchError:
@@ -179,6 +182,7 @@ def _run_cell(fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_te
         "failure": None,
         "metrics": {name: float(values.mean()) for name, values in outcomes.items()},
         "test_outcomes": encode_outcomes(outcomes),
+        "test_loss_measures": loss,
         "info": json_safe(result.info),
     }
 

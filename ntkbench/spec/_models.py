@@ -124,12 +124,13 @@ class PluginChoice:
 
     def result_dict(self) -> dict[str, Any]:
         """The plugin and the options that determine its results (what a cell key holds of it)."""
-        return {"name": self.name, **self.options.model_dump(mode="json", exclude=set(type(self.options).performance_only))}
+        canonical = self.options.canonical()
+        return {"name": self.name, **{key: value for key, value in canonical.items() if key not in self.options.performance_only}}
 
     def as_dict(self) -> dict[str, Any]:
         performance_only = sorted(type(self.options).performance_only)
         return (
-            {"name": self.name, **self.options.model_dump(mode="json")}
+            {"name": self.name, **self.options.canonical()}
             | ({PERFORMANCE_ONLY: performance_only} if performance_only else {})
         )
 

@@ -87,6 +87,20 @@ def learners_compute_different_results(sections: Sections) -> Problems:
             seen[identity] = learner
 
 
+def test_losses_are_one_quantity(sections: Sections) -> Problems:
+    if sections.core.metric != "test_loss":
+        return
+    kinds: dict[str, list[str]] = {}
+    for learner in sections.learners:
+        kinds.setdefault(learner.instantiate().test_loss(), []).append(learner.id)
+    if len(kinds) > 1:
+        which = "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in sorted(kinds.items()))
+        yield ("metric",), (
+            f"test_loss is not the same quantity for every learner ({which}); rank by test_error, or give "
+            "every learner the same loss"
+        )
+
+
 def sizes_fit_the_pool(sections: Sections) -> Problems:
     if sections.dataset is None or sections.n_train is None:
         return
@@ -201,6 +215,7 @@ RULES: tuple[Callable[[Sections], Problems], ...] = (
     dynamics_has_one_size,
     learner_ids_are_distinct,
     learners_compute_different_results,
+    test_losses_are_one_quantity,
     sizes_fit_the_pool,
     inputs_fit_the_architecture,
     network_is_within_reason,
