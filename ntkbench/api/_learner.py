@@ -42,6 +42,11 @@ class Learner(abc.ABC):
         of logits (a network trained on it). A spec ranking learners by `test_loss` must use one kind."""
         return "squared_error"
 
+    def needs_validation(self) -> bool:
+        """Whether the learner chooses something on the validation samples (`task.validation`):
+        validation refuses a spec without `dataset.validation_n` then."""
+        return False
+
     def held_out_samples(self) -> int:
         """How many pool samples this learner takes with `task.held_out_subset` (checked at validation)."""
         return 0

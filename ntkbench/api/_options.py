@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveInt
 
 
 class StrictModel(BaseModel):
@@ -36,10 +36,15 @@ class PluginOptions(StrictModel):
 class DatasetOptions(PluginOptions):
     """Options every dataset accepts; a dataset plugin subclasses this."""
 
+    omitted_at_default: ClassVar[frozenset[str]] = frozenset({"validation_n"})
+
     n_test: PositiveInt = 1000
     """Size of the fixed, class-balanced test set drawn from the official test split."""
     balanced: bool = False
     """Draw each seed's nested training sets class-balanced (round-robin over the classes)."""
+    validation_n: NonNegativeInt = 0
+    """Per seed, pool samples that no training, pre-training or test set contains, on which learners
+    choose what the spec leaves to data (a ridge, a learning rate); 0: none."""
 
 
 class ArchitectureOptions(PluginOptions):

@@ -87,6 +87,12 @@ class LearnerTask:
     across_seeds: AcrossSeeds | None = None
     """What this seed shares with the other seeds this process computes for the learner; None when
     it computes no other."""
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+    """This seed's validation samples `(x, y)` (`dataset.validation_n` of them), disjoint from every
+    training, held-out and test sample; None when the spec has none."""
+    n_train_values: tuple[int, ...] = ()
+    """Every n_train of the sweep, ascending, so that per-seed work can serve all of them at once
+    (empty: only this cell's n is known)."""
 
     @property
     def n_train(self) -> int:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import NonNegativeFloat
+import numpy as np
+from pydantic import Field, NonNegativeFloat
 
 from ..api import LearnerOptions
 
+RIDGE_GRID = tuple(float(ridge) for ridge in np.logspace(-8, 1, 12))
+"""The ridges `ridge: auto` chooses from (relative to the mean diagonal): 1e-8 to 10, log-spaced."""
+
 
 class KernelRidgeOptions(LearnerOptions):
-    ridge: NonNegativeFloat = 1e-6
-    """Ridge relative to the mean diagonal of the training kernel."""
+    ridge: NonNegativeFloat | Literal["auto"] | Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)] = 1e-6
+    """Ridge relative to the mean diagonal of the training kernel; or `auto` (`RIDGE_GRID`) or a list,
+    from which the ridge with the lowest validation error is chosen per n (needs `dataset.validation_n`)."""
+
+    def ridges(self) -> float | tuple[float, ...]:
+        """The one ridge, or the candidates to choose from on validation data."""
+        if self.ridge == "auto":
+            return RIDGE_GRID
+        return self.ridge if isinstance(self.ridge, float) else tuple(sorted(set(self.ridge)))
+
+
+def ridge_count(options: KernelRidgeOptions) -> int:
+    """How many ridges a cell tries (factorisations, for cost estimates)."""
+    ridges = options.ridges()
+    return len(ridges) if isinstance(ridges, tuple) else 1
 
 
 class EmpiricalNTKOptions(KernelRidgeOptions):

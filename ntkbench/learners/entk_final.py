@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ..numerics._options import TrainingOptions
-from ._options import EmpiricalNTKOptions
+from ._options import EmpiricalNTKOptions, ridge_count
 
 
 class FinalEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
@@ -24,6 +24,9 @@ class FinalEmpiricalNTKLearner(Learner):
     Options = FinalEmpiricalNTKOptions
     api_version = 1
 
+    def needs_validation(self) -> bool:
+        return isinstance(self.options.ridges(), tuple)
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk
         from ..training import train_network
@@ -31,7 +34,7 @@ class FinalEmpiricalNTKLearner(Learner):
         trained, log = train_network(
             task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
         )
-        result = regress_with_empirical_ntk(trained, task, self.options.ridge, self.options.implementation, per_seed=False)
+        result = regress_with_empirical_ntk(trained, task, self.options.ridges(), self.options.implementation, per_seed=False)
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -42,5 +45,5 @@ class FinalEmpiricalNTKLearner(Learner):
         kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
         return combine(
             training_cost(model, self.options, context, context.n_train),
-            kernel_regression_cost(kernel, context, per_seed=False),
+            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ._options import EmpiricalNTKOptions
+from ._options import EmpiricalNTKOptions, ridge_count
 
 
 class InitEmpiricalNTKLearner(Learner):
@@ -12,13 +12,16 @@ class InitEmpiricalNTKLearner(Learner):
     Options = EmpiricalNTKOptions
     api_version = 1
 
+    def needs_validation(self) -> bool:
+        return isinstance(self.options.ridges(), tuple)
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk
 
-        return regress_with_empirical_ntk(task.init_model(), task, self.options.ridge, self.options.implementation)
+        return regress_with_empirical_ntk(task.init_model(), task, self.options.ridges(), self.options.implementation)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import empirical_kernel_fn, initial_model, kernel_regression_cost
 
         kernel = empirical_kernel_fn(initial_model(context), context, self.options.implementation) if context.detailed else None
-        return kernel_regression_cost(kernel, context)
+        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options))

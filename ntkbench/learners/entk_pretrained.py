@@ -13,7 +13,7 @@ from pydantic import PositiveInt
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ..numerics._options import TrainingOptions
-from ._options import EmpiricalNTKOptions
+from ._options import EmpiricalNTKOptions, ridge_count
 
 
 class PretrainedEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
@@ -30,6 +30,9 @@ class PretrainedEmpiricalNTKLearner(Learner):
     def held_out_samples(self) -> int:
         return self.options.pretrain_n
 
+    def needs_validation(self) -> bool:
+        return isinstance(self.options.ridges(), tuple)
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk
         from ..training import train_network
@@ -39,7 +42,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
         model, log = task.cache.get_or_create("pretrained", pretrain)
-        result = regress_with_empirical_ntk(model, task, self.options.ridge, self.options.implementation)
+        result = regress_with_empirical_ntk(model, task, self.options.ridges(), self.options.implementation)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -50,4 +53,4 @@ class PretrainedEmpiricalNTKLearner(Learner):
             return kernel_regression_cost(None, context)
         model = initial_model(context)
         kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
-        return combine(training_cost(model, self.options, context, self.options.pretrain_n), kernel_regression_cost(kernel, context))
+        return combine(training_cost(model, self.options, context, self.options.pretrain_n), kernel_regression_cost(kernel, context, ridges=ridge_count(self.options)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ._options import KernelRidgeOptions
+from ._options import KernelRidgeOptions, ridge_count
 
 
 class InfiniteNTKLearner(Learner):
@@ -18,13 +18,16 @@ class InfiniteNTKLearner(Learner):
         super().__init__(options)
         self._kernel_fn = None
 
+    def needs_validation(self) -> bool:
+        return isinstance(self.options.ridges(), tuple)
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import infinite_kernel_fn, regress_with_kernel
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))
         return regress_with_kernel(
-            self._kernel_fn, task, self.options.ridge, kernel_key=self._kernel_fn, same_for_every_seed=True
+            self._kernel_fn, task, self.options.ridges(), kernel_key=self._kernel_fn, same_for_every_seed=True
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
@@ -32,4 +35,4 @@ class InfiniteNTKLearner(Learner):
         from ..numerics._kernels import infinite_kernel_fn
 
         kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes)) if context.detailed else None
-        return kernel_regression_cost(kernel, context, same_for_every_seed=True)
+        return kernel_regression_cost(kernel, context, same_for_every_seed=True, ridges=ridge_count(self.options))

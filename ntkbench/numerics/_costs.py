@@ -91,7 +91,11 @@ def _shared_union(context: CostContext) -> int | None:
 
 
 def kernel_regression_cost(
-    kernel_fn: Callable | None, context: CostContext, per_seed: bool = True, same_for_every_seed: bool = False
+    kernel_fn: Callable | None,
+    context: CostContext,
+    per_seed: bool = True,
+    same_for_every_seed: bool = False,
+    ridges: int = 1,
 ) -> CellCost:
     """A kernel learner's cell: the seed's kernel and its factorisation at the first cell, solves after.
 
@@ -99,7 +103,8 @@ def kernel_regression_cost(
     `per_seed` and `same_for_every_seed` as in `regress_with_kernel`: a kernel shared by the seeds
     (when `union_kernel_pays` for the expected union of their sets) is computed at the first
     seed's first cell and held for the run; every seed factors its own block.
-    """
+    
+    `ridges`: how many ridges are tried (one factorisation each; the validation rows are not counted)."""
     n_factor = context.n_train_max if per_seed else context.n_train
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
@@ -113,7 +118,7 @@ def kernel_regression_cost(
     if not context.detailed or kernel_fn is None:
         return CellCost(peak)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
-        return CellCost(peak, 0.0, n_factor**3 / 3)
+        return CellCost(peak, 0.0, ridges * n_factor**3 / 3)
     flops, tile_bytes, timed_flops, timed_seconds = 0.0, 0, 0.0, 0.0
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     longest = tile_size(max(n_kernel, context.n_test))
@@ -127,7 +132,7 @@ def kernel_regression_cost(
         tile_bytes = max(tile_bytes, tile.bytes)
         if tile.seconds is not None:
             timed_flops, timed_seconds = timed_flops + tile.flops * count, timed_seconds + tile.seconds * count
-    return CellCost(peak + tile_bytes, flops, n_factor**3 / 3, timed_flops, timed_seconds)
+    return CellCost(peak + tile_bytes, flops, ridges * n_factor**3 / 3, timed_flops, timed_seconds)
 
 
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..api import AcrossSeeds, LearnerResult, LearnerTask, memory_budget
+from ..api import AcrossSeeds, InputError, LearnerResult, LearnerTask, memory_budget
 from ._costs import union_kernel_pays
 from ._kernel_ridge import FactoredKernel, factor_kernel, one_hot
 from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, resolve_implementation, tile_edge, tile_size
@@ -42,13 +42,18 @@ class SeedKernel:
     """How many seeds share that computation."""
 
 
+def _kernel_edge(kernel_fn: Callable, x_train: np.ndarray, rows: int, kernel_key: Hashable | None) -> int:
+    """The tile edge for K(x_train, x_train) and `rows` more rows against x_train, within the memory budget."""
+    held = 4 * len(x_train) * (len(x_train) + rows)  # the float32 kernels, while tiles are computed
+    longest = tile_size(max(len(x_train), rows))
+    return tile_edge(kernel_fn, x_train.shape[1:], key=kernel_key, budget=max(memory_budget() - held, 0), at_most=longest)
+
+
 def _train_and_test_kernels(
     kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, kernel_key: Hashable | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """K(x_train, x_train) and K(x_test, x_train), float32, in tiles that fit the memory budget."""
-    held = 4 * len(x_train) * (len(x_train) + len(x_test))  # the two float32 kernels, while tiles are computed
-    longest = tile_size(max(len(x_train), len(x_test)))
-    edge = tile_edge(kernel_fn, x_train.shape[1:], key=kernel_key, budget=max(memory_budget() - held, 0), at_most=longest)
+    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key)
     return evaluate_tiled(kernel_fn, x_train, max_tile=edge), evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge)
 
 
@@ -74,19 +79,26 @@ def union_pays(across: AcrossSeeds, n_train_max: int, n_test: int) -> bool:
     return union_kernel_pays(across.union_size, len(across.seeds), n_train_max, n_test)
 
 
+def _union_blocks(kernel_fn: Callable, task: LearnerTask, kernel_key: Hashable | None) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's blocks K(X_max, X_max) and K(X_test, X_max) of the kernel on the union of the seeds'
+    largest training sets, which the first seed that asks computes."""
+    across = task.across_seeds
+    union_train, union_test = across.cache.get_or_create(
+        "union_kernel", lambda: _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key)
+    )
+    positions = across.positions(task.seed)
+    return union_train[np.ix_(positions, positions)], union_test[:, positions]
+
+
 def _shared_seed_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None) -> SeedKernel:
     """The seed's kernel, taken from the kernel on the union of the seeds' largest training sets.
 
     The first seed that asks computes the union's kernel, and its `kernel_seconds` include that
     time; the other seeds' include only taking their block.
     """
-    across = task.across_seeds
     started = time.perf_counter()
-    union_train, union_test = across.cache.get_or_create(
-        "union_kernel", lambda: _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key)
-    )
-    positions = across.positions(task.seed)
-    train, test = union_train[np.ix_(positions, positions)], union_test[:, positions]
+    train, test = _union_blocks(kernel_fn, task, kernel_key)
+    across = task.across_seeds
     return _factored(
         train, test, ridge, time.perf_counter() - started, samples=across.union_size, seeds_sharing=len(across.seeds)
     )
@@ -95,7 +107,7 @@ def _shared_seed_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, ke
 def regress_with_kernel(
     kernel_fn: Callable,
     task: LearnerTask,
-    ridge: float,
+    ridge: float | Sequence[float],
     *,
     per_seed: bool = True,
     kernel_key: Hashable | None = None,
@@ -110,7 +122,13 @@ def regress_with_kernel(
     of their largest training sets when `union_pays`. The tile size follows the memory budget
     (see `tile_edge`); `kernel_key` names the kernel's computation (the same for every seed) so
     that it is measured only once.
+
+    `ridge` is relative to the mean diagonal of the training kernel. Given several, the one with the
+    lowest error on the seed's validation samples (`task.validation`; ties: lowest squared error)
+    is chosen for each n, and the record says which (see `choose_ridges`).
     """
+    if not isinstance(ridge, int | float):
+        return _regress_choosing_ridge(kernel_fn, task, tuple(ridge), per_seed, kernel_key, same_for_every_seed)
     if per_seed:
 
         def create() -> SeedKernel:
@@ -140,8 +158,119 @@ def regress_with_kernel(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class RidgeChoice:
+    """For one training set size: the ridge chosen on validation data, and what it predicts."""
+
+    ridge: float
+    effective_ridge: float
+    predictions: np.ndarray
+    """Test predictions with the chosen ridge, float64."""
+    validation_errors: tuple[float, ...]
+    """The validation error of every ridge of the grid, in its order."""
+
+
+def choose_ridges(
+    train: np.ndarray,
+    test: np.ndarray,
+    validation: np.ndarray,
+    y_train: np.ndarray,
+    y_validation: np.ndarray,
+    num_classes: int,
+    sizes: Sequence[int],
+    ridges: Sequence[float],
+) -> dict[int, RidgeChoice]:
+    """For each n of `sizes`, the ridge of `ridges` with the lowest validation error (ties: the lowest
+    validation squared error) of kernel ridge regression on the first n samples.
+
+    `train` is K(X, X), `test` K(X_test, X) and `validation` K(X_val, X) for the seed's largest
+    training set X, whose first n rows are every smaller one. One Cholesky factorisation of the
+    largest regularised kernel per ridge serves every n (its leading block is the n-sample
+    factor); only one factor is held at a time.
+    """
+    targets = one_hot(y_train, num_classes)
+    validation_targets = one_hot(y_validation, num_classes)
+    best: dict[int, tuple[tuple[float, float], RidgeChoice]] = {}
+    errors: dict[int, list[float]] = {n: [] for n in sizes}
+    for ridge in ridges:
+        factored = factor_kernel(train, ridge)
+        for n in sizes:
+            weights = factored.weights(targets[:n])
+            predicted = np.asarray(validation[:, :n], dtype=np.float64) @ weights
+            error = float(np.mean(np.argmax(predicted, axis=1) != y_validation))
+            squared = float(np.mean(np.sum((predicted - validation_targets) ** 2, axis=1)))
+            errors[n].append(error)
+            if n not in best or (error, squared) < best[n][0]:
+                predictions = np.asarray(test[:, :n], dtype=np.float64) @ weights
+                best[n] = ((error, squared), RidgeChoice(ridge, factored.effective_ridge, predictions, ()))
+        del factored
+    return {n: dataclasses.replace(choice, validation_errors=tuple(errors[n])) for n, (_, choice) in best.items()}
+
+
+def _regress_choosing_ridge(
+    kernel_fn: Callable,
+    task: LearnerTask,
+    ridges: tuple[float, ...],
+    per_seed: bool,
+    kernel_key: Hashable | None,
+    same_for_every_seed: bool,
+) -> LearnerResult:
+    """`regress_with_kernel` with a ridge chosen per n on the seed's validation samples."""
+    if not ridges:
+        raise InputError("a ridge grid needs at least one ridge")
+    if task.validation is None:
+        raise InputError("choosing the ridge needs validation samples: set dataset.validation_n")
+    x_validation, y_validation = task.validation
+    sizes = tuple(n for n in task.n_train_values if n <= task.n_train_max) if per_seed else ()
+    if task.n_train not in sizes:
+        sizes = (task.n_train,)
+
+    def create() -> tuple[dict[int, RidgeChoice], dict[str, float | int], np.ndarray]:
+        started = time.perf_counter()
+        if per_seed and same_for_every_seed and task.across_seeds and union_pays(task.across_seeds, task.n_train_max, len(task.x_test)):
+            train, test = _union_blocks(kernel_fn, task, kernel_key)
+            samples, sharing = task.across_seeds.union_size, len(task.across_seeds.seeds)
+            x_train = task.nested_subset(task.n_train_max)[0]
+        else:
+            x_train = task.nested_subset(max(sizes))[0] if per_seed else task.x_train
+            train, test = _train_and_test_kernels(kernel_fn, x_train, task.x_test, kernel_key)
+            samples, sharing = len(x_train), 1
+        edge = _kernel_edge(kernel_fn, x_train, len(x_validation), kernel_key)
+        validation = evaluate_tiled(kernel_fn, x_validation, x_train, max_tile=edge)
+        kernel_seconds = time.perf_counter() - started
+        y_train = task.nested_subset(len(x_train))[1] if per_seed else task.y_train
+        choices = choose_ridges(train, test, validation, y_train, y_validation, task.num_classes, sizes, ridges)
+        facts = {
+            "seed_kernel_seconds": round(kernel_seconds, 3),
+            "choose_seconds": round(time.perf_counter() - started - kernel_seconds, 3),
+            "kernel_samples": samples,
+            "kernel_shared_by_seeds": sharing,
+        }
+        return choices, facts, np.array(np.diag(train), dtype=np.float64)
+
+    choices, facts, diagonal = task.cache.get_or_create(("ridge_choice", ridges, sizes), create) if per_seed else create()
+    choice = choices[task.n_train]
+    return LearnerResult(
+        predictions=choice.predictions,
+        info={
+            **facts,
+            "kernel_mean_diagonal": float(np.mean(diagonal[: task.n_train])),
+            "ridge": choice.ridge,
+            "effective_ridge": choice.effective_ridge,
+            "validation_error": min(choice.validation_errors),
+            "validation_errors": list(choice.validation_errors),
+            "ridges": list(ridges),
+        },
+    )
+
+
 def regress_with_empirical_ntk(
-    model: Any, task: LearnerTask, ridge: float, implementation: int | str = "auto", *, per_seed: bool = True
+    model: Any,
+    task: LearnerTask,
+    ridge: float | Sequence[float],
+    implementation: int | str = "auto",
+    *,
+    per_seed: bool = True,
 ) -> LearnerResult:
     """`regress_with_kernel` with the empirical NTK of `model` (an `eqx.Module` or a `StatefulModel`).
 

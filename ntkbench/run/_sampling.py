@@ -51,23 +51,40 @@ def balanced_test_indices(labels: np.ndarray, n_test: int, num_classes: int) -> 
 
 @dataclasses.dataclass(frozen=True)
 class SeedSampler:
-    """The training samples of one seed: nested prefixes of a fixed order, and a held-out tail."""
+    """The samples of one seed, all from one fixed order of the pool: the training sets are its
+    prefixes (up to `n_max`), the validation set the `validation_n` samples right after them, and
+    held-out samples come from its tail; none of the three overlaps another."""
 
     data: LabelledData
     order: np.ndarray
     n_max: int
+    validation_n: int = 0
 
     def nested_subset(self, m: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 < m <= len(self.order):
-            raise InputError(f"a learner asked for {m} training samples; the pool has {len(self.order)}")
+        limit = self.n_max if self.validation_n else len(self.order)
+        if not 0 < m <= limit:
+            raise InputError(f"a learner asked for {m} training samples; at most {limit} are training samples")
         indices = self.order[:m]
         return self.data.x_pool[indices], self.data.y_pool[indices]
 
-    def held_out_subset(self, m: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 < m <= len(self.order) - self.n_max:
+    def validation_indices(self) -> np.ndarray:
+        return self.order[self.n_max : self.n_max + self.validation_n]
+
+    def validation_subset(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.validation_n:
+            return None
+        indices = self.validation_indices()
+        return self.data.x_pool[indices], self.data.y_pool[indices]
+
+    def held_out_indices(self, m: int) -> np.ndarray:
+        available = len(self.order) - self.n_max - self.validation_n
+        if not 0 < m <= available:
             raise InputError(
-                f"a learner asked for {m} held-out samples; the pool has {len(self.order)} and the "
-                f"largest training set takes {self.n_max}"
+                f"a learner asked for {m} held-out samples; the pool has {len(self.order)}, the largest training "
+                f"set takes {self.n_max} and the validation set {self.validation_n}"
             )
-        indices = self.order[len(self.order) - m :]
+        return self.order[len(self.order) - m :]
+
+    def held_out_subset(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        indices = self.held_out_indices(m)
         return self.data.x_pool[indices], self.data.y_pool[indices]

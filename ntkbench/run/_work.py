@@ -34,7 +34,8 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
     widths = widths_of(spec_dict)
     learners = {(choice.id, width): choice.instantiate() for choice in spec.learners for width in widths}
     held_out, holder = max((learners[choice.id, widths[0]].held_out_samples(), choice.id) for choice in spec.learners)
-    problem = pool_problem(max(spec.n_train), held_out, holder, spec.dataset.name, len(data.x_pool))
+    validation_n = spec.dataset.options.validation_n
+    problem = pool_problem(max(spec.n_train), held_out, holder, spec.dataset.name, len(data.x_pool), validation_n)
     if problem is not None:
         raise InputError(f"{spec.source}: sweep.n_train: {problem}")
     try:
@@ -48,7 +49,8 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
         raise InputError(f"{spec.source}: architecture: {problem}")
     balanced = spec.dataset.options.balanced
     samplers = {
-        seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train)) for seed in spec.seeds
+        seed: SeedSampler(data, training_order(data.y_pool, seed, balanced), max(spec.n_train), validation_n)
+        for seed in spec.seeds
     }
     dynamics = None
     if spec.dynamics is not None:
@@ -114,6 +116,8 @@ class RunContext:
             held_out_subset=sampler.held_out_subset,
             cache=cache,
             across_seeds=across_seeds,
+            validation=sampler.validation_subset(),
+            n_train_values=tuple(self.spec.n_train),
         )
         started = time.perf_counter()
         if self.dynamics is not None:

@@ -39,11 +39,15 @@ class Sections:
         return self.architecture.instantiate() if self.architecture is not None else None
 
 
-def pool_problem(n_train_max: int, held_out: int, holder: str, dataset: str, pool: int) -> str | None:
-    """Why the largest training set, plus the samples a learner holds out, does not fit the pool."""
-    if n_train_max + held_out <= pool:
+def pool_problem(
+    n_train_max: int, held_out: int, holder: str, dataset: str, pool: int, validation_n: int = 0
+) -> str | None:
+    """Why the largest training set, plus the validation samples and the samples a learner holds out,
+    does not fit the pool."""
+    if n_train_max + validation_n + held_out <= pool:
         return None
-    detail = f" plus the {held_out} samples learner {holder!r} holds out" if held_out else ""
+    detail = f" plus the {validation_n} validation samples" if validation_n else ""
+    detail += f" plus the {held_out} samples learner {holder!r} holds out" if held_out else ""
     return (
         f"the largest n_train ({n_train_max}){detail} exceeds the {dataset} training pool with these "
         f"options ({pool} samples)"
@@ -109,9 +113,22 @@ def sizes_fit_the_pool(sections: Sections) -> Problems:
         return
     held_out, holder = max(((learner.instantiate().held_out_samples(), learner.id) for learner in sections.learners),
                            default=(0, ""))
-    problem = pool_problem(max(sections.n_train), held_out, holder, sections.dataset.name, pool)
+    problem = pool_problem(
+        max(sections.n_train), held_out, holder, sections.dataset.name, pool, sections.dataset.options.validation_n
+    )
     if problem is not None:
         yield ("sweep", "n_train"), problem
+
+
+def validation_is_given(sections: Sections) -> Problems:
+    if sections.dataset is None or sections.dataset.options.validation_n:
+        return
+    positions = {section.id or section.name: index for index, section in enumerate(sections.core.learners)}
+    for learner in sections.learners:
+        if learner.instantiate().needs_validation():
+            yield ("learners", positions[learner.id], "name"), (
+                f"learner {learner.id!r} chooses on validation data (a ridge grid or `auto`); set dataset.validation_n"
+            )
 
 
 def inputs_fit_the_architecture(sections: Sections) -> Problems:
@@ -217,6 +234,7 @@ RULES: tuple[Callable[[Sections], Problems], ...] = (
     learners_compute_different_results,
     test_losses_are_one_quantity,
     sizes_fit_the_pool,
+    validation_is_given,
     inputs_fit_the_architecture,
     network_is_within_reason,
     learners_fit_the_architecture,
