@@ -84,3 +84,28 @@ requires_fashion_mnist = pytest.mark.skipif(
     not fashion_mnist_available() and not os.environ.get("CI"),
     reason="Fashion-MNIST files not installed (sudo apt-get install dataset-fashion-mnist); CI installs them",
 )
+
+
+def synthetic_record(spec_dict: dict, cell, error: float = 0.5, info: dict | None = None):
+    """A successful record of `cell` with the given test error, as the runner would write it."""
+    from ntkbench.run import Record, cell_key
+    from ntkbench.run._records import RECORD_FORMAT
+
+    return Record(
+        format=RECORD_FORMAT,
+        spec={"name": spec_dict["name"], "hash": "0" * 64, "source": "spec.yaml"},
+        cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "width": cell.width,
+              "key": cell_key(spec_dict, cell)},
+        dataset=spec_dict["dataset"],
+        architecture=spec_dict["architecture"],
+        learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
+        wall_seconds=1.0,
+        created="2026-11-29T00:00:00+00:00",
+        status="ok",
+        failure=None,
+        metrics={"test_error": error, "test_loss": 2 * error},
+        info=info or {},
+        versions={"ntkbench": "0"},
+        device={"platform": "cpu", "kind": "cpu", "count": 1},
+        machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
+    )

@@ -6,12 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, synthetic_record
 
 from ntkbench import parse_spec
 from ntkbench.report import leaderboard_is_current, render_leaderboard, write_leaderboard
-from ntkbench.run import Record, RecordStore, cell_key, cells_of
-from ntkbench.run._records import RECORD_FORMAT
+from ntkbench.run import RecordStore, cells_of
 
 PUBLISHED = REPO / "leaderboard"
 
@@ -53,20 +52,10 @@ sweep: {n_train: [16, 32, 64], seeds: [0, 1], width: [8, 32]}
 """
 
 
-def synthetic_record(spec_dict, cell) -> Record:
+def falling_record(spec_dict, cell):
     """A successful record whose error falls with n (faster for the network)."""
     error = (0.9 if cell.learner_id == "network" else 0.5) * cell.n_train ** -0.5 * (1 + 0.01 * cell.seed)
-    return Record(
-        format=RECORD_FORMAT,
-        spec={"name": spec_dict["name"], "hash": "0" * 64, "source": "widths.yaml"},
-        cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "width": cell.width,
-              "key": cell_key(spec_dict, cell)},
-        dataset=spec_dict["dataset"], architecture=spec_dict["architecture"],
-        learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
-        wall_seconds=1.0, created="2026-11-29T00:00:00+00:00", status="ok", failure=None,
-        metrics={"test_error": error, "test_loss": 2 * error}, info={}, versions={"ntkbench": "0"},
-        device={"platform": "cpu", "kind": "cpu", "count": 1}, machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
-    )
+    return synthetic_record(spec_dict, cell, error)
 
 
 def test_a_width_sweep_counts_its_cells_at_every_width(tmp_path):
@@ -76,7 +65,7 @@ def test_a_width_sweep_counts_its_cells_at_every_width(tmp_path):
     cells = cells_of(spec_dict)
     assert len(cells) == 2 * 3 * 2 * 2
     for cell in cells[1:]:
-        store.write(spec_dict, cell, synthetic_record(spec_dict, cell))
+        store.write(spec_dict, cell, falling_record(spec_dict, cell))
     markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
     assert "Cells: 23 of 24 succeeded, 0 failed, 1 not run" in markdown
     assert "### width 8" in markdown and "### width 32" in markdown
@@ -94,11 +83,11 @@ def test_unconverged_trainings_are_marked_with_their_worst_train_error(tmp_path)
     store = RecordStore(tmp_path / "trained")
     store.write_spec(spec_dict)
     for cell in cells_of(spec_dict):
-        record = synthetic_record(spec_dict, cell)
+        record = falling_record(spec_dict, cell)
         if cell.learner_id == "network":
             stuck = cell.n_train == 64 and cell.seed == 1
             info = {"steps": 100 if stuck else 40, "train_error": 0.125 if stuck else 0.0, "converged": not stuck}
-            record = record.model_copy(update={"info": info})
+            record = synthetic_record(spec_dict, cell, record.metrics["test_error"], info)
         store.write(spec_dict, cell, record)
     markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
     network = next(line for line in markdown.splitlines() if line.startswith("|") and "`network`" in line)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from conftest import synthetic_record
+
 from ntkbench import parse_spec
-from ntkbench.run._cells import Cell, cell_key, cells_of
-from ntkbench.run._records import RECORD_FORMAT, Record, RecordStore, read_record, write_json_atomically
+from ntkbench.run._cells import Cell, cells_of
+from ntkbench.run._records import RecordStore, read_record, write_json_atomically
 
 SPEC = """\
 name: store
@@ -18,23 +20,7 @@ sweep: {n_train: [10, 20], seeds: [0, 1]}
 
 
 def record_for(spec_dict, cell, error=0.5):
-    return Record(
-        format=RECORD_FORMAT,
-        spec={"name": spec_dict["name"], "hash": "0" * 64, "source": "spec.yaml"},
-        cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "key": cell_key(spec_dict, cell)},
-        dataset=spec_dict["dataset"],
-        architecture=spec_dict["architecture"],
-        learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
-        wall_seconds=1.0,
-        created="2026-11-29T00:00:00+00:00",
-        status="ok",
-        failure=None,
-        metrics={"test_error": error, "test_loss": 1.0},
-        info={},
-        versions={"ntkbench": "0"},
-        device={"platform": "cpu", "kind": "cpu", "count": 1},
-        machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
-    )
+    return synthetic_record(spec_dict, cell, error)
 
 
 def test_a_record_is_written_as_given_and_read_back_typed(tmp_path):

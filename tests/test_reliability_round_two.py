@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, synthetic_record
 
 from ntkbench import load_spec, parse_spec, run_spec
 
@@ -179,7 +179,7 @@ sweep: {n_train: [16, 24, 32, 48, 64, 96, 128, 192, 256, 384], seeds: SEEDS}
 
 
 def test_three_processes_meet_one_corrupt_record_among_3000(tmp_path):
-    from ntkbench.run import Record, RecordStore, cell_key, cells_of
+    from ntkbench.run import RecordStore, cells_of
 
     spec_dict = parse_spec(MANY.replace("SEEDS", str(list(range(150))))).as_dict()
     store = RecordStore(tmp_path / "many")
@@ -189,15 +189,7 @@ def test_three_processes_meet_one_corrupt_record_among_3000(tmp_path):
     rng = np.random.default_rng(0)
     for cell in cells:
         error = cell.n_train ** -0.5 * float(np.exp(rng.normal(0, 0.05)))
-        store.write(spec_dict, cell, Record(
-            format=1, spec={"name": "many", "hash": "0" * 64, "source": "many.yaml"},
-            cell={"learner_id": cell.learner_id, "n_train": cell.n_train, "seed": cell.seed, "key": cell_key(spec_dict, cell)},
-            dataset=spec_dict["dataset"], architecture=spec_dict["architecture"],
-            learner=next(learner for learner in spec_dict["learners"] if learner["id"] == cell.learner_id),
-            wall_seconds=0.1, created="2026-11-29T00:00:00+00:00", status="ok", failure=None,
-            metrics={"test_error": error, "test_loss": error}, info={}, versions={"ntkbench": "0"},
-            device={"platform": "cpu", "kind": "cpu", "count": 1}, machine={"system": "Linux", "machine": "x86_64", "cpu_count": 2},
-        ))
+        store.write(spec_dict, cell, synthetic_record(spec_dict, cell, error))
     victim = record_paths(store.root)[1234]
     victim.write_text(victim.read_text()[:100])
     processes = [
