@@ -170,6 +170,11 @@ def test_one_factorisation_serves_every_nested_training_set():
     for n in (7, 25, 40):
         expected = np.linalg.solve(k[:n, :n] + lam * np.eye(n), targets[:n])
         np.testing.assert_allclose(factored.weights(targets[:n]), expected, rtol=1e-8, atol=1e-10)
+    together = factored.prefix_weights(targets, [7, 25, 40])  # every prefix in two solves
+    for block, n in enumerate((7, 25, 40)):
+        columns = together[:, 3 * block : 3 * (block + 1)]
+        np.testing.assert_allclose(columns[:n], factored.weights(targets[:n]), rtol=1e-8, atol=1e-10)
+        assert not columns[n:].any()
 
 
 def test_auto_implementation_picks_one_that_agrees_with_the_others():

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import AcrossSeeds, InputError, LearnerResult, LearnerTask, memory_budget
+from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, memory_budget
 from ._costs import union_kernel_pays
 from ._kernel_ridge import FactoredKernel, factor_kernel, one_hot
 from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, resolve_implementation, tile_edge, tile_size
@@ -166,8 +166,9 @@ class RidgeChoice:
     effective_ridge: float
     predictions: np.ndarray
     """Test predictions with the chosen ridge, float64."""
-    validation_errors: tuple[float, ...]
-    """The validation error of every ridge of the grid, in its order."""
+    validation_errors: tuple[float | None, ...]
+    """The validation error of every ridge of the grid, in its order (None: the kernel plus that ridge
+    could not be factored)."""
 
 
 def choose_ridges(
@@ -186,24 +187,37 @@ def choose_ridges(
     `train` is K(X, X), `test` K(X_test, X) and `validation` K(X_val, X) for the seed's largest
     training set X, whose first n rows are every smaller one. One Cholesky factorisation of the
     largest regularised kernel per ridge serves every n (its leading block is the n-sample
-    factor); only one factor is held at a time.
+    factor), and two triangular solves give every n's weights at once (`prefix_weights`); only
+    one factor is held at a time.
     """
-    targets = one_hot(y_train, num_classes)
-    validation_targets = one_hot(y_validation, num_classes)
+    order = sorted(sizes)
+    classes = num_classes
+    targets = one_hot(y_train[: order[-1]], classes)
+    validation_targets = one_hot(y_validation, classes)
+    validation = np.asarray(validation[:, : order[-1]], dtype=np.float64)
+    test = np.asarray(test[:, : order[-1]], dtype=np.float64)
     best: dict[int, tuple[tuple[float, float], RidgeChoice]] = {}
-    errors: dict[int, list[float]] = {n: [] for n in sizes}
+    errors: dict[int, list[float | None]] = {n: [] for n in order}
     for ridge in ridges:
-        factored = factor_kernel(train, ridge)
-        for n in sizes:
-            weights = factored.weights(targets[:n])
-            predicted = np.asarray(validation[:, :n], dtype=np.float64) @ weights
+        try:
+            factored = factor_kernel(train[: order[-1], : order[-1]], ridge)
+        except CellFailure:  # too small a ridge for this kernel's round-off: not a candidate
+            for n in order:
+                errors[n].append(None)
+            continue
+        weights = factored.prefix_weights(targets, order)
+        predicted_validation, predicted_test = validation @ weights, test @ weights
+        for k, n in enumerate(order):
+            columns = slice(k * classes, (k + 1) * classes)
+            predicted = predicted_validation[:, columns]
             error = float(np.mean(np.argmax(predicted, axis=1) != y_validation))
             squared = float(np.mean(np.sum((predicted - validation_targets) ** 2, axis=1)))
             errors[n].append(error)
             if n not in best or (error, squared) < best[n][0]:
-                predictions = np.asarray(test[:, :n], dtype=np.float64) @ weights
-                best[n] = ((error, squared), RidgeChoice(ridge, factored.effective_ridge, predictions, ()))
+                best[n] = ((error, squared), RidgeChoice(ridge, factored.effective_ridge, predicted_test[:, columns], ()))
         del factored
+    if not best:
+        raise CellFailure(f"kernel solve failed for every ridge of {list(ridges)}; add larger ones")
     return {n: dataclasses.replace(choice, validation_errors=tuple(errors[n])) for n, (_, choice) in best.items()}
 
 
@@ -257,7 +271,7 @@ def _regress_choosing_ridge(
             "kernel_mean_diagonal": float(np.mean(diagonal[: task.n_train])),
             "ridge": choice.ridge,
             "effective_ridge": choice.effective_ridge,
-            "validation_error": min(choice.validation_errors),
+            "validation_error": min(error for error in choice.validation_errors if error is not None),
             "validation_errors": list(choice.validation_errors),
             "ridges": list(ridges),
         },

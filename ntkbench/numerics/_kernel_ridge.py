@@ -52,6 +52,24 @@ class FactoredKernel:
         )
         return scipy.linalg.solve_triangular(upper, half, lower=False, check_finite=False)
 
+    def prefix_weights(self, targets: np.ndarray, sizes: list[int]) -> np.ndarray:
+        """`weights(targets[:n])` for every n of `sizes` at once, as the column blocks of one
+        `(len(targets), len(sizes) * classes)` array (zero below row n in block n).
+
+        The forward solve with the lower factor gives every prefix's intermediate at once (row i
+        depends only on rows before it); the backward solve of the whole factor, with each block's
+        right-hand side zero below its n, has zero rows there and so solves the n-sample system.
+        """
+        rows, classes = len(targets), targets.shape[1]
+        upper = self.upper[:rows, :rows]
+        half = scipy.linalg.solve_triangular(
+            upper, np.asarray(targets, dtype=np.float64), trans="T", lower=False, check_finite=False
+        )
+        stacked = np.zeros((rows, len(sizes) * classes))
+        for k, n in enumerate(sizes):
+            stacked[:n, k * classes : (k + 1) * classes] = half[:n]
+        return scipy.linalg.solve_triangular(upper, stacked, lower=False, check_finite=False)
+
 
 def factor_kernel(k_train: np.ndarray, ridge: float) -> FactoredKernel:
     """Factor `k_train + ridge * mean(diag(k_train)) * I` in float64, adding jitter if round-off needs it.
