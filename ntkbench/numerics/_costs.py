@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._kernels import tile_edge, tile_size
-from ._networks import split_model
+from ._networks import split_model, trainable
 from ._options import TrainingOptions
 from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
 
@@ -146,7 +146,7 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
     if not context.detailed:
         return CellCost(held)
     optimizer = build_optimizer(options, options.step_budget(n))
-    opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
+    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
     chunk, rows = STEPS_PER_CALL, padded_rows(n)
     x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
     y = jax.ShapeDtypeStruct((rows,), jnp.int32)

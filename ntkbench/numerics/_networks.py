@@ -17,6 +17,12 @@ def split_model(model: Any) -> tuple[eqx.Module, Any]:
     return model, None
 
 
+def trainable(module: eqx.Module) -> Any:
+    """The filter of what training updates: a module's own `trainable_filter()` when it declares one
+    (a linearised network trains only its displacement), else every inexact array."""
+    return module.trainable_filter() if hasattr(module, "trainable_filter") else eqx.is_inexact_array
+
+
 def join_model(module: eqx.Module, state: Any) -> Any:
     return module if state is None else StatefulModel(module, state)
 

@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from ..api import CellFailure
-from ._networks import batch_logits, join_model, split_model
+from ._networks import batch_logits, join_model, split_model, trainable
 from ._options import (
     ConstantSchedule,
     CosineSchedule,
@@ -81,7 +81,7 @@ def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss
     set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
     the host two (and the host's CPU time). `x` is padded to a power of two of rows, so one
     compilation serves every n up to it."""
-    params, static = eqx.partition(module, eqx.is_inexact_array)
+    params, static = eqx.partition(module, trainable(module))
     losses = []
     for step in range(batches.shape[0]):
         rows = batches[step]
@@ -196,7 +196,7 @@ def train_network(
     budget = options.step_budget(n)
     module, state = split_model(model)
     optimizer = build_optimizer(options, budget)
-    opt_state = optimizer.init(eqx.filter(module, eqx.is_inexact_array))
+    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
     order = MinibatchOrder(n, options.batch_size, seed)
     offset = predict(model, x) if options.center else np.zeros((n, num_classes))
     offset = offset.astype(np.float32)

@@ -1,0 +1,43 @@
+"""`network_linearized`: the network's first-order Taylor expansion at its initialisation, trained
+exactly as `network` trains the network (optimizer, schedule, minibatches, loss, budget, stopping rule).
+
+Its predictions are `f(x; theta_0) + J(x; theta_0) delta`. Against `network` it measures what the
+features the network learns are worth; against `entk_init` (kernel regression with the same
+network's empirical NTK, solved exactly) what finite training and the optimizer change: trained
+to convergence on the squared loss, centred, it is kernel regression with the full logit-by-logit
+empirical NTK at initialisation.
+"""
+
+from __future__ import annotations
+
+from ..api import CellCost, CostContext, InputError, Learner, LearnerResult, LearnerTask, StatefulModel, TestLoss
+from ..numerics._options import TrainingOptions
+
+
+class LinearizedNetworkLearner(Learner):
+    """Train the linearisation of this seed's network around its initial parameters."""
+
+    Options = TrainingOptions
+    api_version = 1
+
+    def test_loss(self) -> TestLoss:
+        return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..numerics._linearized import Linearized
+        from ..training import predict, train_network
+
+        network = task.init_model()
+        if isinstance(network, StatefulModel):
+            raise InputError("network_linearized needs a network without batch norm (its Jacobian mixes the batch)")
+        initial = Linearized(network)
+        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
+        predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
+        return LearnerResult(predictions=predictions, info=log.summary())
+
+    def estimate_cost(self, context: CostContext) -> CellCost:
+        from ..numerics._costs import initial_model, training_cost
+        from ..numerics._linearized import Linearized
+
+        model = initial_model(context)
+        return training_cost(Linearized(model) if context.detailed else model, self.options, context, context.n_train)
