@@ -9,4 +9,5 @@ from .numerics._options import SGDOptions as SGDOptions
 from .numerics._options import TrainingOptions as TrainingOptions
 from .numerics._training import TrainingLog as TrainingLog
 from .numerics._training import predict as predict
+from .numerics._training import train_choosing_learning_rate as train_choosing_learning_rate
 from .numerics._training import train_network as train_network

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat
+from pydantic import Field, NonNegativeFloat, model_validator
 
 from ..api import LearnerOptions
+from ..numerics._options import TrainingOptions
 
 RIDGE_GRID = tuple(float(ridge) for ridge in np.logspace(-8, 1, 12))
 """The ridges `ridge: auto` chooses from (relative to the mean diagonal): 1e-8 to 10, log-spaced."""
@@ -39,3 +40,14 @@ class EmpiricalNTKOptions(KernelRidgeOptions):
     products, 3 structured derivatives; `auto` times the three on a small batch once per
     network shape and takes the fastest. They agree to float round-off, so this option does not
     enter the key of a result."""
+
+
+class OneLearningRate(TrainingOptions):
+    """The training of a learner that takes a kernel from a trained network: at one learning rate
+    (only network learners choose one from a list)."""
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> OneLearningRate:
+        if self.learning_rates() is not None:
+            raise ValueError("a list of learning rates is chosen on validation data by network learners; give one rate")
+        return self

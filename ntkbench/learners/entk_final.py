@@ -10,11 +10,10 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ..numerics._options import TrainingOptions
-from ._options import EmpiricalNTKOptions, ridge_count
+from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
-class FinalEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
+class FinalEmpiricalNTKOptions(OneLearningRate, EmpiricalNTKOptions):
     """The network's training options, and the kernel's."""
 
 

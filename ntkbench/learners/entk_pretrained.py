@@ -12,11 +12,10 @@ from __future__ import annotations
 from pydantic import PositiveInt
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
-from ..numerics._options import TrainingOptions
-from ._options import EmpiricalNTKOptions, ridge_count
+from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
-class PretrainedEmpiricalNTKOptions(TrainingOptions, EmpiricalNTKOptions):
+class PretrainedEmpiricalNTKOptions(OneLearningRate, EmpiricalNTKOptions):
     pretrain_n: PositiveInt
     """Samples the network is trained on before its empirical NTK is taken."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..api import CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask, TestLoss
 from ..numerics._options import TrainingOptions
 
@@ -16,13 +18,16 @@ class NetworkLearner(Learner):
     def test_loss(self) -> TestLoss:
         return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
 
+    def needs_validation(self) -> bool:
+        return self.options.learning_rates() is not None
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..training import predict, train_network
+        from ..training import predict
 
         initial = task.init_model()
-        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
+        trained, info = train_for_task(initial, task, self.options)
         predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
-        return LearnerResult(predictions=predictions, info=log.summary())
+        return LearnerResult(predictions=predictions, info=info)
 
     def kernel_dynamics(self, task: LearnerTask, request: DynamicsRequest) -> LearnerResult:
         from ..numerics._dynamics import kernel_trajectory
@@ -33,3 +38,17 @@ class NetworkLearner(Learner):
         from ..numerics._costs import initial_model, training_cost
 
         return training_cost(initial_model(context), self.options, context, context.n_train)
+
+
+def train_for_task(initial: Any, task: LearnerTask, options: TrainingOptions) -> tuple[Any, dict[str, Any]]:
+    """Train `initial` on the cell's training set, at the one learning rate of `options` or at the one
+    of its list with the lowest validation error; return the network and the facts to record."""
+    from ..training import train_choosing_learning_rate, train_network
+
+    if options.learning_rates() is None:
+        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, options, seed=task.seed)
+        return trained, log.summary()
+    trained, log, choice = train_choosing_learning_rate(
+        initial, task.x_train, task.y_train, task.num_classes, options, seed=task.seed, validation=task.validation
+    )
+    return trained, {**log.summary(), **choice}

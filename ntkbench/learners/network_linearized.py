@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..api import CellCost, CostContext, InputError, Learner, LearnerResult, LearnerTask, StatefulModel, TestLoss
 from ..numerics._options import TrainingOptions
+from .network import train_for_task
 
 
 class LinearizedNetworkLearner(Learner):
@@ -23,17 +24,20 @@ class LinearizedNetworkLearner(Learner):
     def test_loss(self) -> TestLoss:
         return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
 
+    def needs_validation(self) -> bool:
+        return self.options.learning_rates() is not None
+
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._linearized import Linearized
-        from ..training import predict, train_network
+        from ..training import predict
 
         network = task.init_model()
         if isinstance(network, StatefulModel):
             raise InputError("network_linearized needs a network without batch norm (its Jacobian mixes the batch)")
         initial = Linearized(network)
-        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
+        trained, info = train_for_task(initial, task, self.options)
         predictions = predict(trained, task.x_test, initial=initial if self.options.center else None)
-        return LearnerResult(predictions=predictions, info=log.summary())
+        return LearnerResult(predictions=predictions, info=info)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import initial_model, training_cost

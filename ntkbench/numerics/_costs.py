@@ -138,6 +138,9 @@ def kernel_regression_cost(
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
     """Training the network for its budget on n samples (all of `max_steps` for an `until` rule): ten
     compiled steps, scaled."""
+    rates = options.learning_rates()
+    if rates is not None:  # one training per learning rate of the list
+        return combine(*[training_cost(model, options.at_learning_rate(rates[0]), context, n)] * len(rates))
     module, state = split_model(model)
     parameters = parameter_count(module)
     batch = min(options.batch_size, n)

@@ -12,17 +12,21 @@ MAX_STEPS = 10_000_000
 """More minibatch steps than this are refused: days of training per cell even on a GPU."""
 
 
+LearningRates = Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
+"""Learning rates to try, one training each; the one with the lowest validation error is kept per n."""
+
+
 class SGDOptions(StrictModel):
     name: Literal["sgd"]
-    learning_rate: NonNegativeFloat
-    """0 freezes the network (a baseline for kernel dynamics)."""
+    learning_rate: NonNegativeFloat | LearningRates
+    """0 freezes the network (a baseline for kernel dynamics); a list is chosen from on validation data."""
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     nesterov: bool = False
 
 
 class AdamOptions(StrictModel):
     name: Literal["adam"]
-    learning_rate: PositiveFloat = 1e-3
+    learning_rate: PositiveFloat | Annotated[tuple[PositiveFloat, ...], Field(min_length=1)] = 1e-3
     b1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     b2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.999
 
@@ -134,6 +138,15 @@ class TrainingOptions(LearnerOptions):
             if data.get(key) is not None and data.get("until") is None:
                 raise ValueError(f"`{key}` belongs to an `until` budget")
         return data
+
+    def learning_rates(self) -> tuple[float, ...] | None:
+        """The learning rates to choose from on validation data, or None for one rate."""
+        rate = self.optimizer.learning_rate
+        return tuple(rate) if isinstance(rate, tuple) else None
+
+    def at_learning_rate(self, rate: float) -> TrainingOptions:
+        """These options with one learning rate."""
+        return self.model_copy(update={"optimizer": self.optimizer.model_copy(update={"learning_rate": rate})})
 
     def step_budget(self, n: int) -> int:
         """The most minibatch steps a training set of n samples gets."""

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..api import CellFailure
+from ..api import CellFailure, InputError
 from ._networks import batch_logits, join_model, split_model, trainable
 from ._options import (
     ConstantSchedule,
@@ -192,6 +192,8 @@ def train_network(
 
     **Raises:** `CellFailure` when the loss stops being finite.
     """
+    if options.learning_rates() is not None:
+        raise InputError("train_network trains at one learning rate; train_choosing_learning_rate tries a list")
     n, y = len(x), np.asarray(y)
     budget = options.step_budget(n)
     module, state = split_model(model)
@@ -232,6 +234,46 @@ def train_network(
         fit = training_fit(trained, x, y, offset, options.loss, num_classes)
     converged = options.until.met(*fit) if options.until is not None else None
     return trained, TrainingLog(losses, start, *fit, converged)
+
+
+def train_choosing_learning_rate(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    options: TrainingOptions,
+    *,
+    seed: int,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[Any, TrainingLog, dict[str, Any]]:
+    """Train `model` once per learning rate of `options` (a list) and keep the network with the lowest
+    error on `validation` (ties: the lowest validation loss); a rate whose training diverges is no
+    candidate. Every training takes the same minibatches from the same start.
+
+    Returns the network, its training log, and the facts of the choice: `learning_rate`,
+    `learning_rates`, and `validation_errors` (None for a rate that diverged).
+
+    **Raises:** `InputError` without validation samples; `CellFailure` when every rate diverges.
+    """
+    if validation is None:
+        raise InputError("choosing the learning rate needs validation samples: set dataset.validation_n")
+    x_validation, y_validation = validation
+    offset = predict(model, x_validation) if options.center else np.zeros((len(x_validation), num_classes))
+    rates, errors, best = options.learning_rates(), [], None
+    for rate in rates:
+        try:
+            trained, log = train_network(model, x, y, num_classes, options.at_learning_rate(rate), seed=seed)
+        except CellFailure:
+            errors.append(None)
+            continue
+        fit = training_fit(trained, x_validation, np.asarray(y_validation), offset, options.loss, num_classes)
+        errors.append(fit[0])
+        if best is None or fit < best[0]:
+            best = (fit, trained, log, rate)
+    if best is None:
+        raise CellFailure(f"training diverged at every learning rate of {list(rates)}; lower them")
+    _, trained, log, rate = best
+    return trained, log, {"learning_rate": rate, "learning_rates": list(rates), "validation_errors": errors}
 
 
 def predict(model: Any, x: np.ndarray, *, initial: Any = None) -> np.ndarray:

@@ -127,7 +127,8 @@ def validation_is_given(sections: Sections) -> Problems:
     for learner in sections.learners:
         if learner.instantiate().needs_validation():
             yield ("learners", positions[learner.id], "name"), (
-                f"learner {learner.id!r} chooses on validation data (a ridge grid or `auto`); set dataset.validation_n"
+                f"learner {learner.id!r} chooses on validation data (from a list of ridges or learning rates, or `ridge: auto`); "
+                "set dataset.validation_n"
             )
 
 
