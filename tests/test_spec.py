@@ -257,3 +257,17 @@ def test_ranking_by_test_loss_needs_one_kind_of_loss():
     assert problem.key == "metric"
     assert "cross_entropy: network; squared_error: ntk_infinite, entk_init, entk_pretrained" in problem.reason
     assert parse_spec(mixed.replace("metric: test_loss", "metric: test_error")).metric == "test_error"
+
+
+def test_a_problem_of_a_learner_is_located_at_its_own_entry_when_an_earlier_one_failed(third_party_plugins):
+    text = VALID.replace("{name: network,", "{name: netwrk,").replace(
+        "architecture: {name: mlp, width: 32, depth: 1}", "architecture: {name: twinless}"
+    )
+    found = problems(text)
+    twin = next(problem for problem in found if "needs an infinite-width (stax) twin" in problem.reason)
+    assert twin.key == "learners[1].name"  # ntk_infinite, the second entry, though the first did not resolve
+    pretrained = VALID.replace("{name: ntk_infinite, ridge: 1.0e-6}", "{name: ntk_infnite}").replace(
+        "dataset: {name: fashion_mnist, n_test: 100}", "dataset: {name: fashion_mnist, n_test: 100, validation_n: 10}"
+    ).replace("{name: entk_init}", "{name: entk_init, ridge: auto}\n  - {name: entk_init, id: twin, ridge: auto}")
+    duplicate = next(problem for problem in problems(pretrained) if "would compute the same results" in problem.reason)
+    assert duplicate.key == "learners[3].name"  # not [2]: the unknown learner at [1] resolved to nothing

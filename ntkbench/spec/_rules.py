@@ -38,6 +38,12 @@ class Sections:
     def network(self) -> Architecture | None:
         return self.architecture.instantiate() if self.architecture is not None else None
 
+    def learner_path(self, learner: LearnerChoice) -> Path_:
+        """Where a resolved learner's `name` sits in the spec (learners that failed to resolve are not
+        in `learners`, so its position there is not its index in the spec)."""
+        ids = [section.id or section.name for section in self.core.learners]
+        return ("learners", len(ids) - 1 - ids[::-1].index(learner.id), "name")
+
 
 def pool_problem(
     n_train_max: int, held_out: int, holder: str, dataset: str, pool: int, validation_n: int = 0
@@ -75,7 +81,6 @@ def learner_ids_are_distinct(sections: Sections) -> Problems:
 
 def learners_compute_different_results(sections: Sections) -> Problems:
     """Two learners that differ only in `id` or in performance-only options would share every cell's key."""
-    positions = {section.id or section.name: index for index, section in enumerate(sections.core.learners)}
     seen: dict[str, LearnerChoice] = {}
     for learner in sections.learners:
         identity = content_hash(learner.result_dict())
@@ -83,7 +88,7 @@ def learners_compute_different_results(sections: Sections) -> Problems:
         if other is not None and other.id != learner.id:  # the same id twice is reported as such
             skipped = sorted(type(learner.options).performance_only)
             detail = f" and in performance-only options ({', '.join(skipped)})" if skipped else ""
-            yield ("learners", positions[learner.id], "name"), (
+            yield sections.learner_path(learner), (
                 f"learners {other.id!r} and {learner.id!r} would compute the same results: they differ only in "
                 f"their id{detail}; remove one"
             )
@@ -123,10 +128,9 @@ def sizes_fit_the_pool(sections: Sections) -> Problems:
 def validation_is_given(sections: Sections) -> Problems:
     if sections.dataset is None or sections.dataset.options.validation_n:
         return
-    positions = {section.id or section.name: index for index, section in enumerate(sections.core.learners)}
     for learner in sections.learners:
         if learner.instantiate().needs_validation():
-            yield ("learners", positions[learner.id], "name"), (
+            yield sections.learner_path(learner), (
                 f"learner {learner.id!r} chooses on validation data (from a list of ridges or learning rates, or `ridge: auto`); "
                 "set dataset.validation_n"
             )
@@ -164,8 +168,8 @@ def learners_fit_the_architecture(sections: Sections) -> Problems:
     network, architecture = sections.network, sections.architecture
     if network is None:
         return
-    for index, learner in enumerate(sections.learners):
-        path = ("learners", index, "name")
+    for learner in sections.learners:
+        path = sections.learner_path(learner)
         problem = learner.instantiate().architecture_problem(network)
         if problem is not None:
             yield path, problem
