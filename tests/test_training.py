@@ -8,7 +8,7 @@ import pytest
 
 from ntkbench import CellFailure
 from ntkbench.architectures.mlp import MLPArchitecture, MLPOptions
-from ntkbench.numerics._training import minibatch_indices, predict, train_network
+from ntkbench.numerics._training import MinibatchOrder, predict, train_network
 from ntkbench.training import SGDOptions, TrainingOptions
 
 
@@ -23,6 +23,10 @@ def model():
     return MLPArchitecture(MLPOptions(width=64, depth=1)).init_model(
         input_shape=(4, 4, 1), num_classes=2, key=jax.random.PRNGKey(0)
     )
+
+
+def minibatch_indices(n: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
+    return MinibatchOrder(n, batch_size, seed).take(0, steps)
 
 
 def test_minibatches_cover_each_epoch_once():
@@ -59,8 +63,6 @@ def test_centred_training_starts_from_the_zero_function():
 
 
 def test_the_minibatch_order_is_drawn_as_needed_and_is_the_same_for_any_budget():
-    from ntkbench.numerics._training import MinibatchOrder
-
     eager = minibatch_indices(n=10, batch_size=4, steps=11, seed=3)
     order = MinibatchOrder(10, 4, seed=3)
     pieces = [order.take(0, 3), order.take(3, 7), order.take(7, 11)]

@@ -131,11 +131,6 @@ class MinibatchOrder:
         return np.concatenate(self._epochs)[start - offset : stop - offset]
 
 
-def minibatch_indices(n: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
-    """Row indices of the first `steps` minibatches, shape `(steps, min(batch_size, n))`."""
-    return MinibatchOrder(n, batch_size, seed).take(0, steps)
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainingLog:
     """What a training did: its minibatch losses, and the whole training set's fit at the end."""

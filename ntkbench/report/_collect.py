@@ -52,11 +52,6 @@ class SpecSummary:
     def name(self) -> str:
         return self.spec["name"]
 
-    @property
-    def reference(self) -> str:
-        """The id of the learner the others are compared with (specs run before `compare` existed: `network`)."""
-        return self.spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
-
     def fit_window(self) -> tuple[int, int]:
         n_train = self.spec["sweep"]["n_train"]
         return self.spec["fit"]["n_min"] or n_train[0], self.spec["fit"]["n_max"] or n_train[-1]
@@ -110,7 +105,7 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
               c.outcomes[:, window] if c.outcomes is not None else None)
         for c in curves
     ]
-    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
+    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)  # specs run before `compare` existed
     return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law"), reference), failed, training)
 
 
