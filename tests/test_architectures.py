@@ -35,17 +35,22 @@ def images(count: int, size: int = 8, channels: int = 2, seed: int = 5) -> np.nd
     return np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (count, size, size, channels)))
 
 
-def build(cls, options, x, parameterization="ntk"):
-    architecture = cls(cls.Options(**options, parameterization=parameterization))
+def build(cls, options, x, parameterization="ntk", **scaling):
+    architecture = cls(cls.Options(**options, parameterization=parameterization, **scaling))
     model = architecture.init_model(input_shape=x.shape[1:], num_classes=CLASSES, key=jax.random.PRNGKey(4))
     return architecture, model, architecture.stax_twin(num_classes=CLASSES)
 
 
-@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
+@pytest.mark.parametrize(
+    ("parameterization", "scaling"),
+    [("ntk", {}), ("standard", {}), ("mup", {}), ("ntk", {"output_scale": 4.0}), ("standard", {"output_scale": 0.5})],
+    ids=["ntk", "standard", "mup", "ntk-scaled", "standard-scaled"],
+)
 @pytest.mark.parametrize(("cls", "options"), TWINNED, ids=IDS)
-def test_equinox_and_stax_networks_agree(cls, options, parameterization):
+def test_equinox_and_stax_networks_agree(cls, options, parameterization, scaling):
+    """A `mup` or rescaled network's twin is the `ntk` (`standard`) one fed the same effective weights."""
     x = images(6)
-    architecture, model, twin = build(cls, options, x, parameterization)
+    architecture, model, twin = build(cls, options, x, parameterization, **scaling)
     ours = np.asarray(jax.vmap(model)(x))
     theirs = np.asarray(twin.apply_fn(architecture.stax_parameters(model), x))
     assert ours.shape == theirs.shape == (6, CLASSES)
@@ -192,18 +197,22 @@ def test_check_ntk_needs_a_twin(write_spec, capsys):
     assert "has no infinite-width twin" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("parameterization", "scaling"), [("ntk", {}), ("standard", {}), ("mup", {}), ("ntk", {"output_scale": 3.0})],
+    ids=["ntk", "standard", "mup", "ntk-scaled"],
+)
 @pytest.mark.parametrize(("cls", "options"), [TWINNED[0], TWINNED[2], TWINNED[6]], ids=["mlp", "myrtle5", "resnet18-layer"])
-def test_readout_features_reproduce_the_readout_and_give_the_nngp(cls, options):
-    """In NTK parameterisation the output is exactly features · [W; b], so the features' inner
-    product is the covariance of the output over the readout's initialisation."""
+def test_readout_features_reproduce_the_readout_and_give_the_nngp(cls, options, parameterization, scaling):
+    """The output is exactly features · [N_W; N_b], with N the readout's standard normal draws, so the
+    features' inner product is the covariance of the output over the readout's initialisation."""
     x = images(4)
-    architecture, model, _ = build(cls, options, x)
+    architecture, model, _ = build(cls, options, x, parameterization, **scaling)
     assert architecture.has_readout_features()
     psi = np.asarray(jax.vmap(architecture.readout_features(model))(x))
-    readout = model.layers[-1] if cls is MLPArchitecture else model.readout
-    bias = np.zeros(readout.weight.shape[1]) if readout.bias is None else np.asarray(readout.bias)  # b_std 0: no bias
-    weights = np.concatenate([np.asarray(readout.weight), bias[None, :]])
-    np.testing.assert_allclose(psi @ weights, np.asarray(jax.vmap(model)(x)), rtol=1e-4, atol=1e-5)
+    readout = model.readout
+    draws = np.asarray(readout.weight) / readout.scaling.weight_init
+    bias = np.zeros(draws.shape[1]) if readout.bias is None else np.asarray(readout.bias) / readout.scaling.bias_init
+    np.testing.assert_allclose(psi @ np.concatenate([draws, bias[None, :]]), np.asarray(jax.vmap(model)(x)), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(

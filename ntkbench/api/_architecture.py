@@ -83,6 +83,11 @@ class Architecture(abc.ABC):
         """Why inputs of this shape cannot be used (for example "needs images"), or None."""
         return None
 
+    def optimizer_problem(self, optimizer: str) -> str | None:
+        """Why these options cannot be trained by this optimizer (its name in the spec, like "adam"),
+        or None; learners that train the network check it at validation."""
+        return None
+
     def has_stax_twin(self) -> bool:
         """Whether `stax_twin` returns a twin for these options (checked when a spec is validated)."""
         return False

@@ -6,23 +6,30 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import NonNegativeFloat, PositiveFloat
 
-from ..api import Architecture, ArchitectureOptions
+from ..api import Architecture, ArchitectureOptions, StatefulModel
 
 
 class LayeredOptions(ArchitectureOptions):
-    """Initialisation and parameterisation of every layer, as in `stax.Dense` / `stax.Conv`."""
+    """Initialisation and parameterisation of every layer (defined in `_layers.py`)."""
+
+    omitted_at_default: ClassVar[frozenset[str]] = frozenset({"output_scale"})
 
     w_std: PositiveFloat = math.sqrt(2.0)
     """Weight standard deviation sigma_w (sqrt(2) keeps ReLU activations at unit scale)."""
     b_std: NonNegativeFloat = 0.0
     """Bias standard deviation sigma_b (0: no bias)."""
-    parameterization: Literal["ntk", "standard"] = "ntk"
-    """`standard`: weights initialised with deviation w_std/sqrt(fan_in) and used as they are
-    (see the README on what the infinite kernel then means)."""
+    parameterization: Literal["ntk", "standard", "mup"] = "ntk"
+    """`ntk`, as `stax.Dense`: standard normal weights times w_std/sqrt(fan_in). `standard`: weights
+    initialised with deviation w_std/sqrt(fan_in) and used as they are. `mup`: the maximal-update
+    parameterisation for SGD (Yang & Hu 2021), in which features move at every width. See the
+    README on which infinite kernel each is compared with."""
+    output_scale: PositiveFloat = 1.0
+    """alpha of Chizat, Oyallon & Bach (2019): the network computes alpha * f and is trained as SGD on
+    loss(alpha * f) / alpha**2 would train f. Large: lazy; small: rich. For SGD only."""
 
 
 def dense_parameters(fan_in: int, fan_out: int, b_std: float) -> int:
@@ -37,10 +44,34 @@ def conv_parameters(in_channels: int, out_channels: int, kernel_size: int, b_std
 
 class LayeredArchitecture(Architecture):
     """An architecture built from `_layers.py`, whose network exposes `stax_parameters()` (the
-    parameters laid out for the twin) and whose readout is a `Dense` on `readout_input(model)`."""
+    parameters laid out for the twin) and whose readout is the `Dense` `readout` on `readout_input(model)`."""
 
     options: LayeredOptions
     stax_twin_availability = "always"
+
+    def scaling(self) -> Any:
+        """The `_layers.Scaling` every layer of the network is built with."""
+        from ._layers import Scaling
+
+        options = self.options
+        return Scaling(options.w_std, options.b_std, options.parameterization, options.output_scale)
+
+    def twin_parameterization(self) -> Literal["ntk", "standard"]:
+        """The parameterisation of the `stax` twin: the NTK limit unless the network is `standard`."""
+        return "standard" if self.options.parameterization == "standard" else "ntk"
+
+    def optimizer_problem(self, optimizer: str) -> str | None:
+        options = self.options
+        if optimizer == "sgd":
+            return None
+        if options.parameterization == "mup":
+            return (
+                f"parameterization: mup is defined here for SGD (its per-layer learning rates differ under {optimizer}: "
+                "Yang et al. 2022, table 3); train it with optimizer sgd"
+            )
+        if options.output_scale != 1.0:
+            return f"output_scale trains f as SGD on loss(alpha f) / alpha^2 would, which {optimizer} does not; train it with optimizer sgd"
+        return None
 
     def has_stax_twin(self) -> bool:
         return True
@@ -54,8 +85,9 @@ class LayeredArchitecture(Architecture):
     def readout_features(self, model: Any) -> Callable[[Any], Any]:
         from ._layers import readout_covariance_features
 
-        readout_input, w_std, b_std = self.readout_input(model), self.options.w_std, self.options.b_std
-        return lambda x: readout_covariance_features(readout_input(x), w_std, b_std)
+        readout_input = self.readout_input(model)
+        readout = (model.module if isinstance(model, StatefulModel) else model).readout
+        return lambda x: readout_covariance_features(readout_input(x), readout)
 
     @abc.abstractmethod
     def readout_input(self, model: Any) -> Callable[[Any], Any]:

@@ -10,31 +10,96 @@ that is multiplied by 0 (NTK parameterisation) would still be differentiated, an
 costs memory in every empirical-NTK tile; a bias that starts at 0 (standard parameterisation)
 would be trained, and the network would no longer be its twin's.
 
-Parameterisations, as in `stax.Dense` / `stax.Conv`:
+Parameterisations. Every parameter is stored as `init * N(0, 1)` and used as `multiplier *
+stored`, so an SGD step with learning rate eta on the stored parameter is an SGD step with
+learning rate `eta * multiplier**2` on the effective one: a parameterisation is a choice of
+init and multiplier per parameter.
 
-- `ntk`: weights and biases start standard normal; the layer computes
-  `w_std / sqrt(fan_in) * (x . W) + b_std * b`.
-- `standard`: weights start with deviation `w_std / sqrt(fan_in)`, biases with `b_std`; the
-  layer computes `x . W + b`.
+- `ntk` (as `stax.Dense` / `stax.Conv`): weights and biases start standard normal; the layer
+  computes `w_std / sqrt(fan_in) * (x . W) + b_std * b`.
+- `standard` (as stax's): weights start with deviation `w_std / sqrt(fan_in)`, biases with
+  `b_std`; the layer computes `x . W + b`.
+- `mup`, the maximal-update parameterisation for SGD (Yang & Hu 2021, "Tensor Programs IV";
+  Yang et al. 2022, "Tensor Programs V", table 3) with one global learning rate eta: effective
+  weights start with variance `w_std**2 / fan_in` in the input and hidden layers and
+  `w_std**2 / fan_in**2` in the readout, biases with `b_std**2`; their effective learning rates
+  are `eta * w_std**2 * fan_out / fan_in` in the input layer, `eta` in hidden layers,
+  `eta / fan_in` in the readout and `eta * b_std**2 * fan_out` for biases. In width these are
+  table 3's `fan_out`, 1 and `1 / fan_in`; the constants make a step move the input layer's
+  preactivations as much as in NTK parameterisation, whatever the input size. Multipliers:
+  `w_std * sqrt(fan_out / fan_in)`, 1, `1 / sqrt(fan_in)`, and `b_std * sqrt(fan_out)` for
+  biases (the abc-parameterisation of Tensor Programs IV, a = -1/2, 0, 1/2, b = 1/2, c = 0).
+
+`output_scale` alpha (Chizat, Oyallon & Bach 2019, "On Lazy Training"): the network computes
+`alpha * f(x; theta)`, and SGD with learning rate eta moves theta as SGD on
+`R(alpha * f) / alpha**2` would. The stored parameters are `alpha * theta`, every multiplier
+is divided by alpha and the readout's multiplied back by alpha; theta's effective learning
+rate is `eta / alpha**2`. The tangent kernel does not depend on alpha. Large alpha: lazy
+(with `center`, the trained network tends to kernel regression with that kernel); small
+alpha: rich.
+
+The twin of a `mup` or rescaled network is the `ntk` twin (`standard` for `standard`)
+computing the same function: `stax_parameters` hands it the effective parameters divided by
+the twin's multipliers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-Parameterization = Literal["ntk", "standard"]
+Parameterization = Literal["ntk", "standard", "mup"]
+Role = Literal["input", "hidden", "readout"]
+"""Where a layer sits: `input` reads the data, `readout` produces the logits, every other layer is `hidden`."""
 
 
-def _scales(fan_in: int, w_std: float, b_std: float, parameterization: Parameterization) -> tuple[float, float, float, float]:
-    """(weight init scale, bias init scale, weight multiplier, bias multiplier)."""
-    if parameterization == "ntk":
-        return 1.0, 1.0, w_std / math.sqrt(fan_in), b_std
-    return w_std / math.sqrt(fan_in), b_std, 1.0, 1.0
+class LayerScaling(NamedTuple):
+    """One layer's init deviations and multipliers, and those of its twin's layer."""
+
+    weight_init: float
+    bias_init: float
+    weight_multiplier: float
+    bias_multiplier: float
+    twin_weight_multiplier: float
+    twin_bias_multiplier: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Scaling:
+    """How every layer of a network is initialised and multiplied (see the module docstring)."""
+
+    w_std: float
+    b_std: float
+    parameterization: Parameterization
+    output_scale: float = 1.0
+
+    def layer(self, fan_in: int, fan_out: int, role: Role) -> LayerScaling:
+        """The scaling of a layer with `fan_in` inputs (per output) and `fan_out` outputs (channels)."""
+        w_std, b_std, alpha = self.w_std, self.b_std, self.output_scale
+        if self.parameterization == "ntk":
+            weight_init, bias_init, weight_multiplier, bias_multiplier = 1.0, 1.0, w_std / math.sqrt(fan_in), b_std
+        elif self.parameterization == "standard":
+            weight_init, bias_init, weight_multiplier, bias_multiplier = w_std / math.sqrt(fan_in), b_std, 1.0, 1.0
+        else:
+            effective = w_std / (fan_in if role == "readout" else math.sqrt(fan_in))
+            weight_multiplier = {"input": w_std * math.sqrt(fan_out / fan_in), "hidden": 1.0, "readout": 1 / math.sqrt(fan_in)}[role]
+            weight_init, bias_init, bias_multiplier = effective / weight_multiplier, 1 / math.sqrt(fan_out), b_std * math.sqrt(fan_out)
+        if alpha != 1.0:
+            readout = alpha if role == "readout" else 1.0
+            weight_init, bias_init = weight_init * alpha, bias_init * alpha
+            weight_multiplier, bias_multiplier = weight_multiplier * readout / alpha, bias_multiplier * readout / alpha
+        twin = (1.0, 1.0) if self.parameterization == "standard" else (w_std / math.sqrt(fan_in), b_std)
+        return LayerScaling(weight_init, bias_init, weight_multiplier, bias_multiplier, *twin)
+
+
+def _in_twin_layout(stored: jax.Array, multiplier: float, twin_multiplier: float) -> jax.Array:
+    """A stored parameter as the twin holds it: the same effective value under the twin's multiplier."""
+    return stored if multiplier == twin_multiplier else stored * (multiplier / twin_multiplier)
 
 
 class Dense(eqx.Module):
@@ -42,24 +107,21 @@ class Dense(eqx.Module):
 
     weight: jax.Array
     bias: jax.Array | None
-    weight_multiplier: float = eqx.field(static=True)
-    bias_multiplier: float = eqx.field(static=True)
+    scaling: LayerScaling = eqx.field(static=True)
 
-    def __init__(
-        self, fan_in: int, fan_out: int, w_std: float, b_std: float, parameterization: Parameterization, *, key: jax.Array
-    ):
+    def __init__(self, fan_in: int, fan_out: int, scaling: Scaling, role: Role, *, key: jax.Array):
         weight_key, bias_key = jax.random.split(key)
-        weight_init, bias_init, self.weight_multiplier, self.bias_multiplier = _scales(fan_in, w_std, b_std, parameterization)
-        self.weight = weight_init * jax.random.normal(weight_key, (fan_in, fan_out))
-        self.bias = bias_init * jax.random.normal(bias_key, (fan_out,)) if b_std else None
+        self.scaling = scaling.layer(fan_in, fan_out, role)
+        self.weight = self.scaling.weight_init * jax.random.normal(weight_key, (fan_in, fan_out))
+        self.bias = self.scaling.bias_init * jax.random.normal(bias_key, (fan_out,)) if scaling.b_std else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        out = self.weight_multiplier * (x @ self.weight)
-        return out if self.bias is None else out + self.bias_multiplier * self.bias
+        out = self.scaling.weight_multiplier * (x @ self.weight)
+        return out if self.bias is None else out + self.scaling.bias_multiplier * self.bias
 
     def stax_parameters(self) -> tuple[jax.Array, jax.Array | None]:
         """`(W, b)` as `stax.Dense` holds them: `b` shaped `(1, fan_out)`, or None without a bias."""
-        return self.weight, None if self.bias is None else self.bias[None, :]
+        return _twin_parameters(self.weight, self.bias, self.scaling, (1, -1))
 
 
 class Conv(eqx.Module):
@@ -68,8 +130,7 @@ class Conv(eqx.Module):
     weight: jax.Array
     bias: jax.Array | None
     stride: int = eqx.field(static=True)
-    weight_multiplier: float = eqx.field(static=True)
-    bias_multiplier: float = eqx.field(static=True)
+    scaling: LayerScaling = eqx.field(static=True)
 
     def __init__(
         self,
@@ -77,17 +138,16 @@ class Conv(eqx.Module):
         out_channels: int,
         kernel_size: int,
         stride: int,
-        w_std: float,
-        b_std: float,
-        parameterization: Parameterization,
+        scaling: Scaling,
+        role: Role,
         *,
         key: jax.Array,
     ):
         weight_key, bias_key = jax.random.split(key)
-        fan_in = in_channels * kernel_size * kernel_size
-        weight_init, bias_init, self.weight_multiplier, self.bias_multiplier = _scales(fan_in, w_std, b_std, parameterization)
-        self.weight = weight_init * jax.random.normal(weight_key, (kernel_size, kernel_size, in_channels, out_channels))
-        self.bias = bias_init * jax.random.normal(bias_key, (out_channels,)) if b_std else None
+        self.scaling = scaling.layer(in_channels * kernel_size * kernel_size, out_channels, role)
+        shape = (kernel_size, kernel_size, in_channels, out_channels)
+        self.weight = self.scaling.weight_init * jax.random.normal(weight_key, shape)
+        self.bias = self.scaling.bias_init * jax.random.normal(bias_key, (out_channels,)) if scaling.b_std else None
         self.stride = stride
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -98,12 +158,22 @@ class Conv(eqx.Module):
             padding="SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )[0]
-        out = self.weight_multiplier * out
-        return out if self.bias is None else out + self.bias_multiplier * self.bias
+        out = self.scaling.weight_multiplier * out
+        return out if self.bias is None else out + self.scaling.bias_multiplier * self.bias
 
     def stax_parameters(self) -> tuple[jax.Array, jax.Array | None]:
         """`(W, b)` as `stax.Conv` holds them: `b` shaped `(1, 1, 1, out_channels)`, or None without a bias."""
-        return self.weight, None if self.bias is None else self.bias.reshape(1, 1, 1, -1)
+        return _twin_parameters(self.weight, self.bias, self.scaling, (1, 1, 1, -1))
+
+
+def _twin_parameters(
+    weight: jax.Array, bias: jax.Array | None, scaling: LayerScaling, bias_shape: tuple[int, ...]
+) -> tuple[jax.Array, jax.Array | None]:
+    """A layer's parameters as its twin holds them: the same effective values under the twin's multipliers."""
+    weight = _in_twin_layout(weight, scaling.weight_multiplier, scaling.twin_weight_multiplier)
+    if bias is None:
+        return weight, None
+    return weight, _in_twin_layout(bias, scaling.bias_multiplier, scaling.twin_bias_multiplier).reshape(bias_shape)
 
 
 def avg_pool(x: jax.Array) -> jax.Array:
@@ -124,8 +194,11 @@ def layer_norm_channels(x: jax.Array, eps: float = 1e-12) -> jax.Array:
     return (x - mean) / jnp.sqrt(eps + var)
 
 
-def readout_covariance_features(features: jax.Array, w_std: float, b_std: float) -> jax.Array:
-    """`[w_std * phi / sqrt(d), b_std]`: features whose inner product is the covariance at initialisation
-    of a readout `Dense` on `phi` (in either parameterisation), i.e. the empirical NNGP."""
-    scaled = w_std * features / math.sqrt(features.shape[-1])
-    return jnp.concatenate([scaled, jnp.full((1,), b_std, dtype=features.dtype)])
+def readout_covariance_features(features: jax.Array, readout: Dense) -> jax.Array:
+    """`[sigma_w * phi, sigma_b]`, with sigma_w and sigma_b the deviations of `readout`'s effective
+    weights and bias at initialisation: features whose inner product is the covariance of the
+    readout's output at initialisation, i.e. the empirical NNGP (in any parameterisation)."""
+    scaling = readout.scaling
+    weight_std = scaling.weight_init * scaling.weight_multiplier
+    bias_std = 0.0 if readout.bias is None else scaling.bias_init * scaling.bias_multiplier
+    return jnp.concatenate([weight_std * features, jnp.full((1,), bias_std, dtype=features.dtype)])

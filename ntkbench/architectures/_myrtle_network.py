@@ -7,7 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from ._layers import Conv, Dense, Parameterization, avg_pool, global_avg_pool
+from ._layers import Conv, Dense, Scaling, avg_pool, global_avg_pool
 from ._topology import STAGE_DEPTHS
 
 
@@ -25,9 +25,7 @@ class Myrtle(eqx.Module):
         *,
         depth: int,
         width: int,
-        w_std: float,
-        b_std: float,
-        parameterization: Parameterization,
+        scaling: Scaling,
         key: jax.Array,
     ):
         counts = STAGE_DEPTHS[depth]
@@ -37,11 +35,12 @@ class Myrtle(eqx.Module):
         for count in counts:
             stage = []
             for _ in range(count):
-                stage.append(Conv(channels, width, 3, 1, w_std, b_std, parameterization, key=next(keys)))
+                role = "hidden" if stages or stage else "input"
+                stage.append(Conv(channels, width, 3, 1, scaling, role, key=next(keys)))
                 channels = width
             stages.append(tuple(stage))
         self.stages = tuple(stages)
-        self.readout = Dense(width, num_classes, w_std, b_std, parameterization, key=next(keys))
+        self.readout = Dense(width, num_classes, scaling, "readout", key=next(keys))
 
     def features(self, x: jax.Array) -> jax.Array:
         """What the readout layer sees: the globally pooled last stage."""

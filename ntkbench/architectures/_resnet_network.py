@@ -7,7 +7,7 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 
-from ._layers import Conv, Dense, global_avg_pool, layer_norm_channels
+from ._layers import Conv, Dense, Scaling, global_avg_pool, layer_norm_channels
 from ._topology import block_shapes
 
 Norm = Literal["batch", "layer", "none"]
@@ -44,14 +44,14 @@ class PreActBlock(eqx.Module):
     conv2: Conv
     shortcut: Conv | None
 
-    def __init__(self, in_channels, out_channels, stride, norm, w_std, b_std, parameterization, *, key):
+    def __init__(self, in_channels, out_channels, stride, norm, scaling: Scaling, *, key):
         keys = jax.random.split(key, 3)
         self.norm1 = Normalization(norm, in_channels)
-        self.conv1 = Conv(in_channels, out_channels, 3, stride, w_std, b_std, parameterization, key=keys[0])
+        self.conv1 = Conv(in_channels, out_channels, 3, stride, scaling, "hidden", key=keys[0])
         self.norm2 = Normalization(norm, out_channels)
-        self.conv2 = Conv(out_channels, out_channels, 3, 1, w_std, b_std, parameterization, key=keys[1])
+        self.conv2 = Conv(out_channels, out_channels, 3, 1, scaling, "hidden", key=keys[1])
         projection = stride != 1 or in_channels != out_channels
-        self.shortcut = Conv(in_channels, out_channels, 1, stride, w_std, b_std, parameterization, key=keys[2]) if projection else None
+        self.shortcut = Conv(in_channels, out_channels, 1, stride, scaling, "hidden", key=keys[2]) if projection else None
 
     def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
         h, state = self.norm1(x, state)
@@ -75,17 +75,17 @@ class ResNet18(eqx.Module):
     final_norm: Normalization
     readout: Dense
 
-    def __init__(self, input_shape, num_classes, *, width, norm, w_std, b_std, parameterization, key):
+    def __init__(self, input_shape, num_classes, *, width, norm, scaling: Scaling, key):
         shapes = block_shapes(width)
         keys = iter(jax.random.split(key, 2 + len(shapes)))
-        self.stem = Conv(input_shape[-1], width, 3, 1, w_std, b_std, parameterization, key=next(keys))
+        self.stem = Conv(input_shape[-1], width, 3, 1, scaling, "input", key=next(keys))
         self.blocks = tuple(
-            PreActBlock(channels, out, stride, norm, w_std, b_std, parameterization, key=next(keys))
+            PreActBlock(channels, out, stride, norm, scaling, key=next(keys))
             for channels, out, stride in shapes
         )
         channels = shapes[-1][1]
         self.final_norm = Normalization(norm, channels)
-        self.readout = Dense(channels, num_classes, w_std, b_std, parameterization, key=next(keys))
+        self.readout = Dense(channels, num_classes, scaling, "readout", key=next(keys))
 
     def features(self, x: jax.Array, state: Any = None) -> tuple[jax.Array, Any]:
         """What the readout layer sees (global average of the last activations), and the new state."""

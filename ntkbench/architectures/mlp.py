@@ -46,9 +46,7 @@ class MLPArchitecture(LayeredArchitecture):
             num_classes,
             width=options.width,
             depth=options.depth,
-            w_std=options.w_std,
-            b_std=options.b_std,
-            parameterization=options.parameterization,
+            scaling=self.scaling(),
             key=key,
         )
 
@@ -65,8 +63,8 @@ class MLPArchitecture(LayeredArchitecture):
         b_std = options.b_std or None  # stax: None means no bias; ours is then multiplied by 0
         layers = [stax.Flatten()]
         for _ in range(options.depth):
-            layers += [stax.Dense(options.width, options.w_std, b_std, parameterization=options.parameterization), stax.Relu()]
-        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
+            layers += [stax.Dense(options.width, options.w_std, b_std, parameterization=self.twin_parameterization()), stax.Relu()]
+        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization()))
         return StaxTwin(*stax.serial(*layers))
 
     def readout_input(self, model: Any) -> Callable[[Any], Any]:

@@ -41,9 +41,7 @@ class MyrtleArchitecture(LayeredArchitecture):
             num_classes,
             depth=options.depth,
             width=options.width,
-            w_std=options.w_std,
-            b_std=options.b_std,
-            parameterization=options.parameterization,
+            scaling=self.scaling(),
             key=key,
         )
 
@@ -68,13 +66,13 @@ class MyrtleArchitecture(LayeredArchitecture):
         stax = import_neural_tangents().stax
         options = self.options
         b_std = options.b_std or None
-        conv = dict(W_std=options.w_std, b_std=b_std, padding="SAME", parameterization=options.parameterization)
+        conv = dict(W_std=options.w_std, b_std=b_std, padding="SAME", parameterization=self.twin_parameterization())
         layers = []
         counts = STAGE_DEPTHS[options.depth]
         for index, count in enumerate(counts):
             layers += [stax.Conv(options.width, (3, 3), **conv), stax.Relu()] * count
             layers.append(stax.AvgPool((2, 2), strides=(2, 2)) if index < len(counts) - 1 else stax.GlobalAvgPool())
-        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization))
+        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization()))
         return StaxTwin(*stax.serial(*layers))
 
     def readout_input(self, model: Any) -> Callable[[Any], Any]:

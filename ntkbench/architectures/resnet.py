@@ -48,9 +48,7 @@ class ResNet18Architecture(LayeredArchitecture):
         arguments = dict(
             width=options.width,
             norm=options.norm,
-            w_std=options.w_std,
-            b_std=options.b_std,
-            parameterization=options.parameterization,
+            scaling=self.scaling(),
             key=key,
         )
         if options.norm == "batch":
@@ -88,7 +86,7 @@ class ResNet18Architecture(LayeredArchitecture):
         def conv(channels: int, size: int, stride: int) -> Any:
             return stax.Conv(
                 channels, (size, size), (stride, stride), "SAME", options.w_std, b_std,
-                parameterization=options.parameterization,
+                parameterization=self.twin_parameterization(),
             )
 
         layers = [conv(options.width, 3, 1)]
@@ -99,7 +97,7 @@ class ResNet18Architecture(LayeredArchitecture):
             else:
                 block = [*norm, stax.Relu(), stax.FanOut(2), stax.parallel(stax.serial(*main), conv(out, 1, stride)), stax.FanInSum()]
             layers.append(stax.serial(*block))
-        layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=options.parameterization)]
+        layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization())]
         return StaxTwin(*stax.serial(*layers))
 
     def readout_input(self, model: Any) -> Callable[[Any], Any]:

@@ -9,7 +9,7 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 
 from __future__ import annotations
 
-from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
@@ -22,6 +22,9 @@ class FinalEmpiricalNTKLearner(Learner):
 
     Options = FinalEmpiricalNTKOptions
     api_version = 1
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
         return isinstance(self.options.ridges(), tuple)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask
 from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
@@ -28,6 +28,9 @@ class PretrainedEmpiricalNTKLearner(Learner):
 
     def held_out_samples(self) -> int:
         return self.options.pretrain_n
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
         return isinstance(self.options.ridges(), tuple)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask, TestLoss
+from ..api import Architecture, CellCost, CostContext, DynamicsRequest, Learner, LearnerResult, LearnerTask, TestLoss
 from ..numerics._options import TrainingOptions
 
 
@@ -17,6 +17,9 @@ class NetworkLearner(Learner):
 
     def test_loss(self) -> TestLoss:
         return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
         return self.options.learning_rates() is not None

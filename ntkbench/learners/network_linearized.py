@@ -10,7 +10,7 @@ empirical NTK at initialisation.
 
 from __future__ import annotations
 
-from ..api import CellCost, CostContext, InputError, Learner, LearnerResult, LearnerTask, StatefulModel, TestLoss
+from ..api import Architecture, CellCost, CostContext, InputError, Learner, LearnerResult, LearnerTask, StatefulModel, TestLoss
 from ..numerics._options import TrainingOptions
 from .network import train_for_task
 
@@ -23,6 +23,9 @@ class LinearizedNetworkLearner(Learner):
 
     def test_loss(self) -> TestLoss:
         return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
         return self.options.learning_rates() is not None

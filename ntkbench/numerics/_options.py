@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from ..api import LearnerOptions, StrictModel
+from ..api import Architecture, LearnerOptions, StrictModel
 
 MAX_STEPS = 10_000_000
 """More minibatch steps than this are refused: days of training per cell even on a GPU."""
@@ -138,6 +138,10 @@ class TrainingOptions(LearnerOptions):
             if data.get(key) is not None and data.get("until") is None:
                 raise ValueError(f"`{key}` belongs to an `until` budget")
         return data
+
+    def architecture_problem(self, architecture: Architecture) -> str | None:
+        """Why this training cannot train `architecture` (its optimizer is not one the options allow), or None."""
+        return architecture.optimizer_problem(self.optimizer.name)
 
     def learning_rates(self) -> tuple[float, ...] | None:
         """The learning rates to choose from on validation data, or None for one rate."""
