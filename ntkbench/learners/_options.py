@@ -50,4 +50,6 @@ class OneLearningRate(TrainingOptions):
     def _one_rate(self) -> OneLearningRate:
         if self.learning_rates() is not None:
             raise ValueError("a list of learning rates is chosen on validation data by network learners; give one rate")
+        if self.patience is not None:
+            raise ValueError("early stopping on validation data (`patience`) is for network learners")
         return self

@@ -22,7 +22,7 @@ class NetworkLearner(Learner):
         return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
-        return self.options.learning_rates() is not None
+        return self.options.needs_validation()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..training import predict
@@ -49,7 +49,9 @@ def train_for_task(initial: Any, task: LearnerTask, options: TrainingOptions) ->
     from ..training import train_choosing_learning_rate, train_network
 
     if options.learning_rates() is None:
-        trained, log = train_network(initial, task.x_train, task.y_train, task.num_classes, options, seed=task.seed)
+        trained, log = train_network(
+            initial, task.x_train, task.y_train, task.num_classes, options, seed=task.seed, validation=task.validation
+        )
         return trained, log.summary()
     trained, log, choice = train_choosing_learning_rate(
         initial, task.x_train, task.y_train, task.num_classes, options, seed=task.seed, validation=task.validation

@@ -28,7 +28,7 @@ class LinearizedNetworkLearner(Learner):
         return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
-        return self.options.learning_rates() is not None
+        return self.options.needs_validation()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._linearized import Linearized

@@ -53,6 +53,8 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
 
     if options.learning_rates() is not None:
         raise InputError("a dynamics spec follows one training: give its learner one learning rate")
+    if options.patience is not None:
+        raise InputError("a dynamics spec follows training over a fixed budget: leave out `patience`")
     if options.until is not None:
         raise InputError("a dynamics spec follows training over a fixed budget: give its learner `steps` or `epochs`, not `until`")
     budget = options.step_budget(task.n_train)

@@ -95,7 +95,7 @@ class TrainingOptions(LearnerOptions):
     of `epochs`, or `until` a stopping rule is met (at most `max_steps`)."""
 
     omitted_at_default: ClassVar[frozenset[str]] = frozenset(
-        {"epochs", "until", "max_steps", "check_every", "schedule", "weight_decay"}
+        {"epochs", "until", "max_steps", "check_every", "patience", "schedule", "weight_decay"}
     )
 
     optimizer: OptimizerOptions = SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9)
@@ -110,7 +110,11 @@ class TrainingOptions(LearnerOptions):
     max_steps: Annotated[int, Field(gt=0, le=MAX_STEPS)] | None = None
     """The cap of an `until` budget (required with it); a cell that reaches it unmet is recorded as not converged."""
     check_every: PositiveInt | None = None
-    """Steps between checks of the `until` rule on the whole training set (default: once per epoch)."""
+    """Steps between checks of the `until` rule on the whole training set, and of the validation
+    error for `patience` (default: once per epoch)."""
+    patience: PositiveInt | None = None
+    """Early stopping: stop once the validation error has not fallen below its lowest value for this
+    many checks in a row, and keep the first network that reached the lowest (needs `dataset.validation_n`)."""
     schedule: ScheduleOptions = ConstantSchedule(name="constant")
     """The learning-rate schedule over the budget (`max_steps` for an `until` budget)."""
     weight_decay: NonNegativeFloat = 0.0
@@ -134,14 +138,19 @@ class TrainingOptions(LearnerOptions):
             data = {**data, "steps": None}
         if data.get("until") is not None and data.get("max_steps") is None:
             raise ValueError("`until` needs `max_steps`, the most steps a cell may take before it is called unconverged")
-        for key in ("max_steps", "check_every"):
-            if data.get(key) is not None and data.get("until") is None:
-                raise ValueError(f"`{key}` belongs to an `until` budget")
+        if data.get("max_steps") is not None and data.get("until") is None:
+            raise ValueError("`max_steps` belongs to an `until` budget")
+        if data.get("check_every") is not None and data.get("until") is None and data.get("patience") is None:
+            raise ValueError("`check_every` belongs to an `until` budget or to early stopping (`patience`)")
         return data
 
     def architecture_problem(self, architecture: Architecture) -> str | None:
         """Why this training cannot train `architecture` (its optimizer is not one the options allow), or None."""
         return architecture.optimizer_problem(self.optimizer.name)
+
+    def needs_validation(self) -> bool:
+        """Whether training needs validation samples: to choose a learning rate, or to stop early."""
+        return self.learning_rates() is not None or self.patience is not None
 
     def learning_rates(self) -> tuple[float, ...] | None:
         """The learning rates to choose from on validation data, or None for one rate."""
@@ -163,10 +172,14 @@ class TrainingOptions(LearnerOptions):
     def budget(self) -> str:
         """The training budget in words, for records and the leaderboard."""
         if self.steps is not None:
-            return f"{self.steps} steps"
-        if self.epochs is not None:
-            return f"{self.epochs} epochs"
-        return f"until {self.until.describe()} (at most {self.max_steps} steps)"
+            budget = f"{self.steps} steps"
+        elif self.epochs is not None:
+            budget = f"{self.epochs} epochs"
+        else:
+            budget = f"until {self.until.describe()} (at most {self.max_steps} steps)"
+        if self.patience is not None:
+            budget += f", stopped early after {self.patience} validation checks without a lower error"
+        return budget
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

@@ -1,5 +1,6 @@
 """Training a network with optax: minibatch steps, a few per compiled call, for a budget of steps, of
-epochs, or until a stopping rule is met on the whole training set."""
+epochs, or until a stopping rule is met on the whole training set, optionally stopped early on
+validation error."""
 
 from __future__ import annotations
 
@@ -142,8 +143,10 @@ class TrainingLog:
     """The objective (without weight decay) on the whole training set at the end."""
     converged: bool | None
     """Whether the stopping rule was met (None: the budget has no rule)."""
+    early_stopping: dict[str, Any] | None = None
+    """With `patience`: `steps_trained` (past `steps`, the kept network's) and the kept `validation_error`."""
 
-    def summary(self) -> dict[str, float | int | bool | None]:
+    def summary(self) -> dict[str, Any]:
         tail = self.losses[-max(1, len(self.losses) // 20) :]
         return {
             "train_loss_initial": float(self.losses[0]),
@@ -152,7 +155,29 @@ class TrainingLog:
             "train_error": self.train_error,
             "train_loss": self.train_loss,
             "converged": self.converged,
+            **(self.early_stopping or {}),
         }
+
+
+class EarlyStopping:
+    """Validation checks with patience: keeps the first network with the lowest validation error and
+    says when that error has not fallen for `patience` checks in a row."""
+
+    def __init__(self, model: Any, validation: tuple[np.ndarray, np.ndarray], options: TrainingOptions, num_classes: int):
+        self.x, self.y = validation[0], np.asarray(validation[1])
+        self.offset = predict(model, self.x) if options.center else np.zeros((len(self.x), num_classes))
+        self.options, self.num_classes = options, num_classes
+        self.best: tuple[float, int, Any] | None = None
+        self.checks_without_gain = 0
+
+    def check(self, step: int, model: Any) -> bool:
+        """Record the network after `step` steps; True when training should stop."""
+        error, _ = training_fit(model, self.x, self.y, self.offset, self.options.loss, self.num_classes)
+        if self.best is None or error < self.best[0]:
+            self.best, self.checks_without_gain = (error, step, model), 0
+        else:
+            self.checks_without_gain += 1
+        return self.checks_without_gain >= self.options.patience
 
 
 def training_fit(model: Any, x: np.ndarray, y: np.ndarray, offset: np.ndarray, loss: str, num_classes: int) -> tuple[float, float]:
@@ -176,19 +201,24 @@ def train_network(
     seed: int,
     checkpoints: Sequence[int] = (),
     on_checkpoint: Callable[[int, Any], None] | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Any, TrainingLog]:
     """Train `model` (a module or a `StatefulModel`) on `(x, y)` for the budget of `options`:
     `steps` minibatch steps, `epochs` passes, or `until` its rule holds on the whole training set
-    (checked every `check_every` steps, at most `max_steps`).
+    (checked every `check_every` steps, at most `max_steps`). With `patience`, the error on
+    `validation` is checked as often, training stops when it has not fallen for `patience` checks
+    in a row, and the first network with the lowest error is returned.
 
     With `options.center`, the loss sees `model(x) - initial_model(x)`; predict the trained
     network with `predict(trained, x, initial=model)` then. `on_checkpoint(step, network)` is
     called with the network after each step count in `checkpoints` (0: before training).
 
-    **Raises:** `CellFailure` when the loss stops being finite.
+    **Raises:** `CellFailure` when the loss stops being finite; `InputError` for `patience` without `validation`.
     """
     if options.learning_rates() is not None:
         raise InputError("train_network trains at one learning rate; train_choosing_learning_rate tries a list")
+    if options.patience is not None and validation is None:
+        raise InputError("early stopping (`patience`) needs validation samples: set dataset.validation_n")
     n, y = len(x), np.asarray(y)
     budget = options.step_budget(n)
     module, state = split_model(model)
@@ -197,7 +227,9 @@ def train_network(
     order = MinibatchOrder(n, options.batch_size, seed)
     offset = predict(model, x) if options.center else np.zeros((n, num_classes))
     offset = offset.astype(np.float32)
-    check_every = (options.check_every or order.per_epoch) if options.until is not None else budget
+    early = EarlyStopping(model, validation, options, num_classes) if options.patience is not None else None
+    checking = options.until is not None or early is not None
+    check_every = (options.check_every or order.per_epoch) if checking else budget
     stops = sorted({*range(0, budget, STEPS_PER_CALL), *range(check_every, budget, check_every), *checkpoints, budget} - {0})
     if on_checkpoint is not None and 0 in checkpoints:
         on_checkpoint(0, model)
@@ -212,23 +244,30 @@ def train_network(
         if on_checkpoint is not None and stop in checkpoints:
             on_checkpoint(stop, join_model(module, state))
         start = stop
-        if options.until is not None and (stop % check_every == 0 or stop == budget):
+        if checking and (stop % check_every == 0 or stop == budget):
             if not np.all(np.isfinite(np.asarray(chunk_losses))):
                 break
-            fit = training_fit(join_model(module, state), x, y, offset, options.loss, num_classes)
-            if options.until.met(*fit):
+            network = join_model(module, state)
+            if early is not None and early.check(stop, network):
                 break
+            if options.until is not None:
+                fit = training_fit(network, x, y, offset, options.loss, num_classes)
+                if options.until.met(*fit):
+                    break
     losses = np.concatenate([np.asarray(chunk) for chunk in losses])
     if not np.all(np.isfinite(losses)):
         first = int(np.argmin(np.isfinite(losses)))
         raise CellFailure(
             f"training diverged: loss is {losses[first]} at step {first}; lower optimizer.learning_rate"
         )
-    trained = join_model(module, state)
+    trained, steps, early_stopping = join_model(module, state), start, None
+    if early is not None:
+        validation_error, steps, trained = early.best
+        early_stopping, fit = {"steps_trained": start, "validation_error": validation_error}, None
     if fit is None or options.until is None:
         fit = training_fit(trained, x, y, offset, options.loss, num_classes)
     converged = options.until.met(*fit) if options.until is not None else None
-    return trained, TrainingLog(losses, start, *fit, converged)
+    return trained, TrainingLog(losses, steps, *fit, converged, early_stopping)
 
 
 def train_choosing_learning_rate(
@@ -257,7 +296,9 @@ def train_choosing_learning_rate(
     rates, errors, best = options.learning_rates(), [], None
     for rate in rates:
         try:
-            trained, log = train_network(model, x, y, num_classes, options.at_learning_rate(rate), seed=seed)
+            trained, log = train_network(
+                model, x, y, num_classes, options.at_learning_rate(rate), seed=seed, validation=validation
+            )
         except CellFailure:
             errors.append(None)
             continue

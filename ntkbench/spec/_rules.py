@@ -131,7 +131,7 @@ def validation_is_given(sections: Sections) -> Problems:
     for learner in sections.learners:
         if learner.instantiate().needs_validation():
             yield sections.learner_path(learner), (
-                f"learner {learner.id!r} chooses on validation data (from a list of ridges or learning rates, or `ridge: auto`); "
+                f"learner {learner.id!r} chooses on validation data (from a list of ridges or learning rates, `ridge: auto`, or to stop early); "
                 "set dataset.validation_n"
             )
 
