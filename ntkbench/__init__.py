@@ -11,6 +11,7 @@ from importlib.metadata import version as _version
 from typing import Any as _Any
 
 from .api import API_VERSION as API_VERSION
+from .api import RIDGE_GRID as RIDGE_GRID
 from .api import AcrossSeeds as AcrossSeeds
 from .api import Architecture as Architecture
 from .api import ArchitectureOptions as ArchitectureOptions
@@ -25,6 +26,7 @@ from .api import DataUnavailable as DataUnavailable
 from .api import DynamicsRequest as DynamicsRequest
 from .api import FileStore as FileStore
 from .api import InputError as InputError
+from .api import KernelRidgeOptions as KernelRidgeOptions
 from .api import LabelledData as LabelledData
 from .api import Learner as Learner
 from .api import LearnerOptions as LearnerOptions

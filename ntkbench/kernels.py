@@ -11,6 +11,7 @@ This module imports jax; import it inside plugin methods, not at the top of a pl
 """
 
 from .numerics._kernel_regression import regress_with_empirical_ntk as regress_with_empirical_ntk
+from .numerics._kernel_regression import regress_with_features as regress_with_features
 from .numerics._kernel_regression import regress_with_kernel as regress_with_kernel
 from .numerics._kernel_ridge import KernelRidgeFit as KernelRidgeFit
 from .numerics._kernel_ridge import kernel_ridge_predict as kernel_ridge_predict

@@ -32,8 +32,10 @@ from ._memory import BUDGET_VARIABLE as BUDGET_VARIABLE
 from ._memory import format_bytes as format_bytes
 from ._memory import memory_budget as memory_budget
 from ._memory import parse_bytes as parse_bytes
+from ._options import RIDGE_GRID as RIDGE_GRID
 from ._options import ArchitectureOptions as ArchitectureOptions
 from ._options import DatasetOptions as DatasetOptions
+from ._options import KernelRidgeOptions as KernelRidgeOptions
 from ._options import LearnerOptions as LearnerOptions
 from ._options import PluginOptions as PluginOptions
 from ._options import StrictModel as StrictModel

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 
 class StrictModel(BaseModel):
@@ -53,3 +53,27 @@ class ArchitectureOptions(PluginOptions):
 
 class LearnerOptions(PluginOptions):
     """Base of a learner plugin's options."""
+
+
+RIDGE_GRID = tuple(10.0 ** (k * (9 / 11) - 8) for k in range(11)) + (10.0,)
+"""The ridges `ridge: auto` chooses from (relative to the mean diagonal): 12 values, log-spaced from 1e-8 to 10."""
+
+
+class KernelRidgeOptions(LearnerOptions):
+    """Options of a learner that regresses with a kernel (or on features): its ridge, one value or
+    candidates chosen per n on validation data. Pass `ridges()` to `ntkbench.kernels.regress_with_kernel`
+    or `regress_with_features`."""
+
+    ridge: NonNegativeFloat | Literal["auto"] | Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)] = 1e-6
+    """Ridge relative to the mean diagonal of the training kernel; or `auto` (`RIDGE_GRID`) or a list,
+    from which the ridge with the lowest validation error is chosen per n (needs `dataset.validation_n`)."""
+
+    def ridges(self) -> float | tuple[float, ...]:
+        """The one ridge, or the candidates to choose from on validation data."""
+        if self.ridge == "auto":
+            return RIDGE_GRID
+        return self.ridge if isinstance(self.ridge, float) else tuple(sorted(set(self.ridge)))
+
+    def chooses_ridge(self) -> bool:
+        """Whether the ridge is chosen on validation data (the learner's `needs_validation`)."""
+        return isinstance(self.ridges(), tuple)

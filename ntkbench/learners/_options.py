@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
-import numpy as np
-from pydantic import Field, NonNegativeFloat, model_validator
+from pydantic import model_validator
 
-from ..api import LearnerOptions
+from ..api import KernelRidgeOptions
 from ..numerics._options import TrainingOptions
-
-RIDGE_GRID = tuple(float(ridge) for ridge in np.logspace(-8, 1, 12))
-"""The ridges `ridge: auto` chooses from (relative to the mean diagonal): 1e-8 to 10, log-spaced."""
-
-
-class KernelRidgeOptions(LearnerOptions):
-    ridge: NonNegativeFloat | Literal["auto"] | Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)] = 1e-6
-    """Ridge relative to the mean diagonal of the training kernel; or `auto` (`RIDGE_GRID`) or a list,
-    from which the ridge with the lowest validation error is chosen per n (needs `dataset.validation_n`)."""
-
-    def ridges(self) -> float | tuple[float, ...]:
-        """The one ridge, or the candidates to choose from on validation data."""
-        if self.ridge == "auto":
-            return RIDGE_GRID
-        return self.ridge if isinstance(self.ridge, float) else tuple(sorted(set(self.ridge)))
 
 
 def ridge_count(options: KernelRidgeOptions) -> int:

@@ -13,7 +13,7 @@ class InitEmpiricalNTKLearner(Learner):
     api_version = 1
 
     def needs_validation(self) -> bool:
-        return isinstance(self.options.ridges(), tuple)
+        return self.options.chooses_ridge()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

@@ -33,7 +33,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return self.options.architecture_problem(architecture)
 
     def needs_validation(self) -> bool:
-        return isinstance(self.options.ridges(), tuple)
+        return self.options.chooses_ridge()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

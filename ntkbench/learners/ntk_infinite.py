@@ -19,7 +19,7 @@ class InfiniteNTKLearner(Learner):
         self._kernel_fn = None
 
     def needs_validation(self) -> bool:
-        return isinstance(self.options.ridges(), tuple)
+        return self.options.chooses_ridge()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import infinite_kernel_fn, regress_with_kernel

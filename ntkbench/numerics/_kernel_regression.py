@@ -23,7 +23,7 @@ import numpy as np
 
 from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, memory_budget
 from ._costs import union_kernel_pays
-from ._kernel_ridge import FactoredKernel, factor_kernel, one_hot
+from ._kernel_ridge import FactoredKernel, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, resolve_implementation, tile_edge, tile_size
 
 
@@ -230,11 +230,7 @@ def _regress_choosing_ridge(
     same_for_every_seed: bool,
 ) -> LearnerResult:
     """`regress_with_kernel` with a ridge chosen per n on the seed's validation samples."""
-    if not ridges:
-        raise InputError("a ridge grid needs at least one ridge")
-    if task.validation is None:
-        raise InputError("choosing the ridge needs validation samples: set dataset.validation_n")
-    x_validation, y_validation = task.validation
+    x_validation, y_validation = _validated_ridges(task, ridges)
     sizes = tuple(n for n in task.n_train_values if n <= task.n_train_max) if per_seed else ()
     if task.n_train not in sizes:
         sizes = (task.n_train,)
@@ -263,12 +259,15 @@ def _regress_choosing_ridge(
         return choices, facts, np.array(np.diag(train), dtype=np.float64)
 
     choices, facts, diagonal = task.cache.get_or_create(("ridge_choice", ridges, sizes), create) if per_seed else create()
-    choice = choices[task.n_train]
+    return _chosen(choices[task.n_train], ridges, {**facts, "kernel_mean_diagonal": float(np.mean(diagonal[: task.n_train]))})
+
+
+def _chosen(choice: RidgeChoice, ridges: tuple[float, ...], facts: dict[str, Any]) -> LearnerResult:
+    """The result of a cell whose ridge was chosen on validation data, with the choice in its record."""
     return LearnerResult(
         predictions=choice.predictions,
         info={
             **facts,
-            "kernel_mean_diagonal": float(np.mean(diagonal[: task.n_train])),
             "ridge": choice.ridge,
             "effective_ridge": choice.effective_ridge,
             "validation_error": min(error for error in choice.validation_errors if error is not None),
@@ -276,6 +275,54 @@ def _regress_choosing_ridge(
             "ridges": list(ridges),
         },
     )
+
+
+def _validated_ridges(task: LearnerTask, ridges: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's validation samples, once `ridges` is known to be a grid one can choose from."""
+    if not ridges:
+        raise InputError("a ridge grid needs at least one ridge")
+    if task.validation is None:
+        raise InputError("choosing the ridge needs validation samples: set dataset.validation_n")
+    return task.validation
+
+
+def regress_with_features(
+    features_fn: Callable[[np.ndarray], np.ndarray], task: LearnerTask, ridge: float | Sequence[float]
+) -> LearnerResult:
+    """Ridge regression of one-hot training labels on features: `features_fn(x)` maps a batch of
+    inputs to a `(len(x), p)` array, the same function for every n of the seed.
+
+    The features of the seed's largest training set, the test set and the validation samples are
+    computed once per seed; the regression runs on their kernel `phi phi^T`, formed in float64 (in
+    float32 a kernel of rank p < n has round-off eigenvalues below zero). One `ridge` is relative
+    to the mean squared norm of the n training features; several are chosen from per n on the
+    validation samples as in `regress_with_kernel` (relative to the seed's largest training set).
+    """
+    choosing = not isinstance(ridge, int | float)
+    validation = _validated_ridges(task, tuple(ridge)) if choosing else None
+
+    def create() -> dict[str, np.ndarray]:
+        x_max, _ = task.nested_subset(task.n_train_max)
+        blocks = {"train": x_max, "test": task.x_test, **({"validation": validation[0]} if choosing else {})}
+        return {name: np.asarray(features_fn(x), dtype=np.float64) for name, x in blocks.items()}
+
+    features = task.cache.get_or_create("features", create)
+    train, test = features["train"], features["test"]
+    facts = {"features": int(train.shape[1])}
+    if not choosing:
+        train = train[: task.n_train]
+        fit = kernel_ridge_predict(train @ train.T, test @ train.T, one_hot(task.y_train, task.num_classes), ridge)
+        return LearnerResult(fit.predictions, {**facts, "effective_ridge": fit.effective_ridge})
+    ridges = tuple(ridge)
+    sizes = tuple(n for n in task.n_train_values if n <= task.n_train_max)
+
+    def choose() -> dict[int, RidgeChoice]:
+        kernels = [block @ train.T for block in (train, test, features["validation"])]
+        y_max = task.nested_subset(task.n_train_max)[1]
+        return choose_ridges(*kernels, y_max, validation[1], task.num_classes, sizes, ridges)
+
+    choices = task.cache.get_or_create(("ridge_choice", ridges, sizes), choose)
+    return _chosen(choices[task.n_train], ridges, facts)
 
 
 def regress_with_empirical_ntk(
