@@ -76,8 +76,7 @@ def test_at_the_rank_of_a_finite_rank_kernel_validation_avoids_the_interpolation
 
 
 def test_a_run_records_the_chosen_ridge_and_the_validation_errors(tmp_path):
-    from ntkbench import run_spec
-    from ntkbench import RIDGE_GRID
+    from ntkbench import RIDGE_GRID, run_spec
     from ntkbench.run import RecordStore
 
     spec = parse_spec(SPEC)
