@@ -1,4 +1,4 @@
-"""Random features: primal and dual solves agree, and the learner is the empirical NNGP at its width."""
+"""Random features: ridge regression on the readout features of the network at its width."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.metadata
 
 import numpy as np
 import pytest
-from ntkbench_random_features import RandomFeatures, RandomFeaturesOptions, ridge_predict
+from ntkbench_random_features import RandomFeatures, RandomFeaturesOptions
 
 import ntkbench
 from ntkbench.architectures.mlp import MLPArchitecture
@@ -18,13 +18,31 @@ def test_registered():
     assert points["random_features"].load() is RandomFeatures
 
 
-@pytest.mark.parametrize(("n", "p"), [(50, 10), (10, 50)])
-def test_solve_equals_kernel_ridge_regression(n, p):
+def task_on(x, y, n, architecture, cache):
+    return ntkbench.LearnerTask(
+        x_train=x[:n], y_train=y[:n], x_test=x[40:], num_classes=2, seed=0, n_train_max=40,
+        architecture=architecture, nested_subset=lambda m: (x[:m], y[:m]),
+        held_out_subset=lambda m: (x[-m:], y[-m:]), cache=cache,
+    )
+
+
+@pytest.mark.parametrize("width", [8, 64])
+def test_predicts_ridge_regression_on_the_features_of_the_network_at_its_width(width):
+    """Fewer features than samples (8 + bias < 30) and more (64 + bias): the same predictor."""
+    import jax
+
     rng = np.random.default_rng(0)
-    train, test = rng.normal(size=(n, p)), rng.normal(size=(5, p))
-    targets = one_hot(rng.integers(0, 3, n), 3)
-    kernel = kernel_ridge_predict(train @ train.T, test @ train.T, targets, ridge=1e-3).predictions
-    np.testing.assert_allclose(ridge_predict(train, test, targets, 1e-3), kernel, rtol=1e-6, atol=1e-8)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    architecture = MLPArchitecture(MLPArchitecture.Options(width=512, depth=1))
+    task = task_on(x, y, 30, architecture, ntkbench.ArtifactCache())
+    result = RandomFeatures(RandomFeaturesOptions(width=width, ridge=1e-3)).fit_predict(task)
+    resized = architecture.at_width(width)
+    model = resized.init_model(input_shape=(5,), num_classes=2, key=task.init_key())
+    features = np.asarray(jax.vmap(resized.readout_features(model))(x), dtype=np.float64)
+    train, test = features[:30], features[40:]
+    expected = kernel_ridge_predict(train @ train.T, test @ train.T, one_hot(y[:30], 2), ridge=1e-3).predictions
+    np.testing.assert_allclose(result.predictions, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_features_come_from_the_network_at_the_chosen_width():
@@ -35,11 +53,7 @@ def test_features_come_from_the_network_at_the_chosen_width():
     cache = ntkbench.ArtifactCache()
     results = []
     for n in (20, 40):
-        task = ntkbench.LearnerTask(
-            x_train=x[:n], y_train=y[:n], x_test=x[40:], num_classes=2, seed=0, n_train_max=40,
-            architecture=architecture, nested_subset=lambda m: (x[:m], y[:m]),
-            held_out_subset=lambda m: (x[-m:], y[-m:]), cache=cache,
-        )
+        task = task_on(x, y, n, architecture, cache)
         results.append(RandomFeatures(RandomFeaturesOptions(width=16)).fit_predict(task))
     assert results[0].info["features"] == 17  # 16 features of the width-16 network, and the bias
     assert np.mean(results[1].predictions.argmax(1) == y[40:]) > 0.6
