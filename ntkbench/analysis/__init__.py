@@ -1,5 +1,5 @@
 """From records to exponents: the scaling laws fitted to each learner's curve, and the paired
-comparison of the learners of one spec, with intervals from one joint resampling."""
+comparison of the learners of one spec, with jointly computed (jackknife) intervals."""
 
 from ._compare import Curve as Curve
 from ._compare import Interval as Interval

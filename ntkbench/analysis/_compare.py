@@ -1,16 +1,25 @@
 """Comparing the learners of one spec: exponents with intervals, and each learner against the reference.
 
 Learners of one spec share seeds, nested training sets and the test set, so their errors are
-paired. Every interval here comes from one joint resampling: with two or more seeds, seeds are
-drawn with replacement and the same draw serves every learner; with one seed, the test set is
-resampled instead (from the per-example outcomes in the records). Differences such as
-Δα = α(network) − α(learner) are computed within each resample, so what the learners share
-cancels.
+paired, and every interval here comes from one joint computation: differences such as
+Δα = α(network) − α(learner) are refitted with the same data left out for every learner, so
+what the learners share cancels.
 
-With few seeds a percentile bootstrap is too narrow (it sees the spread of S values, not the
-uncertainty of their mean). Its half-widths are therefore scaled by
-`t(S-1) / z * sqrt(S / (S-1))`, which makes the interval exact for normally distributed
-per-seed estimates: wide with 2 or 3 seeds, as it should be.
+An interval has two parts, whose variances add:
+
+- the seeds' (initialisation, training sets): a delete-one-seed jackknife of the estimate;
+- the test set's: the test set is the same for every seed, so its sampling error is in no
+  seed's spread. A delete-a-group jackknife over `TEST_GROUPS` groups of test examples (whose error has a binomial standard deviation of
+  sqrt(p(1 − p) / n_test)), from the per-example outcomes in the records.
+  Records without outcomes leave it out, and the leaderboard says so.
+
+The half-width is the t quantile at S − 1 degrees of freedom (the smaller part's) times the
+square root of that sum: for the mean of S normal values, the exact t interval, as wide as it
+must be with 2 or 3 seeds (a percentile bootstrap over S values is far too narrow there).
+
+With one seed there is no seed part: no interval and no verdict, unless the spec asks for the
+test-set part alone (`fit.one_seed: test_set`). `tests/test_calibration.py` checks the coverage
+in simulated sweeps.
 """
 
 from __future__ import annotations
@@ -24,11 +33,10 @@ import scipy.stats
 
 from ._laws import MIN_POINTS, MODELS, Model, ScalingLaw, fit_law, fit_saturating, held_out_errors, power_law_slopes
 
-RESAMPLES = 1000
-RESAMPLE_SEED = 0
-"""Fixed, so that the same records always render the same leaderboard."""
+TEST_GROUPS = 20
+"""Groups of test examples (every TEST_GROUPS-th example in one) for the test-set jackknife."""
 LEVEL = 0.95
-Verdict = Literal["network scales better", "kernel scales better", "not separated", "no interval"]
+Verdict = Literal["network scales better", "kernel scales better", "not separated", "one seed: no verdict", "no interval"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,42 +127,85 @@ class SpecComparison:
     """How the intervals were obtained, for the leaderboard."""
 
 
-def _correction(seeds: int) -> float:
-    z = scipy.stats.norm.ppf(0.5 + LEVEL / 2)
-    return float(scipy.stats.t.ppf(0.5 + LEVEL / 2, seeds - 1) / z * np.sqrt(seeds / (seeds - 1)))
+@dataclasses.dataclass(frozen=True)
+class LeftOut:
+    """Every learner's mean curve with one part of the data left out: `seeds[id][j]` without seed j
+    (None with one seed, or when one-seed intervals are off), `tests[id][g]` without test group g
+    (None without per-example outcomes)."""
+
+    seed_count: int
+    seeds: dict[str, np.ndarray] | None
+    tests: dict[str, np.ndarray] | None
+    description: str
+
+    @property
+    def test_groups(self) -> int:
+        return len(next(iter(self.tests.values()))) if self.tests else 0
+
+    def interval(self, estimate: float, by_seed: np.ndarray | None, by_test: np.ndarray | None) -> Interval | None:
+        """The interval of `estimate` from its values refitted without each seed and each test group:
+        the two jackknife variances added, times the t quantile at the smaller of the two parts'
+        degrees of freedom (S − 1 and groups − 1), the lower bound of Welch-Satterthwaite's. (Their
+        Welch-Satterthwaite value itself undercovers in `tests/test_calibration.py`.)"""
+        parts = [(self.seeds, by_seed, self.seed_count), (self.tests, by_test, self.test_groups)]
+        variance, freedom = 0.0, None
+        for given, values, count in parts:
+            if given is None:
+                continue
+            spread = _jackknife_error(values)
+            if spread is None:
+                return None
+            variance += spread**2
+            freedom = count - 1 if freedom is None else min(freedom, count - 1)
+        if freedom is None:
+            return None
+        half = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, freedom) * np.sqrt(variance))
+        return Interval(estimate - half, estimate + half)
 
 
-def _interval(estimate: float, draws: np.ndarray, scale: float) -> Interval | None:
-    draws = draws[np.isfinite(draws)]
-    if len(draws) < RESAMPLES // 2:
+def _jackknife_error(values: np.ndarray | None) -> float | None:
+    """The jackknife standard error from leave-one-out values (None if any is missing)."""
+    if values is None or not np.all(np.isfinite(values)):
         return None
-    tail = (1 - LEVEL) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return Interval(estimate - scale * (estimate - low), estimate + scale * (high - estimate))
+    count = len(values)
+    return float(np.sqrt((count - 1) / count * np.sum((values - values.mean()) ** 2)))
 
 
-def _resampled_means(curves: list[Curve]) -> tuple[dict[str, np.ndarray], float, str] | None:
-    """`(B, N)` resampled mean curves per learner, the interval scale, and a description."""
-    rng = np.random.default_rng(RESAMPLE_SEED)
+def _left_out(curves: list[Curve], one_seed: str) -> LeftOut:
     seeds = curves[0].table.shape[0]
+    by_seed = None
     if seeds >= 2:
-        draw = rng.integers(0, seeds, size=(RESAMPLES, seeds))
-        means = {c.learner_id: _nanmean(c.table[draw], axis=1) for c in curves}
-        description = (
-            f"paired bootstrap over the {seeds} seeds ({RESAMPLES} resamples), half-widths scaled by "
-            f"t({seeds - 1})/z·√({seeds}/{seeds - 1}) = {_correction(seeds):.2f} for the small number of seeds"
-        )
-        return means, _correction(seeds), description
-    if any(c.outcomes is None for c in curves):
+        others = [np.delete(np.arange(seeds), j) for j in range(seeds)]
+        by_seed = {c.learner_id: np.stack([_nanmean(c.table[rows], axis=0) for rows in others]) for c in curves}
+    by_test, tests = None, None
+    if all(c.outcomes is not None for c in curves) and (seeds >= 2 or one_seed == "test_set"):
+        tests = curves[0].outcomes.shape[-1]
+        groups = np.arange(tests) % min(TEST_GROUPS, tests)
+        by_test = {
+            c.learner_id: np.stack([_nanmean(c.outcomes[..., groups != g].mean(axis=-1), axis=0) for g in np.unique(groups)])
+            for c in curves
+        }
+    if seeds >= 2:
+        description = f"jackknife over the {seeds} seeds"
+    elif by_test is not None:
+        description = "one seed: the test-set part only (fit.one_seed: test_set), no spread over seeds"
+    else:
+        description = "one seed: no interval and no verdict (fit.one_seed: test_set gives the test-set part alone)"
+    if by_test is not None:
+        groups = len(by_test[curves[0].learner_id])
+        description += f", plus the test set's sampling error (jackknife over {groups} groups of its {tests} examples)"
+    elif seeds >= 2:
+        description += "; the test set's sampling error is not included (the records hold no per-example outcomes)"
+    if by_seed is not None or by_test is not None:
+        freedom = seeds - 1 if seeds >= 2 else groups - 1
+        description += f"; half-width t({freedom}) × the root of the summed variances"
+    return LeftOut(seeds, by_seed, by_test, description)
+
+
+def _refits(law: ScalingLaw, n: np.ndarray, means: np.ndarray | None, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`(alphas, floors)` of each left-out mean curve fitted with `law`'s model (NaN where it cannot be)."""
+    if means is None:
         return None
-    tests = curves[0].outcomes.shape[-1]
-    draw = rng.integers(0, tests, size=(RESAMPLES, tests))
-    means = {c.learner_id: c.outcomes[0][:, draw].mean(axis=-1).T for c in curves}
-    return means, 1.0, f"one seed: paired bootstrap over the {tests} test examples ({RESAMPLES} resamples)"
-
-
-def _resampled_laws(law: ScalingLaw, n: np.ndarray, means: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`(alphas, floors)` of each resampled mean curve fitted with `law`'s model (NaN where it cannot be)."""
     positive = (means > 0) & np.isfinite(means) & usable[None, :]
     enough = positive.sum(axis=1) >= MIN_POINTS
     if law.model == "power_law":
@@ -182,13 +233,17 @@ def choose_model(curves: list[Curve], setting: str) -> Model:
     return min(MODELS, key=lambda model: (totals[model], MODELS.index(model)))
 
 
-def compare(curves: list[Curve], model_setting: str = "power_law", reference: str = "network") -> SpecComparison:
+def compare(
+    curves: list[Curve], model_setting: str = "power_law", reference: str = "network", one_seed: str = "no_interval"
+) -> SpecComparison:
     """Fit every learner with the spec's model, with joint intervals, ranks and comparisons against
-    the learner whose id is `reference` (none when no learner has that id, or it has no fit)."""
+    the learner whose id is `reference` (none when no learner has that id, or it has no fit).
+
+    `one_seed`: with a single seed, `no_interval` (no interval, no verdict) or `test_set` (intervals
+    from the test set's sampling error alone)."""
     model = choose_model(curves, model_setting)
-    resampled = _resampled_means(curves)
-    scale = resampled[1] if resampled else 1.0
-    draws: dict[str, np.ndarray] = {}
+    left_out = _left_out(curves, one_seed)
+    refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
     fits = []
     for curve in curves:
         usable = curve.usable()
@@ -198,14 +253,13 @@ def compare(curves: list[Curve], model_setting: str = "power_law", reference: st
             fits.append(LearnerFit(curve, {}, model, None, None, None, None, reason))
             continue
         laws = {m: fit_law(m, n, mean) for m in MODELS}
-        reason = None if resampled else "one seed and no per-example outcomes: no interval"
-        alpha_interval = floor_interval = None
-        if resampled:
-            alphas, floors = _resampled_laws(laws[model], curve.n_values, resampled[0][curve.learner_id], usable)
-            draws[curve.learner_id] = alphas
-            alpha_interval = _interval(laws[model].alpha, alphas, scale)
-            if model == "saturating":
-                floor_interval = _interval(laws[model].floor, floors, scale)
+        parts = [_refits(laws[model], curve.n_values, part and part[curve.learner_id], usable) for part in (left_out.seeds, left_out.tests)]
+        refits[curve.learner_id] = tuple(part and part[0] for part in parts)
+        alpha_interval = left_out.interval(laws[model].alpha, *refits[curve.learner_id])
+        floor_interval = None
+        if model == "saturating":
+            floor_interval = left_out.interval(laws[model].floor, *(part and part[1] for part in parts))
+        reason = None if alpha_interval else _no_interval_reason(left_out)
         fits.append(LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_errors(n, mean), None, reason))
 
     fits = _ranked(fits)
@@ -215,11 +269,14 @@ def compare(curves: list[Curve], model_setting: str = "power_law", reference: st
         for fit in fits:
             if fit is reference_fit or fit.law is None:
                 continue
-            comparisons.append(_compare_pair(reference_fit, fit, draws, resampled, scale))
-    return SpecComparison(
-        fits, comparisons, reference if reference_fit else None, model,
-        resampled[2] if resampled else "no resampling possible (one seed, no per-example outcomes)",
-    )
+            comparisons.append(_compare_pair(reference_fit, fit, refits, left_out))
+    return SpecComparison(fits, comparisons, reference if reference_fit else None, model, left_out.description)
+
+
+def _no_interval_reason(left_out: LeftOut) -> str:
+    if left_out.seed_count < 2 and left_out.tests is None:
+        return "one seed: no interval"
+    return "a left-out fit failed: no interval"
 
 
 def _ranked(fits: list[LearnerFit]) -> list[LearnerFit]:
@@ -241,24 +298,28 @@ def _ranked(fits: list[LearnerFit]) -> list[LearnerFit]:
 def _compare_pair(
     reference: LearnerFit,
     other: LearnerFit,
-    draws: dict[str, np.ndarray],
-    resampled: tuple[dict[str, np.ndarray], float, str] | None,
-    scale: float,
+    refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]],
+    left_out: LeftOut,
 ) -> Comparison:
     delta = reference.alpha - other.alpha
-    delta_interval = ratio_interval = None
     both = reference.curve.usable() & other.curve.usable()
     last = int(np.flatnonzero(both)[-1]) if both.any() else len(both) - 1
     ratio = float(reference.curve.mean()[last] / other.curve.mean()[last])
-    if resampled is not None:
-        delta_interval = _interval(delta, draws[reference.curve.learner_id] - draws[other.curve.learner_id], scale)
-        means = resampled[0]
+    ours, theirs = refits[reference.curve.learner_id], refits[other.curve.learner_id]
+    deltas = [None if a is None or b is None else a - b for a, b in zip(ours, theirs, strict=True)]
+    delta_interval = left_out.interval(delta, *deltas)
+    ratios = []
+    for part in (left_out.seeds, left_out.tests):
+        if part is None:
+            ratios.append(None)
+            continue
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratios = means[reference.curve.learner_id][:, last] / means[other.curve.learner_id][:, last]
-        ratio_interval = _interval(ratio, ratios, scale)
+            ratios.append(part[reference.curve.learner_id][:, last] / part[other.curve.learner_id][:, last])
+    ratio_interval = left_out.interval(ratio, *ratios)
+    one_seed = left_out.seed_count < 2 and delta_interval is None
     return Comparison(
         other.curve.learner_id, delta, delta_interval, int(other.curve.n_values[last]), ratio, ratio_interval,
-        verdict(delta_interval),
+        "one seed: no verdict" if one_seed else verdict(delta_interval),
     )
 
 

@@ -106,7 +106,9 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
         for c in curves
     ]
     reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)  # specs run before `compare` existed
-    return WidthGroup(width, curves, compare(windowed, spec["fit"].get("model", "power_law"), reference), failed, training)
+    fit = spec["fit"]
+    comparison = compare(windowed, fit.get("model", "power_law"), reference, fit.get("one_seed", "no_interval"))
+    return WidthGroup(width, curves, comparison, failed, training)
 
 
 def _fact(info: dict[str, Any], name: str) -> Any:

@@ -3,8 +3,8 @@ against the reference, plots, and a summary across specs.
 
 record -> fit -> leaderboard. Input is one or more results directories (each holds the spec it
 was run from and its records); output is one Markdown file and the PNGs of each spec beside it.
-Only records of the spec's current version enter a fit. Rendering is deterministic (fixed
-resampling seed, no wall-clock date), so `--check` can tell whether a committed leaderboard is
+Only records of the spec's current version enter a fit. Rendering is deterministic (jackknife
+intervals, no wall-clock date), so `--check` can tell whether a committed leaderboard is
 what its records produce.
 """
 

@@ -75,6 +75,9 @@ class FitSpec(StrictModel):
     """The law whose exponent is ranked: `power_law` (metric = a n^-alpha), `saturating`
     (a n^-alpha + c, c >= 0), or `auto` (the one that better predicts the largest n when fitted
     without it, summed over learners). Both laws are always reported."""
+    one_seed: Literal["no_interval", "test_set"] = "no_interval"
+    """With a single seed: no interval and no verdict, or (`test_set`) intervals from the test set's
+    sampling error alone, which leave out everything a seed changes (initialisation, training set)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> FitSpec:
@@ -161,6 +164,7 @@ class Spec:
     fit_n_max: int | None
     fit_model: str
     reference: str = DEFAULT_REFERENCE
+    fit_one_seed: str = "no_interval"
     dynamics: DynamicsSpec | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,7 +178,8 @@ class Spec:
             "sweep": {"n_train": list(self.n_train), "seeds": list(self.seeds)}
             | ({"width": list(self.widths)} if self.widths else {}),
             "metric": self.metric,
-            "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model},
+            "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model}
+            | ({"one_seed": self.fit_one_seed} if self.fit_one_seed != "no_interval" else {}),
             "compare": {"reference": self.reference},
         } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {})
 

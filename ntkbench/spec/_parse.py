@@ -108,6 +108,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         fit_n_min=core.fit.n_min,
         fit_n_max=core.fit.n_max,
         fit_model=core.fit.model,
+        fit_one_seed=core.fit.one_seed,
         reference=core.compare.reference,
         dynamics=core.dynamics,
     )
