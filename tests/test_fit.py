@@ -139,3 +139,26 @@ def test_the_reference_is_chosen_by_learner_id():
     assert all(c.delta_alpha > 0 for c in against_b.comparisons)  # b scales best
     assert compare(curves).reference == "network"
     assert compare(curves, reference="absent").comparisons == []
+
+
+def test_a_verdict_needs_every_law_and_metric_to_agree_in_sign():
+    from ntkbench.analysis import Comparison, robust_verdict
+
+    def comparison(delta, low, high):
+        return Comparison("k", delta, Interval(low, high), 4096, 1.0, None, verdict(Interval(low, high)))
+
+    separated = comparison(0.05, 0.01, 0.09)
+    assert robust_verdict(separated, [comparison(0.02, -0.1, 0.14), comparison(0.01, -0.2, 0.22)]) == "network scales better"
+    assert robust_verdict(separated, [comparison(0.02, -0.1, 0.14), comparison(-0.03, -0.2, 0.1)]) == "depends on the fit"
+    assert robust_verdict(comparison(-0.05, -0.09, -0.01), [comparison(-0.001, -0.1, 0.1)]) == "kernel scales better"
+    assert robust_verdict(comparison(0.05, -0.01, 0.11), [comparison(-0.2, -0.3, -0.1)]) == "not separated"
+
+
+def test_auto_judges_the_laws_on_the_two_largest_sizes():
+    from ntkbench.analysis._compare import choose_model
+
+    saturating = np.tile(law(0.8, a=8.0, c=0.06)[None, :], (2, 1))
+    assert held_out_errors(N, saturating[0], 2)["saturating"] < 1e-3 < held_out_errors(N, saturating[0], 2)["power_law"]
+    assert choose_model([Curve("network", "network", N, saturating)], "auto") == "saturating"
+    few = np.tile(law(0.8, a=8.0, c=0.06, n=N[:4])[None, :], (2, 1))  # 4 sizes: 2 held out leave 2, too few
+    assert choose_model([Curve("network", "network", N[:4], few)], "auto") == "power_law"

@@ -36,7 +36,9 @@ from ._laws import MIN_POINTS, MODELS, Model, ScalingLaw, fit_law, fit_saturatin
 TEST_GROUPS = 20
 """Groups of test examples (every TEST_GROUPS-th example in one) for the test-set jackknife."""
 LEVEL = 0.95
-Verdict = Literal["network scales better", "kernel scales better", "not separated", "one seed: no verdict", "no interval"]
+Verdict = Literal[
+    "network scales better", "kernel scales better", "not separated", "depends on the fit", "one seed: no verdict", "no interval"
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,14 +222,20 @@ def _refits(law: ScalingLaw, n: np.ndarray, means: np.ndarray | None, usable: np
     return np.array([f[0] for f in fitted]), np.array([f[2] for f in fitted])
 
 
+AUTO_HELD_OUT = 2
+"""`fit.model: auto` judges the laws on this many largest sizes, each law fitted without them."""
+
+
 def choose_model(curves: list[Curve], setting: str) -> Model:
-    """The spec's model: as set, or with `auto` the one with the smaller total held-out error."""
+    """The spec's model: as set, or with `auto` the one whose fits without the `AUTO_HELD_OUT`
+    largest sizes predict them better (mean |log(predicted / observed)|, summed over learners);
+    the power law when no learner has enough sizes, or on a tie."""
     if setting in MODELS:
         return setting  # type: ignore[return-value]
     totals = dict.fromkeys(MODELS, 0.0)
     for curve in curves:
         usable = curve.usable()
-        errors = held_out_errors(curve.n_values[usable], curve.mean()[usable])
+        errors = held_out_errors(curve.n_values[usable], curve.mean()[usable], AUTO_HELD_OUT)
         for model in MODELS:
             totals[model] += errors[model] if errors else 0.0
     return min(MODELS, key=lambda model: (totals[model], MODELS.index(model)))
@@ -332,3 +340,16 @@ def verdict(interval: Interval | None) -> Verdict:
     if interval.high < 0:
         return "kernel scales better"
     return "not separated"
+
+
+def robust_verdict(chosen: Comparison, others: list[Comparison]) -> Verdict:
+    """The verdict of the spec's own law and metric when the other laws and metrics agree with it:
+    "network scales better" or "kernel scales better" only when this fit is separated and every
+    other fit's Δα has the same sign; "depends on the fit" when this fit is separated and another's
+    Δα has the other sign (or is zero)."""
+    if chosen.verdict not in ("network scales better", "kernel scales better"):
+        return chosen.verdict
+    sign = np.sign(chosen.delta_alpha)
+    if all(np.sign(other.delta_alpha) == sign for other in others):
+        return chosen.verdict
+    return "depends on the fit"

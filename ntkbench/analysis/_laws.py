@@ -6,8 +6,8 @@ Two models, both fitted to the seed-mean metric on log axes:
 - the saturating law `metric = a * n^-alpha + c` with an irreducible error `c >= 0`, by
   bounded nonlinear least squares of log(metric).
 
-Which one describes the data better is decided on held-out n: both are fitted without the
-largest n and judged by how well they predict it.
+Which one describes the data better is judged on held-out n: both are fitted without the
+largest sizes and judged by how well they predict them.
 """
 
 from __future__ import annotations
@@ -98,17 +98,18 @@ def fit_law(model: Model, n: np.ndarray, metric: np.ndarray) -> ScalingLaw:
     return ScalingLaw("saturating", alpha, prefactor, floor)
 
 
-def held_out_errors(n: np.ndarray, metric: np.ndarray) -> dict[Model, float] | None:
-    """|log(predicted / observed)| at the largest n for each model fitted without it.
+def held_out_errors(n: np.ndarray, metric: np.ndarray, held_out: int = 1) -> dict[Model, float] | None:
+    """Mean |log(predicted / observed)| at the `held_out` largest n for each model fitted without them.
 
     None when fewer than `MIN_POINTS` sizes would remain to fit on.
     """
-    if len(n) < MIN_POINTS + 1:
+    if len(n) < MIN_POINTS + held_out:
         return None
-    return {
-        model: float(abs(np.log(fit_law(model, n[:-1], metric[:-1]).predict(n[-1]) / metric[-1])))
-        for model in MODELS
-    }
+    errors = {}
+    for model in MODELS:
+        law = fit_law(model, n[:-held_out], metric[:-held_out])
+        errors[model] = float(np.mean(np.abs(np.log(law.predict(n[-held_out:]) / metric[-held_out:]))))
+    return errors
 
 
 def power_law_slopes(log_n: np.ndarray, log_metric: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import Curve, SpecComparison, compare
+from ..analysis import MODELS, Comparison, Curve, SpecComparison, compare, robust_verdict
 from ..api import load_all
 from ..run import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
 from ..spec import DEFAULT_REFERENCE
@@ -40,6 +40,19 @@ class WidthGroup:
     failed: dict[str, int]
     training: dict[str, TrainingFacts | None] = dataclasses.field(default_factory=dict)
     """Per learner id; None for a learner that reports no training."""
+    fits: dict[tuple[str, str], SpecComparison] = dataclasses.field(default_factory=dict)
+    """The comparison under every (law, metric) that is one quantity for all learners, the spec's own included."""
+    metrics_left_out: str | None = None
+    """Why a metric is not among `fits` (test losses that are different quantities), or None."""
+
+    def verdict(self, chosen: Comparison) -> str:
+        """The verdict on one learner of `comparison`, robust to the choice of law and metric (`robust_verdict`)."""
+        others = [
+            other
+            for fits in self.fits.values() if fits is not self.comparison
+            for other in fits.comparisons if other.learner_id == chosen.learner_id
+        ]
+        return robust_verdict(chosen, others)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +87,43 @@ def summarize(records: StoredRecords) -> SpecSummary:
 
 def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
     spec = records.spec
-    metric = spec["metric"]
+    n_train = np.array(spec["sweep"]["n_train"])
+    curves, failed, training = _curves(records, width, spec["metric"])
+    n_min = spec["fit"]["n_min"] or n_train[0]
+    n_max = spec["fit"]["n_max"] or n_train[-1]
+    window = (n_train >= n_min) & (n_train <= n_max)
+    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)  # specs run before `compare` existed
+    fit = spec["fit"]
+    chosen_law = fit.get("model", "power_law")
+
+    def comparison(metric_curves: list[Curve], law: str) -> SpecComparison:
+        windowed = [
+            Curve(c.learner_id, c.name, c.n_values[window], c.table[:, window],
+                  c.outcomes[:, window] if c.outcomes is not None else None)
+            for c in metric_curves
+        ]
+        return compare(windowed, law, reference, fit.get("one_seed", "no_interval"))
+
+    chosen = comparison(curves, chosen_law)
+    losses = {record.test_loss_measures for record in records.current.values() if record.ok}
+    metrics = {spec["metric"]: curves}
+    left_out = None
+    if len(losses) > 1:
+        left_out = f"test_loss is left out: the learners' test losses are different quantities ({', '.join(sorted(losses))})"
+    for metric in ("test_error", "test_loss"):
+        if metric not in metrics and (metric == "test_error" or left_out is None):
+            metrics[metric] = _curves(records, width, metric)[0]
+    fits = {
+        (law, metric): chosen if (law, metric) == (chosen.model, spec["metric"]) else comparison(metric_curves, law)
+        for metric, metric_curves in metrics.items()
+        for law in MODELS
+    }
+    return WidthGroup(width, curves, chosen, failed, training, fits, left_out)
+
+
+def _curves(records: StoredRecords, width: int | None, metric: str) -> tuple[list[Curve], dict[str, int], dict[str, TrainingFacts | None]]:
+    """Every learner's `metric` over the whole sweep at `width`, its failed cells and its training facts."""
+    spec = records.spec
     n_train, seeds = np.array(spec["sweep"]["n_train"]), spec["sweep"]["seeds"]
     curves, failed, training = [], {}, {}
     for learner in spec["learners"]:
@@ -97,18 +146,7 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
             record for n in n_train for seed in seeds
             if (record := records.current.get(Cell(learner["id"], seed, int(n), width))) is not None and record.ok
         ])
-    n_min = spec["fit"]["n_min"] or n_train[0]
-    n_max = spec["fit"]["n_max"] or n_train[-1]
-    window = (n_train >= n_min) & (n_train <= n_max)
-    windowed = [
-        Curve(c.learner_id, c.name, c.n_values[window], c.table[:, window],
-              c.outcomes[:, window] if c.outcomes is not None else None)
-        for c in curves
-    ]
-    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)  # specs run before `compare` existed
-    fit = spec["fit"]
-    comparison = compare(windowed, fit.get("model", "power_law"), reference, fit.get("one_seed", "no_interval"))
-    return WidthGroup(width, curves, comparison, failed, training)
+    return curves, failed, training
 
 
 def _fact(info: dict[str, Any], name: str) -> Any:

@@ -150,7 +150,7 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
                 f"`{c.learner_id}`",
                 f"{c.delta_alpha:+.3f}",
                 _interval_cell(c.delta_interval, None),
-                c.verdict,
+                group.verdict(c),
                 f"{c.error_ratio:.3f} (n={c.ratio_n})",
                 _interval_cell(c.ratio_interval, None),
             ]
@@ -165,8 +165,34 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
             "",
             tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
             "",
-        ]
+        ] + _every_fit_lines(group)
     return lines
+
+
+def _every_fit_lines(group: WidthGroup) -> list[str]:
+    """Δα and its interval under every law and metric, the spec's own marked."""
+    from tabulate import tabulate
+
+    if len(group.fits) < 2:
+        return []
+    chosen = next(key for key, fits in group.fits.items() if fits is group.comparison)
+    keys = [chosen, *[key for key in group.fits if key != chosen]]
+    headers = ["learner", *[f"{law.replace('_', ' ')}, {metric}" + (" (spec)" if (law, metric) == chosen else "") for law, metric in keys]]
+    rows = []
+    for c in group.comparison.comparisons:
+        row = [f"`{c.learner_id}`"]
+        for key in keys:
+            other = next((o for o in group.fits[key].comparisons if o.learner_id == c.learner_id), None)
+            row.append("—" if other is None else f"{other.delta_alpha:+.3f} {_interval_cell(other.delta_interval, None)}")
+        rows.append(row)
+    note = [f"{group.metrics_left_out}.", ""] if group.metrics_left_out else []
+    return [
+        "Δα under every law and metric (a verdict needs the spec's own to be separated and all to agree in sign):",
+        "",
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+        *note,
+    ]
 
 
 EXPLANATION = [
@@ -174,8 +200,9 @@ EXPLANATION = [
     "share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
     "Training: the steps a trained learner took at the largest n and its worst train error over all cells; "
     "NOT CONVERGED counts the cells that reached `max_steps` before their `until` rule. "
-    "Verdict from the interval of Δα: above 0, the network's error falls faster with n; below 0, the "
-    "learner's; containing 0, the data do not separate them.",
+    "Verdict from the interval of Δα under the spec's law and metric: above 0, the network's error falls faster "
+    "with n; below 0, the learner's; containing 0, the data do not separate them; \"depends on the fit\" when "
+    "another law or metric gives Δα the other sign.",
     "",
 ]
 

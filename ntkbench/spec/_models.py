@@ -72,9 +72,10 @@ class FitSpec(StrictModel):
     n_max: PositiveInt | None = None
     """Largest n_train in the fit window (default: the largest in the sweep)."""
     model: Literal["power_law", "saturating", "auto"] = "power_law"
-    """The law whose exponent is ranked: `power_law` (metric = a n^-alpha), `saturating`
-    (a n^-alpha + c, c >= 0), or `auto` (the one that better predicts the largest n when fitted
-    without it, summed over learners). Both laws are always reported."""
+    """The law whose exponent is ranked and gives the verdicts: `power_law` (metric = a n^-alpha),
+    `saturating` (a n^-alpha + c, c >= 0), or `auto`: the one whose fits without the two largest
+    sizes predict them better (mean |log(predicted / observed)|, summed over learners). Both laws
+    are always reported, and a verdict holds only if the other law and metric agree in sign."""
     one_seed: Literal["no_interval", "test_set"] = "no_interval"
     """With a single seed: no interval and no verdict, or (`test_set`) intervals from the test set's
     sampling error alone, which leave out everything a seed changes (initialisation, training set)."""
