@@ -187,3 +187,12 @@ def test_output_scale_at_its_default_leaves_the_key_unchanged():
 
     assert "output_scale" not in MLPOptions(width=8).canonical()
     assert MLPOptions(width=8, output_scale=2.0).canonical()["output_scale"] == 2.0
+
+
+def test_mup_on_an_architecture_without_the_option_is_refused(tmp_path, capsys, third_party_plugins):
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC.replace("{name: mlp, width: 16, depth: 1, ARCH}", "{name: twinless, parameterization: mup}")
+                    .replace("LEARNER", "network").replace("adam", "sgd"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "architecture.parameterization" in err and "unknown key" in err
