@@ -162,3 +162,18 @@ def test_auto_judges_the_laws_on_the_two_largest_sizes():
     assert choose_model([Curve("network", "network", N, saturating)], "auto") == "saturating"
     few = np.tile(law(0.8, a=8.0, c=0.06, n=N[:4])[None, :], (2, 1))  # 4 sizes: 2 held out leave 2, too few
     assert choose_model([Curve("network", "network", N[:4], few)], "auto") == "power_law"
+
+
+def test_a_steep_learner_with_a_worse_error_does_not_rank_first():
+    """Ranks by α are given first among the learners whose error at the largest n is within the
+    best one's interval: a learner that improves fast but from far behind ranks after them."""
+    rng = np.random.default_rng(6)
+    curves = [
+        Curve("network", "network", N, noisy_table(rng, 0.30, 4, 0.01)),
+        Curve("steep", "random_features", N, noisy_table(rng, 0.50, 4, 0.01, a=20.0)),
+        Curve("close", "ntk_infinite", N, noisy_table(rng, 0.301, 4, 0.01, a=2.01)),
+    ]
+    fits = {fit.curve.learner_id: fit for fit in compare(curves).fits}
+    assert fits["steep"].alpha > fits["network"].alpha and fits["steep"].curve.mean()[-1] > 1.5 * fits["network"].curve.mean()[-1]
+    assert fits["network"].in_front and fits["close"].in_front and not fits["steep"].in_front
+    assert (fits["network"].rank, fits["close"].rank, fits["steep"].rank) == (1, 1, 3)

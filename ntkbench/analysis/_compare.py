@@ -95,6 +95,12 @@ class LearnerFit:
     rank: int | None
     reason: str | None = None
     """Why there is no exponent or no interval."""
+    final_error: Interval | None = None
+    """The 95% interval of the mean metric at the largest n of the fit window (None without an
+    interval, or without a result there)."""
+    in_front: bool = False
+    """Whether the metric at the largest n is within the best learner's interval there: ranks by α
+    are given first among these learners."""
 
     @property
     def law(self) -> ScalingLaw | None:
@@ -268,7 +274,13 @@ def compare(
         if model == "saturating":
             floor_interval = left_out.interval(laws[model].floor, *(part and part[1] for part in parts))
         reason = None if alpha_interval else _no_interval_reason(left_out)
-        fits.append(LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_errors(n, mean), None, reason))
+        final = None
+        if np.isfinite(curve.mean()[-1]):
+            parts = (left_out.seeds, left_out.tests)
+            final = left_out.interval(float(curve.mean()[-1]), *(None if p is None else p[curve.learner_id][:, -1] for p in parts))
+        fits.append(
+            LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_errors(n, mean), None, reason, final)
+        )
 
     fits = _ranked(fits)
     reference_fit = next((f for f in fits if f.curve.learner_id == reference and f.law), None)
@@ -288,18 +300,29 @@ def _no_interval_reason(left_out: LeftOut) -> str:
 
 
 def _ranked(fits: list[LearnerFit]) -> list[LearnerFit]:
-    """Rank = 1 + the number of learners whose interval lies entirely above this one's."""
+    """Ranks that mean "better": first the learners whose metric at the largest n lies within the
+    interval of the best learner's there (the front), then the others; within each, rank = the
+    number of learners before the group + 1 + the number in the group whose α interval lies
+    entirely above this one's."""
     def bounds(fit: LearnerFit) -> Interval:
         return fit.alpha_interval or Interval(fit.alpha, fit.alpha)
 
     fitted = [f for f in fits if f.law is not None]
-    ranked = []
-    for fit in fits:
-        if fit.law is None:
-            ranked.append(fit)
-            continue
-        above = sum(1 for other in fitted if bounds(other).low > bounds(fit).high)
-        ranked.append(dataclasses.replace(fit, rank=1 + above))
+    last = [f for f in fitted if np.isfinite(f.curve.mean()[-1])]
+    best = min(last, key=lambda f: f.curve.mean()[-1], default=None)
+    reach = best.final_error if best is not None and best.final_error else None
+    front = {
+        id(f) for f in last
+        if f is best or (reach is not None and reach.low <= f.curve.mean()[-1] <= reach.high)
+    }
+    groups = [[f for f in fitted if id(f) in front], [f for f in fitted if id(f) not in front]]
+    ranked, before = [], 0
+    for group in groups:
+        for fit in group:
+            above = sum(1 for other in group if bounds(other).low > bounds(fit).high)
+            ranked.append(dataclasses.replace(fit, rank=before + 1 + above, in_front=id(fit) in front))
+        before += len(group)
+    ranked += [fit for fit in fits if fit.law is None]
     return sorted(ranked, key=lambda f: (f.rank is None, f.rank or 0, -(f.alpha or 0.0)))
 
 

@@ -196,8 +196,9 @@ def _every_fit_lines(group: WidthGroup) -> list[str]:
 
 
 EXPLANATION = [
-    "Rank: 1 + the number of learners whose interval lies entirely above; learners whose intervals overlap "
-    "share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
+    "Rank: first the learners whose metric at the largest n lies within the 95% interval of the best learner's "
+    "there, then the others; within each group, 1 + the learners before it + the number in it whose α interval "
+    "lies entirely above; learners whose intervals overlap share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
     "Training: the steps a trained learner took at the largest n and its worst train error over all cells; "
     "NOT CONVERGED counts the cells that reached `max_steps` before their `until` rule. "
     "Verdict from the interval of Δα under the spec's law and metric: above 0, the network's error falls faster "
