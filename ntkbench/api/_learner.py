@@ -29,6 +29,11 @@ class Learner(abc.ABC):
     same_at_every_width: ClassVar[bool] = False
     """True when the result does not depend on the architecture's width (an infinite-width kernel):
     the leaderboard draws it as one line across a width sweep."""
+    network_kernel: ClassVar[str | None] = None
+    """Which kernel of the network the learner regresses with, for the leaderboard's claims:
+    `infinite` (its infinite-width NTK), `initial` (its empirical NTK at initialisation),
+    `pretrained` (its empirical NTK after pre-training on held-out samples), `final` (its
+    empirical NTK after training on the cell's own samples), or None."""
     follows_kernel_dynamics: ClassVar[bool] = False
     """True when the learner implements `kernel_dynamics`, so that a spec with a `dynamics` section
     can name it."""

@@ -22,6 +22,7 @@ class FinalEmpiricalNTKLearner(Learner):
 
     Options = FinalEmpiricalNTKOptions
     api_version = 1
+    network_kernel = "final"
 
     def architecture_problem(self, architecture: Architecture) -> str | None:
         return self.options.architecture_problem(architecture)

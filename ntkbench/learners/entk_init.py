@@ -11,6 +11,7 @@ class InitEmpiricalNTKLearner(Learner):
 
     Options = EmpiricalNTKOptions
     api_version = 1
+    network_kernel = "initial"
 
     def needs_validation(self) -> bool:
         return self.options.chooses_ridge()

@@ -25,6 +25,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
 
     Options = PretrainedEmpiricalNTKOptions
     api_version = 1
+    network_kernel = "pretrained"
 
     def held_out_samples(self) -> int:
         return self.options.pretrain_n

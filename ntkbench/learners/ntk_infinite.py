@@ -11,6 +11,7 @@ class InfiniteNTKLearner(Learner):
 
     Options = KernelRidgeOptions
     api_version = 1
+    network_kernel = "infinite"
     needs_stax_twin = True
     same_at_every_width = True
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import Curve, LearnerFit
+from ..analysis import Comparison, Curve, LearnerFit
 from ..numerics._dynamics import SETTLED
 from ..run import cells_of
 from ..spec import content_hash
+from ._claims import STATEMENTS, Claim, spec_claims
 from ._collect import SpecSummary, TrainingFacts, WidthGroup, dynamics_table
 
 
@@ -220,11 +221,24 @@ def _fit_lines(summary: SpecSummary) -> list[str]:
     ]
 
 
+def _claims_lines(claims: list[Claim]) -> list[str]:
+    from tabulate import tabulate
+
+    rows = [[str(claim.number), claim.statement, f"**{claim.status}**", claim.evidence] for claim in claims]
+    return [
+        "### Claims",
+        "",
+        tabulate(rows, headers=["claim", "statement", "status", "what it rests on"], tablefmt="github", disable_numparse=True),
+        "",
+    ]
+
+
 def spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str]:
     """A spec's section; `plots` are the figure file names (kind, name) in the order drawn."""
+    claims = _claims_lines(spec_claims(summary))
     if summary.spec.get("dynamics"):
-        return _spec_header(summary) + [""] + _dynamics_lines(summary, plots) + _provenance_lines(summary)
-    lines = _spec_header(summary) + _fit_lines(summary)
+        return _spec_header(summary) + [""] + claims + _dynamics_lines(summary, plots) + _provenance_lines(summary)
+    lines = _spec_header(summary) + _fit_lines(summary) + claims
     figures = dict(plots)
     if len(summary.groups) == 1:
         group = summary.groups[0]
@@ -328,25 +342,38 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
 def summary_table(summaries: list[SpecSummary]) -> list[str]:
     from tabulate import tabulate
 
-    groups = [(summary, group) for summary in summaries if not summary.spec.get("dynamics") for group in summary.groups]
     learner_ids: list[str] = []
-    for _, group in groups:
-        for fit in group.comparison.fits:
-            if fit.curve.learner_id not in learner_ids:
-                learner_ids.append(fit.curve.learner_id)
+    for summary in summaries:
+        for group in summary.groups:
+            for c in group.comparison.comparisons:
+                if c.learner_id not in learner_ids:
+                    learner_ids.append(c.learner_id)
     rows = []
-    for summary, group in groups:
-        fits = {fit.curve.learner_id: fit for fit in group.comparison.fits}
-        architecture = summary.spec["architecture"] | ({"width": group.width} if group.width is not None else {})
-        row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
-        row += [_alpha_with_half_width(fits[learner]) if learner in fits else "—" for learner in learner_ids]
-        rows.append(row)
-    headers = ["spec", "dataset", "architecture", *[f"`{learner_id}`" for learner_id in learner_ids]]
+    for summary in summaries:
+        claims = spec_claims(summary)
+        groups = [None] if summary.spec.get("dynamics") else summary.groups
+        for group in groups:
+            architecture = summary.spec["architecture"] | ({"width": group.width} if group and group.width is not None else {})
+            row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
+            row += [claim.status for claim in claims]
+            comparisons = {c.learner_id: c for c in group.comparison.comparisons} if group else {}
+            row += [_delta_cell(group, comparisons[i]) if i in comparisons else "—" for i in learner_ids]
+            rows.append(row)
+    headers = ["spec", "dataset", "architecture", "claim 1", "claim 2", "claim 3", *[f"`{i}`" for i in learner_ids]]
     return [
         "## Summary",
         "",
-        "α ± half-width of its 95% interval, per spec (dataset and architecture) and learner.",
+        "Per spec (dataset and architecture): the three claims of Vyas, Bansal & Nakkiran: "
+        + "; ".join(f"({k}) {statement}" for k, statement in enumerate(STATEMENTS, 1))
+        + "; as each spec's data bear on them (its section gives the numbers), and per learner "
+        "Δα = α(reference) − α(learner) with its 95% interval and verdict.",
         "",
         tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
         "",
     ]
+
+
+def _delta_cell(group: WidthGroup, comparison: Comparison) -> str:
+    interval = comparison.delta_interval
+    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
+    return f"{comparison.delta_alpha:+.3f}{shown} {group.verdict(comparison)}"

@@ -1,0 +1,180 @@
+"""The three claims of Vyas, Bansal & Nakkiran (2022), read off one spec's results.
+
+1. The trained network's data-scaling exponent beats those of its infinite-width NTK and of its
+   empirical NTK at initialisation.
+2. An empirical NTK taken after pre-training on a fixed number of samples does not catch up
+   with the network as n grows.
+3. The empirical NTK keeps moving through most of training, and width alone does not close the
+   gap between the network and its kernel at initialisation.
+
+Each is *supported*, *contradicted* or *inconclusive* by the data of a spec, with the numbers it
+rests on, or *not tested* when the spec lacks what would test it (and then says what would).
+Learners are recognised by what they declare (`Learner.network_kernel`), never by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import numpy as np
+
+from ..analysis import Comparison
+from ..api import load_all
+from ._collect import SpecSummary, WidthGroup, dynamics_table
+
+Status = Literal["supported", "contradicted", "inconclusive", "not tested"]
+
+STATEMENTS = (
+    "the network's exponent beats its infinite NTK's and its empirical NTK's at initialisation",
+    "an empirical NTK pre-trained on a fixed number of samples does not catch up as n grows",
+    "the empirical NTK keeps moving through most of training, and width alone does not close the gap",
+)
+MOST_OF_TRAINING = 0.5
+"""Claim 3 holds for a training whose kernel first settles (see `SETTLED`) after this fraction of it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    number: int
+    status: Status
+    evidence: str
+    """The numbers the status rests on, or what would test the claim."""
+
+    @property
+    def statement(self) -> str:
+        return STATEMENTS[self.number - 1]
+
+
+def spec_claims(summary: SpecSummary) -> list[Claim]:
+    """The three claims as one spec's results bear on them."""
+    if summary.spec.get("dynamics"):
+        untested = "a dynamics spec follows one training; a spec with a sweep over n tests it"
+        return [Claim(1, "not tested", untested), Claim(2, "not tested", untested), _dynamics_claim(summary)]
+    group = summary.groups[-1]  # the largest width of a width sweep
+    return [_first_claim(summary, group), _second_claim(summary, group), _third_claim(summary)]
+
+
+def _roles(spec: dict[str, Any]) -> dict[str, str]:
+    """Learner id -> the kernel of the network it regresses with, as its plugin declares."""
+    plugins = load_all("learner").usable
+    roles = {}
+    for entry in spec["learners"]:
+        plugin = plugins.get(entry["name"])
+        if plugin is not None and plugin.network_kernel is not None:
+            roles[entry["id"]] = plugin.network_kernel
+    return roles
+
+
+def _would_test(role: str) -> str:
+    names = sorted(name for name, plugin in load_all("learner").usable.items() if plugin.network_kernel == role)
+    return " or ".join(f"`{name}`" for name in names) or f"a learner whose network_kernel is {role!r}"
+
+
+def _comparisons(group: WidthGroup, ids: list[str]) -> dict[str, Comparison]:
+    return {c.learner_id: c for c in group.comparison.comparisons if c.learner_id in ids}
+
+
+def _delta(group: WidthGroup, comparison: Comparison) -> str:
+    interval = comparison.delta_interval
+    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
+    return f"`{comparison.learner_id}`: Δα = {comparison.delta_alpha:+.3f}{shown}, {group.verdict(comparison)}"
+
+
+def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
+    roles = _roles(summary.spec)
+    wanted = ("infinite", "initial")
+    present = {role: [i for i, r in roles.items() if r == role] for role in wanted}
+    comparisons = _comparisons(group, [i for ids in present.values() for i in ids])
+    if not comparisons or group.comparison.reference is None:
+        needed = " and ".join(_would_test(role) for role in wanted)
+        return Claim(1, "not tested", f"needs {needed} beside the network")
+    verdicts = [group.verdict(c) for c in comparisons.values()]
+    evidence = "; ".join(_delta(group, c) for c in comparisons.values())
+    missing = [role for role in wanted if not present[role]]
+    if missing:
+        evidence += "; not in this spec: " + ", ".join(_would_test(role) for role in missing)
+    if "kernel scales better" in verdicts:
+        return Claim(1, "contradicted", evidence)
+    if all(v == "network scales better" for v in verdicts) and not missing:
+        return Claim(1, "supported", evidence)
+    return Claim(1, "inconclusive", evidence)
+
+
+def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
+    roles = _roles(summary.spec)
+    ids = [i for i, r in roles.items() if r == "pretrained"]
+    comparisons = _comparisons(group, ids)
+    if not comparisons:
+        return Claim(2, "not tested", f"needs {_would_test('pretrained')} beside the network")
+    parts, verdicts = [], []
+    curves = {curve.learner_id: curve for curve in group.curves}
+    reference = curves[group.comparison.reference]
+    plugins = load_all("learner").usable
+    for learner_id, comparison in comparisons.items():
+        verdicts.append(group.verdict(comparison))
+        entry = next(e for e in summary.spec["learners"] if e["id"] == learner_id)
+        text = _delta(group, comparison)
+        pretrained_on = _held_out(plugins[entry["name"]], entry)
+        ratios = reference.mean() / curves[learner_id].mean()
+        usable = np.isfinite(ratios)
+        if pretrained_on and usable.any():
+            n = reference.n_values[usable]
+            near = int(np.argmin(np.abs(np.log(n / pretrained_on))))
+            text += (f"; error ratio network / kernel {ratios[usable][near]:.3f} at n = {int(n[near])} "
+                     f"(pre-trained on {pretrained_on}), {ratios[usable][-1]:.3f} at n = {int(n[-1])}")
+        parts.append(text)
+    evidence = "; ".join(parts)
+    if "kernel scales better" in verdicts:
+        return Claim(2, "contradicted", evidence)
+    if all(v == "network scales better" for v in verdicts):
+        return Claim(2, "supported", evidence)
+    return Claim(2, "inconclusive", evidence)
+
+
+def _held_out(plugin: type, entry: dict[str, Any]) -> int | None:
+    """The samples a learner pre-trains on (`held_out_samples`), from its options in the spec."""
+    options = {key: value for key, value in entry.items() if key not in {"name", "id"} and not key.startswith("_")}
+    try:
+        return plugin(plugin.Options(**options)).held_out_samples() or None
+    except ValueError:  # options of an older spec version: the ratio near pre-training is left out
+        return None
+
+
+def _third_claim(summary: SpecSummary) -> Claim:
+    if len(summary.groups) < 2:
+        return Claim(3, "not tested", "needs a dynamics spec (a `dynamics` section) or a sweep over `width`")
+    roles = _roles(summary.spec)
+    ids = [i for i, r in roles.items() if r == "initial"]
+    by_width = [(group.width, _comparisons(group, ids)) for group in summary.groups]
+    if not ids or not all(comparisons for _, comparisons in by_width):
+        return Claim(3, "not tested", f"needs {_would_test('initial')} beside the network in the width sweep")
+    learner = ids[0]
+    verdicts = [(width, summary.groups[k].verdict(c[learner]), c[learner]) for k, (width, c) in enumerate(by_width)]
+    evidence = "; ".join(
+        f"width {width}: Δα = {c.delta_alpha:+.3f}"
+        + (f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else "")
+        + f", {verdict}"
+        for width, verdict, c in verdicts
+    )
+    evidence = f"network against `{learner}`, " + evidence
+    largest = verdicts[-1][1]
+    if largest == "network scales better":
+        return Claim(3, "supported", evidence)
+    if largest in ("kernel scales better", "not separated") and verdicts[0][1] == "network scales better":
+        return Claim(3, "contradicted", evidence + "; the gap closes at the largest width")
+    return Claim(3, "inconclusive", evidence)
+
+
+def _dynamics_claim(summary: SpecSummary) -> Claim:
+    _, settled = dynamics_table(summary)
+    if not settled:
+        return Claim(3, "not tested", "no dynamics records")
+    shown = ", ".join("never" if value is None else f"{value:.2f}" for value in settled)
+    evidence = f"the kernel first settles at these fractions of training (one per seed): {shown}"
+    late = [value is None or value > MOST_OF_TRAINING for value in settled]
+    if all(late):
+        return Claim(3, "supported", evidence)
+    if not any(late):
+        return Claim(3, "contradicted", evidence)
+    return Claim(3, "inconclusive", evidence)

@@ -1,0 +1,73 @@
+"""The claims section: each claim supported, contradicted, inconclusive or not tested, from
+synthetic records whose exponents are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_record
+
+from ntkbench import parse_spec
+from ntkbench.report._claims import spec_claims
+from ntkbench.report._collect import load_results, summarize
+from ntkbench.run import RecordStore, cells_of
+
+SPEC = """\
+name: claims
+dataset: {name: teacher_student, dim: 4, pool: 5000, n_test: 20}
+architecture: {name: mlp, width: 8, depth: 1}
+learners: [{name: network}, {name: ntk_infinite}, {name: entk_init}, {name: entk_pretrained, pretrain_n: 64}]
+sweep: {n_train: [16, 32, 64, 128, 256, 512], seeds: [0, 1, 2, 3]}
+"""
+
+
+def results(tmp_path, spec_text: str, alphas: dict[str, float]):
+    """Records whose error is 0.9 n^-alpha per learner, with a little seed-to-seed noise."""
+    spec_dict = parse_spec(spec_text).as_dict()
+    store = RecordStore(tmp_path / "results")
+    store.write_spec(spec_dict)
+    rng = np.random.default_rng(0)
+    for cell in cells_of(spec_dict):
+        error = 0.9 * cell.n_train ** -alphas[cell.learner_id] * np.exp(rng.normal(0, 0.01))
+        store.write(spec_dict, cell, synthetic_record(spec_dict, cell, error))
+    return {claim.number: claim for claim in spec_claims(summarize(load_results(store.root)))}
+
+
+def test_a_network_that_scales_better_supports_claims_one_and_two(tmp_path):
+    claims = results(tmp_path, SPEC, {"network": 0.5, "ntk_infinite": 0.3, "entk_init": 0.3, "entk_pretrained": 0.35})
+    assert claims[1].status == "supported" and "`ntk_infinite`: Δα = +0.20" in claims[1].evidence
+    assert claims[2].status == "supported" and "pre-trained on 64" in claims[2].evidence
+    assert claims[3].status == "not tested" and "width" in claims[3].evidence
+
+
+def test_kernels_that_scale_better_contradict_them(tmp_path):
+    claims = results(tmp_path, SPEC, {"network": 0.3, "ntk_infinite": 0.5, "entk_init": 0.3, "entk_pretrained": 0.5})
+    assert claims[1].status == "contradicted" and claims[2].status == "contradicted"
+
+
+def test_equal_exponents_are_inconclusive(tmp_path):
+    claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4})
+    assert claims[1].status == "inconclusive" and claims[2].status == "inconclusive"
+
+
+def test_a_spec_without_the_kernels_says_which_learner_would_test_each_claim(tmp_path):
+    spec = SPEC.replace(", {name: ntk_infinite}, {name: entk_init}, {name: entk_pretrained, pretrain_n: 64}", ", {name: entk_init}")
+    claims = results(tmp_path, spec, {"network": 0.5, "entk_init": 0.3})
+    assert claims[1].status == "inconclusive" and "not in this spec: `ntk_infinite`" in claims[1].evidence
+    assert claims[2].status == "not tested" and "`entk_pretrained`" in claims[2].evidence
+
+
+@pytest.mark.parametrize(("gaps", "status"), [((0.2, 0.2), "supported"), ((0.2, 0.0), "contradicted")])
+def test_claim_three_reads_the_gap_at_the_largest_width(tmp_path, gaps, status):
+    spec = SPEC.replace("learners: [{name: network}, {name: ntk_infinite}, {name: entk_init}, {name: entk_pretrained, pretrain_n: 64}]",
+                        "learners: [{name: network}, {name: entk_init}]").replace("seeds: [0, 1, 2, 3]}", "seeds: [0, 1, 2, 3], width: [8, 64]}")
+    spec_dict = parse_spec(spec).as_dict()
+    store = RecordStore(tmp_path / "widths")
+    store.write_spec(spec_dict)
+    rng = np.random.default_rng(1)
+    for cell in cells_of(spec_dict):
+        gap = gaps[0] if cell.width == 8 else gaps[1]
+        alpha = 0.3 + (gap if cell.learner_id == "network" else 0.0)
+        store.write(spec_dict, cell, synthetic_record(spec_dict, cell, 0.9 * cell.n_train**-alpha * np.exp(rng.normal(0, 0.01))))
+    claims = {claim.number: claim for claim in spec_claims(summarize(load_results(store.root)))}
+    assert claims[3].status == status and "width 64" in claims[3].evidence
