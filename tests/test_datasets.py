@@ -377,3 +377,29 @@ def test_running_a_cifar_spec_offline_exits_2_with_instructions(isolated_data, m
     message = capsys.readouterr().err
     assert "cifar-10-python.tar.gz" in message and "MD5 c58f30108f718f92721af3b95e74349a" in message
     assert str(isolated_data / "cifar10") in message and "Traceback" not in message
+
+
+def test_a_few_index_teacher_reads_only_its_directions():
+    """With `index_dim` 2, the labels are a function of the inputs' projection on 2 directions (the
+    first draw of the data seed): a nearest-neighbour rule on that projection predicts them almost
+    perfectly, and on 2 directions orthogonal to it no better than the majority class."""
+    from ntkbench.datasets.teacher_student import TeacherStudentOptions, teacher_student_data
+
+    assert "index_dim" not in TeacherStudentOptions().canonical()
+    with pytest.raises(ValueError, match="index_dim"):
+        TeacherStudentOptions(dim=4, index_dim=5)
+    options = TeacherStudentOptions(dim=16, index_dim=2, num_classes=3, data_seed=2, pool=4000, test_pool=10)
+    data = teacher_student_data(options)
+    rng = np.random.default_rng(options.data_seed)
+    directions = np.linalg.qr(rng.normal(size=(16, 2)))[0]
+    complement = np.linalg.qr((np.eye(16) - directions @ directions.T) @ rng.normal(size=(16, 2)))[0]
+    labels = data.y_pool
+
+    def nearest_neighbour_accuracy(features: np.ndarray) -> float:
+        train, test = features[:3000], features[3000:]
+        nearest = np.argmin(((test[:, None, :] - train[None, :, :]) ** 2).sum(-1), axis=1)
+        return float(np.mean(labels[:3000][nearest] == labels[3000:]))
+
+    majority = np.bincount(labels).max() / len(labels)
+    assert nearest_neighbour_accuracy(data.x_pool @ directions) > 0.9
+    assert nearest_neighbour_accuracy(data.x_pool @ complement) < majority + 0.05
