@@ -146,6 +146,10 @@ class LeftOut:
     tests: dict[str, np.ndarray] | None
     description: str
 
+    def means(self, learner_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The learner's mean curves without each seed and without each test group (None: not left out)."""
+        return tuple(None if part is None else part[learner_id] for part in (self.seeds, self.tests))
+
     @property
     def test_groups(self) -> int:
         return len(next(iter(self.tests.values()))) if self.tests else 0
@@ -267,17 +271,16 @@ def compare(
             fits.append(LearnerFit(curve, {}, model, None, None, None, None, reason))
             continue
         laws = {m: fit_law(m, n, mean) for m in MODELS}
-        parts = [_refits(laws[model], curve.n_values, part and part[curve.learner_id], usable) for part in (left_out.seeds, left_out.tests)]
-        refits[curve.learner_id] = tuple(part and part[0] for part in parts)
-        alpha_interval = left_out.interval(laws[model].alpha, *refits[curve.learner_id])
-        floor_interval = None
-        if model == "saturating":
-            floor_interval = left_out.interval(laws[model].floor, *(part and part[1] for part in parts))
+        left = left_out.means(curve.learner_id)
+        parts = [_refits(laws[model], curve.n_values, means, usable) for means in left]
+        alphas, floors = (tuple(None if part is None else part[k] for part in parts) for k in (0, 1))
+        refits[curve.learner_id] = alphas
+        alpha_interval = left_out.interval(laws[model].alpha, *alphas)
+        floor_interval = left_out.interval(laws[model].floor, *floors) if model == "saturating" else None
         reason = None if alpha_interval else _no_interval_reason(left_out)
         final = None
         if np.isfinite(curve.mean()[-1]):
-            parts = (left_out.seeds, left_out.tests)
-            final = left_out.interval(float(curve.mean()[-1]), *(None if p is None else p[curve.learner_id][:, -1] for p in parts))
+            final = left_out.interval(float(curve.mean()[-1]), *(None if means is None else means[:, -1] for means in left))
         fits.append(
             LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_errors(n, mean), None, reason, final)
         )
@@ -339,13 +342,11 @@ def _compare_pair(
     ours, theirs = refits[reference.curve.learner_id], refits[other.curve.learner_id]
     deltas = [None if a is None or b is None else a - b for a, b in zip(ours, theirs, strict=True)]
     delta_interval = left_out.interval(delta, *deltas)
-    ratios = []
-    for part in (left_out.seeds, left_out.tests):
-        if part is None:
-            ratios.append(None)
-            continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratios.append(part[reference.curve.learner_id][:, last] / part[other.curve.learner_id][:, last])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = [
+            None if top is None else top[:, last] / bottom[:, last]
+            for top, bottom in zip(left_out.means(reference.curve.learner_id), left_out.means(other.curve.learner_id), strict=True)
+        ]
     ratio_interval = left_out.interval(ratio, *ratios)
     one_seed = left_out.seed_count < 2 and delta_interval is None
     return Comparison(
