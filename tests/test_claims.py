@@ -71,3 +71,29 @@ def test_claim_three_reads_the_gap_at_the_largest_width(tmp_path, gaps, status):
         store.write(spec_dict, cell, synthetic_record(spec_dict, cell, 0.9 * cell.n_train**-alpha * np.exp(rng.normal(0, 0.01))))
     claims = {claim.number: claim for claim in spec_claims(summarize(load_results(store.root)))}
     assert claims[3].status == status and "width 64" in claims[3].evidence
+
+
+@pytest.mark.parametrize(("settled", "status"), [([0.7, None], "supported"), ([0.2, 0.3], "contradicted"), ([0.2, 0.8], "inconclusive")])
+def test_claim_three_reads_when_the_kernel_settles_in_a_dynamics_spec(tmp_path, settled, status):
+    spec = """\
+name: moving
+dataset: {name: teacher_student, dim: 4, pool: 500, n_test: 20}
+architecture: {name: mlp, width: 8, depth: 1}
+learners: [{name: network, steps: 10}]
+sweep: {seeds: [0, 1]}
+dynamics: {train_n: 16, probe_n: 8, checkpoints: 3}
+"""
+    spec_dict = parse_spec(spec).as_dict()
+    store = RecordStore(tmp_path / "dynamics")
+    store.write_spec(spec_dict)
+    for cell, fraction in zip(cells_of(spec_dict), settled, strict=True):
+        rows = [
+            {"step": step, "fraction": step / 10, "distance_to_init": 0.1 * step, "distance_to_final": 1 - 0.1 * step,
+             "velocity": 0.1, "after_kernel_test_error": 0.4 - 0.01 * step, "network_test_error": 0.5 - 0.02 * step}
+            for step in (0, 5, 10)
+        ]
+        store.write(spec_dict, cell, synthetic_record(spec_dict, cell, 0.3, {"checkpoints": rows, "settled_fraction": fraction}))
+    claims = {claim.number: claim for claim in spec_claims(summarize(load_results(store.root)))}
+    assert claims[1].status == claims[2].status == "not tested"
+    assert claims[3].status == status
+    assert "final (after) kernel 0.300, of the trained network 0.300" in claims[3].evidence

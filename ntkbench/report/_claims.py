@@ -167,11 +167,16 @@ def _third_claim(summary: SpecSummary) -> Claim:
 
 
 def _dynamics_claim(summary: SpecSummary) -> Claim:
-    _, settled = dynamics_table(summary)
+    rows, settled = dynamics_table(summary)
     if not settled:
         return Claim(3, "not tested", "no dynamics records")
     shown = ", ".join("never" if value is None else f"{value:.2f}" for value in settled)
-    evidence = f"the kernel first settles at these fractions of training (one per seed): {shown}"
+    first, last = rows[0], rows[-1]
+    evidence = (
+        f"the kernel first settles at these fractions of training (one per seed): {shown}; test error of kernel "
+        f"regression with the initial kernel {first['after_kernel_test_error']:.3f}, with the final (after) kernel "
+        f"{last['after_kernel_test_error']:.3f}, of the trained network {last['network_test_error']:.3f}"
+    )
     late = [value is None or value > MOST_OF_TRAINING for value in settled]
     if all(late):
         return Claim(3, "supported", evidence)
