@@ -10,19 +10,24 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo test install data leaderboard bench clean
+.PHONY: demo publish test install data leaderboard bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
 		|| { echo "Set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test,ray]'  # Ray: only for --executor ray (and its tests)
+	$(BIN)/pip install --quiet -e .
 	$(BIN)/pip install --quiet --no-deps $(NEURAL_TANGENTS)
 	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(REGISTRY))
 	@! $(BIN)/python -c 'import tensorflow' 2>/dev/null || { echo "TensorFlow must not be installed" >&2; exit 1; }
 	touch $@
 
 install: $(VENV)/.installed
+
+# The test suite's extras: pytest, and Ray (only `--executor ray` and its tests use it; the demo does not).
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,ray]'
+	touch $@
 
 # The out-of-tree plugin packages in registry/ are installed too (they are third-party plugins;
 # ntkbench never imports them), so that their tests and the specs that use them run.
@@ -41,8 +46,12 @@ data:
 		echo "apt-get not available: ntkbench will download Fashion-MNIST on first use"; \
 	fi
 
+# The demo computes into runs/ and renders runs/fashion_mlp/leaderboard.md; it never touches the
+# published results (`make publish` copies a finished demo run there and re-renders the leaderboard).
 demo: install data
 	$(BIN)/ntkbench run $(DEMO_SPEC) --out $(DEMO_RUN)
+
+publish: install
 	rm -rf $(PUBLISHED) && mkdir -p $(PUBLISHED)
 	cp -r $(DEMO_RUN)/spec.json $(DEMO_RUN)/records $(PUBLISHED)/
 	$(MAKE) leaderboard
@@ -51,11 +60,11 @@ demo: install data
 leaderboard: install
 	$(BIN)/ntkbench leaderboard
 
-test: install data
+test: $(VENV)/.test-installed data
 	$(BIN)/python -m pytest
 
 # Performance targets (pytest-benchmark): each prints a ratio against a baseline run in the same process.
-bench: install data
+bench: $(VENV)/.test-installed data
 	$(BIN)/python -m pytest benchmarks -s -p no:randomly --benchmark-disable-gc
 
 clean:
