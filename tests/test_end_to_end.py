@@ -38,6 +38,11 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     first = run_cli("run", str(spec), "--out", str(out))
     assert first.returncode == 0, first.stderr
     assert "24 cell(s) computed, 0 already recorded, 0 failed" in first.stdout
+    # The answer at the end: every learner's exponent and its verdict against the network.
+    table = first.stdout.split("tiny_fashion\n", 1)[1]
+    for learner in ("network", "ntk_infinite", "entk_init", "entk_pretrained"):
+        assert any(line.split()[1:2] == [learner] for line in table.splitlines() if line.strip())
+    assert "Δα vs network" in table and "reference" in table and "The leaderboard, with intervals" in first.stdout
     assert "ETA" in first.stderr and "entk_pretrained n=64 seed=1" in first.stderr  # the progress bar
 
     stored = records(out)

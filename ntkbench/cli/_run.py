@@ -68,6 +68,12 @@ def _run(args: argparse.Namespace) -> int:
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
         f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
     )
+    if unwritten is None:
+        from ..report import exponents_text, load_results, summarize
+
+        table = exponents_text(summarize(load_results(out_dir, set_aside=False)))
+        if table:
+            print(f"\n{table}\n\nThe leaderboard, with intervals, laws, claims and plots: {leaderboard}")
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
     if unwritten is not None:

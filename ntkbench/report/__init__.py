@@ -7,3 +7,4 @@ from ._collect import summarize as summarize
 from ._leaderboard import leaderboard_is_current as leaderboard_is_current
 from ._leaderboard import render_leaderboard as render_leaderboard
 from ._leaderboard import write_leaderboard as write_leaderboard
+from ._terminal import exponents_text as exponents_text
