@@ -41,6 +41,6 @@ def _leaderboard(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    out = write_leaderboard(results, args.out)
-    print(f"leaderboard written to {out}")
+    write_leaderboard(results, args.out)
+    print(f"leaderboard written to {args.out}")
     return 0

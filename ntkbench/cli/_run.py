@@ -59,8 +59,9 @@ def _run(args: argparse.Namespace) -> int:
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
         num_gpus=args.num_gpus,
     )
+    leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
-        leaderboard, unwritten = write_leaderboard([out_dir], out_dir / "leaderboard.md"), None
+        rendered = write_leaderboard([out_dir], leaderboard)
     except RunFailure as error:
         leaderboard, unwritten = "not written", error
     busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
@@ -68,10 +69,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
         f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
     )
-    if unwritten is None:
-        from ..report import exponents_text, load_results, summarize
+    if rendered is not None:
+        from ..report import exponents_text
 
-        table = exponents_text(summarize(load_results(out_dir, set_aside=False)))
+        table = exponents_text(rendered.summaries[0])
         if table:
             print(f"\n{table}\n\nThe leaderboard, with intervals, laws, claims and plots: {leaderboard}")
     for cell, reason in summary.failed:

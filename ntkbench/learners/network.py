@@ -8,12 +8,12 @@ from ..api import Architecture, CellCost, CostContext, DynamicsRequest, Learner,
 from ..numerics._options import TrainingOptions
 
 
-class NetworkLearner(Learner):
-    """Train the network from this seed's initialisation and predict with its outputs."""
+class TrainedNetworkLearner(Learner):
+    """What the learners that train a network (or its linearisation) by `TrainingOptions` share: the
+    loss they are measured by, the optimizers the architecture allows, and validation data for a
+    learning-rate list or early stopping."""
 
     Options = TrainingOptions
-    api_version = 1
-    follows_kernel_dynamics = True
 
     def test_loss(self) -> TestLoss:
         return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
@@ -23,6 +23,13 @@ class NetworkLearner(Learner):
 
     def needs_validation(self) -> bool:
         return self.options.needs_validation()
+
+
+class NetworkLearner(TrainedNetworkLearner):
+    """Train the network from this seed's initialisation and predict with its outputs."""
+
+    api_version = 1
+    follows_kernel_dynamics = True
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..training import predict

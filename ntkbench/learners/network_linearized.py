@@ -10,25 +10,14 @@ empirical NTK at initialisation.
 
 from __future__ import annotations
 
-from ..api import Architecture, CellCost, CostContext, InputError, Learner, LearnerResult, LearnerTask, StatefulModel, TestLoss
-from ..numerics._options import TrainingOptions
-from .network import train_for_task
+from ..api import CellCost, CostContext, InputError, LearnerResult, LearnerTask, StatefulModel
+from .network import TrainedNetworkLearner, train_for_task
 
 
-class LinearizedNetworkLearner(Learner):
+class LinearizedNetworkLearner(TrainedNetworkLearner):
     """Train the linearisation of this seed's network around its initial parameters."""
 
-    Options = TrainingOptions
     api_version = 1
-
-    def test_loss(self) -> TestLoss:
-        return "cross_entropy" if self.options.loss == "cross_entropy" else "squared_error"
-
-    def architecture_problem(self, architecture: Architecture) -> str | None:
-        return self.options.architecture_problem(architecture)
-
-    def needs_validation(self) -> bool:
-        return self.options.needs_validation()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..numerics._linearized import Linearized

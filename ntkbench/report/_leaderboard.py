@@ -32,6 +32,8 @@ class Figure:
 class RenderedLeaderboard:
     markdown: str
     figures: list[Figure]
+    summaries: list[SpecSummary]
+    """The fitted results it was rendered from, one per results directory."""
 
 
 def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
@@ -81,11 +83,12 @@ def render_leaderboard(
         named = _figures(summary, stem)
         figures += [figure for _, figure in named]
         lines += spec_section(summary, [(kind, figure.name) for kind, figure in named])
-    return RenderedLeaderboard("\n".join(lines), figures)
+    return RenderedLeaderboard("\n".join(lines), figures, summaries)
 
 
-def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> Path:
-    """Render and write the Markdown leaderboard and its figures next to it, each file atomically.
+def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
+    """Render and write the Markdown leaderboard and its figures next to it, each file atomically;
+    return what was rendered (its fits too, for a caller that shows them).
 
     **Raises:** `RunFailure` when a file cannot be written (no space, read-only, permission).
     """
@@ -100,7 +103,7 @@ def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> P
             f"cannot write the leaderboard {out_file} or its figures: {error.strerror or error}. The records are "
             "kept; write it again with `ntkbench leaderboard --results DIR... --out FILE` once there is room."
         ) from None
-    return out_file
+    return rendered
 
 
 def leaderboard_is_current(results_dirs: list[str | Path], out_file: str | Path) -> bool:
