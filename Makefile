@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
 		|| { echo "Set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[data]'
 	$(BIN)/pip install --quiet --no-deps $(NEURAL_TANGENTS)
 	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(REGISTRY))
 	@! $(BIN)/python -c 'import tensorflow' 2>/dev/null || { echo "TensorFlow must not be installed" >&2; exit 1; }

@@ -51,7 +51,7 @@ sweep: {n_train: [256, 512, 1024, 2048, 4096], seeds: [0, 1]}
 
 def plain_loop(spec) -> None:
     """The obvious loop: per cell, neural-tangents on that cell's data and a dense float64 solve."""
-    from ntkbench.run._sampling import balanced_test_indices, training_order
+    from ntkbench.runner._sampling import balanced_test_indices, training_order
 
     nt = import_neural_tangents()
     data = spec.dataset.instantiate().load()
@@ -226,8 +226,8 @@ def test_training_steps_against_a_bare_loop(benchmark):
 def test_plan_predicts_the_demo_within_a_factor_two(benchmark, tmp_path):
     """Target: `ntkbench plan`'s wall time for the demo spec within a factor 2 of the measured run."""
     from ntkbench import load_spec
-    from ntkbench.run import calibration
-    from ntkbench.run._plan import plan_spec
+    from ntkbench.runner import calibration
+    from ntkbench.runner._plan import plan_spec
 
     spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_mlp.yaml")
     predicted = sum(p.seconds for p in plan_spec(spec, detailed=True, rates=calibration()))

@@ -1,9 +1,11 @@
 """ntkbench: declarative benchmarks of data-scaling exponents, finite networks against their NTKs.
 
-The public API for plugin authors (`ntkbench.api`, re-exported here) and for scripting runs.
-Importing this package imports neither jax nor scipy: the numerical modules load when a run
-needs them, and the fitting functions (`compare`, `fit_power_law`, `fit_saturating`, `Curve`,
-`write_leaderboard`) when first used.
+The public API for plugin authors (`ntkbench.api`, re-exported here) and for scripting runs:
+`ntkbench.run(spec)` computes a spec and returns its `Results`; `ntkbench.load_records(dir)` reads
+a results directory as a pandas DataFrame. Importing this package imports neither jax, scipy nor
+pandas: the numerical modules load when a run needs them, and the fitting, report and results
+functions (`compare`, `fit_power_law`, `fit_saturating`, `Curve`, `write_leaderboard`, `run`,
+`Results`, `load_records`, `export_records`) when first used.
 """
 
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
@@ -36,13 +38,14 @@ from .api import NtkbenchError as NtkbenchError
 from .api import SpecError as SpecError
 from .api import StatefulModel as StatefulModel
 from .api import StaxTwin as StaxTwin
-from .run import run_spec as run_spec
+from .runner import run_spec as run_spec
 from .spec import Spec as Spec
 from .spec import load_spec as load_spec
 from .spec import parse_spec as parse_spec
 
 _ANALYSIS = {"Curve", "compare", "fit_power_law", "fit_saturating"}
 _REPORT = {"write_leaderboard"}
+_RESULTS = {"Results", "export_records", "load_records", "run"}
 
 
 def __getattr__(name: str) -> _Any:
@@ -56,6 +59,10 @@ def __getattr__(name: str) -> _Any:
         from . import report
 
         return getattr(report, name)
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
     raise AttributeError(f"module 'ntkbench' has no attribute {name!r}")
 
 

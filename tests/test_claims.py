@@ -10,7 +10,7 @@ from conftest import synthetic_record
 from ntkbench import parse_spec
 from ntkbench.report._claims import spec_claims
 from ntkbench.report._collect import load_results, summarize
-from ntkbench.run import RecordStore, cells_of
+from ntkbench.runner import RecordStore, cells_of
 
 SPEC = """\
 name: claims

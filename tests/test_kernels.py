@@ -226,7 +226,7 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
 
 def test_performance_only_options_do_not_change_a_result_key():
     from ntkbench import parse_spec
-    from ntkbench.run._cells import cell_key, cells_of
+    from ntkbench.runner._cells import cell_key, cells_of
 
     text = """\
 name: k
@@ -299,7 +299,7 @@ def test_ntk_infinite_seeds_share_one_kernel_on_their_union_and_predict_as_alone
     import json
 
     from ntkbench import parse_spec, run_spec
-    from ntkbench.run._sampling import training_order
+    from ntkbench.runner._sampling import training_order
 
     def run(seeds: list[int], out: str) -> dict:
         spec = parse_spec(SHARED.replace("SEEDS", str(seeds)))

@@ -12,8 +12,8 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "ntkbench"
-RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "training": 1, "spec": 2, "run": 3, "analysis": 4,
-         "report": 5, "cli": 6, "": 7}
+RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "training": 1, "spec": 2, "runner": 3, "analysis": 4,
+         "report": 5, "results": 6, "cli": 7, "": 8}
 """The core's layers, lowest first ("" is `ntkbench/__init__.py`): a module imports only from its own
 layer and those below."""
 PLUGINS = {"learners", "architectures", "datasets"}
@@ -116,7 +116,7 @@ def test_the_walk_sees_imports_of_every_kind():
     """The checks above would pass vacuously if the walk missed relative, lazy or `from . import` imports."""
     edges = graph()
     assert "ntkbench.api" in edges["ntkbench.spec._rules"]  # from ..api import (module level)
-    assert "ntkbench.run._ray" in edges["ntkbench.run._runner"]  # from ._ray import (inside a function)
+    assert "ntkbench.runner._ray" in edges["ntkbench.runner._runner"]  # from ._ray import (inside a function)
     assert "ntkbench.cli._run" in edges["ntkbench.cli._main"]  # from . import _run
     assert "ntkbench.kernels" in edges["ntkbench.learners.entk_init"]
 

@@ -10,7 +10,7 @@ from conftest import REPO, run_cli, synthetic_record
 
 from ntkbench import parse_spec
 from ntkbench.report import leaderboard_is_current, render_leaderboard, write_leaderboard
-from ntkbench.run import RecordStore, cells_of
+from ntkbench.runner import RecordStore, cells_of
 
 PUBLISHED = REPO / "leaderboard"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ntkbench import SpecError, parse_spec, run_spec
-from ntkbench.run import RecordStore
+from ntkbench.runner import RecordStore
 
 SPEC = """\
 name: rates
@@ -40,7 +40,7 @@ def test_a_rate_list_needs_validation_data_and_a_network_learner():
 
 
 def test_the_plan_counts_one_training_per_rate():
-    from ntkbench.run import plan_spec
+    from ntkbench.runner import plan_spec
 
     single = plan_spec(parse_spec(SPEC.replace("[0.05, 0.5, 1.0e+6]", "0.5")), detailed=True, rates={"gemm_flops": 1e11, "cholesky_flops": 5e10})
     listed = plan_spec(parse_spec(SPEC), detailed=True, rates={"gemm_flops": 1e11, "cholesky_flops": 5e10})

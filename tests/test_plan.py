@@ -8,7 +8,7 @@ from conftest import run_cli
 
 from ntkbench import InputError, parse_spec
 from ntkbench.api import format_bytes, parse_bytes
-from ntkbench.run._plan import over_budget, plan_spec
+from ntkbench.runner._plan import over_budget, plan_spec
 
 SPEC = """\
 name: planned
@@ -82,7 +82,7 @@ def test_plan_counts_a_kernel_shared_by_the_seeds_once():
     at every seed's first cell, and its memory in every cell. From a pool of 100000 the union
     takes more entries than three kernels: one kernel per seed."""
     from ntkbench.numerics._costs import expected_union_size
-    from ntkbench.run._sampling import training_order
+    from ntkbench.runner._sampling import training_order
 
     def costs(pool: int) -> dict:
         plans = plan_spec(parse_spec(SHARED.replace("POOL", str(pool))), detailed=True, rates=None)

@@ -102,7 +102,7 @@ def test_corrupt_records_are_reported_set_aside_and_recomputed(third_party_plugi
 
 
 def test_a_full_disk_stops_the_run_keeping_what_was_written(third_party_plugins, write_spec, tmp_path, monkeypatch):
-    import ntkbench.run._records as store_module
+    import ntkbench.runner._records as store_module
     from ntkbench import load_spec, run_spec
     from ntkbench.cli import main
 
@@ -129,7 +129,7 @@ def test_a_full_disk_stops_the_run_keeping_what_was_written(third_party_plugins,
 
 
 def test_full_disk_message(third_party_plugins, write_spec, tmp_path, monkeypatch, capsys):
-    import ntkbench.run._records as store_module
+    import ntkbench.runner._records as store_module
     from ntkbench.cli import main
 
     monkeypatch.setenv("NTKBENCH_TEST_LOG", str(tmp_path / "log"))
@@ -144,7 +144,7 @@ def test_full_disk_message(third_party_plugins, write_spec, tmp_path, monkeypatc
 
 
 def test_out_of_memory_becomes_a_failed_cell_with_advice():
-    from ntkbench.run._work import _run_cell
+    from ntkbench.runner._work import _run_cell
 
     class Hungry:
         def fit_predict(self, task):

@@ -65,7 +65,7 @@ def test_a_malformed_spec_json_is_reported_not_a_crash(third_party_plugins, writ
 
 
 def test_a_checksum_valid_record_of_the_wrong_shape_is_set_aside(third_party_plugins, tmp_path, write_spec):
-    from ntkbench.run._records import _with_checksum, write_json_atomically
+    from ntkbench.runner._records import _with_checksum, write_json_atomically
 
     spec = load_spec(write_spec(FAST.format(name="first")))
     out = tmp_path / "out"
@@ -118,7 +118,7 @@ def test_files_are_created_with_the_users_umask(third_party_plugins, write_spec,
 
 def test_a_full_disk_while_the_leaderboard_is_written_keeps_the_old_files(third_party_plugins, write_spec, tmp_path,
                                                                           monkeypatch, capsys):
-    import ntkbench.run._records as store_module
+    import ntkbench.runner._records as store_module
     from ntkbench.cli import main
 
     out = tmp_path / "out"
@@ -146,7 +146,7 @@ HOLDER = """\
 import sys, time
 from pathlib import Path
 from ntkbench import load_spec
-from ntkbench.run import RecordStore, cells_of
+from ntkbench.runner import RecordStore, cells_of
 spec = load_spec(sys.argv[1]).as_dict()
 cell = cells_of(spec)[-1]
 with RecordStore(sys.argv[2]).claim(spec, cell):
@@ -179,7 +179,7 @@ sweep: {n_train: [16, 24, 32, 48, 64, 96, 128, 192, 256, 384], seeds: SEEDS}
 
 
 def test_three_processes_meet_one_corrupt_record_among_3000(tmp_path):
-    from ntkbench.run import RecordStore, cells_of
+    from ntkbench.runner import RecordStore, cells_of
 
     spec_dict = parse_spec(MANY.replace("SEEDS", str(list(range(150))))).as_dict()
     store = RecordStore(tmp_path / "many")
@@ -207,7 +207,7 @@ def test_three_processes_meet_one_corrupt_record_among_3000(tmp_path):
 
 def test_non_finite_and_non_json_facts_of_a_learner_are_kept_as_text():
     from ntkbench import LearnerResult
-    from ntkbench.run._work import _run_cell
+    from ntkbench.runner._work import _run_cell
 
     class Odd:
         def fit_predict(self, task):

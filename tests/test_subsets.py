@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntkbench.run._sampling import balanced_test_indices, training_order
+from ntkbench.runner._sampling import balanced_test_indices, training_order
 
 LABELS = np.random.default_rng(0).integers(0, 4, size=1000)
 

@@ -155,7 +155,7 @@ def test_new_training_options_at_their_defaults_leave_the_canonical_spec_and_its
 
 def test_the_test_loss_of_cross_entropy_predictions_is_their_cross_entropy():
     from ntkbench.learners.network import NetworkLearner
-    from ntkbench.run._metrics import test_outcomes
+    from ntkbench.runner._metrics import test_outcomes
 
     logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     labels = np.array([0, 2])

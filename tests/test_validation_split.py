@@ -20,7 +20,7 @@ sweep: {n_train: [16, 32, 64], seeds: [0, 1]}
 
 
 def test_validation_samples_are_disjoint_from_training_held_out_and_test_samples():
-    from ntkbench.run._work import prepare
+    from ntkbench.runner._work import prepare
 
     spec = parse_spec(SPEC)
     context, _ = prepare(spec)
@@ -77,7 +77,7 @@ def test_at_the_rank_of_a_finite_rank_kernel_validation_avoids_the_interpolation
 
 def test_a_run_records_the_chosen_ridge_and_the_validation_errors(tmp_path):
     from ntkbench import RIDGE_GRID, run_spec
-    from ntkbench.run import RecordStore
+    from ntkbench.runner import RecordStore
 
     spec = parse_spec(SPEC)
     summary = run_spec(spec, tmp_path / "out", progress=False)

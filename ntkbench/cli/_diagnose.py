@@ -29,7 +29,7 @@ def _check_ntk(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ..api import InputError
-    from ..run import balanced_test_indices
+    from ..runner import balanced_test_indices
     from ..spec import load_spec
 
     spec = load_spec(args.spec)

@@ -1,4 +1,5 @@
-"""`ntkbench leaderboard`: fit the exponents of results directories and render the Markdown leaderboard."""
+"""`ntkbench leaderboard`: fit the exponents of results directories and render the leaderboard;
+`ntkbench export`: a results directory's records as one table file."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     leaderboard.set_defaults(handler=_leaderboard)
 
+    export = commands.add_parser("export", help="write a results directory's records as one CSV, parquet or JSON Lines file")
+    export.add_argument("results", metavar="DIR", help="results directory (written by ntkbench run)")
+    export.add_argument("--format", choices=["csv", "parquet", "jsonl"], default="csv", help="file format (default: csv)")
+    export.add_argument("--out", metavar="FILE", help="output file (default: DIR/records.FORMAT)")
+    export.set_defaults(handler=_export)
+
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from ..api import InputError
@@ -43,4 +50,12 @@ def _leaderboard(args: argparse.Namespace) -> int:
         return 1
     write_leaderboard(results, args.out)
     print(f"leaderboard written to {args.out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..results import export_records
+
+    path = export_records(args.results, args.format, args.out)
+    print(f"the records of {args.results} written to {path} ({args.format}, one row per cell)")
     return 0

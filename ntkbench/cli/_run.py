@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from ._spec import add_spec_changes, load_changed_spec
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="compute every cell of a spec that has no record yet")
@@ -19,21 +21,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                      help="local: cells in this process (default); ray: cells as Ray tasks (pip install 'ntkbench[ray]')")
     run.add_argument("--address", help="Ray cluster to join (default: start a local Ray instance)")
     run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
+    run.add_argument("--rerun-changed", action="store_true",
+                     help="recompute the cells whose records came from other code (another ntkbench or plugin source)")
+    add_spec_changes(run)
     run.set_defaults(handler=_run)
 
     plan = commands.add_parser("plan", help="estimated FLOPs, memory and time of every cell, before running")
     plan.add_argument("spec")
     plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
+    add_spec_changes(plan)
     plan.set_defaults(handler=_plan)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..api import InputError, RunFailure
     from ..report import write_leaderboard
-    from ..run import run_spec
-    from ..spec import load_spec
+    from ..runner import run_spec
 
-    spec = load_spec(args.spec)
+    spec = load_changed_spec(args.spec, args)
     out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: is a file, not a results directory; choose another --out")
@@ -42,22 +47,18 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
     if args.num_gpus < 0:
         raise InputError(f"--num-gpus must be at least 0, got {args.num_gpus}")
-    if not args.force and spec.dataset.instantiate().input_shape() is not None:  # otherwise nothing to estimate
-        from ..api import memory_budget
-        from ..run import budget_refusal, over_budget, plan_spec
+    if not args.force:
+        from ..runner import refuse_over_budget
 
-        budget = memory_budget()
-        plans = plan_spec(spec, detailed=False)
-        if over_budget(plans, budget):
-            raise InputError(budget_refusal(spec, plans, budget))
+        refuse_over_budget(spec)
     if args.executor == "ray":
-        from ..run import import_ray
+        from ..runner import import_ray
 
         import_ray()  # refuse before anything is written when Ray is not installed
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
-        num_gpus=args.num_gpus,
+        num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
     )
     leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
@@ -75,11 +76,29 @@ def _run(args: argparse.Namespace) -> int:
         table = exponents_text(rendered.summaries[0])
         if table:
             print(f"\n{table}\n\nThe leaderboard, with intervals, laws, claims and plots: {leaderboard}")
+    if summary.changed:
+        _report_changed(summary.changed, summary.rerun_changed)
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
     if unwritten is not None:
         print(f"ntkbench: error: {unwritten}", file=sys.stderr)
     return 1 if summary.failed or unwritten else 0
+
+
+def _report_changed(changed: dict, rerun: bool) -> None:
+    """Say which records came from other code than this run's, and what became of them."""
+    by_code: dict[str, int] = {}
+    for code in changed.values():
+        by_code[code] = by_code.get(code, 0) + 1
+    origins = "; ".join(
+        f"{count} recorded before code versions were kept" if code == "unknown" else f"{count} by {code}"
+        for code, count in sorted(by_code.items())
+    )
+    if rerun:
+        print(f"{len(changed)} cell(s) whose records came from other code were computed again ({origins})")
+    else:
+        print(f"note: {len(changed)} cell(s) have records from other code than this ntkbench's ({origins}); "
+              "they were kept. `--rerun-changed` computes them again.", file=sys.stderr)
 
 
 def apply_memory_budget(args: argparse.Namespace) -> None:
@@ -95,10 +114,8 @@ def _plan(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ..api import format_bytes, memory_budget
-    from ..run import calibration, over_budget, plan_spec
-    from ..spec import load_spec
-
-    spec = load_spec(args.spec)
+    from ..runner import calibration, over_budget, plan_spec
+    spec = load_changed_spec(args.spec, args)
     apply_memory_budget(args)
     budget, rates = memory_budget(), calibration()
     plans = plan_spec(spec, detailed=True, rates=rates)

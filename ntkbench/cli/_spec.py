@@ -5,13 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from ..api import SpecError
+
+if TYPE_CHECKING:
+    from ..spec import Spec
+
+
+def add_spec_changes(parser: argparse.ArgumentParser) -> None:
+    """`--set` and `--learners`: change a spec from the command line (validated like the file)."""
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="settings",
+                        help="change one value of the spec: a dotted path and a YAML value, e.g. sweep.seeds=[0] or "
+                             "learners.network.max_steps=500 (a learner by its id); repeatable")
+    parser.add_argument("--learners", metavar="ID,ID", type=lambda text: [part.strip() for part in text.split(",")],
+                        help="keep only these learners (by id), e.g. network,ntk_infinite")
+
+
+def load_changed_spec(path: str, args: argparse.Namespace) -> Spec:
+    """The spec at `path` with the command line's `--set` and `--learners` applied."""
+    from ..spec import load_spec
+
+    return load_spec(path, overrides=args.settings, learners=args.learners)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser("validate", help="check spec files without running them")
     validate.add_argument("specs", nargs="+", metavar="SPEC")
+    add_spec_changes(validate)
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec (for editor completion)")
@@ -19,13 +40,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ..run import cells_of
-    from ..spec import load_spec
+    from ..runner import cells_of
 
     status = 0
     for path in args.specs:
         try:
-            spec = load_spec(path)
+            spec = load_changed_spec(path, args)
         except SpecError as error:
             print(error, file=sys.stderr)
             status = 2

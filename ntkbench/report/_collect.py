@@ -11,7 +11,7 @@ import numpy as np
 
 from ..analysis import MODELS, Comparison, Curve, SpecComparison, compare, robust_verdict
 from ..api import load_all
-from ..run import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
+from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
 from ..spec import DEFAULT_REFERENCE
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..api import RunFailure
-from ..run import write_atomically
+from ..runner import write_atomically
 from ._collect import SpecSummary, load_results, summarize
 from ._markdown import spec_section, summary_table
 from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric

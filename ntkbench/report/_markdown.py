@@ -10,7 +10,7 @@ import numpy as np
 
 from ..analysis import Comparison, Curve, LearnerFit
 from ..numerics._dynamics import SETTLED
-from ..run import cells_of
+from ..runner import cells_of, describe_code
 from ..spec import content_hash
 from ._claims import STATEMENTS, Claim, spec_claims
 from ._collect import SpecSummary, TrainingFacts, WidthGroup, dynamics_table
@@ -332,11 +332,22 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
         compute = sum(r.wall_seconds for r in ok_records)
         lines += [
             "",
-            "<sub>Provenance: " + "; ".join(versions) + f". Device: {', '.join(devices)}. Machine: {', '.join(machines)}. "
+            "<sub>Provenance: " + "; ".join(versions) + f". Code: {_code_versions(ok_records)}. "
+            f"Device: {', '.join(devices)}. Machine: {', '.join(machines)}. "
             f"Computed {dates[0][:10]} to {dates[-1][:10]}, {compute / 60:.1f} min of cell time. "
             f"Spec hash `{content_hash(spec)[:16]}`.</sub>",
         ]
     return lines + [""]
+
+
+def _code_versions(records: list) -> str:
+    """Every code version the records came from, with how many records each computed."""
+    counts: dict[str, int] = {}
+    for record in records:
+        code = record.provenance.get("code")
+        label = "; ".join(sorted({describe_code(part) for part in code.values()})) if code else "not recorded (before ntkbench kept code versions)"
+        counts[label] = counts.get(label, 0) + 1
+    return "; ".join(f"{label}: {count} record{'s' if count > 1 else ''}" for label, count in sorted(counts.items()))
 
 
 def summary_table(summaries: list[SpecSummary]) -> list[str]:

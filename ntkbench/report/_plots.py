@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..run import write_atomically
+from ..runner import write_atomically
 from ._collect import SpecSummary, WidthGroup, dynamics_table, same_at_every_width
 
 

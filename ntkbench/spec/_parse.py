@@ -6,6 +6,7 @@ mean" for unknown keys and plugin names)."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from pydantic import ValidationError
 
 from ..api import PluginKind, PluginLoadError, SpecError, SpecProblem, registered
 from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
+from ._overrides import apply_overrides
 from ._rules import Sections, check_consistency
-from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest
+from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest, unplaced_positions
 
 
 def _resolve_plugin(
@@ -63,13 +65,30 @@ def _report_coerced_booleans(raw: Any, validated: Any, path: Path_, collector: P
     return found
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Spec:
-    """Validate spec text and resolve its plugins.
+def parse_spec(
+    text: str | Mapping[str, Any],
+    source: str = "<spec>",
+    *,
+    overrides: Sequence[str] = (),
+    learners: Sequence[str] | None = None,
+) -> Spec:
+    """Validate a spec, given as YAML text or as the mapping it would load to, and resolve its plugins.
+
+    `overrides` (`dotted.path=YAML`, as `ntkbench run --set` takes them) and `learners` (the ids
+    to keep, as `--learners`) change the spec before validation; a problem they cause names them.
 
     **Raises:** `SpecError` listing every problem found.
     """
-    data, positions = parse_yaml(text, source)
-    collector = ProblemCollector(source, positions)
+    if isinstance(text, str):
+        data, positions = parse_yaml(text, source)
+    elif isinstance(text, Mapping):
+        data = dict(text)
+        positions = unplaced_positions(data)
+    else:
+        raise SpecError([SpecProblem(source, "", f"a spec is YAML text or a mapping, not {type(text).__name__}")])
+    changed = apply_overrides(data, positions, list(overrides), list(learners) if learners is not None else None, source)
+    data = changed.data
+    collector = ProblemCollector(source, changed.positions, changed.overrides)
     try:
         core = SpecModel.model_validate(data)
     except ValidationError as error:
@@ -114,8 +133,8 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate the spec file at `path`.
+def load_spec(path: str | Path, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None) -> Spec:
+    """Read and validate the spec file at `path` (with `overrides` and `learners` as `parse_spec` takes them).
 
     **Raises:** `SpecError` (exit code 2) for an unreadable or invalid spec.
     """
@@ -126,7 +145,7 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError([SpecProblem(str(path), "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {error}")]) from None
-    return parse_spec(text, str(path))
+    return parse_spec(text, str(path), overrides=overrides, learners=learners)
 
 
 def _read_spec_file(path: Path) -> str:

@@ -50,6 +50,20 @@ def node_positions(root: yaml.Node) -> dict[Path_, tuple[int, int]]:
     return positions
 
 
+def unplaced_positions(data: Any) -> dict[Path_, tuple[None, None]]:
+    """Every key path of a spec given as data rather than text, without a line or column (so that
+    problems are still reported at the key that holds them)."""
+    positions: dict[Path_, tuple[None, None]] = {(): (None, None)}
+    stack: list[tuple[Any, Path_]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, inner in items:
+            positions[path + (key if isinstance(key, int) else str(key),)] = (None, None)
+            stack.append((inner, path + (key if isinstance(key, int) else str(key),)))
+    return positions
+
+
 def _problem_at(source: str, mark: yaml.Mark, reason: str) -> SpecError:
     return SpecError([SpecProblem(source, "", reason, mark.line + 1, mark.column + 1)])
 
@@ -151,17 +165,31 @@ def suggest(word: str, candidates: typing.Iterable[str]) -> str:
 class ProblemCollector:
     """Every problem found in one spec, each located at its key's line and column."""
 
-    def __init__(self, source: str, positions: dict[Path_, tuple[int, int]]):
+    def __init__(self, source: str, positions: dict[Path_, tuple[int, int]], overrides: typing.Sequence[Any] = ()):
+        """`overrides`: the command line's `--set`s (with `.text` and `.path`); a problem at or under
+        one of their paths names the flag instead of a line of the file."""
         self.source = source
         self.positions = positions
+        self.overrides = list(overrides)
         self.problems: list[SpecProblem] = []
 
     def add(self, path: Path_, reason: str) -> None:
+        setting = [override for override in self.overrides if path[: len(override.path)] == override.path]
+        if setting:
+            self.problems.append(SpecProblem(f"{self.source}, --set {setting[-1].text}", display_key(path), reason))
+            return
+        within = [override.text for override in self.overrides if path and override.path[: len(path)] == path]
         located = path
         while located not in self.positions and located:
             located = located[:-1]
         line, column = self.positions.get(located, (None, None))
+        if within:
+            reason += f" (with --set {', --set '.join(within)})"
         self.problems.append(SpecProblem(self.source, display_key(path), reason, line, column))
+
+    def _overridden(self, path: Path_) -> bool:
+        """Whether `path` is a key an override names (see `Override.keys`)."""
+        return any(path in override.keys for override in self.overrides)
 
     def add_validation_error(
         self, error: ValidationError, prefix: Path_, model: type[BaseModel], extra_keys: set[str] = frozenset()
@@ -172,7 +200,7 @@ class ProblemCollector:
             # the last part stays even when absent (a missing key).
             path: Path_ = prefix
             for index, part in enumerate(loc):
-                if path + (part,) in self.positions or index == len(loc) - 1:
+                if path + (part,) in self.positions or self._overridden(path + (part,)) or index == len(loc) - 1:
                     path = path + (part,)
             if item["type"] == "extra_forbidden":
                 key = str(loc[-1])

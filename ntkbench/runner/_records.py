@@ -106,6 +106,10 @@ class Record(_RecordPart):
     versions: dict[str, str]
     device: dict[str, Any]
     machine: dict[str, Any]
+    provenance: dict[str, Any] = {}
+    """The code that computed the record (`code`: ntkbench's and each plugin's distribution, version,
+    source fingerprint and git commit), the `command` line and `xla_flags` of the run (absent from
+    records written before the field existed)."""
     checksum: str | None = None
 
     @property
@@ -308,11 +312,6 @@ class RecordStore:
         path = self.path_for(spec_dict, cell)
         return read_record(path) if path.exists() else None
 
-    def finished(self, spec_dict: dict[str, Any], cell: Cell) -> bool:
-        """Whether the cell has a successful record."""
-        record = self.read(spec_dict, cell)
-        return record is not None and record.ok
-
     def claim(self, spec_dict: dict[str, Any], cell: Cell, *, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
         """Hold the cell's lock for the duration of the block; yields False when another process holds
         it (or, with `wait`, blocks until that process releases it or dies)."""
@@ -361,11 +360,28 @@ class RecordWriter:
 
     store: RecordStore
     spec_dict: dict[str, Any]
+    provenance: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Per learner id, the `provenance` every record of that learner gets (empty: none)."""
+    rerun_changed: bool = False
+    """Whether a successful record from other code than `provenance` names counts as not done."""
     computed: int = 0
     failed: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
 
+    def done(self, cell: Cell) -> bool:
+        """Whether the cell has a successful record (from this code, with `rerun_changed`): checked
+        under the cell's lock, since another process may have computed it meanwhile."""
+        from ._provenance import same_code
+
+        record = self.store.read(self.spec_dict, cell)
+        if record is None or not record.ok:
+            return False
+        current = self.provenance.get(cell.learner_id, {}).get("code")
+        return not (self.rerun_changed and current and not same_code(record.provenance.get("code"), current))
+
     def write(self, cell: Cell, record: Record) -> None:
         """**Raises:** `RunFailure` when the record cannot be written (a full disk); earlier ones are kept."""
+        if cell.learner_id in self.provenance:
+            record = record.model_copy(update={"provenance": self.provenance[cell.learner_id]})
         try:
             self.store.write(self.spec_dict, cell, record)
         except OSError as error:

@@ -36,7 +36,7 @@ def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress:
             with store.claim(spec_dict, cell) as claimed:
                 if not claimed:
                     busy.append(cell)
-                elif not store.finished(spec_dict, cell):  # not finished by another process meanwhile
+                elif not writer.done(cell):  # not finished by another process meanwhile
                     if cache_owner != (cell.learner_id, cell.width, cell.seed):
                         cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
                     if shared_owner != (cell.learner_id, cell.width):

@@ -83,3 +83,19 @@ def budget_refusal(spec: Spec, plans: list[CellPlan], budget: int) -> str:
         f"{spec.source}: {len(worst)} cell(s) need more memory than the budget of {format_bytes(budget)}:\n"
         f"{shown}{more}\nLower the largest n_train or n_test, raise --memory-budget, or run with --force."
     )
+
+
+def refuse_over_budget(spec: Spec) -> None:
+    """Refuse, before anything runs, a spec with cells that need more memory than the budget
+    (`memory_budget()`); nothing to check for a dataset that does not say its input shape.
+
+    **Raises:** `InputError` naming the cells that do not fit.
+    """
+    from ..api import memory_budget
+
+    if spec.dataset.instantiate().input_shape() is None:
+        return
+    budget = memory_budget()
+    plans = plan_spec(spec, detailed=False)
+    if over_budget(plans, budget):
+        raise InputError(budget_refusal(spec, plans, budget))

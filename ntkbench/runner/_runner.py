@@ -15,6 +15,7 @@ from pathlib import Path
 from ..api import RunFailure
 from ..spec import Spec
 from ._cells import Cell, cells_of
+from ._provenance import recorded_code, run_facts, same_code, spec_code
 from ._records import RecordStore, RecordWriter, remove_stale_temporaries
 
 
@@ -27,6 +28,11 @@ class RunSummary:
     busy: list[Cell] = dataclasses.field(default_factory=list)
     """Cells another process was computing and recorded (this run waited for it)."""
     set_aside: list[Path] = dataclasses.field(default_factory=list)
+    changed: dict[Cell, str] = dataclasses.field(default_factory=dict)
+    """Cells whose successful record came from other code than this run's: per cell, that code (or
+    "unknown" for a record written before code versions were kept). Kept, unless the run was asked
+    to recompute them (then they are among `computed`)."""
+    rerun_changed: bool = False
 
 
 def run_spec(
@@ -37,6 +43,7 @@ def run_spec(
     executor: str = "local",
     ray_address: str | None = None,
     num_gpus: float = 0.0,
+    rerun_changed: bool = False,
 ) -> RunSummary:
     """Compute every cell of `spec` that has no successful record in `out_dir`, a directory that
     holds the results of this spec only (`InputError` for another's).
@@ -44,7 +51,11 @@ def run_spec(
     Failed cells (a learner raised `CellFailure`, or an unexpected error) are recorded as failed
     with the reason, and computed again by the next run. Input errors stop the run. A cell that
     another process is computing is waited for; if that process ends without its record, this run
-    computes it, so every cell has a record (successful or failed) when this returns. With
+    computes it, so every cell has a record (successful or failed) when this returns.
+
+    Every record carries the code that computed it (`Record.provenance`). Successful records from
+    other code (another source of ntkbench's computing parts or of the cell's plugins) are reported
+    in `RunSummary.changed` and kept, or computed again with `rerun_changed`. With
     `executor="ray"` the cells run as Ray tasks (see `_ray.py`); records are written here, by the
     driver, exactly as locally.
     """
@@ -60,13 +71,26 @@ def run_spec(
     remove_stale_temporaries(store.root, time.time())
     cells = cells_of(spec_dict)
     loaded = store.load(spec_dict)
-    todo = [cell for cell in cells if cell not in loaded.current or not loaded.current[cell].ok]
+    code = spec_code(spec)
+    facts = run_facts()
+    changed = {
+        cell: recorded_code(record.provenance.get("code"), code[cell.learner_id])
+        for cell, record in loaded.current.items()
+        if record.ok and not same_code(record.provenance.get("code"), code[cell.learner_id])
+    }
+    todo = [
+        cell for cell in cells
+        if cell not in loaded.current or not loaded.current[cell].ok or (rerun_changed and cell in changed)
+    ]
     summary = RunSummary(
-        total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside
+        total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside,
+        changed=changed, rerun_changed=rerun_changed,
     )
     if not todo:
         return summary
-    writer = RecordWriter(store, spec_dict)
+    writer = RecordWriter(
+        store, spec_dict, {learner: {"code": versions, **facts} for learner, versions in code.items()}, rerun_changed
+    )
     if executor == "ray":
         from ._ray import run_on_ray
 

@@ -10,6 +10,8 @@ from ._plan import CellPlan as CellPlan
 from ._plan import budget_refusal as budget_refusal
 from ._plan import over_budget as over_budget
 from ._plan import plan_spec as plan_spec
+from ._plan import refuse_over_budget as refuse_over_budget
+from ._provenance import describe_code as describe_code
 from ._ray import import_ray as import_ray
 from ._records import SPEC_FILE as SPEC_FILE
 from ._records import Record as Record

@@ -1,0 +1,12 @@
+"""Results as data: a results directory's records and fits as pandas DataFrames, their export to
+CSV, parquet or JSON Lines, and `run`, which computes a spec from Python and returns them."""
+
+from ._export import FORMATS as FORMATS
+from ._export import export_records as export_records
+from ._fits import fits_frame as fits_frame
+from ._records import load_records as load_records
+from ._records import records_frame as records_frame
+from ._session import Results as Results
+from ._session import SpecLike as SpecLike
+from ._session import as_spec as as_spec
+from ._session import run as run

@@ -1,0 +1,74 @@
+"""A spec's fitted exponents as one pandas DataFrame: a row per learner (per width of a width sweep)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ..analysis import Interval
+from ..report import SpecSummary
+from ._records import import_pandas
+
+if TYPE_CHECKING:
+    import pandas
+
+
+def _bounds(interval: Interval | None) -> tuple[float, float]:
+    return (interval.low, interval.high) if interval is not None else (math.nan, math.nan)
+
+
+def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
+    """Every learner's fit as the leaderboard shows it, one row per learner and width.
+
+    Columns: `spec`, `width`, `learner_id`, `learner`, `law` (the spec's fitted law), `alpha` with
+    `alpha_low`/`alpha_high` (95% interval; NaN without one), `prefactor`, `floor` (0 for the power
+    law), `saturating_alpha` and `saturating_floor` (the saturating law's fit, whichever law the
+    spec names), `rank`, `in_front`, `final_metric` (the seed mean at the largest n of the fit
+    window) with its interval, `reference`, `delta_alpha` with `delta_low`/`delta_high` (the
+    reference's α minus this learner's: positive when the reference improves faster with n; NaN
+    for the reference itself), `verdict` (robust to the
+    choice of law and metric, as in the leaderboard) and `reason` (why an exponent or interval is
+    missing). An empty frame for a dynamics spec.
+    """
+    pandas = import_pandas()
+    rows: list[dict[str, Any]] = []
+    if summary.spec.get("dynamics"):
+        return pandas.DataFrame(rows)
+    for group in summary.groups:
+        comparison = group.comparison
+        against = {c.learner_id: c for c in comparison.comparisons}
+        for fit in comparison.fits:
+            learner_id = fit.curve.learner_id
+            law, saturating = fit.law, fit.laws.get("saturating")
+            mean = fit.curve.mean()
+            final = float(mean[-1]) if len(mean) else math.nan
+            other = against.get(learner_id)
+            row = {
+                "spec": summary.name,
+                "width": group.width,
+                "learner_id": learner_id,
+                "learner": fit.curve.name,
+                "metric": summary.spec["metric"],
+                "law": comparison.model,
+                "alpha": law.alpha if law else math.nan,
+                "alpha_low": _bounds(fit.alpha_interval)[0],
+                "alpha_high": _bounds(fit.alpha_interval)[1],
+                "prefactor": law.prefactor if law else math.nan,
+                "floor": law.floor if law else math.nan,
+                "saturating_alpha": saturating.alpha if saturating else math.nan,
+                "saturating_floor": saturating.floor if saturating else math.nan,
+                "rank": fit.rank,
+                "in_front": fit.in_front,
+                "final_n": int(fit.curve.n_values[-1]) if len(fit.curve.n_values) else None,
+                "final_metric": final,
+                "final_low": _bounds(fit.final_error)[0],
+                "final_high": _bounds(fit.final_error)[1],
+                "reference": comparison.reference,
+                "delta_alpha": other.delta_alpha if other else math.nan,
+                "delta_low": _bounds(other.delta_interval if other else None)[0],
+                "delta_high": _bounds(other.delta_interval if other else None)[1],
+                "verdict": group.verdict(other) if other else ("reference" if learner_id == comparison.reference else None),
+                "reason": fit.reason,
+            }
+            rows.append(row)
+    return pandas.DataFrame(rows)

@@ -1,0 +1,117 @@
+"""Running a spec from Python: `ntkbench.run(spec)` and the `Results` it returns (records and fits as
+DataFrames, the leaderboard's path), the same computation as `ntkbench run`."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..report import SpecSummary, load_results, summarize, write_leaderboard
+from ..runner import RunSummary, refuse_over_budget, run_spec
+from ..spec import Spec, load_spec, parse_spec
+from ._fits import fits_frame
+from ._records import records_frame
+
+if TYPE_CHECKING:
+    import pandas
+
+SpecLike = str | Path | Mapping[str, Any] | Spec
+"""A spec file's path, YAML text, the mapping YAML would load to, or a validated `Spec`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+    """A results directory: what `ntkbench.run` computed there (or `Results.load` found), with its
+    records and fits as pandas DataFrames (pandas: the `ntkbench[data]` extra)."""
+
+    directory: Path
+    run: RunSummary | None = None
+    """What the run that returned this did (None for `Results.load`)."""
+    leaderboard: Path | None = None
+    """The Markdown leaderboard the run wrote (None when it wrote none)."""
+    _summary: SpecSummary | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Results:
+        """The results already in `directory` (written by `ntkbench run`); nothing is computed or written.
+
+        **Raises:** `InputError` when the directory holds no results.
+        """
+        return cls(Path(directory), _summary=summarize(load_results(directory, set_aside=False)))
+
+    @functools.cached_property
+    def summary(self) -> SpecSummary:
+        """The stored spec, its records and its fits (what the leaderboard is rendered from)."""
+        return self._summary if self._summary is not None else summarize(load_results(self.directory, set_aside=False))
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The spec that ran, as stored beside the records (every default filled in)."""
+        return self.summary.spec
+
+    @functools.cached_property
+    def records(self) -> pandas.DataFrame:
+        """One row per cell (see `ntkbench.load_records`)."""
+        return records_frame(self.summary.records)
+
+    @functools.cached_property
+    def fits(self) -> pandas.DataFrame:
+        """One row per learner (and width): α with its interval, the saturating fit, Δα against the
+        reference with its interval, and the verdict (see `fits_frame`)."""
+        return fits_frame(self.summary)
+
+
+def as_spec(spec: SpecLike, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None) -> Spec:
+    """Validate `spec` in any of its forms (a `str` is a path when it names a file or ends in
+    .yaml/.yml on one line, else YAML text), with `overrides` and `learners` as `ntkbench run --set`
+    and `--learners` take them.
+
+    **Raises:** `SpecError` listing every problem.
+    """
+    if isinstance(spec, Spec):
+        if not overrides and learners is None:
+            return spec
+        return parse_spec(spec.as_dict(), spec.source, overrides=overrides, learners=learners)
+    if isinstance(spec, Path) or (
+        isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or Path(spec).is_file())
+    ):
+        return load_spec(spec, overrides=overrides, learners=learners)
+    return parse_spec(spec, "<spec>", overrides=overrides, learners=learners)
+
+
+def run(
+    spec: SpecLike,
+    out: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    learners: Sequence[str] | None = None,
+    progress: bool = False,
+    executor: str = "local",
+    force: bool = False,
+    rerun_changed: bool = False,
+    leaderboard: bool = True,
+) -> Results:
+    """Compute every cell of `spec` without a successful record in `out` (default `runs/<spec name>`),
+    as `ntkbench run` does, and return the results.
+
+    The spec is validated first (`SpecError` on a problem) and refused when its cells need more
+    memory than the budget (`InputError`, unless `force`). Records from other code than this
+    ntkbench's are kept (listed in `Results.run.changed`), or computed again with `rerun_changed`. Failed cells do not raise: they are in
+    `Results.run.failed` and in the records with their reason. With `leaderboard`, the Markdown
+    leaderboard and its figures are written to `<out>/leaderboard.md`.
+
+    **Raises:** `SpecError`, `InputError` (invalid input), `RunFailure` (a record or the
+    leaderboard cannot be written; records already written are kept).
+    """
+    chosen = as_spec(spec, overrides=overrides, learners=learners)
+    out_dir = Path(out) if out is not None else Path("runs") / chosen.name
+    if not force:
+        refuse_over_budget(chosen)
+    summary = run_spec(chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed)
+    if not leaderboard:
+        return Results(out_dir, summary)
+    rendered = write_leaderboard([out_dir], out_dir / "leaderboard.md")
+    return Results(out_dir, summary, out_dir / "leaderboard.md", rendered.summaries[0])
