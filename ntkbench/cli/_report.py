@@ -17,7 +17,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--results", nargs="+", metavar="DIR", help=f"results directories (default: every one under {PUBLISHED_RESULTS}/)"
     )
     leaderboard.add_argument(
-        "--out", default=str(PUBLISHED_LEADERBOARD), metavar="FILE", help=f"Markdown file (default: {PUBLISHED_LEADERBOARD})"
+        "--out", metavar="FILE",
+        help=f"Markdown file (default: {PUBLISHED_LEADERBOARD}, unless only --html is given)",
+    )
+    leaderboard.add_argument(
+        "--html", metavar="FILE", help="also (or, without --out, only) write one self-contained HTML page: plots inlined, tables sortable"
     )
     leaderboard.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when FILE is not what the results render"
@@ -38,6 +42,16 @@ def _leaderboard(args: argparse.Namespace) -> int:
     results = args.results or sorted(path for path in PUBLISHED_RESULTS.glob("*") if path.is_dir())
     if not results:
         raise InputError(f"no results: pass --results DIR... (nothing under {PUBLISHED_RESULTS}/)")
+    if args.check and args.html:
+        raise InputError("--check compares the Markdown leaderboard; leave out --html")
+    if args.html:
+        from ..report import write_html_leaderboard
+
+        write_html_leaderboard(results, args.html)
+        print(f"HTML leaderboard written to {args.html}")
+        if args.out is None:
+            return 0
+    args.out = args.out or str(PUBLISHED_LEADERBOARD)
     if args.check:
         if leaderboard_is_current(results, args.out):
             print(f"{args.out} is what its {len(results)} results director{'y' if len(results) == 1 else 'ies'} render")

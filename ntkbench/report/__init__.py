@@ -1,10 +1,11 @@
 """The report: results directories gathered, fitted and compared, rendered as a Markdown
-leaderboard with its figures."""
+leaderboard with its figures or as one self-contained HTML page."""
 
 from ._collect import SpecSummary as SpecSummary
 from ._collect import load_results as load_results
 from ._collect import summarize as summarize
 from ._leaderboard import leaderboard_is_current as leaderboard_is_current
 from ._leaderboard import render_leaderboard as render_leaderboard
+from ._leaderboard import write_html_leaderboard as write_html_leaderboard
 from ._leaderboard import write_leaderboard as write_leaderboard
 from ._terminal import exponents_text as exponents_text

@@ -186,14 +186,25 @@ def same_at_every_width(learner_name: str) -> bool:
     return bool(plugin is not None and plugin.same_at_every_width)
 
 
+DYNAMICS_KEYS = ("fraction", "distance_to_init", "distance_to_final", "velocity", "after_kernel_test_error", "network_test_error")
+
+
+def dynamics_by_seed(summary: SpecSummary) -> tuple[np.ndarray, dict[str, np.ndarray], list[float | None]]:
+    """The checkpoints' steps, every quantity per seed and checkpoint (`(seeds, checkpoints)`, seeds
+    ascending) and each seed's settling fraction; empty without a successful run."""
+    runs = sorted((r for r in summary.records.current.values() if r.ok and "checkpoints" in r.info), key=lambda r: r.cell.seed)
+    if not runs:
+        return np.array([]), {}, []
+    steps = np.array([row["step"] for row in runs[0].info["checkpoints"]])
+    values = {key: np.array([[row[key] for row in r.info["checkpoints"]] for r in runs], dtype=np.float64) for key in DYNAMICS_KEYS}
+    return steps, values, [r.info["settled_fraction"] for r in runs]
+
+
 def dynamics_table(summary: SpecSummary) -> tuple[list[dict[str, float]], list[float | None]]:
     """Checkpoint rows averaged over seeds, and each seed's settling fraction."""
-    runs = [r for r in summary.records.current.values() if r.ok and "checkpoints" in r.info]
-    if not runs:
-        return [], []
-    steps = [row["step"] for row in runs[0].info["checkpoints"]]
-    keys = ["fraction", "distance_to_init", "distance_to_final", "velocity", "after_kernel_test_error", "network_test_error"]
-    rows = []
-    for index, step in enumerate(steps):
-        rows.append({"step": step, **{k: float(np.mean([r.info["checkpoints"][index][k] for r in runs])) for k in keys}})
-    return rows, [r.info["settled_fraction"] for r in sorted(runs, key=lambda r: r.cell.seed)]
+    steps, values, settled = dynamics_by_seed(summary)
+    rows = [
+        {"step": step, **{key: float(np.mean(values[key][:, index])) for key in DYNAMICS_KEYS}}
+        for index, step in enumerate(steps.tolist())
+    ]
+    return rows, settled

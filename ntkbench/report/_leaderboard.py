@@ -1,5 +1,5 @@
 """The leaderboard: per spec, every learner's data-scaling exponent with its interval, each learner
-against the reference, plots, and a summary across specs.
+against the reference, plots, and a summary across specs; as Markdown with PNGs, or as one HTML page.
 
 record -> fit -> leaderboard. Input is one or more results directories (each holds the spec it
 was run from and its records); output is one Markdown file and the PNGs of each spec beside it.
@@ -14,18 +14,29 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..api import RunFailure
 from ..runner import write_atomically
 from ._collect import SpecSummary, load_results, summarize
+from ._html import markdown_to_html
 from ._markdown import spec_section, summary_table
-from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric
+from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric, save_png, svg_text
 
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
+    """A figure of the leaderboard: its file name and how to build it."""
+
     name: str
-    draw: Callable[[Path], None]
+    build: Callable[[], Any]
+    """Builds the matplotlib figure (a new one at every call)."""
+
+    def draw(self, path: Path) -> None:
+        save_png(self.build(), path)
+
+    def svg(self) -> str:
+        return svg_text(self.build())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +114,25 @@ def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> R
             f"cannot write the leaderboard {out_file} or its figures: {error.strerror or error}. The records are "
             "kept; write it again with `ntkbench leaderboard --results DIR... --out FILE` once there is room."
         ) from None
+    return rendered
+
+
+def write_html_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
+    """Render the leaderboard as one self-contained HTML page (figures inlined as SVG, tables
+    sortable) and write it atomically; return what was rendered.
+
+    **Raises:** `RunFailure` when the file cannot be written.
+    """
+    out_file = Path(out_file)
+    rendered = render_leaderboard(results_dirs, out_file)
+    figures = {figure.name: figure for figure in rendered.figures}
+    page = markdown_to_html(
+        rendered.markdown, lambda name: figures[name].svg() if name in figures else None, "ntkbench leaderboard"
+    )
+    try:
+        write_atomically(out_file, lambda out: out.write(page))
+    except OSError as error:
+        raise RunFailure(f"cannot write the HTML leaderboard {out_file}: {error.strerror or error}; the records are kept") from None
     return rendered
 
 

@@ -1,17 +1,30 @@
 """The leaderboard's figures: each learner's metric against n, Δα against the reference, α against
-width, and the kernel dynamics."""
+width, and the kernel dynamics.
+
+Each function builds a matplotlib figure; `save_png` and `svg_text` write it out (the Markdown
+leaderboard links PNGs, the HTML one inlines SVG). A learner has one colour in every figure of a
+spec (`learner_colors`), and every artist drawn for a learner carries the id `learner:<id>`
+(matplotlib's gid, an element id in SVG).
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..runner import write_atomically
-from ._collect import SpecSummary, WidthGroup, dynamics_table, same_at_every_width
+from ._collect import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
+from ._colors import learner_colors
+
+BAND_ALPHA = 0.15
+WIDTH_OFFSET = 0.08
+"""Learners at one width are drawn this many octaves apart, so that their error bars do not overlap."""
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +33,17 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> None:
+def colors_of(summary: SpecSummary) -> dict[str, str]:
+    """Every learner's colour in this spec's figures."""
+    return learner_colors([learner["id"] for learner in summary.spec["learners"]])
+
+
+def _gid(learner_id: str) -> str:
+    return f"learner:{learner_id}"
+
+
+def save_png(figure: Any, path: Path) -> None:
+    """Write the figure as a PNG (atomically, without a timestamp) and close it."""
     figure.tight_layout()
     try:
         write_atomically(path, lambda out: figure.savefig(out, format="png", metadata={"Software": None}), binary=True)
@@ -28,15 +51,37 @@ def _save(figure, path: Path) -> None:
         _pyplot().close(figure)
 
 
-def plot_metric(summary: SpecSummary, group: WidthGroup, path: Path) -> None:
-    """Log-log plot of the metric against n: seed mean (markers), seed range (band), fitted law (dashed)."""
+def svg_text(figure: Any) -> str:
+    """The figure as an SVG element to inline in HTML (no XML prolog, no date, text as text, element
+    ids stable); a learner's artists become `class="learner" data-learner="<id>"`. Closes the figure."""
+    import matplotlib
+
+    figure.tight_layout()
+    buffer = io.StringIO()
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "ntkbench", "svg.fonttype": "none"}):
+            figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    finally:
+        _pyplot().close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):].replace('id="learner:', 'class="learner" data-learner="')
+
+
+def plot_metric(summary: SpecSummary, group: WidthGroup) -> Any:
+    """Log-log plot of the metric against n: seed mean (markers), min–max over seeds (band), fitted
+    law over the fit window (dashed), each said in the legend."""
     plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     metric = summary.spec["metric"]
     n_min, n_max = summary.fit_window()
     fits = {fit.curve.learner_id: fit for fit in group.comparison.fits}
+    colors = colors_of(summary)
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for index, curve in enumerate(group.curves):
-        color = f"C{index}"
+    drew_band = drew_fit = False
+    for curve in group.curves:
+        color, gid = colors[curve.learner_id], _gid(curve.learner_id)
         present = ~np.all(np.isnan(curve.table), axis=0)
         if not present.any():
             continue
@@ -44,83 +89,117 @@ def plot_metric(summary: SpecSummary, group: WidthGroup, path: Path) -> None:
         table = curve.table[:, present]
         fit = fits[curve.learner_id]
         label = curve.learner_id + (f" (α = {fit.alpha:.3f})" if fit.law else "")
-        axes.plot(n, curve.mean()[present], "o-", color=color, label=label, markersize=4, linewidth=1.2)
-        with np.errstate(invalid="ignore"):
-            axes.fill_between(n, np.nanmin(table, axis=0), np.nanmax(table, axis=0), color=color, alpha=0.15, linewidth=0)
+        axes.plot(n, curve.mean()[present], "o-", color=color, label=label, markersize=4, linewidth=1.2, gid=gid)
+        if table.shape[0] > 1:
+            with np.errstate(invalid="ignore"):
+                axes.fill_between(n, np.nanmin(table, axis=0), np.nanmax(table, axis=0), color=color, alpha=BAND_ALPHA,
+                                  linewidth=0, gid=gid)
+            drew_band = True
         if fit.law:
             grid = np.geomspace(n_min, n_max, 50)
-            axes.plot(grid, fit.law.predict(grid), "--", color=color, linewidth=1)
+            axes.plot(grid, fit.law.predict(grid), "--", color=color, linewidth=1, gid=gid)
+            drew_fit = True
+    handles, labels = axes.get_legend_handles_labels()
+    if drew_band:
+        seeds = len(summary.spec["sweep"]["seeds"])
+        handles.append(Patch(color="grey", alpha=BAND_ALPHA * 2, linewidth=0))
+        labels.append(f"band: min–max over {seeds} seeds")
+    if drew_fit:
+        law = group.comparison.model.replace("_", " ")
+        handles.append(Line2D([], [], linestyle="--", color="grey", linewidth=1))
+        labels.append(f"dashed: fitted {law}, n in [{n_min}, {n_max}]")
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     axes.set_xlabel("training samples n")
     axes.set_ylabel(metric.replace("_", " "))
     axes.set_title(summary.name + (f", width {group.width}" if group.width is not None else ""))
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    _save(figure, path)
+    if handles:
+        axes.legend(handles, labels, fontsize=8)
+    return figure
 
 
-def plot_delta_alpha(summary: SpecSummary, group: WidthGroup, path: Path) -> None:
-    """Δα of every learner against the network, with its 95% interval."""
+def plot_delta_alpha(summary: SpecSummary, group: WidthGroup) -> Any:
+    """Δα of every learner against the reference, with its 95% interval."""
     plt = _pyplot()
     comparisons = group.comparison.comparisons
-    figure, axes = plt.subplots(figsize=(6.4, 0.6 + 0.5 * len(comparisons)), dpi=120)
+    colors = colors_of(summary)
+    figure, axes = plt.subplots(figsize=(6.4, 1.0 + 0.5 * len(comparisons)), dpi=120)
+    with_interval = False
     for row, comparison in enumerate(comparisons):
+        color, gid = colors[comparison.learner_id], _gid(comparison.learner_id)
         interval = comparison.delta_interval
         if interval is not None:
             axes.errorbar(
                 comparison.delta_alpha, row,
                 xerr=[[comparison.delta_alpha - interval.low], [interval.high - comparison.delta_alpha]],
-                fmt="o", color=f"C{row}", capsize=4,
+                fmt="o", color=color, capsize=4, gid=gid,
             )
+            with_interval = True
         else:
-            axes.plot(comparison.delta_alpha, row, "o", color=f"C{row}")
+            axes.plot(comparison.delta_alpha, row, "o", color=color, gid=gid)
     axes.axvline(0.0, color="black", linewidth=0.8)
     axes.set_yticks(range(len(comparisons)), [c.learner_id for c in comparisons])
     axes.set_ylim(-0.6, len(comparisons) - 0.4)
-    axes.set_xlabel(f"Δα = α({group.comparison.reference}) − α(learner)   (> 0: the network scales better)")
-    axes.set_title(summary.name)
+    reference = group.comparison.reference
+    axes.set_xlabel(f"Δα = α({reference}) − α(learner)   (> 0: {reference} scales better)")
+    note = "; bars: paired 95% interval" if with_interval else "; no interval (one seed)"
+    axes.set_title(summary.name + note, fontsize=10)
     axes.grid(True, axis="x", alpha=0.3)
-    _save(figure, path)
+    return figure
 
 
-def plot_alpha_by_width(summary: SpecSummary, path: Path) -> None:
-    """α of every learner against width; learners that declare `same_at_every_width` (an infinite-width
-    kernel) as horizontal lines. Learners without an exponent at any width are left out."""
+def plot_alpha_by_width(summary: SpecSummary) -> Any:
+    """α of every learner against width, with its 95% interval; learners that declare
+    `same_at_every_width` (an infinite-width kernel) as horizontal lines. Learners at one width are
+    drawn slightly apart. Learners without an exponent at any width are left out."""
     plt = _pyplot()
     widths = np.array([group.width for group in summary.groups], dtype=float)
+    colors = colors_of(summary)
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for index, fit in enumerate(summary.groups[0].comparison.fits):
+    fits_by_learner = []
+    for fit in summary.groups[0].comparison.fits:
         learner = fit.curve.learner_id
         fits = [next(f for f in g.comparison.fits if f.curve.learner_id == learner) for g in summary.groups]
         alphas = np.array([f.alpha if f.law else np.nan for f in fits])
-        color = f"C{index}"
-        if np.all(np.isnan(alphas)):
-            continue
+        if not np.all(np.isnan(alphas)):
+            fits_by_learner.append((fit, fits, alphas))
+    spread = [item for item in fits_by_learner if not same_at_every_width(item[0].curve.name)]
+    for fit, fits, alphas in fits_by_learner:
+        learner = fit.curve.learner_id
+        color, gid = colors[learner], _gid(learner)
         if same_at_every_width(fit.curve.name):
-            axes.axhline(np.nanmean(alphas), color=color, linestyle="--", label=f"{learner} (infinite width)")
+            axes.axhline(np.nanmean(alphas), color=color, linestyle="--", label=f"{learner} (infinite width)", gid=gid)
             continue
+        position = [item[0] for item in spread].index(fit)
+        shifted = widths * 2.0 ** (WIDTH_OFFSET * (position - (len(spread) - 1) / 2))
         low = [f.alpha - f.alpha_interval.low if f.alpha_interval else 0.0 for f in fits]
         high = [f.alpha_interval.high - f.alpha if f.alpha_interval else 0.0 for f in fits]
-        axes.errorbar(widths, alphas, yerr=[low, high], fmt="o-", color=color, capsize=3, label=learner)
-    if axes.get_legend_handles_labels()[0]:
+        axes.errorbar(shifted, alphas, yerr=[low, high], fmt="o-", color=color, capsize=3, label=learner, gid=gid)
+    if fits_by_learner:
         axes.set_xscale("log", base=2)
-        axes.legend(fontsize=8)
+        axes.set_xticks(widths, [str(int(width)) for width in widths])
+        axes.legend(fontsize=8, title="bars: 95% interval of α; points set apart", title_fontsize=8)
     else:
         axes.text(0.5, 0.5, "no exponent at any width yet", transform=axes.transAxes, ha="center", va="center")
     axes.set_xlabel("width")
     axes.set_ylabel("α")
     axes.set_title(summary.name)
     axes.grid(True, alpha=0.3)
-    _save(figure, path)
+    return figure
 
 
-def plot_dynamics(summary: SpecSummary, path: Path) -> None:
-    """The four dynamics curves against training steps (log x)."""
+def plot_dynamics(summary: SpecSummary) -> Any:
+    """The four dynamics curves against training steps (log x): the mean over seeds, and the band
+    from the smallest to the largest seed."""
     plt = _pyplot()
-    rows, _ = dynamics_table(summary)
-    steps = np.array([r["step"] for r in rows], dtype=float) + 1
+    steps, values, _ = dynamics_by_seed(summary)
+    seeds = next(iter(values.values())).shape[0] if values else 0
+    x = steps.astype(float) + 1
     figure, panels = plt.subplots(2, 2, figsize=(8.4, 6.0), dpi=120, sharex=True)
+    if not values:
+        figure.text(0.5, 0.5, "no successful run yet", ha="center", va="center")
+        return figure
     series = [
         ("kernel distance", [("to initial kernel", "distance_to_init"), ("to final kernel", "distance_to_final")]),
         ("kernel velocity (distance per step)", [("velocity", "velocity")]),
@@ -128,14 +207,17 @@ def plot_dynamics(summary: SpecSummary, path: Path) -> None:
         ("network test error", [("network", "network_test_error")]),
     ]
     for axes, (title, curves) in zip(panels.ravel(), series, strict=True):
-        for label, key in curves:
-            axes.plot(steps, [r[key] for r in rows], "o-", markersize=3, label=label)
+        for index, (label, key) in enumerate(curves):
+            color = f"C{index}"
+            axes.plot(x, values[key].mean(axis=0), "o-", markersize=3, color=color, label=f"{label} (mean)")
+            if seeds > 1:
+                axes.fill_between(x, values[key].min(axis=0), values[key].max(axis=0), color=color, alpha=BAND_ALPHA,
+                                  linewidth=0, label=f"min–max over {seeds} seeds")
         axes.set_xscale("log")
         axes.set_title(title, fontsize=10)
         axes.grid(True, alpha=0.3)
-        if len(curves) > 1:
-            axes.legend(fontsize=8)
+        axes.legend(fontsize=7)
     for axes in panels[1]:
         axes.set_xlabel("training step + 1")
     figure.suptitle(summary.name)
-    _save(figure, path)
+    return figure

@@ -1,0 +1,173 @@
+"""The leaderboard as one self-contained HTML page: the Markdown leaderboard's sections, its tables
+sortable by any column, its figures inlined as SVG. Nothing is fetched when the page opens.
+
+The page is converted from the rendered Markdown, which ntkbench writes with a small subset of
+the language (headings, paragraphs, lists, pipe tables, images, `code`, **bold**, links and
+<sub>), so the two always hold the same numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+
+_IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<name>[^)]+)\)$")
+_HEADING = re.compile(r"^(?P<level>#{1,6}) (?P<text>.*)$")
+_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_ALLOWED_TAGS = ("sub",)
+
+STYLE = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1b1f24; background: #fff; }
+main { max-width: 1180px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+nav { background: #f4f6f8; border-bottom: 1px solid #d8dee4; padding: .6rem 2rem; position: sticky; top: 0; z-index: 1;
+      overflow-x: auto; white-space: nowrap; }
+nav a { margin-right: 1rem; color: #0b5cad; text-decoration: none; white-space: nowrap; }
+h1 { font-size: 1.8rem; } h2 { border-top: 2px solid #d8dee4; padding-top: 1.2rem; margin-top: 2.5rem; }
+code { background: #f0f2f4; padding: 0 .25em; border-radius: 3px; font-size: .92em; }
+table { border-collapse: collapse; margin: .8rem 0 1.2rem; font-size: .9rem; display: block; overflow-x: auto; }
+th, td { border: 1px solid #d8dee4; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f4f6f8; cursor: pointer; user-select: none; white-space: nowrap; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+sub { font-size: .8rem; color: #57606a; }
+"""
+
+SCRIPT = """
+(function () {
+  function key(text) {
+    var match = text.replace(/\\u2212/g, "-").match(/^[=\\s]*([-+]?\\d*\\.?\\d+(?:e[-+]?\\d+)?)/i);
+    return match ? [0, parseFloat(match[1]), text] : [1, 0, text];
+  }
+  function compare(a, b) {
+    if (a[0] !== b[0]) return a[0] - b[0];
+    if (a[0] === 0 && a[1] !== b[1]) return a[1] - b[1];
+    return a[2].localeCompare(b[2]);
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  tables.forEach(function (table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (header, column) {
+      header.addEventListener("click", function () {
+        var ascending = header.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
+        header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (x, y) {
+          var order = compare(key(x.cells[column].textContent.trim()), key(y.cells[column].textContent.trim()));
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+  document.body.setAttribute("data-sortable-tables", String(tables.length));
+})();
+"""
+
+
+def _inline(text: str) -> str:
+    """Markdown inline syntax as HTML: `code` (taken literally), **bold**, [links](url) and <sub>;
+    everything else escaped."""
+    parts = _CODE.split(text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+            continue
+        escaped = html.escape(part, quote=False)
+        for tag in _ALLOWED_TAGS:
+            escaped = escaped.replace(f"&lt;{tag}&gt;", f"<{tag}>").replace(f"&lt;/{tag}&gt;", f"</{tag}>")
+        escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
+        escaped = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', escaped)
+        out.append(escaped)
+    return "".join(out)
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table(lines: list[str]) -> str:
+    header, body = _cells(lines[0]), [_cells(line) for line in lines[2:]]
+    head = "".join(f'<th scope="col">{_inline(cell)}</th>' for cell in header)
+    rows = "".join("<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>" for row in body)
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _slug(text: str, used: set[str]) -> str:
+    """GitHub's anchor of a heading (so the Markdown's `[spec](#spec)` links work here too): lower
+    case, punctuation but `-` and `_` dropped, spaces as `-`, `-1`, `-2`, ... on repeats."""
+    base = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+    slug, suffix = base, 1
+    while slug in used:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    used.add(slug)
+    return slug
+
+
+def _blocks(lines: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """(kind, lines) of each block: heading, table, list, image or paragraph."""
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip():
+            index += 1
+            continue
+        for kind, starts in (("table", lambda text: text.startswith("|")), ("list", lambda text: text.startswith("- "))):
+            if starts(line):
+                end = index
+                while end < len(lines) and starts(lines[end]):
+                    end += 1
+                yield kind, lines[index:end]
+                index = end
+                break
+        else:
+            if _HEADING.match(line) or _IMAGE.match(line.strip()):
+                yield ("heading" if _HEADING.match(line) else "image"), [line]
+                index += 1
+                continue
+            end = index
+            while end < len(lines) and lines[end].strip() and not (
+                lines[end].startswith(("|", "- ", "#")) or _IMAGE.match(lines[end].strip())
+            ):
+                end += 1
+            yield "paragraph", lines[index:end]
+            index = end
+
+
+def markdown_to_html(markdown: str, figure_svg: Callable[[str], str | None], title: str) -> str:
+    """The page for `markdown`; `figure_svg(name)` gives the SVG of the figure file an image names
+    (None: linked as an image instead). Every h2 is listed in a navigation bar."""
+    body, navigation, used = [], [], set()
+    for kind, lines in _blocks(markdown.splitlines()):
+        if kind == "heading":
+            match = _HEADING.match(lines[0])
+            level, text = len(match["level"]), match["text"]
+            slug = _slug(text, used)
+            if level == 2:
+                navigation.append(f'<a href="#{slug}">{_inline(text)}</a>')
+            body.append(f'<h{level} id="{slug}">{_inline(text)}</h{level}>')
+        elif kind == "table":
+            body.append(_table(lines))
+        elif kind == "list":
+            body.append("<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in lines) + "</ul>")
+        elif kind == "image":
+            match = _IMAGE.match(lines[0].strip())
+            svg = figure_svg(match["name"])
+            alt = html.escape(match["alt"])
+            content = svg if svg is not None else f'<img src="{html.escape(match["name"])}" alt="{alt}">'
+            body.append(f'<figure role="img" aria-label="{alt}">{content}<figcaption>{alt}</figcaption></figure>')
+        else:
+            body.append(f"<p>{_inline(' '.join(line.strip() for line in lines))}</p>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<nav>{''.join(navigation)}</nav>\n<main>\n" + "\n".join(body) + "\n</main>\n"
+        f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )

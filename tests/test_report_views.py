@@ -1,0 +1,169 @@
+"""The figures people read and the HTML page they open: one colour per learner in every figure of
+a spec (and across specs), bands and fits said in the legend, and the self-contained HTML
+leaderboard rendered by headless Chromium with every table and figure and no console error."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+
+from ntkbench.report import render_leaderboard
+from ntkbench.report._html import markdown_to_html
+
+RESULTS = REPO / "leaderboard" / "results"
+
+
+def _learner_colors(figure) -> dict[str, set[str]]:
+    """The colours of every artist drawn for a learner (gid `learner:<id>`), per learner id."""
+    from matplotlib.collections import Collection
+    from matplotlib.colors import to_hex
+    from matplotlib.lines import Line2D
+
+    colors: dict[str, set[str]] = defaultdict(set)
+    for artist in figure.findobj():
+        gid = artist.get_gid()
+        if not gid or not gid.startswith("learner:"):
+            continue
+        if isinstance(artist, Line2D):
+            colors[gid.removeprefix("learner:")].add(to_hex(artist.get_color()))
+        elif isinstance(artist, Collection):
+            colors[gid.removeprefix("learner:")].update(to_hex(c, keep_alpha=False) for c in artist.get_facecolor())
+    return colors
+
+
+@pytest.mark.parametrize("spec", ["fashion_mlp", "fashion_width", "fashion_mlp_plugins"])
+def test_every_learner_has_one_colour_in_every_figure_of_a_spec(tmp_path, spec):
+    import matplotlib.pyplot as plt
+
+    rendered = render_leaderboard([RESULTS / spec], tmp_path / "README.md", set_aside=False)
+    assert len(rendered.figures) >= 2
+    seen: dict[str, set[str]] = defaultdict(set)
+    for figure in rendered.figures:
+        built = figure.build()
+        drawn = _learner_colors(built)
+        plt.close(built)
+        assert drawn, f"{figure.name}: no artist carries a learner's id"
+        for learner, colors in drawn.items():
+            seen[learner] |= colors
+    assert all(len(colors) == 1 for colors in seen.values()), dict(seen)
+    learners = [learner["id"] for learner in rendered.summaries[0].spec["learners"]]
+    assert set(seen) == set(learners)
+    assert len({next(iter(colors)) for colors in seen.values()}) == len(seen), "two learners share a colour"
+
+
+def test_a_learner_id_has_the_same_colour_in_every_spec(tmp_path):
+    import matplotlib.pyplot as plt
+
+    colors: dict[str, set[str]] = defaultdict(set)
+    rendered = render_leaderboard([RESULTS / "fashion_mlp", RESULTS / "fashion_width", RESULTS / "control_positive"],
+                                  tmp_path / "README.md", set_aside=False)
+    for figure in rendered.figures:
+        built = figure.build()
+        for learner, drawn in _learner_colors(built).items():
+            colors[learner] |= drawn
+        plt.close(built)
+    assert {learner for learner, drawn in colors.items()} >= {"network", "ntk_infinite", "entk_init"}
+    assert all(len(drawn) == 1 for drawn in colors.values()), dict(colors)
+
+
+def test_the_legend_says_what_bands_and_dashed_lines_are(tmp_path):
+    import matplotlib.pyplot as plt
+
+    rendered = render_leaderboard([RESULTS / "fashion_mlp"], tmp_path / "README.md", set_aside=False)
+    built = next(f for f in rendered.figures if f.name.endswith("fashion_mlp.png")).build()
+    labels = [text.get_text() for text in built.axes[0].get_legend().get_texts()]
+    plt.close(built)
+    assert "band: min–max over 5 seeds" in labels
+    assert "dashed: fitted power law, n in [64, 4096]" in labels
+    assert any(label.startswith("network (α = ") for label in labels)
+
+
+def test_the_dynamics_figure_shows_the_spread_over_seeds(tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    rendered = render_leaderboard([RESULTS / "fashion_dynamics"], tmp_path / "README.md", set_aside=False)
+    built = rendered.figures[0].build()
+    bands = [artist for axes in built.axes for artist in axes.collections if isinstance(artist, PolyCollection)]
+    labels = {text.get_text() for axes in built.axes for text in axes.get_legend().get_texts()}
+    plt.close(built)
+    assert len(bands) == 5 and "min–max over 3 seeds" in labels
+
+
+def _chromium() -> str | None:
+    return next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
+
+
+requires_chromium = pytest.mark.skipif(
+    _chromium() is None and not os.environ.get("CI"),
+    reason="no headless Chromium (sudo apt-get install chromium); CI installs it",
+)
+
+
+def _render_in_chromium(page: Path) -> tuple[str, list[str]]:
+    """The DOM of `page` after its scripts ran, and the console messages Chromium logged."""
+    browser = _chromium()
+    assert browser is not None, "Chromium is not installed: .ci/run installs Debian's chromium"
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+
+
+@requires_chromium
+def test_the_console_check_sees_an_error():
+    """The check below would pass vacuously if Chromium's console messages were not read."""
+    page = Path(os.environ.get("TMPDIR", "/tmp")) / f"ntkbench-console-{os.getpid()}.html"
+    page.write_text("<!DOCTYPE html><html><body><script>throw new Error('boom')</script></body></html>")
+    try:
+        _, console = _render_in_chromium(page)
+    finally:
+        page.unlink()
+    assert any("Uncaught Error: boom" in line for line in console)
+
+
+@requires_chromium
+def test_the_html_leaderboard_renders_every_table_and_figure(tmp_path):
+    page = tmp_path / "leaderboard.html"
+    result = run_cli("leaderboard", "--html", str(page), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "README.md").exists()  # one file, nothing beside it
+    text = page.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), "the page fetches something"
+    markdown = (REPO / "leaderboard" / "README.md").read_text()
+    tables = len(re.findall(r"^\|[-|: ]+\|$", markdown, flags=re.M))
+    figures = len(re.findall(r"^!\[", markdown, flags=re.M))
+
+    dom, console = _render_in_chromium(page)
+    assert not console, console
+    assert dom.count("<table") == tables and dom.count("<svg") == figures
+    assert f'data-sortable-tables="{tables}"' in dom  # the script ran to its end
+    assert dom.count('<figure role="img"') == figures and 'class="learner" data-learner="network"' in dom
+    for spec in sorted(path.name for path in RESULTS.iterdir() if path.is_dir()):
+        assert f'<h2 id="{spec}">' in dom and f'href="#{spec}"' in dom
+
+
+@requires_chromium
+def test_a_click_on_a_header_sorts_the_rows_by_number(tmp_path):
+    markdown = "# t\n\n| learner | Δα |\n|---|---|\n| a | +0.300 [0.1, 0.5] |\n| b | −0.100 |\n| c | — |\n| d | 0.25 |\n"
+    page = markdown_to_html(markdown, lambda name: None, "t").replace(
+        "</body>",
+        "<script>var th = document.querySelectorAll('th')[1]; var order = [];"
+        "th.click(); order.push(Array.from(document.querySelectorAll('tbody tr td:first-child')).map(c => c.textContent).join(''));"
+        "th.click(); order.push(Array.from(document.querySelectorAll('tbody tr td:first-child')).map(c => c.textContent).join(''));"
+        "document.body.setAttribute('data-order', order.join(','));</script></body>",
+    )
+    (tmp_path / "page.html").write_text(page)
+    dom, console = _render_in_chromium(tmp_path / "page.html")
+    assert not console, console
+    assert 'data-order="bdac,cadb"' in dom  # numbers ascending (the non-number last), then descending
