@@ -70,3 +70,37 @@ try:
     __version__ = _version("ntkbench")
 except _PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+__all__ = [
+    "API_VERSION",
+    "RIDGE_GRID",
+    "AcrossSeeds",
+    "Architecture",
+    "ArchitectureOptions",
+    "ArtifactCache",
+    "CellCost",
+    "CellFailure",
+    "CostContext",
+    "DataFile",
+    "Dataset",
+    "DatasetOptions",
+    "DataUnavailable",
+    "DynamicsRequest",
+    "FileStore",
+    "InputError",
+    "KernelRidgeOptions",
+    "LabelledData",
+    "Learner",
+    "LearnerOptions",
+    "LearnerResult",
+    "LearnerTask",
+    "NtkbenchError",
+    "SpecError",
+    "StatefulModel",
+    "StaxTwin",
+    "run_spec",
+    "Spec",
+    "load_spec",
+    "parse_spec",
+    *sorted(_ANALYSIS | _REPORT | _RESULTS),
+]

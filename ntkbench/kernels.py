@@ -20,3 +20,16 @@ from .numerics._kernels import empirical_ntk as empirical_ntk
 from .numerics._kernels import empirical_ntk_key as empirical_ntk_key
 from .numerics._kernels import evaluate_tiled as evaluate_tiled
 from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn
+
+__all__ = [
+    "regress_with_empirical_ntk",
+    "regress_with_features",
+    "regress_with_kernel",
+    "KernelRidgeFit",
+    "kernel_ridge_predict",
+    "one_hot",
+    "empirical_ntk",
+    "empirical_ntk_key",
+    "evaluate_tiled",
+    "infinite_kernel_fn",
+]

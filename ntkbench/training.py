@@ -11,3 +11,13 @@ from .numerics._training import TrainingLog as TrainingLog
 from .numerics._training import predict as predict
 from .numerics._training import train_choosing_learning_rate as train_choosing_learning_rate
 from .numerics._training import train_network as train_network
+
+__all__ = [
+    "AdamOptions",
+    "SGDOptions",
+    "TrainingOptions",
+    "TrainingLog",
+    "predict",
+    "train_choosing_learning_rate",
+    "train_network",
+]

@@ -41,10 +41,13 @@ from ._options import PluginOptions as PluginOptions
 from ._options import StrictModel as StrictModel
 from ._registry import API_VERSION as API_VERSION
 from ._registry import ENTRY_POINT_GROUPS as ENTRY_POINT_GROUPS
+from ._registry import LOCAL_DISTRIBUTION as LOCAL_DISTRIBUTION
 from ._registry import PluginEntry as PluginEntry
 from ._registry import PluginKind as PluginKind
 from ._registry import PluginLoadError as PluginLoadError
 from ._registry import load_all as load_all
+from ._registry import load_local as load_local
+from ._registry import local_origin as local_origin
 from ._registry import registered as registered
 from ._storage import DataFile as DataFile
 from ._storage import FileStore as FileStore

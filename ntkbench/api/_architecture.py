@@ -45,6 +45,9 @@ class Architecture(abc.ABC):
     Options: ClassVar[type[ArchitectureOptions]] = ArchitectureOptions
     api_version: ClassVar[int | None] = None
     """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
+    plugin_name: ClassVar[str | None] = None
+    """The name a spec gives a plugin loaded from a file or module its `plugins:` list names (an
+    installed plugin's name is its entry point's)."""
     stax_twin_availability: ClassVar[str | None] = None
     """When the architecture has an infinite-width twin, in words ("always", "with norm: none"),
     for error messages; `None`: never."""

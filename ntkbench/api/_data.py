@@ -34,6 +34,9 @@ class Dataset(abc.ABC):
     Options: ClassVar[type[DatasetOptions]] = DatasetOptions
     api_version: ClassVar[int | None] = None
     """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
+    plugin_name: ClassVar[str | None] = None
+    """The name a spec gives a plugin loaded from a file or module its `plugins:` list names (an
+    installed plugin's name is its entry point's)."""
 
     def __init__(self, options: DatasetOptions):
         self.options = options

@@ -19,6 +19,9 @@ class Learner(abc.ABC):
     Options: ClassVar[type[LearnerOptions]] = LearnerOptions
     api_version: ClassVar[int | None] = None
     """The plugin API version this class was written for (`ntkbench.API_VERSION`)."""
+    plugin_name: ClassVar[str | None] = None
+    """The name a spec gives a plugin loaded from a file or module its `plugins:` list names (an
+    installed plugin's name is its entry point's)."""
     needs_stax_twin: ClassVar[bool] = False
     """True when the learner needs the architecture's infinite-width twin."""
     deterministic: ClassVar[bool] = True
@@ -61,7 +64,17 @@ class Learner(abc.ABC):
         return None
 
     def estimate_cost(self, context: CostContext) -> CellCost | None:
-        """What one cell will cost, for `ntkbench plan` and the memory check of `ntkbench run` (None: unknown)."""
+        """What one cell will cost, for `ntkbench plan` and the memory check of `ntkbench run`.
+
+        Return a `CellCost`: `peak_bytes`, the memory the cell holds at its peak (inputs, kernel
+        matrices, parameters and optimiser state), always; `flops`, the floating-point work, when
+        `context.detailed` (for compiled jax code, `jax.jit(f).lower(*args).compile().cost_analysis()`
+        counts it without running; `jax.ShapeDtypeStruct` stands in for the arrays); float64
+        factorisations as `factor_flops`. Without `context.detailed` give only `peak_bytes`: the
+        memory check of every run asks, and must not compile. Work shared by a seed's cells is
+        counted at `context.first_of_seed`. None (the default): unknown, shown as `?` by
+        `ntkbench plan` and left out of the memory check.
+        """
         return None
 
     def kernel_dynamics(self, task: LearnerTask, request: DynamicsRequest) -> LearnerResult:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib.metadata
-from typing import Literal
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Any, Literal
 
 from ._architecture import Architecture
 from ._data import Dataset
@@ -48,6 +53,8 @@ class PluginEntry:
     distribution: str
     version: str
     conflicts: tuple[str, ...] = ()
+    source: str | None = None
+    """For a plugin a spec's `plugins:` names: the file it was loaded from (None: installed)."""
 
     @property
     def builtin(self) -> bool:
@@ -60,6 +67,8 @@ class PluginEntry:
 
 @functools.cache
 def _load_entry(entry: PluginEntry) -> type:
+    if entry.source is not None:
+        return _LOCAL_CLASSES[entry]
     if entry.conflicts:
         raise PluginLoadError(
             f"{entry.kind} {entry.name!r} is registered by several distributions: "
@@ -133,3 +142,81 @@ def load_all(kind: PluginKind) -> LoadedPlugins:
         except PluginLoadError as error:
             broken[name] = error
     return LoadedPlugins(entries, usable, broken)
+
+
+LOCAL_DISTRIBUTION = "local"
+"""The distribution `ntkbench list` and records name for a plugin loaded from a spec's `plugins:`."""
+_LOCAL_CLASSES: dict[PluginEntry, type] = {}
+_LOCAL_ORIGINS: dict[type, dict[str, str]] = {}
+
+
+def local_origin(plugin: type) -> dict[str, str] | None:
+    """Where a plugin loaded from a spec's `plugins:` came from: `file` and its `sha256` (and the
+    `module` name, for a module); None for an installed plugin."""
+    return _LOCAL_ORIGINS.get(plugin)
+
+
+def _module_from(reference: str, base_dir: Path) -> Any:
+    """Import a plugin file (a path ending in .py, relative to `base_dir`) or a module (a dotted name)."""
+    if reference.endswith(".py"):
+        path = (base_dir / reference).resolve()
+        if not path.is_file():
+            raise PluginLoadError(f"plugin file {path} does not exist")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        stem = re.sub(r"\W", "_", path.stem)
+        name = f"ntkbench_local_{digest[:12]}_{stem}"
+        if name not in sys.modules:
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        return sys.modules[name]
+    return importlib.import_module(reference)
+
+
+def load_local(references: list[str], base_dir: Path) -> dict[PluginKind, dict[str, PluginEntry]]:
+    """The plugins of the files and modules a spec's `plugins:` names: every class defined there that
+    subclasses a plugin base and declares `plugin_name`, by kind and name, already loaded.
+
+    **Raises:** `PluginLoadError` naming the file or module that does not import, that defines no
+    plugin, or a plugin that is invalid (wrong `api_version`) or named twice.
+    """
+    found: dict[PluginKind, dict[str, PluginEntry]] = {kind: {} for kind in ENTRY_POINT_GROUPS}
+    for reference in references:
+        try:
+            module = _module_from(reference, base_dir)
+        except PluginLoadError:
+            raise
+        except Exception as error:
+            raise PluginLoadError(f"plugins: {reference} failed to import: {type(error).__name__}: {error}") from error
+        path = Path(module.__file__).resolve() if getattr(module, "__file__", None) else None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path else ""
+        classes = [
+            value for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__ and getattr(value, "plugin_name", None)
+        ]
+        plugins = [(kind, plugin) for plugin in classes for kind, base in _BASE_CLASSES.items() if issubclass(plugin, base)]
+        if not plugins:
+            raise PluginLoadError(
+                f"plugins: {reference} defines no plugin: a plugin class subclasses ntkbench.Learner, Dataset or "
+                "Architecture and declares `plugin_name`"
+            )
+        for kind, plugin in plugins:
+            entry = PluginEntry(kind, plugin.plugin_name, f"{module.__name__}:{plugin.__qualname__}", LOCAL_DISTRIBUTION,
+                                digest[:12], source=str(path) if path else reference)
+            if plugin.plugin_name in found[kind]:
+                raise PluginLoadError(f"plugins: {kind} {plugin.plugin_name!r} is defined twice ({reference} and "
+                                      f"{found[kind][plugin.plugin_name].source})")
+            if plugin.api_version != API_VERSION:
+                raise PluginLoadError(f"plugins: {kind} {plugin.plugin_name!r} ({reference}) declares api_version "
+                                      f"{plugin.api_version!r}; this ntkbench provides plugin API {API_VERSION}")
+            _LOCAL_CLASSES[entry] = plugin
+            _LOCAL_ORIGINS[plugin] = {"file": str(path) if path else "", "sha256": digest} | (
+                {} if reference.endswith(".py") else {"module": reference}
+            )
+            found[kind][plugin.plugin_name] = entry
+    return found

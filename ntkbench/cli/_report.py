@@ -34,6 +34,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", metavar="FILE", help="output file (default: DIR/records.FORMAT)")
     export.set_defaults(handler=_export)
 
+    failure = commands.add_parser("show-failure", help="the reason and stored traceback of a failed cell")
+    failure.add_argument("results", metavar="DIR", help="results directory")
+    failure.add_argument("cell", nargs="?", metavar="CELL",
+                         help="the cell, as ntkbench run names it: 'LEARNER [width=W] n=N seed=S' (default: list the failed cells)")
+    failure.set_defaults(handler=_show_failure)
+
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from ..api import InputError
@@ -72,4 +78,52 @@ def _export(args: argparse.Namespace) -> int:
 
     path = export_records(args.results, args.format, args.out)
     print(f"the records of {args.results} written to {path} ({args.format}, one row per cell)")
+    return 0
+
+
+def _parse_cell(text: str) -> tuple[str, dict[str, int]]:
+    from ..api import InputError
+
+    words = text.replace("/", " ").split()
+    if not words:
+        raise InputError("CELL is empty; name it as 'LEARNER n=N seed=S'")
+    fields = {}
+    for word in words[1:]:
+        key, equals, value = word.partition("=")
+        if not equals or key not in {"n", "seed", "width"} or not value.isdigit():
+            raise InputError(f"CELL {text!r}: {word!r} is not n=N, seed=S or width=W")
+        fields[key] = int(value)
+    return words[0], fields
+
+
+def _show_failure(args: argparse.Namespace) -> int:
+    from ..api import InputError
+    from ..report import load_results
+    from ..runner import Cell
+
+    stored = load_results(args.results, set_aside=False)
+    failed = sorted((r for r in stored.current.values() if not r.ok), key=lambda r: (r.cell.learner_id, r.cell.width or 0, r.cell.n_train, r.cell.seed))
+    labels = {id(record): Cell(record.cell.learner_id, record.cell.seed, record.cell.n_train, record.cell.width).label()
+              for record in failed}
+    if args.cell is None:
+        if not failed:
+            print(f"{args.results}: no failed cell")
+        for record in failed:
+            print(f"{labels[id(record)]}: {record.failure}")
+        return 0
+    learner, fields = _parse_cell(args.cell)
+    matches = [
+        record for record in failed
+        if record.cell.learner_id == learner and all(
+            getattr(record.cell, {"n": "n_train"}.get(key, key)) == value for key, value in fields.items()
+        )
+    ]
+    if len(matches) != 1:
+        known = "; ".join(labels.values()) or "none"
+        found = "no failed cell" if not matches else f"{len(matches)} failed cells"
+        raise InputError(f"{args.results}: {found} match {args.cell!r}; the failed cells are: {known}")
+    record = matches[0]
+    print(f"{labels[id(record)]}: {record.failure}\n")
+    print(record.traceback.rstrip() if record.traceback else
+          "No traceback is stored: the learner reported this failure itself (CellFailure), or it broke the contract.")
     return 0

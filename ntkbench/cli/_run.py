@@ -80,9 +80,14 @@ def _run(args: argparse.Namespace) -> int:
         _report_changed(summary.changed, summary.rerun_changed)
     for cell, reason in summary.failed:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
+    for learner, reason in summary.stopped.items():
+        print(f"stopped: learner {learner!r}: {reason}", file=sys.stderr)
+    if summary.failed:
+        print(f"The traceback of a failed cell: ntkbench show-failure {out_dir} CELL (e.g. {summary.failed[0][0].label()!r})",
+              file=sys.stderr)
     if unwritten is not None:
         print(f"ntkbench: error: {unwritten}", file=sys.stderr)
-    return 1 if summary.failed or unwritten else 0
+    return 1 if summary.failed or summary.stopped or unwritten else 0
 
 
 def _report_changed(changed: dict, rerun: bool) -> None:

@@ -14,19 +14,21 @@ if TYPE_CHECKING:
 
 
 def add_spec_changes(parser: argparse.ArgumentParser) -> None:
-    """`--set` and `--learners`: change a spec from the command line (validated like the file)."""
+    """`--set`, `--learners` and `--plugin`: change a spec from the command line (validated like the file)."""
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="settings",
                         help="change one value of the spec: a dotted path and a YAML value, e.g. sweep.seeds=[0] or "
                              "learners.network.max_steps=500 (a learner by its id); repeatable")
     parser.add_argument("--learners", metavar="ID,ID", type=lambda text: [part.strip() for part in text.split(",")],
                         help="keep only these learners (by id), e.g. network,ntk_infinite")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE", dest="plugins",
+                        help="a plugin file (or module) to add to the spec's plugins: list; repeatable")
 
 
 def load_changed_spec(path: str, args: argparse.Namespace) -> Spec:
-    """The spec at `path` with the command line's `--set` and `--learners` applied."""
+    """The spec at `path` with the command line's `--set`, `--learners` and `--plugin` applied."""
     from ..spec import load_spec
 
-    return load_spec(path, overrides=args.settings, learners=args.learners)
+    return load_spec(path, overrides=args.settings, learners=args.learners, plugins=args.plugins)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

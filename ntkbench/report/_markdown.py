@@ -23,6 +23,32 @@ def _format_options(section: dict[str, Any]) -> str:
     return f"`{section['name']}`" + (f" ({options})" if options else "")
 
 
+def _learner_lines(learners: list[dict[str, Any]]) -> list[str]:
+    """One line per learner; the learners of one grid (ids `base[...]` in a row) on one line, with
+    the options they share and the ids that tell them apart."""
+    lines: list[str] = []
+    index = 0
+    while index < len(learners):
+        entry = learners[index]
+        base = _grid_base(entry["id"])
+        members = [entry]
+        while base and index + len(members) < len(learners) and _grid_base(learners[index + len(members)]["id"]) == base:
+            members.append(learners[index + len(members)])
+        if len(members) == 1:
+            lines.append(f"- learner `{entry['id']}`: {_format_options(entry)}")
+        else:
+            shared = {key: value for key, value in entry.items() if all(m.get(key) == value for m in members)}
+            ids = ", ".join(f"`{m['id'][len(base):]}`" for m in members)
+            lines.append(f"- grid `{base}`, {len(members)} learners {ids}: {_format_options(shared)}")
+        index += len(members)
+    return lines
+
+
+def _grid_base(learner_id: str) -> str | None:
+    """`random_features` of `random_features[width=64]`; None for an id no grid made."""
+    return learner_id[: learner_id.index("[")] if learner_id.endswith("]") and "[" in learner_id else None
+
+
 def _compact(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
@@ -101,7 +127,7 @@ def _spec_header(summary: SpecSummary) -> list[str]:
     lines += [
         f"- dataset: {_format_options(spec['dataset'])}",
         f"- architecture: {_format_options(spec['architecture'])}",
-        *[f"- learner `{entry['id']}`: {_format_options(entry)}" for entry in spec["learners"]],
+        *_learner_lines(spec["learners"]),
         sweep,
     ]
     if spec.get("dynamics"):

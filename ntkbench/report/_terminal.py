@@ -32,7 +32,7 @@ def exponents_text(summary: SpecSummary) -> str:
                     f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else ""
                 )
                 verdict = group.verdict(c)
-            rows.append([fit.rank or "—", learner, alpha, f"{last:.4f}", delta, verdict])
+            rows.append([fit.rank or "—", learner, alpha, f"{last:.4f}" if last == last else "—", delta, verdict])
         metric = summary.spec["metric"]
         n_last = int(group.curves[0].n_values[-1])
         headers = ["rank", "learner", "α [95% CI]", f"{metric} at n={n_last}", f"Δα vs {comparison.reference}", "verdict"]

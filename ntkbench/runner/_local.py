@@ -13,7 +13,7 @@ from ..spec import Spec
 from ._cells import Cell
 from ._progress import ProgressBar
 from ._records import RecordWriter
-from ._work import prepare
+from ._work import BrokenLearner, prepare
 
 
 def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool) -> list[Cell]:
@@ -29,8 +29,11 @@ def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress:
         if cell.seed not in seeds:
             seeds.append(cell.seed)
     shared_owner, shared = None, None
+    started: set[str] = set()
     try:
         for cell in todo:
+            if cell.learner_id in writer.stopped:
+                continue
             if bar:
                 bar.start(cell.label())
             with store.claim(spec_dict, cell) as claimed:
@@ -42,7 +45,15 @@ def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress:
                     if shared_owner != (cell.learner_id, cell.width):
                         shared_owner = (cell.learner_id, cell.width)
                         shared = context.across_seeds(seeds_todo[shared_owner])
-                    writer.write(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache, shared))
+                    first = cell.learner_id not in started
+                    started.add(cell.learner_id)
+                    learner = learners[cell.learner_id, cell.width]
+                    try:
+                        record = context.compute(cell, learner, cache, shared, first_of_learner=first)
+                    except BrokenLearner as broken:  # its other cells would break the same way
+                        record = broken.record
+                        writer.stop(cell.learner_id, f"{record.failure}; its other cells were not computed")
+                    writer.write(cell, record)
             if bar:
                 bar.finish()
     finally:

@@ -94,6 +94,15 @@ def _package_root(module_name: str) -> Path | None:
     return Path(module.__file__).resolve() if getattr(module, "__file__", None) else None
 
 
+def source_of(distribution: str, module_name: str) -> str | None:
+    """The source fingerprint of the top-level package of `module_name` (for ntkbench, of the parts
+    that compute records); None when it has no files."""
+    root = _package_root(module_name)
+    if root is None:
+        return None
+    return source_fingerprint(root, NOT_COMPUTING if distribution == "ntkbench" else frozenset())
+
+
 def code_version(distribution: str, version: str, module_name: str) -> dict[str, Any]:
     """What identifies the code of a distribution: its name and version, a fingerprint of its source
     (ntkbench's: the parts that compute records) and, from a git checkout, the commit and whether
@@ -102,7 +111,7 @@ def code_version(distribution: str, version: str, module_name: str) -> dict[str,
     code: dict[str, Any] = {"distribution": distribution, "version": version}
     if root is None:
         return code
-    code["source"] = source_fingerprint(root, NOT_COMPUTING if distribution == "ntkbench" else frozenset())
+    code["source"] = source_of(distribution, module_name)
     state = git_state(root)
     if state is not None:
         code["commit"], code["dirty"] = state
@@ -153,9 +162,12 @@ def run_facts() -> dict[str, Any]:
 def spec_code(spec: Spec) -> dict[str, dict[str, dict[str, Any]]]:
     """Per learner id, the code its cells run: ntkbench's and that of the dataset, architecture and
     learner plugins (`code_version` of each)."""
-    from ..api import registered
+    from ..api import LOCAL_DISTRIBUTION, local_origin, registered
 
     def plugin_code(kind: PluginKind, name: str, plugin: type) -> dict[str, Any]:
+        origin = local_origin(plugin)
+        if origin is not None:  # from the spec's `plugins:`: the file and its hash
+            return {"distribution": LOCAL_DISTRIBUTION, "version": origin["sha256"][:12], "source": origin["sha256"][:12], **origin}
         entry = registered(kind).get(name)
         distribution, version = (entry.distribution, entry.version) if entry is not None else ("unknown", "unknown")
         return code_version(distribution, version, plugin.__module__)

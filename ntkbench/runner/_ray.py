@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -62,6 +63,11 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
             warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
             options = {"address": address} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
             ray.init(**options, log_to_driver=False, logging_level=logging.WARNING)
+    from ..api import local_origin
+
+    for choice in (spec.dataset, spec.architecture, *spec.learners):
+        if local_origin(choice.plugin) is not None:  # a plugin file the workers cannot import: send its code
+            ray.cloudpickle.register_pickle_by_value(sys.modules[choice.plugin.__module__])
     task = ray.remote(max_retries=TASK_RETRIES)(compute_group)
     store, spec_dict = writer.store, writer.spec_dict
     groups: dict[tuple, list[Cell]] = {}

@@ -366,6 +366,13 @@ class RecordWriter:
     """Whether a successful record from other code than `provenance` names counts as not done."""
     computed: int = 0
     failed: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
+    stopped: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Learners whose first cell broke the learner contract, with the reason: their other cells
+    are not computed (they have no record, so the next run tries them again)."""
+
+    def stop(self, learner_id: str, reason: str) -> None:
+        """Compute no further cell of `learner_id` in this run."""
+        self.stopped[learner_id] = reason
 
     def done(self, cell: Cell) -> bool:
         """Whether the cell has a successful record (from this code, with `rerun_changed`): checked

@@ -33,6 +33,9 @@ class RunSummary:
     "unknown" for a record written before code versions were kept). Kept, unless the run was asked
     to recompute them (then they are among `computed`)."""
     rerun_changed: bool = False
+    stopped: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Learners whose first cell broke the learner contract (wrong shape, non-finite predictions),
+    with the reason; their other cells were not computed."""
 
 
 def run_spec(
@@ -109,4 +112,6 @@ def run_spec(
             with store.claim(spec_dict, cell, wait=True):
                 (orphans if store.read(spec_dict, cell) is None else done_elsewhere).append(cell)
         busy = compute(orphans) if orphans else []
-    return dataclasses.replace(summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere)
+    return dataclasses.replace(
+        summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere, stopped=writer.stopped
+    )

@@ -11,13 +11,24 @@ import math
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..api import AcrossSeeds, ArtifactCache, CellFailure, DynamicsRequest, InputError, LearnerTask, NtkbenchError
+from ..api import (
+    AcrossSeeds,
+    ArtifactCache,
+    CellFailure,
+    DynamicsRequest,
+    InputError,
+    LearnerResult,
+    LearnerTask,
+    NtkbenchError,
+)
 from ..spec import Spec, pool_problem
 from ._cells import Cell, architecture_at, cell_key, widths_of
+from ._checks import dataset_problems, plugin_file, plugin_origin, prediction_problem
 from ._metrics import encode_outcomes, test_error, test_outcomes
 from ._provenance import device_info, library_versions, machine_info
 from ._records import RECORD_FORMAT, Record
@@ -30,7 +41,14 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
     **Raises:** `InputError` when the data do not fit the spec (sizes, input shapes).
     """
     spec_dict = spec.as_dict()
-    data = spec.dataset.instantiate().load()
+    dataset = spec.dataset.instantiate()
+    data = dataset.load()
+    problems = dataset_problems(dataset, data)
+    if problems:
+        raise InputError(
+            f"{spec.source}: dataset {spec.dataset.name!r} ({plugin_origin(spec.dataset.plugin)}) returned unusable data: "
+            + "; ".join(problems) + ". Nothing was computed: fix the dataset plugin."
+        )
     widths = widths_of(spec_dict)
     learners = {(choice.id, width): choice.instantiate() for choice in spec.learners for width in widths}
     held_out, holder = max((learners[choice.id, widths[0]].held_out_samples(), choice.id) for choice in spec.learners)
@@ -99,9 +117,14 @@ class RunContext:
         return AcrossSeeds(pool, {seed: sampler.order[: sampler.n_max] for seed, sampler in samplers.items()})
 
     def compute(
-        self, cell: Cell, learner: Any, cache: ArtifactCache, across_seeds: AcrossSeeds | None = None
+        self, cell: Cell, learner: Any, cache: ArtifactCache, across_seeds: AcrossSeeds | None = None,
+        *, first_of_learner: bool = False,
     ) -> Record:
-        """Run the learner on the cell and return its record (successful or failed)."""
+        """Run the learner on the cell and return its record (successful or failed).
+
+        **Raises:** `BrokenLearner` (carrying the failed record) when `first_of_learner` and the
+        learner broke its contract: predictions of the wrong shape, or not all finite.
+        """
         sampler = self.samplers[cell.seed]
         x_train, y_train = sampler.nested_subset(cell.n_train)
         task = LearnerTask(
@@ -124,8 +147,11 @@ class RunContext:
             fit_predict = functools.partial(learner.kernel_dynamics, request=self.dynamics)
         else:
             fit_predict = learner.fit_predict
-        outcome = _run_cell(fit_predict, task, self.y_test, learner.test_loss())
-        return Record(
+        outcome = _run_cell(
+            fit_predict, task, self.y_test, learner.test_loss(), plugin_origin(type(learner)), plugin_file(type(learner))
+        )
+        broken = outcome.pop("broken", False)
+        record = Record(
             format=RECORD_FORMAT,
             spec={"name": self.spec.name, "hash": self.spec.hash, "source": self.spec.source},
             cell={
@@ -144,6 +170,17 @@ class RunContext:
             **outcome,
             **self.provenance,
         )
+        if broken and first_of_learner:
+            raise BrokenLearner(record)
+        return record
+
+
+class BrokenLearner(Exception):
+    """A learner's first cell of a run broke the learner contract: its other cells would too."""
+
+    def __init__(self, record: Record):
+        super().__init__(record.failure)
+        self.record = record
 
 
 OUT_OF_MEMORY_ADVICE = "lower the largest n_train or n_test, or the network's width or batch_size"
@@ -154,15 +191,27 @@ def _failed(reason: str) -> dict[str, Any]:
 
 
 def _run_cell(
-    fit_predict: Callable[[LearnerTask], Any], task: LearnerTask, y_test: np.ndarray, loss: str = "squared_error"
+    fit_predict: Callable[[LearnerTask], Any],
+    task: LearnerTask,
+    y_test: np.ndarray,
+    loss: str = "squared_error",
+    origin: str = "the learner",
+    plugin_file: str | None = None,
 ) -> dict[str, Any]:
     """Run one learner on one cell; return the status, metrics and info fields of its record (`loss`:
-    what its `test_loss` measures)."""
+    what its `test_loss` measures; `origin`: the plugin, named in failures that are its fault, and
+    `plugin_file` its source, where an unexpected error is located). A result that breaks the
+    learner contract is failed with `broken` set."""
     try:
         result = fit_predict(task)
+        if not isinstance(result, LearnerResult):
+            return {**_failed(f"the learner returned {type(result).__name__}, not ntkbench.LearnerResult ({origin})"), "broken": True}
+        problem = prediction_problem(result.predictions, len(y_test), task.num_classes)
+        if problem is not None:
+            return {**_failed(f"{problem} ({origin})"), "broken": True}
         predictions = np.asarray(result.predictions, dtype=np.float64)
         if not np.all(np.isfinite(predictions)):
-            raise CellFailure("the learner's test predictions are not all finite")
+            return {**_failed(f"the learner's test predictions are not all finite ({origin})"), "broken": True}
         outcomes = test_outcomes(predictions, y_test, task.num_classes, loss)
     except CellFailure as failure:
         return _failed(str(failure))
@@ -176,7 +225,7 @@ def _run_cell(
             return _failed(f"out of memory ({detail.splitlines()[0][:300]}): {OUT_OF_MEMORY_ADVICE}")
         return {
             "status": "failed",
-            "failure": f"unexpected error: {detail}",
+            "failure": f"unexpected error: {detail} (raised at {_raised_at(error, plugin_file)})",
             "traceback": traceback.format_exc(),
             "metrics": None,
             "info": {},
@@ -189,6 +238,17 @@ def _run_cell(
         "test_loss_measures": loss,
         "info": json_safe(result.info),
     }
+
+
+def _raised_at(error: BaseException, plugin_file: str | None) -> str:
+    """`file:line` of the innermost frame of the traceback in the plugin's own file, else the
+    innermost frame."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "an unknown place"
+    own = [frame for frame in frames if plugin_file and Path(frame.filename).resolve() == Path(plugin_file).resolve()]
+    chosen = (own or frames)[-1]
+    return f"{chosen.filename}:{chosen.lineno}"
 
 
 def json_safe(value: Any) -> Any:

@@ -14,6 +14,9 @@ from ..api import PluginKind, PluginOptions, StrictModel
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 Identifier = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+LEARNER_ID_PATTERN = r"^[a-z0-9_-]+(\[[^\]\[\s/]+\])?$"
+LearnerId = Annotated[str, Field(pattern=LEARNER_ID_PATTERN, max_length=160)]
+"""A learner's id: an identifier, or one a grid made (`random_features[width=64]`)."""
 Metric = Literal["test_error", "test_loss"]
 DEFAULT_REFERENCE = "network"
 
@@ -30,7 +33,7 @@ class PluginSection(BaseModel):
 
 
 class LearnerSection(PluginSection):
-    id: Identifier | None = None
+    id: LearnerId | None = None
     """Label of this learner in records and the leaderboard (default: its name)."""
 
 
@@ -90,7 +93,7 @@ class FitSpec(StrictModel):
 class CompareSpec(StrictModel):
     """How the learners are compared."""
 
-    reference: Identifier = DEFAULT_REFERENCE
+    reference: LearnerId = DEFAULT_REFERENCE
     """The id of the learner every other is compared with (Δα and the error ratio). When the spec
     has no learner of that id and leaves this out, the leaderboard shows no comparison."""
 
@@ -108,6 +111,9 @@ class SpecModel(StrictModel):
     fit: FitSpec = FitSpec()
     compare: CompareSpec = CompareSpec()
     dynamics: DynamicsSpec | None = None
+    plugins: list[str] = []
+    """Plugin files (`path/to/file.py`, relative to the spec's folder) and modules (`my_pkg.module`)
+    whose classes that declare `plugin_name` this spec may name, without installing them."""
 
 
 PERFORMANCE_ONLY = "_performance_only"
@@ -167,6 +173,8 @@ class Spec:
     reference: str = DEFAULT_REFERENCE
     fit_one_seed: str = "no_interval"
     dynamics: DynamicsSpec | None = None
+    plugins: tuple[str, ...] = ()
+    """The plugin files (absolute paths) and modules of the spec's `plugins:`."""
 
     def as_dict(self) -> dict[str, Any]:
         """The spec with every default filled in: what the spec hash and the run directory record."""
@@ -182,7 +190,9 @@ class Spec:
             "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model}
             | ({"one_seed": self.fit_one_seed} if self.fit_one_seed != "no_interval" else {}),
             "compare": {"reference": self.reference},
-        } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {})
+        } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {}) | (
+            {"plugins": list(self.plugins)} if self.plugins else {}
+        )
 
     @property
     def hash(self) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api import PluginKind, PluginLoadError, SpecError, SpecProblem, registered
+from ..api import PluginEntry, PluginKind, PluginLoadError, SpecError, SpecProblem, load_local, registered
+from ._grids import expand_grids
 from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
 from ._overrides import apply_overrides
 from ._rules import Sections, check_consistency
@@ -20,12 +21,13 @@ from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest, unpl
 
 
 def _resolve_plugin(
-    kind: PluginKind, section: Any, path: Path_, collector: ProblemCollector, extra_keys: set[str]
+    kind: PluginKind, section: Any, path: Path_, collector: ProblemCollector, extra_keys: set[str],
+    local: dict[str, PluginEntry],
 ) -> PluginChoice | None:
     if not isinstance(section, dict) or not isinstance(section.get("name"), str):
         return None  # phase one already reported it
     name = section["name"]
-    entries = registered(kind)
+    entries = {**registered(kind), **local}
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none installed"
         collector.add(path + ("name",), f"unknown {kind} {name!r}{suggest(name, entries)}; known: {known}")
@@ -65,17 +67,51 @@ def _report_coerced_booleans(raw: Any, validated: Any, path: Path_, collector: P
     return found
 
 
+def _local_plugins(
+    references: Any, base_dir: Path, collector: ProblemCollector
+) -> tuple[dict[PluginKind, dict[str, PluginEntry]], tuple[str, ...]]:
+    """The plugins of the spec's `plugins:` list, by kind and name, and the list resolved (files as
+    absolute paths); a file that does not load is reported at its entry."""
+    found: dict[PluginKind, dict[str, PluginEntry]] = {"dataset": {}, "architecture": {}, "learner": {}}
+    if not isinstance(references, list):
+        return found, ()  # absent, or phase one reported it
+    resolved = []
+    for index, reference in enumerate(references):
+        if not isinstance(reference, str):
+            continue
+        try:
+            loaded = load_local([reference], base_dir)
+        except PluginLoadError as error:
+            collector.add(("plugins", index), str(error))
+            continue
+        for kind, entries in loaded.items():
+            for name, entry in entries.items():
+                installed = registered(kind).get(name)
+                if installed is not None:
+                    collector.add(("plugins", index), f"{kind} {name!r} of {reference} has the name of the installed plugin "
+                                                     f"from {installed.distribution}; give it another plugin_name")
+                elif name in found[kind]:
+                    collector.add(("plugins", index), f"{kind} {name!r} is defined by {found[kind][name].source} and {reference}")
+                found[kind][name] = entry
+        resolved.append(str((base_dir / reference).resolve()) if reference.endswith(".py") else reference)
+    return found, tuple(resolved)
+
+
 def parse_spec(
     text: str | Mapping[str, Any],
     source: str = "<spec>",
     *,
     overrides: Sequence[str] = (),
     learners: Sequence[str] | None = None,
+    plugins: Sequence[str] = (),
+    base_dir: Path | None = None,
 ) -> Spec:
     """Validate a spec, given as YAML text or as the mapping it would load to, and resolve its plugins.
 
     `overrides` (`dotted.path=YAML`, as `ntkbench run --set` takes them) and `learners` (the ids
     to keep, as `--learners`) change the spec before validation; a problem they cause names them.
+    `plugins` (files or modules, as `--plugin` takes them) are added to the spec's `plugins:`;
+    the spec's own entries are relative to `base_dir` (default: the working directory).
 
     **Raises:** `SpecError` listing every problem found.
     """
@@ -88,7 +124,11 @@ def parse_spec(
         raise SpecError([SpecProblem(source, "", f"a spec is YAML text or a mapping, not {type(text).__name__}")])
     changed = apply_overrides(data, positions, list(overrides), list(learners) if learners is not None else None, source)
     data = changed.data
+    if plugins:  # given on the command line: relative to the working directory
+        extra = [str(Path(p).resolve()) if p.endswith(".py") else p for p in plugins]
+        data["plugins"] = [*(data.get("plugins") or []), *extra]
     collector = ProblemCollector(source, changed.positions, changed.overrides)
+    data = expand_grids(data, collector)
     try:
         core = SpecModel.model_validate(data)
     except ValidationError as error:
@@ -97,12 +137,14 @@ def parse_spec(
     if core is not None and _report_coerced_booleans(data, core.model_dump(), (), collector):
         core = None
 
-    dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set())
-    architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set())
+    base_dir = base_dir if base_dir is not None else Path.cwd()
+    local, plugins = _local_plugins(data.get("plugins"), base_dir, collector)
+    dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set(), local["dataset"])
+    architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set(), local["architecture"])
     learners: list[LearnerChoice] = []
     raw_learners = data.get("learners")
     for index, section in enumerate(raw_learners if isinstance(raw_learners, list) else []):
-        choice = _resolve_plugin("learner", section, ("learners", index), collector, {"id"})
+        choice = _resolve_plugin("learner", section, ("learners", index), collector, {"id"}, local["learner"])
         if choice is not None:
             learner_id = section.get("id") or choice.name
             learners.append(
@@ -130,11 +172,15 @@ def parse_spec(
         fit_one_seed=core.fit.one_seed,
         reference=core.compare.reference,
         dynamics=core.dynamics,
+        plugins=plugins,
     )
 
 
-def load_spec(path: str | Path, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None) -> Spec:
-    """Read and validate the spec file at `path` (with `overrides` and `learners` as `parse_spec` takes them).
+def load_spec(
+    path: str | Path, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None, plugins: Sequence[str] = ()
+) -> Spec:
+    """Read and validate the spec file at `path` (with `overrides`, `learners` and `plugins` as
+    `parse_spec` takes them; the spec's `plugins:` are relative to its folder).
 
     **Raises:** `SpecError` (exit code 2) for an unreadable or invalid spec.
     """
@@ -145,7 +191,7 @@ def load_spec(path: str | Path, *, overrides: Sequence[str] = (), learners: Sequ
         raise SpecError([SpecProblem(str(path), "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {error}")]) from None
-    return parse_spec(text, str(path), overrides=overrides, learners=learners)
+    return parse_spec(text, str(path), overrides=overrides, learners=learners, plugins=plugins, base_dir=path.resolve().parent)
 
 
 def _read_spec_file(path: Path) -> str:

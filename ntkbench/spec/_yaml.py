@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Any
 
@@ -171,12 +172,22 @@ class ProblemCollector:
         self.source = source
         self.positions = positions
         self.overrides = list(overrides)
+        self.aliases: dict[Path_, str] = {}
+        """How to name a key path that the file does not have (a learner a grid made): its prefix
+        is shown as the alias."""
         self.problems: list[SpecProblem] = []
+
+    def _display(self, path: Path_) -> str:
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.aliases:
+                rest = display_key(path[length:])
+                return self.aliases[path[:length]] + ("" if not rest else rest if rest.startswith("[") else "." + rest)
+        return display_key(path)
 
     def add(self, path: Path_, reason: str) -> None:
         setting = [override for override in self.overrides if path[: len(override.path)] == override.path]
         if setting:
-            self.problems.append(SpecProblem(f"{self.source}, --set {setting[-1].text}", display_key(path), reason))
+            self.problems.append(SpecProblem(f"{self.source}, --set {setting[-1].text}", self._display(path), reason))
             return
         within = [override.text for override in self.overrides if path and override.path[: len(path)] == path]
         located = path
@@ -185,7 +196,7 @@ class ProblemCollector:
         line, column = self.positions.get(located, (None, None))
         if within:
             reason += f" (with --set {', --set '.join(within)})"
-        self.problems.append(SpecProblem(self.source, display_key(path), reason, line, column))
+        self.problems.append(SpecProblem(self.source, self._display(path), reason, line, column))
 
     def _overridden(self, path: Path_) -> bool:
         """Whether `path` is a key an override names (see `Override.keys`)."""
@@ -194,14 +205,20 @@ class ProblemCollector:
     def add_validation_error(
         self, error: ValidationError, prefix: Path_, model: type[BaseModel], extra_keys: set[str] = frozenset()
     ) -> None:
+        reported: set[Path_] = set()
         for item in error.errors():
             loc = tuple(item["loc"])
             # Keep the parts of `loc` that are keys in the YAML (drops union tags such as 'sgd');
-            # the last part stays even when absent (a missing key).
+            # the last part stays even when absent (a missing key), unless it is a union branch
+            # ('constrained-float'), which is no key.
             path: Path_ = prefix
             for index, part in enumerate(loc):
-                if path + (part,) in self.positions or self._overridden(path + (part,)) or index == len(loc) - 1:
+                last = index == len(loc) - 1 and (isinstance(part, int) or re.fullmatch(r"\w+", str(part)))
+                if path + (part,) in self.positions or self._overridden(path + (part,)) or last:
                     path = path + (part,)
+            if path in reported:  # another branch of a union failing at the same key: one message
+                continue
+            reported.add(path)
             if item["type"] == "extra_forbidden":
                 key = str(loc[-1])
                 allowed = allowed_keys(model, loc[:-1]) | (extra_keys if len(loc) == 1 else set())
