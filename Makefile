@@ -1,7 +1,12 @@
 # ntkbench: `make demo` and `make test` work on a fresh clone with Python 3.11 (and apt, optionally).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
+# The tested combinations of Python, jax, equinox and optax are the files in constraints/: the newest
+# one for this Python, or the one named by STACK= (e.g. `make install PYTHON=python3.12 STACK=py312-jax0.12`).
+PYVER := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])' 2>/dev/null)
+STACK ?= $(lastword $(sort $(basename $(notdir $(wildcard constraints/$(PYVER)-*.txt)))))
+CONSTRAINTS := constraints/$(STACK).txt
 # neural-tangents is installed without its declared dependencies: they pull in TensorFlow,
 # which ntkbench never uses (see DEVELOPERS.md and ntkbench/nt_compat.py).
 NEURAL_TANGENTS := neural-tangents==0.6.5
@@ -10,13 +15,15 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo publish test install data leaderboard bench clean
+.PHONY: demo publish test parity install data leaderboard bench clean
 
-$(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml)
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkbench needs Python 3.11, got " + sys.version.split()[0]' \
-		|| { echo "Set PYTHON=/path/to/python3.11" >&2; exit 1; }
+$(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml) $(wildcard constraints/*.txt)
+	@test -n "$(STACK)" && test -f "$(CONSTRAINTS)" && case "$(STACK)" in $(PYVER)-*) ;; *) false;; esac \
+		|| { echo "no tested stack '$(STACK)' for $(PYVER) ($(PYTHON)); the stacks are: $(basename $(notdir $(wildcard constraints/*.txt)))." \
+		          "Set PYTHON=/path/to/python3.11 (or 3.12, 3.13) and optionally STACK=" >&2; exit 1; }
+	@echo "stack: $(STACK) ($(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[data]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[data]'
 	$(BIN)/pip install --quiet --no-deps $(NEURAL_TANGENTS)
 	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(REGISTRY))
 	@! $(BIN)/python -c 'import tensorflow' 2>/dev/null || { echo "TensorFlow must not be installed" >&2; exit 1; }
@@ -26,8 +33,16 @@ install: $(VENV)/.installed
 
 # The test suite's extras: pytest, and Ray (only `--executor ray` and its tests use it; the demo does not).
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test,ray]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test,ray]'
 	touch $@
+
+# The tests that must hold on every stack (pytest -m parity), without Ray.
+$(VENV)/.parity-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	touch $@
+
+parity: $(VENV)/.parity-installed data
+	$(BIN)/python -m pytest -m parity -p no:cacheprovider
 
 # The out-of-tree plugin packages in registry/ are installed too (they are third-party plugins;
 # ntkbench never imports them), so that their tests and the specs that use them run.
@@ -68,4 +83,4 @@ bench: $(VENV)/.test-installed data
 	$(BIN)/python -m pytest benchmarks -s -p no:randomly --benchmark-disable-gc
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache *.egg-info
+	rm -rf $(VENV) .venv-py3* runs .pytest_cache *.egg-info

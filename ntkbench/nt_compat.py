@@ -1,4 +1,4 @@
-"""Import neural-tangents 0.6.5 on jax 0.5.3 without TensorFlow.
+"""Import neural-tangents 0.6.5 on jax 0.5.3 to 0.12 without TensorFlow.
 
 Every ntkbench module that needs neural-tangents gets it from
 `import_neural_tangents()`, never from a bare `import neural_tangents`, because
@@ -16,13 +16,24 @@ two things have to happen first:
    its main branch after 0.6.5 and never released it; the patch only adds the
    attributes where they are missing.
 
-Both steps are idempotent. neural-tangents 0.6.5 does not import at all on
-jax >= 0.6 (`cannot import name 'Jaxpr' from 'jax.core'`): that is why jax is
-pinned to 0.5.3.
+3. jax 0.6 and later removed names neural-tangents imports: five from `jax.core`
+   (`Jaxpr`, `JaxprEqn`, `Var`, `Literal`, `Primitive`, still in `jax._src.core`),
+   the module `jax.util` (`safe_map`, `safe_zip`, still in `jax._src.util`) and
+   `jax.interpreters.ad.zeros_like_p` (neural-tangents only uses it as a dictionary
+   key). We restore them where they are missing.
+
+Every step is idempotent and only adds what is missing. Implementation 3 of
+`empirical_ntk_fn` (structured derivatives) reimplements jax's old internal
+linearisation, whose signature and results jax 0.6 changed; it cannot be restored
+by adding names, so on jax >= 0.6 only implementations 1 and 2 are offered
+(`available_implementations()`): `implementation: auto` chooses between them and
+`implementation: 3` is refused at validation.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import sys
 import types
 import warnings
@@ -33,6 +44,39 @@ from .api import EnvironmentProblem
 SUPPORTED_VERSION = "0.6.5"
 INSTALL_HINT = f"pip install --no-deps neural-tangents=={SUPPORTED_VERSION}"
 _EXPERIMENTAL = "neural_tangents.experimental"
+
+
+STRUCTURED_DERIVATIVES_BEFORE = (0, 6)
+"""jax versions from this one on changed `jax.interpreters.ad.linearize`, on which neural-tangents'
+implementation 3 is built."""
+
+
+def jax_version() -> tuple[int, int, int]:
+    """The installed jax's (major, minor, patch), read from its metadata (jax is not imported)."""
+    text = importlib.metadata.version("jax")
+    parts = [int(match) for match in re.findall(r"\d+", text)[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+def available_implementations() -> tuple[int, ...]:
+    """The `empirical_ntk_fn` implementations that work with the installed jax: 1, 2 and 3 before
+    jax 0.6; 1 and 2 from then on (see the module docstring)."""
+    return (1, 2, 3) if jax_version() < STRUCTURED_DERIVATIVES_BEFORE else (1, 2)
+
+
+def preferred_implementation() -> int:
+    """The implementation used where none is chosen: 3 where it works (the least memory on
+    convolutional networks), else 2."""
+    return available_implementations()[-1]
+
+
+def implementation_problem(implementation: int) -> str | None:
+    """Why `implementation` cannot be used with the installed jax, or None."""
+    if implementation in available_implementations():
+        return None
+    version = ".".join(map(str, jax_version()))
+    return (f"implementation {implementation} (structured derivatives) of neural-tangents 0.6.5 does not work on jax "
+            f"{version} (jax 0.6 changed the linearisation it is built on); use 1, 2 or auto")
 
 
 def _register_empty_experimental() -> None:
@@ -47,10 +91,38 @@ def _restore_ad_attributes() -> None:
     import jax.extend
     import jax.interpreters.ad as ad
 
-    if not hasattr(ad, "source_info_util"):
+    if not hasattr(ad, "source_info_util"):  # removed in jax 0.5
         ad.source_info_util = jax.extend.source_info_util
-    if not hasattr(ad, "config"):
+    if not hasattr(ad, "config"):  # removed in jax 0.5
         ad.config = jax.config
+
+
+REMOVED_FROM_JAX_CORE = ("Jaxpr", "JaxprEqn", "Var", "Literal", "Primitive")
+"""Names of `jax.core` that neural-tangents 0.6.5 imports and jax 0.6 removed (they live on in `jax._src.core`)."""
+
+
+def _restore_removed_names() -> None:
+    """What jax >= 0.6 removed and neural-tangents 0.6.5 imports; nothing on older jax."""
+    import jax
+    import jax._src.core as private_core
+    import jax._src.util as private_util
+    import jax.core
+    import jax.interpreters.ad as ad
+
+    for name in REMOVED_FROM_JAX_CORE:
+        if not hasattr(jax.core, name):  # removed in jax 0.6
+            setattr(jax.core, name, getattr(private_core, name))
+    if "jax.util" not in sys.modules:
+        try:
+            import jax.util  # noqa: F401
+        except ImportError:  # removed in jax 0.6 (neural-tangents uses safe_map and safe_zip)
+            util = types.ModuleType("jax.util")
+            util.__doc__ = "Stand-in registered by ntkbench.nt_compat: what neural-tangents 0.6.5 uses of the removed jax.util."
+            util.safe_map, util.safe_zip = private_util.safe_map, private_util.safe_zip
+            sys.modules["jax.util"] = util
+            jax.util = util
+    if not hasattr(ad, "zeros_like_p"):  # removed in jax 0.6; neural-tangents only uses it as a dictionary key
+        ad.zeros_like_p = private_core.Primitive("zeros_like")
 
 
 def import_neural_tangents() -> Any:
@@ -67,6 +139,7 @@ def import_neural_tangents() -> Any:
     with warnings.catch_warnings():
         # jax 0.5.3 deprecates the jax.core names that neural-tangents 0.6.5 imports.
         warnings.filterwarnings("ignore", message=r"jax\.core\.\w+ is deprecated", category=DeprecationWarning)
+        _restore_removed_names()
         try:
             import neural_tangents
         except ModuleNotFoundError as error:

@@ -47,6 +47,7 @@ def build(cls, options, x, parameterization="ntk", **scaling):
     ids=["ntk", "standard", "mup", "ntk-scaled", "standard-scaled"],
 )
 @pytest.mark.parametrize(("cls", "options"), TWINNED, ids=IDS)
+@pytest.mark.parity
 def test_equinox_and_stax_networks_agree(cls, options, parameterization, scaling):
     """A `mup` or rescaled network's twin is the `ntk` (`standard`) one fed the same effective weights."""
     x = images(6)
@@ -59,6 +60,7 @@ def test_equinox_and_stax_networks_agree(cls, options, parameterization, scaling
 
 @pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize(("cls", "options"), TWINNED, ids=IDS)
+@pytest.mark.parity
 def test_empirical_ntk_matches_neural_tangents_on_the_twin(cls, options, parameterization):
     """Also in standard parameterisation with `b_std` 0, where a zero-initialised bias would be
     trainable and add to the kernel: such a network has no bias, as its twin."""
@@ -85,6 +87,7 @@ def test_ntk_parameterisation_initialises_standard_normal_weights():
     assert abs(second.std() - np.sqrt(2 / (64 * 9))) < 0.002  # w_std / sqrt(fan_in)
 
 
+@pytest.mark.parity
 def test_twin_kernels_evaluate_for_every_twinned_architecture():
     x = images(3, size=4)
     for cls, options in TWINNED:

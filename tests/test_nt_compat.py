@@ -1,10 +1,17 @@
-"""The compat module imports neural-tangents 0.6.5 on jax 0.5.3 without TensorFlow."""
+"""The compat module imports neural-tangents 0.6.5 without TensorFlow on every supported jax
+(0.5.3 to 0.12), restoring what each removed, and offers the implementations that work there."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+from ntkbench.nt_compat import available_implementations, implementation_problem, jax_version
+
+pytestmark = pytest.mark.parity
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -15,15 +22,23 @@ def test_import_keeps_tensorflow_out_and_restores_ad_attributes():
     result = run_python(
         """
         import sys
+        import warnings
         import jax.interpreters.ad as ad
+        import jax.core
+        from ntkbench.nt_compat import REMOVED_FROM_JAX_CORE, import_neural_tangents, jax_version
         assert not hasattr(ad, "source_info_util") and not hasattr(ad, "config"), "jax no longer needs the patch"
-        from ntkbench.nt_compat import import_neural_tangents
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # jax 0.5.3 deprecates the names it still has
+            missing = [name for name in REMOVED_FROM_JAX_CORE if not hasattr(jax.core, name)]
+        assert bool(missing) == (jax_version() >= (0, 6)), missing  # the shims are needed exactly from jax 0.6
         nt = import_neural_tangents()
         assert nt.__version__ == "0.6.5", nt.__version__
         assert "tensorflow" not in sys.modules
         assert sys.modules["neural_tangents.experimental"].__doc__.startswith("Empty stand-in")
         import jax
         assert ad.source_info_util is jax.extend.source_info_util and ad.config is jax.config
+        assert all(hasattr(jax.core, name) for name in REMOVED_FROM_JAX_CORE) and hasattr(ad, "zeros_like_p")
+        assert sys.modules["jax.util"].safe_map is not None
         assert import_neural_tangents() is nt
         print("ok")
         """
@@ -33,8 +48,9 @@ def test_import_keeps_tensorflow_out_and_restores_ad_attributes():
     assert "DeprecationWarning" not in result.stderr
 
 
-def test_structured_derivatives_agree_with_jacobian_contraction():
-    """Implementation 3 is what needs the restored attributes; it must agree with implementation 1."""
+def test_every_available_implementation_agrees_and_the_unavailable_one_is_broken():
+    """The implementations offered on this jax agree with Jacobian contraction; implementation 3,
+    offered only before jax 0.6, does fail from then on (so refusing it is right)."""
     import jax
     import numpy as np
 
@@ -45,11 +61,18 @@ def test_structured_derivatives_agree_with_jacobian_contraction():
     init_fn, apply_fn, _ = stax.serial(stax.Dense(16, 1.5, 0.1), stax.Relu(), stax.Dense(3, 1.5, 0.1))
     _, params = init_fn(jax.random.PRNGKey(0), (-1, 5))
     x = jax.random.normal(jax.random.PRNGKey(1), (6, 5))
-    kernels = [
-        np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=i)(x, x, params))
-        for i in (1, 3)
-    ]
-    np.testing.assert_allclose(kernels[1], kernels[0], rtol=1e-5, atol=1e-6)
+
+    def kernel(implementation: int) -> np.ndarray:
+        return np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=implementation)(x, x, params))
+
+    reference = kernel(1)
+    for implementation in available_implementations():
+        np.testing.assert_allclose(kernel(implementation), reference, rtol=1e-5, atol=1e-6)
+    assert (3 in available_implementations()) == (jax_version() < (0, 6))
+    if 3 not in available_implementations():
+        with pytest.raises(TypeError, match="has_aux"):
+            kernel(3)
+        assert "does not work on jax" in implementation_problem(3)
 
 
 def test_missing_neural_tangents_gives_the_install_command():

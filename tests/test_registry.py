@@ -77,15 +77,21 @@ def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
     assert "3 plugin(s) failed to load" in result.stderr
 
 
-def test_doctor_reports_devices_pinned_versions_neural_tangents_and_plugins(capsys):
+@pytest.mark.parity
+def test_doctor_reports_devices_versions_the_stack_neural_tangents_and_plugins(capsys):
     from ntkbench.cli import main
+    from ntkbench.cli._diagnose import TESTED_STACKS, tested_stack
 
-    assert main(["doctor"]) == 0  # the pinned stack, as `make install` sets it up
+    assert main(["doctor"]) == 0  # a tested stack, as `make install` sets it up
     out = capsys.readouterr().out
     assert "devices: 1 x cpu (cpu)" in out
-    for name, version in (("jax", "0.5.3"), ("jaxlib", "0.5.3"), ("equinox", "0.13.8"), ("neural-tangents", "0.6.5")):
-        assert f"{name}: {version} ok" in out
-    assert "neural-tangents: imports; TensorFlow not loaded" in out
+    stack = tested_stack()
+    assert stack is not None and f"stack: {stack} (tested by CI)" in out
+    for name in ("jax", "jaxlib", "equinox", "optax"):
+        assert f"{name}: {TESTED_STACKS[stack][name]} ok" in out
+    assert "neural-tangents: 0.6.5 ok" in out
+    assert "neural-tangents: imports; TensorFlow not loaded; empirical NTK implementations 1, 2" in out
+    assert "CUDA: no jax CUDA plugin installed" in out
     learners = next(line for line in out.splitlines() if line.startswith("learners: "))
     assert {"network", "ntk_infinite", "entk_init", "entk_pretrained"} <= set(learners[len("learners: "):].split(", "))
 
@@ -98,15 +104,39 @@ def test_doctor_names_a_broken_plugin_and_exits_1(third_party_plugins, capsys):
     assert "BROKEN: broken (" in learners and "mean_classifier" in learners
 
 
-def test_doctor_takes_its_pins_from_the_package_metadata():
+def test_doctor_takes_its_ranges_from_the_package_metadata():
     import tomllib
 
     from conftest import REPO
 
-    from ntkbench.cli._diagnose import pinned_versions
+    from ntkbench.cli._diagnose import required_versions
     from ntkbench.nt_compat import SUPPORTED_VERSION
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    pinned = dict(requirement.split("==") for requirement in declared if "==" in requirement)
-    assert pinned_versions() == pinned | {"neural-tangents": SUPPORTED_VERSION}
-    assert {"jax", "jaxlib", "equinox", "optax"} <= set(pinned)
+    ranges = {requirement.split(">")[0].split("=")[0]: requirement[len(requirement.split(">")[0].split("=")[0]):]
+              for requirement in declared if requirement.split(">")[0].split("=")[0] in {"jax", "jaxlib", "equinox", "optax"}}
+    required = {name: set(specifiers.split(",")) for name, specifiers in required_versions().items()}
+    assert required == {name: set(specifiers.split(",")) for name, specifiers in ranges.items()} | {
+        "neural-tangents": {f"=={SUPPORTED_VERSION}"}}
+    assert ranges["jax"] == ">=0.5.3,<0.13"
+
+
+def test_the_tested_stacks_are_the_constraint_files():
+    from conftest import REPO
+
+    from ntkbench.cli._diagnose import TESTED_STACKS
+
+    files = {path.stem: path for path in (REPO / "constraints").glob("*.txt")}
+    assert set(files) == set(TESTED_STACKS)
+    for name, path in files.items():
+        pins = dict(line.split("==") for line in path.read_text().splitlines() if line and not line.startswith("#"))
+        assert pins == {key: value for key, value in TESTED_STACKS[name].items() if key != "python"}, name
+        assert name.startswith("py" + TESTED_STACKS[name]["python"].replace(".", "") + "-")
+
+
+def test_version_ranges_are_read_as_pip_reads_them():
+    from ntkbench.cli._diagnose import _satisfies
+
+    assert _satisfies("0.12.0.1", ">=0.5.3,<0.13") and _satisfies("0.5.3", ">=0.5.3,<0.13")
+    assert not _satisfies("0.13.0", ">=0.5.3,<0.13") and not _satisfies("0.5.2", ">=0.5.3,<0.13")
+    assert _satisfies("0.6.5", "==0.6.5") and not _satisfies("0.6.4", "==0.6.5")

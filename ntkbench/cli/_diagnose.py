@@ -21,7 +21,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--inputs", type=int, default=32, help="test inputs the kernels are taken on (default 32)")
     check.set_defaults(handler=_check_ntk)
 
-    doctor = commands.add_parser("doctor", help="devices, versions against the pinned ones, neural-tangents, plugins")
+    doctor = commands.add_parser("doctor", help="devices, versions against the tested stacks, CUDA, neural-tangents, plugins")
     doctor.set_defaults(handler=_doctor)
 
 
@@ -55,21 +55,55 @@ def _check_ntk(args: argparse.Namespace) -> int:
     return 0
 
 
-def pinned_versions() -> dict[str, str]:
-    """The versions ntkbench pins: its `==` requirements from the installed package metadata, and the
-    neural-tangents release `nt_compat` supports (installed without its dependencies, so not a requirement)."""
+TESTED_STACKS: dict[str, dict[str, str]] = {
+    "py311-jax0.5.3": {"python": "3.11", "jax": "0.5.3", "jaxlib": "0.5.3", "equinox": "0.13.8", "optax": "0.2.8"},
+    "py312-jax0.12": {"python": "3.12", "jax": "0.12.0.1", "jaxlib": "0.12.0.1", "equinox": "0.13.8", "optax": "0.2.8"},
+    "py313-jax0.12": {"python": "3.13", "jax": "0.12.0.1", "jaxlib": "0.12.0.1", "equinox": "0.13.8", "optax": "0.2.8"},
+}
+"""The combinations CI tests, as in constraints/ (a test keeps the two the same)."""
+CUDA_PLUGINS = ("jax-cuda12-plugin", "jax-cuda13-plugin")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def _satisfies(version: str, specifiers: str) -> bool:
+    """Whether `version` meets `>=a,<b,==c` style specifiers (what ntkbench's requirements use)."""
+    for specifier in filter(None, (part.strip() for part in specifiers.split(","))):
+        operator, bound = re.fullmatch(r"(==|>=|<=|<|>|!=)\s*(\S+)", specifier).groups()
+        ours, theirs = _version_key(version), _version_key(bound)
+        if not {"==": ours == theirs, ">=": ours >= theirs, "<=": ours <= theirs, "<": ours < theirs,
+                ">": ours > theirs, "!=": ours != theirs}[operator]:
+            return False
+    return True
+
+
+def required_versions() -> dict[str, str]:
+    """The version ranges ntkbench requires of the numerical stack (from its installed metadata), and
+    the neural-tangents release `nt_compat` supports (installed without its dependencies)."""
     from ..nt_compat import SUPPORTED_VERSION
 
-    pins = {}
+    ranges = {}
     for requirement in importlib.metadata.requires("ntkbench") or ():
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*==\s*([^\s;,]+)", requirement.strip())
+        match = re.fullmatch(r"(jax|jaxlib|equinox|optax)\s*([<>=!][^;]*)", requirement.strip())
         if match:
-            pins[match.group(1).lower()] = match.group(2)
-    return pins | {"neural-tangents": SUPPORTED_VERSION}
+            ranges[match.group(1)] = match.group(2).replace(" ", "")
+    return ranges | {"neural-tangents": f"=={SUPPORTED_VERSION}"}
+
+
+def tested_stack() -> str | None:
+    """The name of the tested combination this installation is, or None."""
+    python = "%d.%d" % sys.version_info[:2]
+    for name, versions in TESTED_STACKS.items():
+        if versions["python"] == python and all(_installed_version(k) == v for k, v in versions.items() if k != "python"):
+            return name
+    return None
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    """What this installation can run on: devices, versions against the pins, neural-tangents, plugins."""
+    """What this installation can run on: devices, versions against the required ranges and the tested
+    stacks, the CUDA plugin, neural-tangents (and its empirical-NTK implementations), plugins."""
     import jax
 
     from ..api import ENTRY_POINT_GROUPS, data_root, format_bytes, load_all, memory_budget
@@ -78,17 +112,23 @@ def _doctor(args: argparse.Namespace) -> int:
     devices = jax.devices()
     print(f"devices: {len(devices)} x {devices[0].device_kind} ({devices[0].platform}); "
           f"local: {len(jax.local_devices())}; memory budget {format_bytes(memory_budget())}")
-    for name, pinned in pinned_versions().items():
+    for name, specifiers in required_versions().items():
         installed = _installed_version(name)
-        status = "ok" if installed == pinned else f"MISMATCH (pinned {pinned})"
-        problems += installed != pinned
-        print(f"{name}: {installed} {status}")
+        fits = installed != "missing" and _satisfies(installed, specifiers)
+        problems += not fits
+        print(f"{name}: {installed} {'ok' if fits else f'OUTSIDE {specifiers}'}")
+    stack = tested_stack()
+    print(f"stack: {stack} (tested by CI)" if stack else
+          f"stack: untested combination (tested: {', '.join(TESTED_STACKS)}; see constraints/)")
+    cuda = [f"{name} {_installed_version(name)}" for name in CUDA_PLUGINS if _installed_version(name) != "missing"]
+    print(f"CUDA: {', '.join(cuda)}" if cuda else "CUDA: no jax CUDA plugin installed (CPU only; see the README's GPU section)")
     try:
-        from ..nt_compat import import_neural_tangents
+        from ..nt_compat import available_implementations, import_neural_tangents
 
         import_neural_tangents()
         tensorflow = "tensorflow" in sys.modules
-        print(f"neural-tangents: imports; TensorFlow {'LOADED (it should not be)' if tensorflow else 'not loaded'}")
+        print(f"neural-tangents: imports; TensorFlow {'LOADED (it should not be)' if tensorflow else 'not loaded'}; "
+              f"empirical NTK implementations {', '.join(map(str, available_implementations()))}")
         problems += tensorflow
     except NtkbenchError as error:
         print(f"neural-tangents: DOES NOT IMPORT: {error}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from ..api import KernelRidgeOptions
 from ..numerics._options import TrainingOptions
@@ -21,9 +21,18 @@ class EmpiricalNTKOptions(KernelRidgeOptions):
 
     implementation: Literal["auto", 1, 2, 3] = "auto"
     """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector
-    products, 3 structured derivatives; `auto` times the three on a small batch once per
-    network shape and takes the fastest. They agree to float round-off, so this option does not
-    enter the key of a result."""
+    products, 3 structured derivatives (not on jax >= 0.6); `auto` times those the installed jax
+    allows on a small batch once per network shape and takes the fastest. They agree to float
+    round-off, so this option does not enter the key of a result."""
+
+    @field_validator("implementation")
+    @classmethod
+    def _implementation_works(cls, implementation: str | int) -> str | int:
+        from ..nt_compat import implementation_problem
+
+        if implementation != "auto" and (problem := implementation_problem(implementation)) is not None:
+            raise ValueError(problem)
+        return implementation
 
 
 class OneLearningRate(TrainingOptions):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import DynamicsRequest, InputError, LearnerResult, LearnerTask
+from ..nt_compat import preferred_implementation
 from ._options import TrainingOptions
 
 SETTLED = 0.1
@@ -60,15 +61,16 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
     budget = options.step_budget(task.n_train)
     initial = task.init_model()
     longest = tile_size(max(len(task.x_train), len(task.x_test), len(x_probe)))
-    edge = tile_edge(lambda x1, x2: empirical_ntk(initial, x1, x2, 3), task.x_train.shape[1:],
-                     key=empirical_ntk_key(initial, 3), at_most=longest)  # every checkpoint's kernel costs the same
+    implementation = preferred_implementation()
+    edge = tile_edge(lambda x1, x2: empirical_ntk(initial, x1, x2, implementation), task.x_train.shape[1:],
+                     key=empirical_ntk_key(initial, implementation), at_most=longest)  # every checkpoint's kernel costs the same
     steps = request.checkpoint_steps(budget, task.n_train, options.batch_size)
     kernels, rows = [], []
     targets = one_hot(task.y_train, task.num_classes)
 
     def record(step: int, network) -> None:
         def kernel(x1, x2):
-            return empirical_ntk(network, x1, x2, 3)
+            return empirical_ntk(network, x1, x2, implementation)
 
         kernels.append(evaluate_tiled(kernel, x_probe, max_tile=edge))
         after = kernel_ridge_predict(

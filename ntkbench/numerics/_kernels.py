@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..api import StaxTwin
-from ..nt_compat import import_neural_tangents
+from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
 from ._networks import example_function, split_model
 
 MAX_TILE = 512
@@ -186,7 +186,7 @@ def infinite_kernel_fn(twin: StaxTwin, kind: Literal["ntk", "nngp"] = "ntk") -> 
 
 
 @eqx.filter_jit
-def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation = 3) -> jax.Array:
+def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation | None = None) -> jax.Array:
     """The empirical NTK of a network (an `eqx.Module` or a `StatefulModel`) between two batches.
 
     The network maps one input to its logits; the kernel is traced over the logits (averaged, as
@@ -194,9 +194,11 @@ def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Impl
     `stax` twin. The derivatives are taken with respect to the network's inexact arrays; a
     network with batch norm is taken in inference mode (a per-example function). Jitted with the
     network as an argument: one compilation serves every seed and checkpoint of an architecture.
-    Implementation 0 (AUTO) of neural-tangents is broken on jax >= 0.5 and is not offered.
+    Implementation 0 (AUTO) of neural-tangents is broken on jax >= 0.5 and is not offered;
+    None takes `nt_compat.preferred_implementation()` (3 where the installed jax allows it).
     """
     nt = import_neural_tangents()
+    implementation = implementation if implementation is not None else preferred_implementation()
     module, state = split_model(model)
     params, static = eqx.partition(module, eqx.is_inexact_array)
 
@@ -228,7 +230,7 @@ def resolve_implementation(
 ) -> Implementation:
     """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
 
-    Each of 1, 2 and 3 is timed on one tile of inputs from `x`, at the tile edge it would run at
+    Each of 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`) is timed on one tile of inputs from `x`, at the tile edge it would run at
     (the largest that fits the memory budget, see `tile_edge`; at most `TIMING_TILE`): the
     fastest on a small block is often not the fastest on a large one, and an implementation
     that keeps more per tile runs at smaller tiles, which repeat more work. The candidates are
@@ -241,7 +243,7 @@ def resolve_implementation(
     key = (network_structure(model), x.shape[1:], budget)
     if key not in _FASTEST:
         timers = {}
-        for candidate in (1, 2, 3):
+        for candidate in available_implementations():
             try:
                 timers[candidate] = _tile_timer(model, x, candidate, budget)
             except Exception:  # an implementation neural-tangents cannot apply to this network
