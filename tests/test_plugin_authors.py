@@ -35,6 +35,7 @@ class ClustersOptions(ntkbench.DatasetOptions):
     data_seed: NonNegativeInt = 0
     poison: bool = False
     """Put a NaN into one pool input (a broken dataset)."""
+    explode: bool = False
 
 
 class Clusters(ntkbench.Dataset):
@@ -44,6 +45,8 @@ class Clusters(ntkbench.Dataset):
 
     def load(self) -> ntkbench.LabelledData:
         o = self.options
+        if o.explode:
+            raise ValueError("the files are corrupt")
         rng = np.random.default_rng(o.data_seed)
         centres = rng.normal(size=(o.classes, o.dim))
 
@@ -254,6 +257,16 @@ def test_a_dataset_with_a_nan_is_refused_before_any_learner_runs(plugin_file, tm
     assert "dataset 'file_clusters' (Clusters (" in result.stderr and "x_pool has 1 non-finite value(s)" in result.stderr
     assert "the first at index 7" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "records").exists()
+
+
+def test_a_dataset_that_raises_is_named_with_the_line(plugin_file, tmp_path, write_spec):
+    spec = _spec(plugin_file)
+    spec["dataset"]["explode"] = True
+    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress")
+    line = PLUGINS.splitlines().index('            raise ValueError("the files are corrupt")') + 1
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "dataset 'file_clusters' (Clusters (" in result.stderr
+    assert f"failed to load: ValueError: the files are corrupt (raised at {plugin_file}:{line})" in result.stderr
 
 
 def test_a_plain_exception_names_the_plugin_line_and_its_traceback_is_shown(plugin_file, tmp_path, write_spec):

@@ -25,6 +25,7 @@ from ..api import (
     LearnerResult,
     LearnerTask,
     NtkbenchError,
+    RunFailure,
 )
 from ..spec import Spec, pool_problem
 from ._cells import Cell, architecture_at, cell_key, widths_of
@@ -42,7 +43,16 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
     """
     spec_dict = spec.as_dict()
     dataset = spec.dataset.instantiate()
-    data = dataset.load()
+    try:
+        data = dataset.load()
+    except NtkbenchError:
+        raise
+    except Exception as error:  # a bug in the dataset plugin: name it, and where it raised
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        raise RunFailure(
+            f"{spec.source}: dataset {spec.dataset.name!r} ({plugin_origin(spec.dataset.plugin)}) failed to load: "
+            f"{detail} (raised at {_raised_at(error, plugin_file(spec.dataset.plugin))}). Nothing was computed."
+        ) from error
     problems = dataset_problems(dataset, data)
     if problems:
         raise InputError(

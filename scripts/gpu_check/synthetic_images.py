@@ -30,7 +30,7 @@ class SyntheticImages(ntkbench.Dataset):
         rng = np.random.default_rng(o.data_seed)
         grid = np.linspace(0, 2 * np.pi, o.size)
         waves = [np.sin(a * grid[:, None] + b * grid[None, :] + c) for a, b, c in rng.uniform(0, 2, size=(8, 3))]
-        templates = np.einsum("kw,whc->khwc", rng.normal(size=(o.classes, len(waves))),
+        templates = np.einsum("kw,whvc->khvc", rng.normal(size=(o.classes, len(waves))),
                               np.stack(waves)[:, :, :, None].repeat(o.channels, axis=3))
 
         def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
