@@ -204,7 +204,7 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
     seconds = {1: [3.0, 1.0, 3.0], 3: [2.0, 2.0, 2.0]}  # 1 is hit by a slow phase twice, still the fastest
     calls = []
 
-    def fake_timer(model, x, implementation, budget):
+    def fake_timer(model, x, implementation, budget, contraction="trace"):
         if implementation == 2:
             raise RuntimeError("cannot allocate")
         times = iter(seconds[implementation])

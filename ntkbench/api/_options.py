@@ -22,12 +22,14 @@ class PluginOptions(StrictModel):
     not enter the key that decides whether a stored result is still valid."""
     omitted_at_default: ClassVar[frozenset[str]] = frozenset()
     """Options added after results existed: left out of the spec's canonical form (and so of every
-    result key) while they have their default value, so that adding an option recomputes nothing."""
+    result key) while they have their default value, so that adding an option recomputes nothing.
+    Those of every base class count (an options model may combine two)."""
 
     def canonical(self) -> dict[str, Any]:
         """The options as JSON values, without the `omitted_at_default` ones that have their default."""
         dumped = self.model_dump(mode="json")
-        for name in self.omitted_at_default:
+        omitted = set().union(*(vars(base).get("omitted_at_default", ()) for base in type(self).__mro__))
+        for name in omitted:
             if getattr(self, name) == type(self).model_fields[name].default:
                 dumped.pop(name, None)
         return dumped

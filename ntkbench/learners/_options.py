@@ -18,6 +18,14 @@ def ridge_count(options: KernelRidgeOptions) -> int:
 
 class EmpiricalNTKOptions(KernelRidgeOptions):
     performance_only: ClassVar[frozenset[str]] = frozenset({"implementation"})
+    omitted_at_default: ClassVar[frozenset[str]] = KernelRidgeOptions.omitted_at_default | {"contraction"}
+
+    contraction: Literal["trace", "sum_logits"] = "trace"
+    """How the kernel contracts the network's logits: `trace`, the mean over logits of their
+    Jacobians' products (the kernel the infinite NTK is compared with); `sum_logits`, the kernel
+    of the summed logits over sqrt(num_classes) (Mohamadi et al. 2022), about num_classes times
+    cheaper, equal to `trace` only where the logits' Jacobians are uncorrelated. It changes the
+    result, so it enters the key of a result (omitted at `trace`, which keeps earlier keys)."""
 
     implementation: Literal["auto", 1, 2, 3] = "auto"
     """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector

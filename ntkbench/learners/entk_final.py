@@ -37,7 +37,8 @@ class FinalEmpiricalNTKLearner(Learner):
         trained, log = train_network(
             task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
         )
-        result = regress_with_empirical_ntk(trained, task, self.options.ridges(), self.options.implementation, per_seed=False)
+        result = regress_with_empirical_ntk(trained, task, self.options.ridges(), self.options.implementation, per_seed=False,
+                                            contraction=self.options.contraction)
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -45,7 +46,8 @@ class FinalEmpiricalNTKLearner(Learner):
         from ..numerics._costs import combine, empirical_kernel_fn, initial_model, kernel_regression_cost, training_cost
 
         model = initial_model(context)
-        kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
+        options = self.options
+        kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
         return combine(
             training_cost(model, self.options, context, context.n_train),
             kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),

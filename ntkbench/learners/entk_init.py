@@ -19,10 +19,13 @@ class InitEmpiricalNTKLearner(Learner):
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk
 
-        return regress_with_empirical_ntk(task.init_model(), task, self.options.ridges(), self.options.implementation)
+        return regress_with_empirical_ntk(task.init_model(), task, self.options.ridges(), self.options.implementation,
+                                          contraction=self.options.contraction)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import empirical_kernel_fn, initial_model, kernel_regression_cost
 
-        kernel = empirical_kernel_fn(initial_model(context), context, self.options.implementation) if context.detailed else None
+        options = self.options
+
+        kernel = empirical_kernel_fn(initial_model(context), context, options.implementation, options.contraction) if context.detailed else None
         return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options))

@@ -45,7 +45,8 @@ class PretrainedEmpiricalNTKLearner(Learner):
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
         model, log = task.cache.get_or_create("pretrained", pretrain)
-        result = regress_with_empirical_ntk(model, task, self.options.ridges(), self.options.implementation)
+        result = regress_with_empirical_ntk(model, task, self.options.ridges(), self.options.implementation,
+                                          contraction=self.options.contraction)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -55,5 +56,6 @@ class PretrainedEmpiricalNTKLearner(Learner):
         if not context.first_of_seed:
             return kernel_regression_cost(None, context)
         model = initial_model(context)
-        kernel = empirical_kernel_fn(model, context, self.options.implementation) if context.detailed else None
+        options = self.options
+        kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
         return combine(training_cost(model, self.options, context, self.options.pretrain_n), kernel_regression_cost(kernel, context, ridges=ridge_count(self.options)))

@@ -208,11 +208,12 @@ def initial_model(context: CostContext) -> Any:
     return create() if context.detailed else shapes
 
 
-def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any) -> Callable:
+def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> Callable:
     """The empirical NTK of `model` with the implementation a run would use (timed on zeros for `auto`)."""
     import numpy as np
 
     from ._kernels import empirical_ntk, resolve_implementation
 
-    chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), implementation)
-    return lambda a, b: empirical_ntk(model, a, b, chosen)
+    chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), implementation,
+                                    contraction=contraction)
+    return lambda a, b: empirical_ntk(model, a, b, chosen, contraction)

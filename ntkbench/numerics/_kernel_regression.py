@@ -24,7 +24,15 @@ import numpy as np
 from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, memory_budget
 from ._costs import union_kernel_pays
 from ._kernel_ridge import FactoredKernel, factor_kernel, kernel_ridge_predict, one_hot
-from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, resolve_implementation, tile_edge, tile_size
+from ._kernels import (
+    Contraction,
+    empirical_ntk,
+    empirical_ntk_key,
+    evaluate_tiled,
+    resolve_implementation,
+    tile_edge,
+    tile_size,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,17 +340,19 @@ def regress_with_empirical_ntk(
     implementation: int | str = "auto",
     *,
     per_seed: bool = True,
+    contraction: Contraction = "trace",
 ) -> LearnerResult:
     """`regress_with_kernel` with the empirical NTK of `model` (an `eqx.Module` or a `StatefulModel`).
 
     `implementation` is neural-tangents' (1, 2, 3), or `"auto"` for the fastest on this network
     (see `resolve_implementation`); the one used is recorded in `info["implementation"]`.
     `per_seed` as in `regress_with_kernel`: true when `model` is the same for every n of the seed.
+    `contraction`: `trace` (the mean over logits) or `sum_logits` (see `Contraction`).
     """
-    chosen = resolve_implementation(model, task.x_test, implementation)
+    chosen = resolve_implementation(model, task.x_test, implementation, contraction=contraction)
     result = regress_with_kernel(
-        lambda x1, x2: empirical_ntk(model, x1, x2, chosen), task, ridge, per_seed=per_seed,
-        kernel_key=empirical_ntk_key(model, chosen),
+        lambda x1, x2: empirical_ntk(model, x1, x2, chosen, contraction), task, ridge, per_seed=per_seed,
+        kernel_key=empirical_ntk_key(model, chosen, contraction),
     )
     result.info["implementation"] = chosen
     return result

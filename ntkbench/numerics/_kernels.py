@@ -27,6 +27,12 @@ MAX_TILE = 512
 
 KernelFn = Callable[[jax.Array, jax.Array], jax.Array]
 Implementation = Literal[1, 2, 3]
+Contraction = Literal["trace", "sum_logits"]
+"""How the empirical NTK contracts the logits: `trace`, the mean over logits of J_c J_c^T (the
+kernel the infinite NTK of a `stax` twin is compared with); `sum_logits`, the kernel of the
+summed logits over sqrt(C), (1/C) sum_c sum_c' J_c J_c'^T (Mohamadi et al. 2022, "pNTK"): the
+same where the logits' Jacobians are uncorrelated (a wide network at initialisation), about C
+times cheaper to compute."""
 TIMING_TILE = 256
 """`resolve_implementation` times each implementation on a tile of at most this edge: large enough
 to rank them as they run on full tiles, small enough to time a CNN in seconds."""
@@ -186,7 +192,9 @@ def infinite_kernel_fn(twin: StaxTwin, kind: Literal["ntk", "nngp"] = "ntk") -> 
 
 
 @eqx.filter_jit
-def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation | None = None) -> jax.Array:
+def empirical_ntk(
+    model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation | None = None, contraction: Contraction = "trace"
+) -> jax.Array:
     """The empirical NTK of a network (an `eqx.Module` or a `StatefulModel`) between two batches.
 
     The network maps one input to its logits; the kernel is traced over the logits (averaged, as
@@ -196,6 +204,7 @@ def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Impl
     network as an argument: one compilation serves every seed and checkpoint of an architecture.
     Implementation 0 (AUTO) of neural-tangents is broken on jax >= 0.5 and is not offered;
     None takes `nt_compat.preferred_implementation()` (3 where the installed jax allows it).
+    `contraction` says how the logits are contracted (see `Contraction`).
     """
     nt = import_neural_tangents()
     implementation = implementation if implementation is not None else preferred_implementation()
@@ -203,7 +212,10 @@ def empirical_ntk(model: Any, x1: jax.Array, x2: jax.Array, implementation: Impl
     params, static = eqx.partition(module, eqx.is_inexact_array)
 
     def apply(p: Any, x: jax.Array) -> jax.Array:
-        return jax.vmap(example_function(eqx.combine(p, static), state))(x)
+        logits = jax.vmap(example_function(eqx.combine(p, static), state))(x)
+        if contraction == "sum_logits":
+            return jnp.sum(logits, axis=-1, keepdims=True) / jnp.sqrt(logits.shape[-1])
+        return logits
 
     kernel_fn = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)
     with warnings.catch_warnings():
@@ -220,13 +232,14 @@ def network_structure(model: Any) -> tuple:
     return jax.tree_util.tree_structure(params), tuple(p.shape for p in jax.tree_util.tree_leaves(params))
 
 
-def empirical_ntk_key(model: Any, implementation: Implementation) -> tuple:
-    """Names the computation of `empirical_ntk(model, ., ., implementation)` for `tile_edge`."""
-    return ("empirical_ntk", network_structure(model), implementation)
+def empirical_ntk_key(model: Any, implementation: Implementation, contraction: Contraction = "trace") -> tuple:
+    """Names the computation of `empirical_ntk(model, ., ., implementation, contraction)` for `tile_edge`."""
+    return ("empirical_ntk", network_structure(model), implementation) + (() if contraction == "trace" else (contraction,))
 
 
 def resolve_implementation(
-    model: Any, x: np.ndarray, implementation: Implementation | str, *, budget: int | None = None
+    model: Any, x: np.ndarray, implementation: Implementation | str, *, budget: int | None = None,
+    contraction: Contraction = "trace",
 ) -> Implementation:
     """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
 
@@ -240,12 +253,12 @@ def resolve_implementation(
     """
     if implementation != "auto":
         return implementation
-    key = (network_structure(model), x.shape[1:], budget)
+    key = (network_structure(model), x.shape[1:], budget, contraction)
     if key not in _FASTEST:
         timers = {}
         for candidate in available_implementations():
             try:
-                timers[candidate] = _tile_timer(model, x, candidate, budget)
+                timers[candidate] = _tile_timer(model, x, candidate, budget, contraction)
             except Exception:  # an implementation neural-tangents cannot apply to this network
                 continue
         seconds_per_entry = {candidate: float("inf") for candidate in timers}
@@ -256,14 +269,17 @@ def resolve_implementation(
     return _FASTEST[key]
 
 
-def _tile_timer(model: Any, x: np.ndarray, implementation: Implementation, budget: int | None) -> Callable[[], float]:
+def _tile_timer(
+    model: Any, x: np.ndarray, implementation: Implementation, budget: int | None, contraction: Contraction = "trace"
+) -> Callable[[], float]:
     """Compile `implementation` on its timing tile and return a function that times one evaluation
     (seconds per kernel entry)."""
 
     def kernel(a: jax.Array, b: jax.Array) -> jax.Array:
-        return empirical_ntk(model, a, b, implementation)
+        return empirical_ntk(model, a, b, implementation, contraction)
 
-    edge = tile_edge(kernel, x.shape[1:], key=empirical_ntk_key(model, implementation), budget=budget, at_most=tile_size(len(x)))
+    edge = tile_edge(kernel, x.shape[1:], key=empirical_ntk_key(model, implementation, contraction), budget=budget,
+                     at_most=tile_size(len(x)))
     edge = min(edge, TIMING_TILE)
     tile = jnp.asarray(_pad_rows(np.asarray(x[:edge]), edge))
     kernel(tile, tile).block_until_ready()  # compile
