@@ -134,3 +134,25 @@ def test_the_plan_sizes_a_network_from_its_shapes_and_refuses_one_beyond_reason(
     for detailed in (False, True):
         with pytest.raises(InputError, match=r"1.1e\+12 parameters"):
             initial_model(context(2**20, detailed))
+
+
+def test_a_plan_compiles_each_distinct_computation_once(monkeypatch):
+    """The steps of a training and a kernel tile are the same computation at every n: measured once,
+    the estimates of every cell are what one measurement each per cell gave."""
+    from ntkbench.numerics import _costs
+
+    spec = parse_spec(SPEC)
+    rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
+    monkeypatch.setattr(_costs, "_COMPILED", {})
+    monkeypatch.setattr(_costs, "_TRAINING_STEPS", {})
+    measured = []
+    real = _costs._measure
+    monkeypatch.setattr(_costs, "_measure", lambda *arguments: measured.append(1) or real(*arguments))
+    plans = plan_spec(spec, detailed=True, rates=rates)
+    distinct = len(measured)
+    assert distinct <= 8, distinct  # one training step; per kernel learner one tile and one small timing tile
+    again = plan_spec(spec, detailed=True, rates=rates)
+    assert len(measured) == distinct  # a second plan in the process compiles nothing
+    assert [p.cost.flops for p in again] == [p.cost.flops for p in plans]
+    network = [p for p in plans if p.cell.learner_id == "network"]
+    assert len({p.cost.flops for p in network}) == 1  # 100 steps at every n: the same work

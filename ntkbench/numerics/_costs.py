@@ -4,6 +4,7 @@ work (a kernel tile, ten training steps), scaled to a cell, plus what a cell hol
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
-from ._kernels import tile_edge, tile_size
+from ._kernels import network_structure, tile_edge, tile_size
 from ._networks import split_model, trainable
 from ._options import TrainingOptions
 from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
@@ -23,6 +24,10 @@ FLOAT32, FLOAT64 = 4, 8
 
 TIMED_FLOPS_LIMIT = 5e10
 """Compiled work up to this many FLOPs (well under a second on a CPU) is run and timed by the estimate."""
+TIMING_EDGE = 32
+"""Kernel tiles are timed at this edge first (see `kernel_regression_cost`)."""
+FULL_TILE_SECONDS = 1.0
+"""A full kernel tile predicted to take at most this long is timed itself."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,16 +39,30 @@ class CompiledCost:
     """One execution on zeros (after a first one), when `flops` is at most `TIMED_FLOPS_LIMIT`."""
 
 
-def compiled_cost(fn: Callable, *arguments: Any) -> CompiledCost:
-    """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and its time when cheap to measure."""
-    compiled = jax.jit(fn).lower(*arguments).compile()
+_COMPILED: dict[str, CompiledCost] = {}
+"""Costs already measured in this process, by the text of the lowered computation: the cells of a
+spec that run the same computation (a kernel tile, ten training steps) are compiled once."""
+
+
+def compiled_cost(fn: Callable, *arguments: Any, timed: bool = True) -> CompiledCost:
+    """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and (with `timed`) its time when
+    cheap to measure; measured once per process for each distinct computation."""
+    lowered = jax.jit(fn).lower(*arguments)
+    key = hashlib.sha256(lowered.as_text().encode()).hexdigest() + ("" if timed else ":untimed")
+    if key not in _COMPILED:
+        _COMPILED[key] = _measure(lowered, arguments, timed)
+    return _COMPILED[key]
+
+
+def _measure(lowered: Any, arguments: tuple, timed: bool = True) -> CompiledCost:
+    compiled = lowered.compile()
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
     memory = compiled.memory_analysis()
     used = memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
     flops = float(analysis.get("flops", 0.0))
     seconds = None
-    if flops <= TIMED_FLOPS_LIMIT:
+    if timed and flops <= TIMED_FLOPS_LIMIT:
         zeros = jax.tree_util.tree_map(
             lambda leaf: jnp.zeros(leaf.shape, leaf.dtype) if isinstance(leaf, jax.ShapeDtypeStruct) else leaf, arguments
         )
@@ -119,20 +138,31 @@ def kernel_regression_cost(
         return CellCost(peak)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
         return CellCost(peak, 0.0, ridges * n_factor**3 / 3)
-    flops, tile_bytes, timed_flops, timed_seconds = 0.0, 0, 0.0, 0.0
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     longest = tile_size(max(n_kernel, context.n_test))
     edge = tile_edge(kernel_fn, context.input_shape, budget=max(memory_budget() - float32_kernels, 0), at_most=longest)
-    for rows, symmetric in ((n_kernel, True), (context.n_test, False)):
-        tile_rows, tile_columns, count = _tiles(rows, n_kernel, symmetric, edge)
-        a = jax.ShapeDtypeStruct((tile_rows, *context.input_shape), jnp.float32)
-        b = jax.ShapeDtypeStruct((tile_columns, *context.input_shape), jnp.float32)
-        tile = compiled_cost(kernel_fn, a, b)
-        flops += tile.flops * count
-        tile_bytes = max(tile_bytes, tile.bytes)
-        if tile.seconds is not None:
-            timed_flops, timed_seconds = timed_flops + tile.flops * count, timed_seconds + tile.seconds * count
-    return CellCost(peak + tile_bytes, flops, ridges * n_factor**3 / 3, timed_flops, timed_seconds)
+    # One edge x edge tile is compiled (once per process and edge, see `compiled_cost`) and its cost
+    # scaled by the entries: a kernel's work per entry hardly depends on the tile's shape. It is timed
+    # first on a small tile; only when that predicts a cheap full tile (an MLP's kernels, which run
+    # near the GEMM rate only in large tiles) is the full tile timed too. An expensive kernel (a
+    # CNN's infinite NTK takes seconds per tile) keeps the small tile's time per entry.
+    shape = jax.ShapeDtypeStruct((edge, *context.input_shape), jnp.float32)
+    small = jax.ShapeDtypeStruct((min(edge, TIMING_EDGE), *context.input_shape), jnp.float32)
+    timing = compiled_cost(kernel_fn, small, small)
+    cheap = timing.seconds is not None and timing.seconds * (edge / small.shape[0]) ** 2 <= FULL_TILE_SECONDS
+    tile = compiled_cost(kernel_fn, shape, shape, timed=cheap)
+    if tile.seconds is not None:
+        timing = dataclasses.replace(timing, seconds=tile.seconds * (small.shape[0] / edge) ** 2)
+    entries = sum(
+        count * tile_rows * tile_columns
+        for rows, symmetric in ((n_kernel, True), (context.n_test, False))
+        for tile_rows, tile_columns, count in [_tiles(rows, n_kernel, symmetric, edge)]
+    )
+    scale = entries / edge**2
+    timed_flops, timed_seconds = 0.0, 0.0
+    if timing.seconds is not None:
+        timed_flops, timed_seconds = tile.flops * scale, timing.seconds * entries / small.shape[0] ** 2
+    return CellCost(peak + tile.bytes, tile.flops * scale, ridges * n_factor**3 / 3, timed_flops, timed_seconds)
 
 
 def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
@@ -148,23 +178,35 @@ def training_cost(model: Any, options: TrainingOptions, context: CostContext, n:
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
     if not context.detailed:
         return CellCost(held)
-    optimizer = build_optimizer(options, options.step_budget(n))
-    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
-    chunk, rows = STEPS_PER_CALL, padded_rows(n)
-    x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
-    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
-    offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
-    batches = jax.ShapeDtypeStruct((chunk, batch), jnp.int32)
-    steps = compiled_cost(
-        lambda m, s, o, xs, ys, os_, bs: train_steps(
-            m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes
-        ),
-        module, state, opt_state, x, y, offset, batches,
-    )
-    calls = options.step_budget(n) / chunk  # the whole budget: an `until` rule may stop sooner
+    calls = options.step_budget(n) / STEPS_PER_CALL  # the whole budget: an `until` rule may stop sooner
+    key = (network_structure(module), options.model_dump_json(), batch, context.input_shape, context.num_classes)
+    if key not in _TRAINING_STEPS:  # the same steps at every n: their work does not depend on n
+        _TRAINING_STEPS[key] = _training_steps_cost(module, state, options, context, batch, options.step_budget(n))
+    steps = _TRAINING_STEPS[key]
     if steps.seconds is None:
         return CellCost(held + steps.bytes, steps.flops * calls)
     return CellCost(held + steps.bytes, steps.flops * calls, 0.0, steps.flops * calls, steps.seconds * calls)
+
+
+_TRAINING_STEPS: dict[tuple, CompiledCost] = {}
+
+
+def _training_steps_cost(
+    module: Any, state: Any, options: TrainingOptions, context: CostContext, batch: int, budget: int
+) -> CompiledCost:
+    """`STEPS_PER_CALL` training steps, compiled. The rows the batches are gathered from do not change
+    a step's work: one batch's worth of them stands for any n (the data is counted apart)."""
+    optimizer = build_optimizer(options, budget)
+    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
+    rows = padded_rows(batch)
+    x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
+    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
+    offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
+    batches = jax.ShapeDtypeStruct((STEPS_PER_CALL, batch), jnp.int32)
+    return compiled_cost(
+        lambda m, s, o, xs, ys, os_, bs: train_steps(m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes),
+        module, state, opt_state, x, y, offset, batches,
+    )
 
 
 def combine(*costs: CellCost) -> CellCost:
@@ -193,19 +235,26 @@ def initial_model(context: CostContext) -> Any:
 
     **Raises:** `InputError` for a network beyond that.
     """
-    def create() -> Any:
-        return context.architecture.init_model(
-            input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
-        )
+    key = (type(context.architecture), context.architecture.options, context.input_shape, context.num_classes, context.detailed)
+    if key not in _INITIAL_MODELS:  # every cell of a spec asks for the same network
 
-    shapes = eqx.filter_eval_shape(create)
-    count = parameter_count(split_model(shapes)[0])
-    if count > MAX_PARAMETERS:
-        raise InputError(
-            f"the network of {type(context.architecture).__name__} has {count:.3g} parameters; ntkbench refuses "
-            f"more than {MAX_PARAMETERS:.3g}: lower its width or depth"
-        )
-    return create() if context.detailed else shapes
+        def create() -> Any:
+            return context.architecture.init_model(
+                input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
+            )
+
+        shapes = eqx.filter_eval_shape(create)
+        count = parameter_count(split_model(shapes)[0])
+        if count > MAX_PARAMETERS:
+            raise InputError(
+                f"the network of {type(context.architecture).__name__} has {count:.3g} parameters; ntkbench refuses "
+                f"more than {MAX_PARAMETERS:.3g}: lower its width or depth"
+            )
+        _INITIAL_MODELS[key] = create() if context.detailed else shapes
+    return _INITIAL_MODELS[key]
+
+
+_INITIAL_MODELS: dict[tuple, Any] = {}
 
 
 def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> Callable:
