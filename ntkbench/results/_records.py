@@ -55,7 +55,6 @@ def record_row(record: Record) -> dict[str, Any]:
     """One record as a flat row: the cell, its status and failure, every metric under its own name,
     the learner's options (`option.*`), the facts it reported (`info.*`, per-checkpoint lists as JSON),
     timing, library versions (`version.*`), device (`device.*`) and provenance (`provenance.*`)."""
-    stored = record.as_json()
     options = {key: value for key, value in record.learner.items() if key not in {"id", "name"}}
     row = {
         "spec": record.spec.name,
@@ -76,7 +75,7 @@ def record_row(record: Record) -> dict[str, Any]:
         **_flatten("version", record.versions),
         **_flatten("device", record.device),
         **_flatten("machine", record.machine),
-        **_flatten("provenance", stored.get("provenance", {})),
+        **_flatten("provenance", record.provenance),
         "spec_hash": record.spec.hash,
         "cell_key": record.cell.key,
     }
