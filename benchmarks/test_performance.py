@@ -254,16 +254,71 @@ def test_training_steps_against_a_bare_loop(benchmark):
 
 
 def test_plan_predicts_the_demo_within_a_factor_two(benchmark, tmp_path):
-    """Target: `ntkbench plan`'s wall time for the demo spec within a factor 2 of the measured run."""
+    """Target: `ntkbench plan`'s wall time for the demo spec within a factor 2 of the measured run.
+
+    The demo trains `until` a training loss: the plan reads how many steps that took from the
+    published records of an earlier run of the spec, as `ntkbench plan --out DIR` does."""
     from ntkbench import load_spec
     from ntkbench.runner import calibration
     from ntkbench.runner._plan import plan_spec
 
-    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_mlp.yaml")
-    predicted = sum(p.seconds for p in plan_spec(spec, detailed=True, rates=calibration()))
+    root = Path(__file__).resolve().parents[1]
+    spec = load_spec(root / "specs" / "fashion_mlp.yaml")
+    plans = plan_spec(spec, detailed=True, rates=calibration(), records=root / "leaderboard" / "results" / "fashion_mlp")
+    assert not any(p.cost.upper_bound for p in plans)
+    predicted = sum(p.seconds for p in plans)
     measured = benchmark.pedantic(lambda: timed(lambda: run_spec(spec, tmp_path / "demo", progress=False)), rounds=1, iterations=1)
     report(benchmark, "plan vs demo", predicted / measured, predicted_s=round(predicted), measured_s=round(measured))
     assert 0.5 <= predicted / measured <= 2.0
+
+
+def demo_networks(**changes) -> object:
+    """The demo spec with its `network` learner only, its options changed by `changes`."""
+    from ntkbench import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_mlp.yaml")
+    document = spec.as_dict()
+    (network,) = [learner for learner in document["learners"] if learner["id"] == "network"]
+    network.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del network[key]
+    document["learners"] = [network]
+    return parse_spec(document)
+
+
+def test_seeds_together_against_one_at_a_time(benchmark, tmp_path):
+    """Target: the demo's network cells (5 seeds x 7 n, trained until a loss) grouped by seed at
+    least 2.5x faster than one seed at a time, with the same test errors and test losses within 1e-5."""
+    from ntkbench.runner import RecordStore
+
+    spec = demo_networks()
+    alone = timed(lambda: run_spec(spec, tmp_path / "alone", progress=False, seeds_together=False))
+    together = benchmark.pedantic(
+        lambda: timed(lambda: run_spec(spec, tmp_path / "together", progress=False, seeds_together=True)), rounds=1, iterations=1
+    )
+    one, grouped = (RecordStore(tmp_path / name).load(spec.as_dict()).current for name in ("alone", "together"))
+    assert set(one) == set(grouped) and len(one) == 35
+    same_errors = all(one[cell].metrics["test_error"] == grouped[cell].metrics["test_error"] for cell in one)
+    loss_difference = max(abs(one[c].metrics["test_loss"] / grouped[c].metrics["test_loss"] - 1) for c in one)
+    report(benchmark, "seeds together", alone / together, alone_s=round(alone, 1), together_s=round(together, 1),
+           same_test_errors=same_errors, test_loss_relative_difference=f"{loss_difference:.1e}")
+    assert same_errors and loss_difference <= 1e-5
+    assert alone / together >= 2.5
+
+
+def test_learning_rate_grid_against_one_rate(benchmark, tmp_path):
+    """Target: the demo's network cells with a list of 4 learning rates (trained as one computation)
+    cost at most 1.6x the same cells at one rate. A fixed budget of 1000 steps, one seed: with a
+    stopping rule a grid costs what its slowest rate takes, which says nothing of the computation."""
+    budget = {"until": None, "max_steps": None, "steps": 1000}
+    one_rate = demo_networks(**budget)
+    grid = demo_networks(**budget, optimizer={"name": "sgd", "learning_rate": [0.5, 0.35, 0.25, 0.18], "momentum": 0.9})
+    seed = {"sweep": {**one_rate.as_dict()["sweep"], "seeds": [0]}}
+    one_rate, grid = (parse_spec({**spec.as_dict(), **seed}) for spec in (one_rate, grid))
+    single = timed(lambda: run_spec(one_rate, tmp_path / "one", progress=False))
+    listed = benchmark.pedantic(lambda: timed(lambda: run_spec(grid, tmp_path / "grid", progress=False)), rounds=1, iterations=1)
+    report(benchmark, "learning-rate grid", listed / single, one_rate_s=round(single, 1), grid_s=round(listed, 1))
+    assert listed / single <= 1.6
 
 
 SCALE = """

@@ -8,16 +8,22 @@ from .numerics._options import AdamOptions as AdamOptions
 from .numerics._options import SGDOptions as SGDOptions
 from .numerics._options import TrainingOptions as TrainingOptions
 from .numerics._training import TrainingLog as TrainingLog
+from .numerics._training import TrainingMember as TrainingMember
+from .numerics._training import choose_learning_rate as choose_learning_rate
 from .numerics._training import predict as predict
 from .numerics._training import train_choosing_learning_rate as train_choosing_learning_rate
 from .numerics._training import train_network as train_network
+from .numerics._training import train_networks as train_networks
 
 __all__ = [
     "AdamOptions",
     "SGDOptions",
     "TrainingOptions",
     "TrainingLog",
+    "TrainingMember",
+    "choose_learning_rate",
     "predict",
     "train_choosing_learning_rate",
     "train_network",
+    "train_networks",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import numpy as np
 import pytest
 from conftest import run_cli
 
@@ -136,14 +137,16 @@ def test_the_plan_sizes_a_network_from_its_shapes_and_refuses_one_beyond_reason(
             initial_model(context(2**20, detailed))
 
 
-def test_a_plan_compiles_each_distinct_computation_once(monkeypatch):
+def test_a_plan_compiles_each_distinct_computation_once(monkeypatch, tmp_path):
     """The steps of a training and a kernel tile are the same computation at every n: measured once,
-    the estimates of every cell are what one measurement each per cell gave."""
-    from ntkbench.numerics import _costs
+    the estimates of every cell are what one measurement each per cell gave; and kept, so that a
+    plan in another process compiles nothing."""
+    from ntkbench.numerics import _costs, _measured
 
     spec = parse_spec(SPEC)
     rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
-    monkeypatch.setattr(_costs, "_COMPILED", {})
+    monkeypatch.setenv("NTKBENCH_DATA", str(tmp_path))
+    monkeypatch.setattr(_measured, "_SECTIONS", None)
     monkeypatch.setattr(_costs, "_TRAINING_STEPS", {})
     measured = []
     real = _costs._measure
@@ -156,3 +159,43 @@ def test_a_plan_compiles_each_distinct_computation_once(monkeypatch):
     assert [p.cost.flops for p in again] == [p.cost.flops for p in plans]
     network = [p for p in plans if p.cell.learner_id == "network"]
     assert len({p.cost.flops for p in network}) == 1  # 100 steps at every n: the same work
+    assert (tmp_path / _measured.FILE).exists()
+    monkeypatch.setattr(_measured, "_SECTIONS", None)  # as in a new process: only the file is left
+    monkeypatch.setattr(_costs, "_TRAINING_STEPS", {})
+    fresh = plan_spec(spec, detailed=True, rates=rates)
+    assert len(measured) == distinct and [p.seconds for p in fresh] == [p.seconds for p in plans]
+
+
+UNTIL = """\
+name: until_plan
+dataset: {name: teacher_student, dim: 8, pool: 600, n_test: 40}
+architecture: {name: mlp, width: 16, depth: 1}
+learners:
+  - {name: network, batch_size: 16, until: {train_loss: 0.01}, max_steps: 5000, center: true}
+sweep: {n_train: [16, 32, 64], seeds: [0, 1]}
+"""
+
+
+def test_a_plan_counts_the_steps_an_earlier_run_took_to_meet_an_until_rule(tmp_path):
+    """Without records an `until` training is counted at max_steps and marked an upper bound; with
+    the records of a run of the spec, at the mean steps recorded (interpolated for an n the run
+    did not record)."""
+    from ntkbench import run_spec
+    from ntkbench.runner import RecordStore
+
+    spec = parse_spec(UNTIL)
+    rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
+    blind = plan_spec(spec, detailed=True, rates=rates)
+    assert all(p.cost.upper_bound for p in blind)
+    run_spec(parse_spec(UNTIL.replace("[16, 32, 64]", "[16, 64]")), tmp_path / "earlier", progress=False)
+    steps = {}
+    for cell, record in RecordStore(tmp_path / "earlier").load(spec.as_dict()).current.items():
+        steps.setdefault(cell.n_train, []).append(record.info["steps"])
+    informed = plan_spec(spec, detailed=True, rates=rates, records=tmp_path / "earlier")
+    assert not any(p.cost.upper_bound for p in informed)
+    per_step = blind[0].cost.flops / 5000
+    for plan in informed:
+        n = plan.cell.n_train
+        expected = np.mean(steps[n]) if n in steps else np.sqrt(np.mean(steps[16]) * np.mean(steps[64]))  # power law
+        assert plan.cost.flops == pytest.approx(expected * per_step, rel=1e-6), n
+        assert plan.cost.flops < 0.5 * blind[0].cost.flops

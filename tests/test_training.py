@@ -164,3 +164,56 @@ def test_the_test_loss_of_cross_entropy_predictions_is_their_cross_entropy():
     np.testing.assert_allclose(test_outcomes(logits, labels, 3)["test_loss"], [1 + 0 + 1, 0 + 0 + 1])
     assert NetworkLearner(TrainingOptions(loss="cross_entropy")).test_loss() == "cross_entropy"
     assert NetworkLearner(TrainingOptions()).test_loss() == "squared_error"
+
+
+@pytest.mark.parametrize("rule", ["until", "patience"])
+def test_networks_trained_together_match_each_trained_alone(rule):
+    """Seeds as one computation: each member stops by its own rule (a training loss, or early
+    stopping on its validation samples) and ends where it would alone; one that diverges fails alone."""
+    from ntkbench.training import TrainingMember, train_networks
+
+    budget = {"until": {"train_loss": 0.02}, "max_steps": 400} if rule == "until" else {"steps": 400, "patience": 3, "check_every": 2}
+    options = TrainingOptions(
+        optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=16, center=True, **budget,
+    )
+    architecture = MLPArchitecture(MLPOptions(width=64, depth=1))
+    members = [
+        TrainingMember(
+            architecture.init_model(input_shape=(4, 4, 1), num_classes=2, key=jax.random.PRNGKey(seed)),
+            *data(seed=seed), seed=seed, validation=data(n=24, seed=10 + seed),
+        )
+        for seed in range(3)
+    ]
+    members.append(TrainingMember(members[0].model, *data(seed=0), seed=0, learning_rate=1e4, validation=data(n=24, seed=10)))
+    together = train_networks(members, 2, options)
+    steps = []
+    for member, outcome in zip(members[:3], together):
+        alone, alone_log = train_network(
+            member.model, member.x, member.y, 2, options, seed=member.seed, validation=member.validation
+        )
+        trained, log = outcome
+        assert log.steps == alone_log.steps and log.train_loss == pytest.approx(alone_log.train_loss, rel=1e-5)
+        assert log.converged is (True if rule == "until" else None) and log.early_stopping == alone_log.early_stopping
+        x_test = data(n=32, seed=9)[0]
+        np.testing.assert_allclose(predict(trained, x_test, initial=member.model), predict(alone, x_test, initial=member.model), atol=1e-5)
+        steps.append(log.early_stopping["steps_trained"] if rule == "patience" else log.steps)
+    assert len(set(steps)) > 1  # the members stopped at different checks
+    assert isinstance(together[3], CellFailure) and "diverged" in str(together[3])
+
+
+def test_a_learning_rate_list_trains_as_one_computation_and_keeps_the_rate_chosen_alone():
+    from ntkbench.training import train_choosing_learning_rate
+
+    x, y = data()
+    validation = data(n=32, seed=5)
+    rates = (0.05, 0.5, 1e4)
+    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=rates), batch_size=16, steps=60)
+    trained, log, choice = train_choosing_learning_rate(model(), x, y, 2, options, seed=0, validation=validation)
+    errors = []
+    for rate in rates[:2]:
+        alone, _ = train_network(model(), x, y, 2, options.at_learning_rate(rate), seed=0)
+        errors.append(float(np.mean(np.argmax(predict(alone, validation[0]), 1) != validation[1])))
+        if rate == choice["learning_rate"]:
+            np.testing.assert_allclose(predict(trained, validation[0]), predict(alone, validation[0]), atol=1e-5)
+    assert choice["validation_errors"][:2] == errors and choice["validation_errors"][2] is None
+    assert log.steps == 60

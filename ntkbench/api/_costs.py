@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from ._architecture import Architecture
 
@@ -27,6 +28,10 @@ class CostContext:
     """This cell's seed's place among them: shared work is done (and counted) at the first seed."""
     pool_size: int | None = None
     """Size of the training pool when the dataset knows it (how much the seeds' training sets overlap)."""
+    recorded: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    """What earlier runs of this learner recorded at this n (the numeric facts of its records'
+    `info`, averaged over seeds, interpolated in n from the n recorded), e.g. `steps`: how long an
+    `until` rule took. Empty when the plan was given no records."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +49,9 @@ class CellCost:
     factor_flops: float = 0.0
     timed_flops: float = 0.0
     timed_seconds: float = 0.0
+    upper_bound: bool = False
+    """True when the work may stop well short of what is counted (an `until` rule counted at its
+    `max_steps`, with no records that say how long it takes)."""
 
     def seconds(self, rates: dict[str, float]) -> float | None:
         """Estimated wall time with the device's measured `gemm_flops` and `cholesky_flops` rates."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from ._architecture import Architecture
 from ._costs import CellCost, CostContext
+from ._errors import CellFailure
 from ._options import LearnerOptions
 from ._task import DynamicsRequest, LearnerResult, LearnerTask
 
@@ -40,6 +42,9 @@ class Learner(abc.ABC):
     follows_kernel_dynamics: ClassVar[bool] = False
     """True when the learner implements `kernel_dynamics`, so that a spec with a `dynamics` section
     can name it."""
+    trains_seeds_together: ClassVar[bool] = False
+    """True when `fit_predict_seeds` computes several seeds' cells as one computation (faster than
+    one after the other), so that a run may hand it a group of them."""
 
     def __init__(self, options: LearnerOptions):
         self.options = options
@@ -83,6 +88,19 @@ class Learner(abc.ABC):
         (`checkpoints`, a list of rows, and `settled_fraction`). Only called when
         `follows_kernel_dynamics` is true."""
         raise NotImplementedError(f"{type(self).__name__} does not follow kernel dynamics")
+
+    def fit_predict_seeds(self, tasks: Sequence[LearnerTask]) -> list[LearnerResult | CellFailure]:
+        """`fit_predict` for cells that differ only in their seed (one n, one width), each with the
+        result it would have alone; per task, its result or the `CellFailure` that fails its cell
+        alone. Called with a group only when `trains_seeds_together`; the default fits one task
+        after the other."""
+        results: list[LearnerResult | CellFailure] = []
+        for task in tasks:
+            try:
+                results.append(self.fit_predict(task))
+            except CellFailure as failure:
+                results.append(failure)
+        return results
 
     @abc.abstractmethod
     def fit_predict(self, task: LearnerTask) -> LearnerResult:

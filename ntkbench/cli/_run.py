@@ -23,11 +23,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
     run.add_argument("--rerun-changed", action="store_true",
                      help="recompute the cells whose records came from other code (another ntkbench or plugin source)")
+    run.add_argument("--seeds-together", choices=["auto", "on", "off"], default="auto",
+                     help="train the seeds of a network learner as one computation: on an accelerator (auto, the default), "
+                          "always, or never; the records are the same")
     add_spec_changes(run)
     run.set_defaults(handler=_run)
 
     plan = commands.add_parser("plan", help="estimated FLOPs, memory and time of every cell, before running")
     plan.add_argument("spec")
+    plan.add_argument("--out", help="results directory of an earlier run, whose records say how long trainings until a rule take "
+                                    "(default: runs/<spec name>, where it exists)")
     plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
     add_spec_changes(plan)
     plan.set_defaults(handler=_plan)
@@ -59,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
         num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
+        seeds_together={"auto": None, "on": True, "off": False}[args.seeds_together],
     )
     leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
@@ -123,7 +129,8 @@ def _plan(args: argparse.Namespace) -> int:
     spec = load_changed_spec(args.spec, args)
     apply_memory_budget(args)
     budget, rates = memory_budget(), calibration()
-    plans = plan_spec(spec, detailed=True, rates=rates)
+    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
+    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir)
     groups: dict[tuple, list] = {}
     for plan in plans:
         groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
@@ -151,6 +158,12 @@ def _plan(args: argparse.Namespace) -> int:
         f"of a {format_bytes(budget)} budget"
         + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
     )
+    bounded = [p for p in plans if p.cost is not None and p.cost.upper_bound]
+    if bounded:
+        print(
+            f"{len(bounded)} cells train until a rule and no records in {out_dir} say how long that takes: their time counts "
+            "the whole max_steps, an upper bound (plan with --out DIR of an earlier run of this spec to estimate from its records)"
+        )
     exceeding = over_budget(plans, budget)
     if exceeding:
         print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)

@@ -49,6 +49,6 @@ class FinalEmpiricalNTKLearner(Learner):
         options = self.options
         kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
         return combine(
-            training_cost(model, self.options, context, context.n_train),
+            training_cost(model, self.options, context, context.n_train, steps=context.recorded.get("steps")),
             kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),
         )

@@ -58,4 +58,5 @@ class PretrainedEmpiricalNTKLearner(Learner):
         model = initial_model(context)
         options = self.options
         kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
-        return combine(training_cost(model, self.options, context, self.options.pretrain_n), kernel_regression_cost(kernel, context, ridges=ridge_count(self.options)))
+        pretraining = training_cost(model, options, context, options.pretrain_n, steps=context.recorded.get("pretrain_steps"))
+        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options)))

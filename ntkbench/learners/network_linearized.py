@@ -36,4 +36,7 @@ class LinearizedNetworkLearner(TrainedNetworkLearner):
         from ..numerics._linearized import Linearized
 
         model = initial_model(context)
-        return training_cost(Linearized(model) if context.detailed else model, self.options, context, context.n_train)
+        return training_cost(
+            Linearized(model) if context.detailed else model, self.options, context, context.n_train,
+            steps=context.recorded.get("steps"),
+        )

@@ -4,7 +4,6 @@ work (a kernel tile, ten training steps), scaled to a cell, plus what a cell hol
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ import jax.numpy as jnp
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._kernels import network_structure, tile_edge, tile_size
+from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
 from ._options import TrainingOptions
 from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
@@ -39,19 +39,27 @@ class CompiledCost:
     """One execution on zeros (after a first one), when `flops` is at most `TIMED_FLOPS_LIMIT`."""
 
 
-_COMPILED: dict[str, CompiledCost] = {}
-"""Costs already measured in this process, by the text of the lowered computation: the cells of a
-spec that run the same computation (a kernel tile, ten training steps) are compiled once."""
-
-
 def compiled_cost(fn: Callable, *arguments: Any, timed: bool = True) -> CompiledCost:
     """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and (with `timed`) its time when
-    cheap to measure; measured once per process for each distinct computation."""
+    cheap to measure. Measured once for each distinct computation (by the text of its lowering),
+    and kept across processes (`_measured.py`): the cells of a spec that run the same computation
+    (a kernel tile, ten training steps) are compiled once, and a second plan compiles nothing."""
     lowered = jax.jit(fn).lower(*arguments)
-    key = hashlib.sha256(lowered.as_text().encode()).hexdigest() + ("" if timed else ":untimed")
-    if key not in _COMPILED:
-        _COMPILED[key] = _measure(lowered, arguments, timed)
-    return _COMPILED[key]
+    key = text_key(lowered.as_text()) + ("" if timed else ":untimed")
+    kept = recall("compiled", key)
+    if kept is not None:
+        return CompiledCost(*kept)
+    cost = _measure(lowered, arguments, timed)
+    remember("compiled", key, [cost.flops, cost.bytes, cost.seconds])
+    return cost
+
+
+def lowered_flops(fn: Callable, *arguments: Any) -> float:
+    """XLA's FLOP count of `jax.jit(fn)` on these shapes before optimisation: no compilation (it
+    counts within about 10% of the compiled count)."""
+    analysis = jax.jit(fn).lower(*arguments).cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    return float((analysis or {}).get("flops", 0.0))
 
 
 def _measure(lowered: Any, arguments: tuple, timed: bool = True) -> CompiledCost:
@@ -165,48 +173,69 @@ def kernel_regression_cost(
     return CellCost(peak + tile.bytes, tile.flops * scale, ridges * n_factor**3 / 3, timed_flops, timed_seconds)
 
 
-def training_cost(model: Any, options: TrainingOptions, context: CostContext, n: int) -> CellCost:
-    """Training the network for its budget on n samples (all of `max_steps` for an `until` rule): ten
-    compiled steps, scaled."""
+def training_cost(
+    model: Any, options: TrainingOptions, context: CostContext, n: int, members: int = 1, steps: float | None = None
+) -> CellCost:
+    """Training the network for its budget on n samples: ten compiled steps, scaled. An `until` rule
+    counts the `steps` earlier runs took (`context.recorded`), else all of `max_steps` (an upper
+    bound). `members` networks trained as one computation (`train_networks`) hold their arrays
+    together and do each its work: one per learning rate of a list, times `members`."""
     rates = options.learning_rates()
-    if rates is not None:  # one training per learning rate of the list
-        return combine(*[training_cost(model, options.at_learning_rate(rates[0]), context, n)] * len(rates))
+    if rates is not None:
+        return training_cost(model, options.at_learning_rate(rates[0]), context, n, members * len(rates), steps)
+    if members > 1:
+        one = training_cost(model, options, context, n, steps=steps)
+        return dataclasses.replace(
+            one, peak_bytes=members * one.peak_bytes, flops=None if one.flops is None else members * one.flops,
+            timed_flops=members * one.timed_flops, timed_seconds=members * one.timed_seconds,
+        )
     module, state = split_model(model)
     parameters = parameter_count(module)
-    batch = min(options.batch_size, n)
     data = n * (int(jnp.prod(jnp.array(context.input_shape))) + context.num_classes) * FLOAT32
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
     if not context.detailed:
         return CellCost(held)
-    calls = options.step_budget(n) / STEPS_PER_CALL  # the whole budget: an `until` rule may stop sooner
-    key = (network_structure(module), options.model_dump_json(), batch, context.input_shape, context.num_classes)
+    unknown = options.until is not None and steps is None  # an `until` rule counted at its whole budget
+    budget = options.step_budget(n)
+    calls = (budget if options.until is None or steps is None else min(steps, budget)) / STEPS_PER_CALL
+    key = (network_structure(module), options.model_dump_json(), context.input_shape, context.num_classes)
     if key not in _TRAINING_STEPS:  # the same steps at every n: their work does not depend on n
-        _TRAINING_STEPS[key] = _training_steps_cost(module, state, options, context, batch, options.step_budget(n))
-    steps = _TRAINING_STEPS[key]
-    if steps.seconds is None:
-        return CellCost(held + steps.bytes, steps.flops * calls)
-    return CellCost(held + steps.bytes, steps.flops * calls, 0.0, steps.flops * calls, steps.seconds * calls)
+        _TRAINING_STEPS[key] = _training_steps_cost(module, state, options, context, budget)
+    compiled = _TRAINING_STEPS[key]
+    # A training set smaller than a batch is the batch: a step's work scales with its rows.
+    calls *= min(options.batch_size, n) / options.batch_size
+    if compiled.seconds is None:
+        return CellCost(held + compiled.bytes, compiled.flops * calls, upper_bound=unknown)
+    return CellCost(
+        held + compiled.bytes, compiled.flops * calls, 0.0, compiled.flops * calls, compiled.seconds * calls, unknown
+    )
 
 
 _TRAINING_STEPS: dict[tuple, CompiledCost] = {}
 
 
-def _training_steps_cost(
-    module: Any, state: Any, options: TrainingOptions, context: CostContext, batch: int, budget: int
-) -> CompiledCost:
-    """`STEPS_PER_CALL` training steps, compiled. The rows the batches are gathered from do not change
-    a step's work: one batch's worth of them stands for any n (the data is counted apart)."""
+def _training_steps_cost(module: Any, state: Any, options: TrainingOptions, context: CostContext, budget: int) -> CompiledCost:
+    """`STEPS_PER_CALL` training steps at the options' batch size: compiled and timed when cheap,
+    else one step compiled (its FLOPs and memory) and counted ten times. The rows the batches are
+    gathered from do not change a step's work: one batch's worth stands for any n (the data is
+    counted apart)."""
     optimizer = build_optimizer(options, budget)
     opt_state = optimizer.init(eqx.filter(module, trainable(module)))
-    rows = padded_rows(batch)
+    rows = padded_rows(options.batch_size)
     x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
     y = jax.ShapeDtypeStruct((rows,), jnp.int32)
     offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
-    batches = jax.ShapeDtypeStruct((STEPS_PER_CALL, batch), jnp.int32)
-    return compiled_cost(
-        lambda m, s, o, xs, ys, os_, bs: train_steps(m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes),
-        module, state, opt_state, x, y, offset, batches,
-    )
+
+    def steps(count: int) -> tuple:
+        return (
+            lambda m, s, o, xs, ys, os_, bs: train_steps(m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes),
+            module, state, opt_state, x, y, offset, jax.ShapeDtypeStruct((count, options.batch_size), jnp.int32),
+        )
+
+    if lowered_flops(*steps(1)) * STEPS_PER_CALL <= TIMED_FLOPS_LIMIT:
+        return compiled_cost(*steps(STEPS_PER_CALL))
+    one = compiled_cost(*steps(1), timed=False)
+    return dataclasses.replace(one, flops=one.flops * STEPS_PER_CALL)
 
 
 def combine(*costs: CellCost) -> CellCost:
@@ -218,6 +247,7 @@ def combine(*costs: CellCost) -> CellCost:
         sum(c.factor_flops for c in costs),
         sum(c.timed_flops for c in costs),
         sum(c.timed_seconds for c in costs),
+        any(c.upper_bound for c in costs),
     )
 
 
@@ -263,6 +293,12 @@ def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any, c
 
     from ._kernels import empirical_ntk, resolve_implementation
 
-    chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), implementation,
-                                    contraction=contraction)
+    chosen = implementation
+    if implementation == "auto":  # timed once per device, network and inputs (`_measured.py`)
+        key = text_key(repr((network_structure(model), context.input_shape, contraction)))
+        chosen = recall("fastest_implementation", key)
+        if chosen is None:
+            chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), "auto",
+                                            contraction=contraction)
+            remember("fastest_implementation", key, chosen)
     return lambda a, b: empirical_ntk(model, a, b, chosen, contraction)

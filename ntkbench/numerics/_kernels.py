@@ -7,7 +7,6 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 import warnings
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..api import StaxTwin
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
+from ._measured import recall, remember, text_key
 from ._networks import example_function, split_model
 
 MAX_TILE = 512
@@ -58,21 +58,20 @@ def tile_size(length: int, max_tile: int | None = None) -> int:
     return min(MAX_TILE if max_tile is None else max_tile, 1 << max(0, (length - 1).bit_length()))
 
 
-_LOWERED_BYTES: dict[str, int | None] = {}
-
-
 def tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...]) -> int | None:
     """Working memory of `kernel_fn` on one `edge` x `edge` tile, from XLA's memory analysis of the
     compiled function (nothing is computed); None when the backend does not report it."""
     tile = jax.ShapeDtypeStruct((edge, *input_shape), jnp.float32)
     lowered = jax.jit(kernel_fn).lower(tile, tile)
-    text = hashlib.sha256(lowered.as_text().encode()).hexdigest()
-    if text not in _LOWERED_BYTES:  # the same computation (another cell's kernel of one network) compiles once
+    key = text_key(lowered.as_text())
+    kept = recall("tile_bytes", key)  # the same computation (another cell's kernel of one network) compiles once
+    if kept is None:
         memory = lowered.compile().memory_analysis()
-        _LOWERED_BYTES[text] = None if memory is None else int(
+        kept = [None if memory is None else int(
             memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
-        )
-    return _LOWERED_BYTES[text]
+        )]
+        remember("tile_bytes", key, kept)
+    return kept[0]
 
 
 def tile_edge(

@@ -76,12 +76,9 @@ convolutions inside a loop run about 25x slower (measured on a Myrtle-5, width 3
 batch 64: 170 ms per step in a scan, 6.4 ms unrolled); unrolled dense layers lose nothing."""
 
 
-@eqx.filter_jit
-def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
-    """`batches` holds one minibatch of row indices per step, `(steps, batch)`, into the training
-    set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
-    the host two (and the host's CPU time). `x` is padded to a power of two of rows, so one
-    compilation serves every n up to it."""
+def _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate=None):
+    """The minibatch steps of `train_steps`; `rate` scales each update (the learning rate of a
+    group member, whose optimizer runs at rate 1)."""
     params, static = eqx.partition(module, trainable(module))
     losses = []
     for step in range(batches.shape[0]):
@@ -91,9 +88,36 @@ def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss
             has_aux=True,
         )(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
+        if rate is not None:
+            updates = jax.tree.map(lambda update: rate * update, updates)
         params = optax.apply_updates(params, updates)
         losses.append(value)
     return eqx.combine(params, static), state, opt_state, jnp.stack(losses)
+
+
+@eqx.filter_jit
+def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
+    """`batches` holds one minibatch of row indices per step, `(steps, batch)`, into the training
+    set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
+    the host two (and the host's CPU time). `x` is padded to a power of two of rows, so one
+    compilation serves every n up to it."""
+    return _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes)
+
+
+@eqx.filter_jit
+def stacked_train_steps(arrays, static, state, opt_state, x, y, offset, batches, rates, optimizer, loss, num_classes):
+    """`train_steps` for networks stacked along a leading axis (their arrays `arrays`, the
+    structure `static` they share), each with its own training set, minibatches and learning
+    rate (`rates`, scaling an optimizer at rate 1), as one vmapped computation."""
+
+    def member(arrays, state, opt_state, x, y, offset, batches, rate):
+        module = eqx.combine(arrays, static)
+        module, state, opt_state, losses = _steps(
+            module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate
+        )
+        return eqx.filter(module, eqx.is_array), state, opt_state, losses
+
+    return jax.vmap(member)(arrays, state, opt_state, x, y, offset, batches, rates)
 
 
 def padded_rows(n: int) -> int:
@@ -170,11 +194,12 @@ class EarlyStopping:
         self.best: tuple[float, int, Any] | None = None
         self.checks_without_gain = 0
 
-    def check(self, step: int, model: Any) -> bool:
-        """Record the network after `step` steps; True when training should stop."""
-        error, _ = training_fit(model, self.x, self.y, self.offset, self.options.loss, self.num_classes)
+    def check(self, step: int, outputs: np.ndarray, network: Callable[[], Any]) -> bool:
+        """Record the network after `step` steps, from its `outputs` on the validation inputs
+        (`network()` gives it, when it is the best so far); True when training should stop."""
+        error, _ = fit_of_outputs(outputs - self.offset, self.y, self.options.loss, self.num_classes)
         if self.best is None or error < self.best[0]:
-            self.best, self.checks_without_gain = (error, step, model), 0
+            self.best, self.checks_without_gain = (error, step, network()), 0
         else:
             self.checks_without_gain += 1
         return self.checks_without_gain >= self.options.patience
@@ -182,13 +207,91 @@ class EarlyStopping:
 
 def training_fit(model: Any, x: np.ndarray, y: np.ndarray, offset: np.ndarray, loss: str, num_classes: int) -> tuple[float, float]:
     """(error, loss) of the network on a whole training set, predicting as at test time (minus `offset`)."""
-    logits = predict(model, x) - offset
+    return fit_of_outputs(predict(model, x) - offset, y, loss, num_classes)
+
+
+def fit_of_outputs(logits: np.ndarray, y: np.ndarray, loss: str, num_classes: int) -> tuple[float, float]:
+    """(error, loss) of a network's outputs `logits` (float64) on labels `y`."""
     error = float(np.mean(np.argmax(logits, axis=1) != y))
     if loss == "mse":
         return error, float(0.5 * np.mean(np.sum((logits - np.eye(num_classes)[y]) ** 2, axis=1)))
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     return error, float(-np.mean(log_probabilities[np.arange(len(y)), y]))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingMember:
+    """One network of a group that `train_networks` trains as one computation: the model it starts
+    from, its training set, the seed of its minibatch order, its learning rate (None: the one of
+    the options) and its validation samples (for `patience`)."""
+
+    model: Any
+    x: np.ndarray
+    y: np.ndarray
+    seed: int
+    learning_rate: float | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+
+
+class _Networks:
+    """The networks a training updates: one as its own pytrees (exactly as `train_steps` trains it),
+    or several stacked along a leading axis and updated by one vmapped computation."""
+
+    def __init__(self, members: Sequence[TrainingMember], offsets: list[np.ndarray], options: TrainingOptions, budget: int):
+        rates = [options.optimizer.learning_rate if member.learning_rate is None else member.learning_rate for member in members]
+        self.options, self.stacked = options, len(members) > 1
+        data = [(_on_device(np.asarray(m.x)), _on_device(np.asarray(m.y)), _on_device(o)) for m, o in zip(members, offsets)]
+        splits = [split_model(member.model) for member in members]
+        if not self.stacked:
+            self.optimizer = build_optimizer(options.at_learning_rate(rates[0]), budget)
+            self.module, self.state = splits[0]
+            self.opt_state = self.optimizer.init(eqx.filter(self.module, trainable(self.module)))
+            self.data = data[0]
+            return
+        self.optimizer = build_optimizer(options.at_learning_rate(1.0), budget)
+        self.static = eqx.partition(splits[0][0], eqx.is_array)[1]
+        self.module = _stack([eqx.filter(module, eqx.is_array) for module, _ in splits])
+        self.state = None if splits[0][1] is None else _stack([state for _, state in splits])
+        self.opt_state = _stack([self.optimizer.init(eqx.filter(module, trainable(module))) for module, _ in splits])
+        self.data = tuple(jnp.stack(arrays) for arrays in zip(*data))
+        self.rates = jnp.asarray(rates, dtype=jnp.float32)
+
+    def step(self, batches: np.ndarray) -> jax.Array:
+        """Train every network on its minibatches, `(members, steps, batch)`; their losses, `(members, steps)`."""
+        loss, classes = self.options.loss, self.data[2].shape[-1]
+        if not self.stacked:
+            self.module, self.state, self.opt_state, losses = train_steps(
+                self.module, self.state, self.opt_state, *self.data, batches[0], self.optimizer, loss, classes
+            )
+            return losses[None]
+        self.module, self.state, self.opt_state, losses = stacked_train_steps(
+            self.module, self.static, self.state, self.opt_state, *self.data, batches, self.rates, self.optimizer, loss,
+            classes,
+        )
+        return losses
+
+    def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Every network's outputs on its own inputs (of one size), as `predict` gives them."""
+        if not self.stacked:
+            return [predict(join_model(self.module, self.state), inputs[0])]
+        outputs = []
+        for start in range(0, len(inputs[0]), PREDICT_BATCH):
+            batch = jnp.asarray(np.stack([x[start : start + PREDICT_BATCH] for x in inputs]))
+            outputs.append(np.asarray(_stacked_inference_logits(self.module, self.static, self.state, batch)))
+        return list(np.concatenate(outputs, axis=1).astype(np.float64))
+
+    def network(self, index: int) -> Any:
+        """The `index`-th network as it is now (a module, or a `StatefulModel`)."""
+        if not self.stacked:
+            return join_model(self.module, self.state)
+        module = eqx.combine(jax.tree.map(lambda array: array[index], self.module), self.static)
+        state = None if self.state is None else jax.tree.map(lambda array: array[index], self.state)
+        return join_model(module, state)
+
+
+def _stack(trees: list[Any]) -> Any:
+    return jax.tree.map(lambda *arrays: jnp.stack(arrays), *trees)
 
 
 def train_network(
@@ -217,57 +320,112 @@ def train_network(
     """
     if options.learning_rates() is not None:
         raise InputError("train_network trains at one learning rate; train_choosing_learning_rate tries a list")
-    if options.patience is not None and validation is None:
+    (outcome,) = _train(
+        [TrainingMember(model, x, y, seed, validation=validation)], num_classes, options, checkpoints, on_checkpoint
+    )
+    if isinstance(outcome, CellFailure):
+        raise outcome
+    return outcome
+
+
+def train_networks(
+    members: Sequence[TrainingMember], num_classes: int, options: TrainingOptions
+) -> list[tuple[Any, TrainingLog] | CellFailure]:
+    """Train every member as `train_network` would train it alone, as one vmapped computation (on a
+    CPU or an accelerator, several small networks keep the device busier than one). The members
+    have one architecture and the same number of training samples; each has its own start,
+    training set, minibatch order and learning rate (`options` with one rate, or every member's
+    own). Each stops by its own rule (the group runs until the last has stopped) and its results
+    are those it would have alone, up to floating-point rounding.
+
+    Returns, per member, the trained network and its log, or the `CellFailure` of a training that
+    diverged. **Raises:** `InputError` for members of different sizes, or for a member without a
+    learning rate when `options` has a list.
+    """
+    if len({len(member.x) for member in members}) > 1:
+        raise InputError("train_networks trains members with the same number of training samples")
+    if options.learning_rates() is not None and any(member.learning_rate is None for member in members):
+        raise InputError("options with a list of learning rates: give every member its learning_rate")
+    return _train(members, num_classes, options)
+
+
+def _train(
+    members: Sequence[TrainingMember],
+    num_classes: int,
+    options: TrainingOptions,
+    checkpoints: Sequence[int] = (),
+    on_checkpoint: Callable[[int, Any], None] | None = None,
+) -> list[tuple[Any, TrainingLog] | CellFailure]:
+    if options.patience is not None and any(member.validation is None for member in members):
         raise InputError("early stopping (`patience`) needs validation samples: set dataset.validation_n")
-    n, y = len(x), np.asarray(y)
+    n = len(members[0].x)
     budget = options.step_budget(n)
-    module, state = split_model(model)
-    optimizer = build_optimizer(options, budget)
-    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
-    order = MinibatchOrder(n, options.batch_size, seed)
-    offset = predict(model, x) if options.center else np.zeros((n, num_classes))
-    offset = offset.astype(np.float32)
-    early = EarlyStopping(model, validation, options, num_classes) if options.patience is not None else None
-    checking = options.until is not None or early is not None
-    check_every = (options.check_every or order.per_epoch) if checking else budget
+    orders = [MinibatchOrder(n, options.batch_size, member.seed) for member in members]
+    offsets = [
+        (predict(member.model, member.x) if options.center else np.zeros((n, num_classes))).astype(np.float32)
+        for member in members
+    ]
+    labels = [np.asarray(member.y) for member in members]
+    early = [
+        EarlyStopping(member.model, member.validation, options, num_classes) if options.patience is not None else None
+        for member in members
+    ]
+    checking = options.until is not None or options.patience is not None
+    check_every = (options.check_every or orders[0].per_epoch) if checking else budget
     stops = sorted({*range(0, budget, STEPS_PER_CALL), *range(check_every, budget, check_every), *checkpoints, budget} - {0})
     if on_checkpoint is not None and 0 in checkpoints:
-        on_checkpoint(0, model)
-    x_device, y_device, offset_device = _on_device(np.asarray(x)), _on_device(y), _on_device(offset)
-    losses, start, fit = [], 0, None
+        on_checkpoint(0, members[0].model)
+    networks = _Networks(members, offsets, options, budget)
+    chunks, start = [], 0
+    stopped: dict[int, tuple[int, Any, tuple[float, float] | None]] = {}  # member: (steps, network, fit)
+    fits: dict[int, tuple[float, float]] = {}  # member: its fit at the last check
     for stop in stops:
-        module, state, opt_state, chunk_losses = train_steps(
-            module, state, opt_state, x_device, y_device, offset_device, order.take(start, stop), optimizer, options.loss,
-            num_classes,
-        )
-        losses.append(chunk_losses)
+        chunks.append(networks.step(np.stack([order.take(start, stop) for order in orders])))
         if on_checkpoint is not None and stop in checkpoints:
-            on_checkpoint(stop, join_model(module, state))
+            on_checkpoint(stop, networks.network(0))
         start = stop
         if checking and (stop % check_every == 0 or stop == budget):
-            if not np.all(np.isfinite(np.asarray(chunk_losses))):
+            finite = np.all(np.isfinite(np.asarray(chunks[-1])), axis=1)
+            for index in np.flatnonzero(~finite):
+                stopped.setdefault(int(index), (stop, None, None))
+            if options.patience is not None:
+                outputs = networks.predict([member.validation[0] for member in members])
+                for index in range(len(members)):
+                    network = functools.partial(networks.network, index)
+                    if index not in stopped and early[index].check(stop, outputs[index], network):
+                        stopped[index] = (stop, None, None)
+            if options.until is not None and len(stopped) < len(members):
+                outputs = networks.predict([member.x for member in members])
+                for index in range(len(members)):
+                    if index not in stopped:
+                        fit = fits[index] = fit_of_outputs(
+                            outputs[index] - offsets[index], labels[index], options.loss, num_classes
+                        )
+                        if options.until.met(*fit):
+                            stopped[index] = (stop, networks.network(index), fit)
+            if len(stopped) == len(members):
                 break
-            network = join_model(module, state)
-            if early is not None and early.check(stop, network):
-                break
-            if options.until is not None:
-                fit = training_fit(network, x, y, offset, options.loss, num_classes)
-                if options.until.met(*fit):
-                    break
-    losses = np.concatenate([np.asarray(chunk) for chunk in losses])
-    if not np.all(np.isfinite(losses)):
-        first = int(np.argmin(np.isfinite(losses)))
-        raise CellFailure(
-            f"training diverged: loss is {losses[first]} at step {first}; lower optimizer.learning_rate"
-        )
-    trained, steps, early_stopping = join_model(module, state), start, None
-    if early is not None:
-        validation_error, steps, trained = early.best
-        early_stopping, fit = {"steps_trained": start, "validation_error": validation_error}, None
-    if fit is None or options.until is None:
-        fit = training_fit(trained, x, y, offset, options.loss, num_classes)
-    converged = options.until.met(*fit) if options.until is not None else None
-    return trained, TrainingLog(losses, steps, *fit, converged, early_stopping)
+    losses = np.concatenate([np.asarray(chunk) for chunk in chunks], axis=1)
+    outcomes = []
+    for index, member in enumerate(members):
+        steps, trained, fit = stopped.get(index, (start, None, fits.get(index)))
+        member_losses = losses[index, :steps]
+        if not np.all(np.isfinite(member_losses)):
+            first = int(np.argmin(np.isfinite(member_losses)))
+            outcomes.append(CellFailure(
+                f"training diverged: loss is {member_losses[first]} at step {first}; lower optimizer.learning_rate"
+            ))
+            continue
+        trained = networks.network(index) if trained is None else trained
+        trained_steps, early_stopping = steps, None
+        if early[index] is not None:
+            validation_error, steps, trained = early[index].best
+            early_stopping, fit = {"steps_trained": trained_steps, "validation_error": validation_error}, None
+        if fit is None or options.until is None:
+            fit = training_fit(trained, member.x, labels[index], offsets[index], options.loss, num_classes)
+        converged = options.until.met(*fit) if options.until is not None else None
+        outcomes.append((trained, TrainingLog(member_losses, steps, *fit, converged, early_stopping)))
+    return outcomes
 
 
 def train_choosing_learning_rate(
@@ -280,9 +438,10 @@ def train_choosing_learning_rate(
     seed: int,
     validation: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[Any, TrainingLog, dict[str, Any]]:
-    """Train `model` once per learning rate of `options` (a list) and keep the network with the lowest
-    error on `validation` (ties: the lowest validation loss); a rate whose training diverges is no
-    candidate. Every training takes the same minibatches from the same start.
+    """Train `model` once per learning rate of `options` (a list), all rates as one computation
+    (`train_networks`), and keep the network with the lowest error on `validation` (ties: the
+    lowest validation loss); a rate whose training diverges is no candidate. Every training takes
+    the same minibatches from the same start.
 
     Returns the network, its training log, and the facts of the choice: `learning_rate`,
     `learning_rates`, and `validation_errors` (None for a rate that diverged).
@@ -291,25 +450,39 @@ def train_choosing_learning_rate(
     """
     if validation is None:
         raise InputError("choosing the learning rate needs validation samples: set dataset.validation_n")
-    x_validation, y_validation = validation
+    rates = options.learning_rates()
+    members = [TrainingMember(model, x, y, seed, rate, validation) for rate in rates]
+    return choose_learning_rate(members, train_networks(members, num_classes, options), num_classes, options)
+
+
+def choose_learning_rate(
+    members: Sequence[TrainingMember],
+    outcomes: Sequence[tuple[Any, TrainingLog] | CellFailure],
+    num_classes: int,
+    options: TrainingOptions,
+) -> tuple[Any, TrainingLog, dict[str, Any]]:
+    """Of the trainings of one start at several learning rates (`members`, with their `outcomes`),
+    the one with the lowest validation error, as `train_choosing_learning_rate` returns it.
+
+    **Raises:** `CellFailure` when every rate diverged.
+    """
+    x_validation, y_validation = members[0].validation
+    model, rates = members[0].model, [member.learning_rate for member in members]
     offset = predict(model, x_validation) if options.center else np.zeros((len(x_validation), num_classes))
-    rates, errors, best = options.learning_rates(), [], None
-    for rate in rates:
-        try:
-            trained, log = train_network(
-                model, x, y, num_classes, options.at_learning_rate(rate), seed=seed, validation=validation
-            )
-        except CellFailure:
+    errors, best = [], None
+    for rate, outcome in zip(rates, outcomes):
+        if isinstance(outcome, CellFailure):
             errors.append(None)
             continue
+        trained, log = outcome
         fit = training_fit(trained, x_validation, np.asarray(y_validation), offset, options.loss, num_classes)
         errors.append(fit[0])
         if best is None or fit < best[0]:
             best = (fit, trained, log, rate)
     if best is None:
-        raise CellFailure(f"training diverged at every learning rate of {list(rates)}; lower them")
+        raise CellFailure(f"training diverged at every learning rate of {rates}; lower them")
     _, trained, log, rate = best
-    return trained, log, {"learning_rate": rate, "learning_rates": list(rates), "validation_errors": errors}
+    return trained, log, {"learning_rate": rate, "learning_rates": rates, "validation_errors": errors}
 
 
 def predict(model: Any, x: np.ndarray, *, initial: Any = None) -> np.ndarray:
@@ -327,3 +500,9 @@ def predict(model: Any, x: np.ndarray, *, initial: Any = None) -> np.ndarray:
 @eqx.filter_jit
 def _inference_logits(module, state, x):
     return batch_logits(module, state, x, training=False)[0]
+
+
+@eqx.filter_jit
+def _stacked_inference_logits(arrays, static, state, x):
+    """`_inference_logits` of networks stacked along a leading axis, each on its own inputs."""
+    return jax.vmap(lambda a, s, inputs: batch_logits(eqx.combine(a, static), s, inputs, training=False)[0])(arrays, state, x)

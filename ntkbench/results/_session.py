@@ -92,6 +92,7 @@ def run(
     executor: str = "local",
     force: bool = False,
     rerun_changed: bool = False,
+    seeds_together: bool | None = None,
     leaderboard: bool = True,
 ) -> Results:
     """Compute every cell of `spec` without a successful record in `out` (default `runs/<spec name>`),
@@ -99,7 +100,9 @@ def run(
 
     The spec is validated first (`SpecError` on a problem) and refused when its cells need more
     memory than the budget (`InputError`, unless `force`). Records from other code than this
-    ntkbench's are kept (listed in `Results.run.changed`), or computed again with `rerun_changed`. Failed cells do not raise: they are in
+    ntkbench's are kept (listed in `Results.run.changed`), or computed again with `rerun_changed`.
+    `seeds_together` trains a network learner's seeds as one computation (None: on an
+    accelerator only; the records are the same either way). Failed cells do not raise: they are in
     `Results.run.failed` and in the records with their reason. With `leaderboard`, the Markdown
     leaderboard and its figures are written to `<out>/leaderboard.md`.
 
@@ -110,7 +113,9 @@ def run(
     out_dir = Path(out) if out is not None else Path("runs") / chosen.name
     if not force:
         refuse_over_budget(chosen)
-    summary = run_spec(chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed)
+    summary = run_spec(
+        chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed, seeds_together=seeds_together
+    )
     if not leaderboard:
         return Results(out_dir, summary)
     rendered = write_leaderboard([out_dir], out_dir / "leaderboard.md")

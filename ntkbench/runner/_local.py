@@ -2,24 +2,34 @@
 
 Each learner plugin is instantiated once per width, each (learner, width, seed) gets an artefact
 cache that serves all its n (a pre-trained network, a kernel on the largest training set), the
-seeds of a learner share an `AcrossSeeds` (for work that depends only on the samples), and
-every finished cell is written before the next starts.
+seeds of a learner share an `AcrossSeeds` (for work that depends only on the samples), a
+learner that trains seeds together gets them as groups (`_groups.py`), and every finished cell
+is written before the next starts (a group's cells as soon as the group is done).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from ..api import ArtifactCache
 from ..spec import Spec
 from ._cells import Cell
+from ._groups import cell_groups
 from ._progress import ProgressBar
 from ._records import RecordWriter
 from ._work import BrokenLearner, prepare
 
 
-def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool) -> list[Cell]:
-    """Compute and write every cell of `todo` (in order); return those another process holds."""
+def run_locally(
+    spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool, seeds_together: bool | None = None
+) -> list[Cell]:
+    """Compute and write every cell of `todo` (in order, seeds grouped as `cell_groups` says);
+    return those another process holds."""
     store, spec_dict = writer.store, writer.spec_dict
     context, learners = prepare(spec)
+    from ..api import memory_budget
+
+    units = cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget())
     bar = ProgressBar(len(todo)) if progress else None
     busy: list[Cell] = []
     cache_owner, cache = None, ArtifactCache()
@@ -31,31 +41,38 @@ def run_locally(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress:
     shared_owner, shared = None, None
     started: set[str] = set()
     try:
-        for cell in todo:
-            if cell.learner_id in writer.stopped:
+        for unit in units:
+            learner_id, width = unit[0].learner_id, unit[0].width
+            if learner_id in writer.stopped:
                 continue
             if bar:
-                bar.start(cell.label())
-            with store.claim(spec_dict, cell) as claimed:
-                if not claimed:
-                    busy.append(cell)
-                elif not writer.done(cell):  # not finished by another process meanwhile
-                    if cache_owner != (cell.learner_id, cell.width, cell.seed):
-                        cache_owner, cache = (cell.learner_id, cell.width, cell.seed), ArtifactCache()
-                    if shared_owner != (cell.learner_id, cell.width):
-                        shared_owner = (cell.learner_id, cell.width)
+                bar.start(unit[0].label() if len(unit) == 1 else f"{unit[0].label()} (and {len(unit) - 1} more seeds)")
+            with contextlib.ExitStack() as claims:
+                claimed = [cell for cell in unit if claims.enter_context(store.claim(spec_dict, cell))]
+                busy += [cell for cell in unit if cell not in claimed]
+                cells = [cell for cell in claimed if not writer.done(cell)]  # not finished by another process meanwhile
+                if cells:
+                    if shared_owner != (learner_id, width):
+                        shared_owner = (learner_id, width)
                         shared = context.across_seeds(seeds_todo[shared_owner])
-                    first = cell.learner_id not in started
-                    started.add(cell.learner_id)
-                    learner = learners[cell.learner_id, cell.width]
+                    first = learner_id not in started
+                    started.add(learner_id)
+                    learner = learners[learner_id, width]
                     try:
-                        record = context.compute(cell, learner, cache, shared, first_of_learner=first)
+                        if len(unit) > 1:
+                            records = context.compute_seeds(cells, learner, shared, first_of_learner=first)
+                        else:
+                            if cache_owner != (learner_id, width, cells[0].seed):
+                                cache_owner, cache = (learner_id, width, cells[0].seed), ArtifactCache()
+                            records = [context.compute(cells[0], learner, cache, shared, first_of_learner=first)]
                     except BrokenLearner as broken:  # its other cells would break the same way
-                        record = broken.record
-                        writer.stop(cell.learner_id, f"{record.failure}; its other cells were not computed")
-                    writer.write(cell, record)
+                        records = [broken.record]
+                        writer.stop(learner_id, f"{broken.record.failure}; its other cells were not computed")
+                    for cell, record in zip(cells, records):
+                        writer.write(cell, record)
             if bar:
-                bar.finish()
+                for _ in unit:
+                    bar.finish()
     finally:
         if bar:
             bar.close()

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 from ..api import CellCost, CostContext, InputError, format_bytes
 from ..spec import Spec
 from ._cells import Cell, cells_of, widths_of
+from ._records import SPEC_FILE
 
 FALLBACK_CLASSES = 10
 
@@ -27,9 +29,15 @@ class CellPlan:
     seconds: float | None
 
 
-def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = None) -> list[CellPlan]:
-    """Estimate every cell of `spec`. `detailed` compiles to count FLOPs (and needs `rates` for seconds)."""
+def plan_spec(
+    spec: Spec, *, detailed: bool, rates: dict[str, float] | None = None, records: str | Path | None = None
+) -> list[CellPlan]:
+    """Estimate every cell of `spec`. `detailed` compiles to count FLOPs (and needs `rates` for
+    seconds). `records`: a results directory of an earlier run of this spec, whose records tell
+    the learners what they cannot know before running (`CostContext.recorded`: how long a
+    training `until` a rule took)."""
     spec_dict = spec.as_dict()
+    recorded = recorded_facts(spec, records) if records is not None else {}
     dataset = spec.dataset.instantiate()
     input_shape, num_classes = dataset.input_shape(), dataset.num_classes() or FALLBACK_CLASSES
     if input_shape is None:
@@ -60,6 +68,7 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
                 seeds=len(spec.seeds),
                 seed_index=seed_index,
                 pool_size=pool,
+                recorded=_at_n(recorded.get((cell.learner_id, cell.width), {}), cell.n_train),
             )
             cost = learners[cell.learner_id].estimate_cost(context)
             if cost is not None:
@@ -67,7 +76,51 @@ def plan_spec(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = No
             seconds = cost.seconds(rates) if cost is not None and rates else None
             estimates[key] = (cost, seconds)
         plans.append(CellPlan(cell, *estimates[key]))
+    if detailed:
+        from ..numerics._measured import save
+
+        save()
     return plans
+
+
+def recorded_facts(spec: Spec, directory: str | Path) -> dict[tuple[str, int | None], dict[int, dict[str, float]]]:
+    """Per (learner, width) and n: the numeric facts of the successful records of `spec`'s cells in
+    `directory` (their `info`), averaged over seeds. Nothing for a directory without records."""
+    from ._records import RecordStore
+
+    if not (Path(directory) / SPEC_FILE).exists():
+        return {}
+    sums: dict[tuple, dict[int, dict[str, list[float]]]] = {}
+    for cell, record in RecordStore(directory).load(spec.as_dict(), set_aside=False).current.items():
+        if not record.ok:
+            continue
+        facts = sums.setdefault((cell.learner_id, cell.width), {}).setdefault(cell.n_train, {})
+        for name, value in record.info.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                facts.setdefault(name, []).append(float(value))
+    return {
+        key: {n: {name: sum(values) / len(values) for name, values in facts.items()} for n, facts in by_n.items()}
+        for key, by_n in sums.items()
+    }
+
+
+def _at_n(by_n: dict[int, dict[str, float]], n: int) -> dict[str, float]:
+    """The facts at n: recorded there, else a power law in n through the two nearest n recorded
+    (the end segment's, beyond them; constant with one n recorded)."""
+    if n in by_n or not by_n:
+        return dict(by_n.get(n, {}))
+    known = sorted(by_n)
+    below, above = [m for m in known if m < n], [m for m in known if m > n]
+    pair = (below[-1], above[0]) if below and above else tuple(known[-2:] if below else known[:2])
+    facts = {}
+    for name in set(by_n[pair[0]]).intersection(*(by_n[m] for m in pair)):
+        values = [by_n[m][name] for m in pair]
+        if len(pair) == 1 or min(values) <= 0:
+            facts[name] = values[-1] if n > pair[-1] else values[0]
+            continue
+        slope = math.log(values[1] / values[0]) / math.log(pair[1] / pair[0])
+        facts[name] = values[0] * (n / pair[0]) ** slope
+    return facts
 
 
 def over_budget(plans: list[CellPlan], budget: int) -> list[CellPlan]:

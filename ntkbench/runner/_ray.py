@@ -1,7 +1,8 @@
 """Running a spec's cells as Ray tasks, on a local Ray instance or a cluster.
 
 One task per group of cells that share per-seed work (a learner at one width and seed: its
-kernel, its pre-trained network), with the GPUs it asks for. Workers load the dataset from the
+kernel, its pre-trained network), or per group of seeds a learner trains as one computation
+(`_groups.py`), with the GPUs it asks for. Workers load the dataset from the
 (possibly shared) data root once per process and return records; the driver writes them to
 the record store as they arrive, so progress, resume, locks and the leaderboard behave exactly
 as with the local executor. A worker that dies has its task retried by Ray; nothing partial is
@@ -20,6 +21,7 @@ from typing import Any
 from ..api import ArtifactCache, InputError, NtkbenchError
 from ..spec import Spec
 from ._cells import Cell
+from ._groups import cell_groups
 from ._progress import ProgressBar
 from ._records import Record, RecordWriter
 from ._work import prepare
@@ -37,17 +39,21 @@ def import_ray() -> Any:
     return ray
 
 
-def compute_group(spec: Spec, cells: list[Cell]) -> list[tuple[Cell, Record]]:
-    """On a worker: the records of cells that share a learner, width and seed (n ascending)."""
+def compute_group(spec: Spec, cells: list[Cell], seeds: bool = False) -> list[tuple[Cell, Record]]:
+    """On a worker: the records of cells that share a learner, width and seed (n ascending), or,
+    with `seeds`, of the seeds of one learner, width and n, computed as one group."""
     if spec.hash not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
         _WORKER_CONTEXTS[spec.hash] = prepare(spec)
     context, learners = _WORKER_CONTEXTS[spec.hash]
+    learner = learners[cells[0].learner_id, cells[0].width]
+    if seeds:
+        return list(zip(cells, context.compute_seeds(cells, learner)))
     cache = ArtifactCache()
-    return [(cell, context.compute(cell, learners[cell.learner_id, cell.width], cache)) for cell in cells]
+    return [(cell, context.compute(cell, learner, cache)) for cell in cells]
 
 
 def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool,
-               address: str | None, num_gpus: float) -> list[Cell]:
+               address: str | None, num_gpus: float, seeds_together: bool | None = None) -> list[Cell]:
     """Submit every group of `todo` as a Ray task; write records as results come back. Return the
     cells another process holds.
 
@@ -70,19 +76,25 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
             ray.cloudpickle.register_pickle_by_value(sys.modules[choice.plugin.__module__])
     task = ray.remote(max_retries=TASK_RETRIES)(compute_group)
     store, spec_dict = writer.store, writer.spec_dict
-    groups: dict[tuple, list[Cell]] = {}
-    for cell in todo:
-        groups.setdefault((cell.learner_id, cell.width, cell.seed), []).append(cell)
+    from ..api import memory_budget
+
+    groups: dict[tuple, list[Cell]] = {}  # keyed by the seed-group's cells, or by (learner, width, seed)
+    for unit in cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget()):
+        if len(unit) > 1:
+            groups[tuple(unit)] = unit
+        else:
+            groups.setdefault((unit[0].learner_id, unit[0].width, unit[0].seed), []).append(unit[0])
     bar = ProgressBar(len(todo)) if progress else None
     busy: list[Cell] = []
     pending: dict[Any, list[Cell]] = {}
     with contextlib.ExitStack() as locks:
         try:
-            for members in groups.values():
+            for key, members in groups.items():
                 claimed = [cell for cell in members if locks.enter_context(store.claim(spec_dict, cell))]
                 busy += [cell for cell in members if cell not in claimed]
                 if claimed:
-                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed)] = claimed
+                    seeds = isinstance(key[0], Cell)
+                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed, seeds)] = claimed
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for reference in ready:

@@ -20,10 +20,9 @@ def _calibration_path() -> Path:
 
 def calibration() -> dict[str, Any]:
     """Measured float32 GEMM and float64 Cholesky rates (FLOP/s) of this device, cached."""
-    import jax
+    from ..numerics._measured import device_key
 
-    device = jax.devices()[0]
-    key = f"{device.platform}:{device.device_kind}:{len(jax.devices())}:jax-{jax.__version__}"
+    key = device_key()
     path = _calibration_path()
     try:
         cached = json.loads(path.read_text())

@@ -47,6 +47,7 @@ def run_spec(
     ray_address: str | None = None,
     num_gpus: float = 0.0,
     rerun_changed: bool = False,
+    seeds_together: bool | None = None,
 ) -> RunSummary:
     """Compute every cell of `spec` that has no successful record in `out_dir`, a directory that
     holds the results of this spec only (`InputError` for another's).
@@ -60,7 +61,9 @@ def run_spec(
     other code (another source of ntkbench's computing parts or of the cell's plugins) are reported
     in `RunSummary.changed` and kept, or computed again with `rerun_changed`. With
     `executor="ray"` the cells run as Ray tasks (see `_ray.py`); records are written here, by the
-    driver, exactly as locally.
+    driver, exactly as locally. `seeds_together`: train the seeds of a learner that can as one
+    computation (None: on an accelerator, not on a CPU; see `_groups.py`); the records are the
+    same either way, up to floating-point rounding.
     """
     store = RecordStore(out_dir)
     spec_dict = spec.as_dict()
@@ -98,12 +101,15 @@ def run_spec(
         from ._ray import run_on_ray
 
         def compute(cells: list[Cell]) -> list[Cell]:
-            return run_on_ray(spec, writer, cells, progress=progress, address=ray_address, num_gpus=num_gpus)
+            return run_on_ray(
+                spec, writer, cells, progress=progress, address=ray_address, num_gpus=num_gpus,
+                seeds_together=seeds_together,
+            )
     else:
         from ._local import run_locally
 
         def compute(cells: list[Cell]) -> list[Cell]:
-            return run_locally(spec, writer, cells, progress=progress)
+            return run_locally(spec, writer, cells, progress=progress, seeds_together=seeds_together)
 
     busy, done_elsewhere = compute(todo), []
     while busy:  # cells another process held: wait for it, and compute those it left without a record

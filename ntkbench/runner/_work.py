@@ -126,18 +126,10 @@ class RunContext:
         pool = next(iter(samplers.values())).data.x_pool
         return AcrossSeeds(pool, {seed: sampler.order[: sampler.n_max] for seed, sampler in samplers.items()})
 
-    def compute(
-        self, cell: Cell, learner: Any, cache: ArtifactCache, across_seeds: AcrossSeeds | None = None,
-        *, first_of_learner: bool = False,
-    ) -> Record:
-        """Run the learner on the cell and return its record (successful or failed).
-
-        **Raises:** `BrokenLearner` (carrying the failed record) when `first_of_learner` and the
-        learner broke its contract: predictions of the wrong shape, or not all finite.
-        """
+    def _task(self, cell: Cell, cache: ArtifactCache, across_seeds: AcrossSeeds | None) -> LearnerTask:
         sampler = self.samplers[cell.seed]
         x_train, y_train = sampler.nested_subset(cell.n_train)
-        task = LearnerTask(
+        return LearnerTask(
             x_train=x_train,
             y_train=y_train,
             x_test=self.x_test,
@@ -152,6 +144,17 @@ class RunContext:
             validation=sampler.validation_subset(),
             n_train_values=tuple(self.spec.n_train),
         )
+
+    def compute(
+        self, cell: Cell, learner: Any, cache: ArtifactCache, across_seeds: AcrossSeeds | None = None,
+        *, first_of_learner: bool = False,
+    ) -> Record:
+        """Run the learner on the cell and return its record (successful or failed).
+
+        **Raises:** `BrokenLearner` (carrying the failed record) when `first_of_learner` and the
+        learner broke its contract: predictions of the wrong shape, or not all finite.
+        """
+        task = self._task(cell, cache, across_seeds)
         started = time.perf_counter()
         if self.dynamics is not None:
             fit_predict = functools.partial(learner.kernel_dynamics, request=self.dynamics)
@@ -160,6 +163,37 @@ class RunContext:
         outcome = _run_cell(
             fit_predict, task, self.y_test, learner.test_loss(), plugin_origin(type(learner)), plugin_file(type(learner))
         )
+        return self._record(cell, learner, outcome, time.perf_counter() - started, first_of_learner)
+
+    def compute_seeds(
+        self, cells: list[Cell], learner: Any, across_seeds: AcrossSeeds | None = None, *, first_of_learner: bool = False
+    ) -> list[Record]:
+        """The records of cells that differ only in their seed, computed by the learner as one
+        computation (`Learner.fit_predict_seeds`); each cell's wall time is its share of the group's.
+
+        **Raises:** `BrokenLearner` as `compute` does, for the group's first cell.
+        """
+        tasks = [self._task(cell, ArtifactCache(), across_seeds) for cell in cells]
+        started = time.perf_counter()
+        try:
+            results: list[Any] = list(learner.fit_predict_seeds(tasks))
+            if len(results) != len(tasks):
+                raise RuntimeError(f"fit_predict_seeds returned {len(results)} results for {len(tasks)} tasks")
+        except NtkbenchError:
+            raise
+        except Exception as error:  # the group's error is each of its cells' (a plugin bug, out of memory)
+            results = [error] * len(tasks)
+        share = (time.perf_counter() - started) / len(cells)
+        records = []
+        for index, (cell, task, result) in enumerate(zip(cells, tasks, results)):
+            outcome = _run_cell(
+                functools.partial(_given, result), task, self.y_test, learner.test_loss(), plugin_origin(type(learner)),
+                plugin_file(type(learner)),
+            )
+            records.append(self._record(cell, learner, outcome, share, first_of_learner and index == 0))
+        return records
+
+    def _record(self, cell: Cell, learner: Any, outcome: dict[str, Any], seconds: float, first_of_learner: bool) -> Record:
         broken = outcome.pop("broken", False)
         record = Record(
             format=RECORD_FORMAT,
@@ -175,7 +209,7 @@ class RunContext:
             architecture=architecture_at(self.spec_dict, cell.width),
             learner=self.spec.learner(cell.learner_id).as_dict(),
             deterministic=type(learner).deterministic,
-            wall_seconds=round(time.perf_counter() - started, 3),
+            wall_seconds=round(seconds, 3),
             created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             **outcome,
             **self.provenance,
@@ -183,6 +217,13 @@ class RunContext:
         if broken and first_of_learner:
             raise BrokenLearner(record)
         return record
+
+
+def _given(result: Any, task: LearnerTask) -> Any:
+    """A result computed already, as `_run_cell` takes it from a learner: an error is raised."""
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 class BrokenLearner(Exception):
