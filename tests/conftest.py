@@ -32,6 +32,20 @@ broken = ntkbench_brokenplugin:Learner
 """
 
 
+@pytest.fixture(autouse=True, scope="session")
+def measurements_of_this_session(tmp_path_factory: pytest.TempPathFactory):
+    """Measurements of compiled computations (`numerics/_measured.py`) start empty in every test
+    session and are kept in a temporary file, never in the user's data root: a test that counts
+    compilations must not find them measured by an earlier session."""
+    from ntkbench.numerics import _measured
+
+    path = tmp_path_factory.mktemp("measured") / _measured.FILE
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_measured, "_SECTIONS", {})
+        patch.setattr(_measured, "_path", lambda: path)
+        yield
+
+
 @pytest.fixture
 def third_party_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Install a fake distribution `ntkbench-testplugins` (a dist-info on sys.path).

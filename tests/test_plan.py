@@ -145,9 +145,8 @@ def test_a_plan_compiles_each_distinct_computation_once(monkeypatch, tmp_path):
 
     spec = parse_spec(SPEC)
     rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
-    monkeypatch.setenv("NTKBENCH_DATA", str(tmp_path))
-    monkeypatch.setattr(_measured, "_SECTIONS", None)
-    monkeypatch.setattr(_costs, "_TRAINING_STEPS", {})
+    monkeypatch.setattr(_measured, "_path", lambda: tmp_path / _measured.FILE)
+    monkeypatch.setattr(_measured, "_SECTIONS", {})
     measured = []
     real = _costs._measure
     monkeypatch.setattr(_costs, "_measure", lambda *arguments: measured.append(1) or real(*arguments))
@@ -161,7 +160,6 @@ def test_a_plan_compiles_each_distinct_computation_once(monkeypatch, tmp_path):
     assert len({p.cost.flops for p in network}) == 1  # 100 steps at every n: the same work
     assert (tmp_path / _measured.FILE).exists()
     monkeypatch.setattr(_measured, "_SECTIONS", None)  # as in a new process: only the file is left
-    monkeypatch.setattr(_costs, "_TRAINING_STEPS", {})
     fresh = plan_spec(spec, detailed=True, rates=rates)
     assert len(measured) == distinct and [p.seconds for p in fresh] == [p.seconds for p in plans]
 

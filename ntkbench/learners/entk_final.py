@@ -47,8 +47,8 @@ class FinalEmpiricalNTKLearner(Learner):
 
         model = initial_model(context)
         options = self.options
-        kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
+        kernel, key = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else (None, None)
         return combine(
             training_cost(model, self.options, context, context.n_train, steps=context.recorded.get("steps")),
-            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),
+            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options), key=key),
         )

@@ -27,5 +27,7 @@ class InitEmpiricalNTKLearner(Learner):
 
         options = self.options
 
-        kernel = empirical_kernel_fn(initial_model(context), context, options.implementation, options.contraction) if context.detailed else None
-        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options))
+        if not context.detailed:
+            return kernel_regression_cost(None, context)
+        kernel, key = empirical_kernel_fn(initial_model(context), context, options.implementation, options.contraction)
+        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options), key=key)

@@ -57,6 +57,6 @@ class PretrainedEmpiricalNTKLearner(Learner):
             return kernel_regression_cost(None, context)
         model = initial_model(context)
         options = self.options
-        kernel = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else None
+        kernel, key = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else (None, None)
         pretraining = training_cost(model, options, context, options.pretrain_n, steps=context.recorded.get("pretrain_steps"))
-        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options)))
+        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options), key=key))

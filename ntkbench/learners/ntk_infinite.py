@@ -35,5 +35,8 @@ class InfiniteNTKLearner(Learner):
         from ..numerics._costs import kernel_regression_cost
         from ..numerics._kernels import infinite_kernel_fn
 
-        kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes)) if context.detailed else None
-        return kernel_regression_cost(kernel, context, same_for_every_seed=True, ridges=ridge_count(self.options))
+        if not context.detailed:
+            return kernel_regression_cost(None, context, same_for_every_seed=True)
+        kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes))
+        key = ("infinite_ntk", type(context.architecture).__qualname__, repr(context.architecture.options), context.num_classes)
+        return kernel_regression_cost(kernel, context, same_for_every_seed=True, ridges=ridge_count(self.options), key=key)

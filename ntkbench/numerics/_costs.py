@@ -39,19 +39,27 @@ class CompiledCost:
     """One execution on zeros (after a first one), when `flops` is at most `TIMED_FLOPS_LIMIT`."""
 
 
-def compiled_cost(fn: Callable, *arguments: Any, timed: bool = True) -> CompiledCost:
+def compiled_cost(fn: Callable, *arguments: Any, timed: bool = True, name: Any = None) -> CompiledCost:
     """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and (with `timed`) its time when
-    cheap to measure. Measured once for each distinct computation (by the text of its lowering),
-    and kept across processes (`_measured.py`): the cells of a spec that run the same computation
-    (a kernel tile, ten training steps) are compiled once, and a second plan compiles nothing."""
-    lowered = jax.jit(fn).lower(*arguments)
-    key = text_key(lowered.as_text()) + ("" if timed else ":untimed")
-    kept = recall("compiled", key)
-    if kept is not None:
-        return CompiledCost(*kept)
-    cost = _measure(lowered, arguments, timed)
-    remember("compiled", key, [cost.flops, cost.bytes, cost.seconds])
-    return cost
+    cheap to measure. Measured once for each distinct computation (by the text of its lowering,
+    or by `name`, which names the computation and its shapes: then a known one is not even
+    lowered), and kept across processes (`_measured.py`): the cells of a spec that run the same
+    computation (a kernel tile, ten training steps) are compiled once, and a second plan
+    compiles nothing."""
+    suffix = "" if timed else ":untimed"
+    named = None if name is None else text_key(repr(name)) + suffix
+    kept = None if named is None else recall("compiled", named)
+    if kept is None:
+        lowered = jax.jit(fn).lower(*arguments)
+        key = text_key(lowered.as_text()) + suffix
+        kept = recall("compiled", key)
+        if kept is None:
+            cost = _measure(lowered, arguments, timed)
+            kept = [cost.flops, cost.bytes, cost.seconds]
+            remember("compiled", key, kept)
+        if named is not None:
+            remember("compiled", named, kept)
+    return CompiledCost(*kept)
 
 
 def lowered_flops(fn: Callable, *arguments: Any) -> float:
@@ -123,6 +131,7 @@ def kernel_regression_cost(
     per_seed: bool = True,
     same_for_every_seed: bool = False,
     ridges: int = 1,
+    key: Any = None,
 ) -> CellCost:
     """A kernel learner's cell: the seed's kernel and its factorisation at the first cell, solves after.
 
@@ -131,7 +140,9 @@ def kernel_regression_cost(
     (when `union_kernel_pays` for the expected union of their sets) is computed at the first
     seed's first cell and held for the run; every seed factors its own block.
     
-    `ridges`: how many ridges are tried (one factorisation each; the validation rows are not counted)."""
+    `ridges`: how many ridges are tried (one factorisation each; the validation rows are not counted).
+    `key` names the kernel's computation (not its parameters), as `tile_edge` takes it: the
+    measurements of a known kernel are then recalled without lowering it."""
     n_factor = context.n_train_max if per_seed else context.n_train
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
@@ -148,7 +159,9 @@ def kernel_regression_cost(
         return CellCost(peak, 0.0, ridges * n_factor**3 / 3)
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     longest = tile_size(max(n_kernel, context.n_test))
-    edge = tile_edge(kernel_fn, context.input_shape, budget=max(memory_budget() - float32_kernels, 0), at_most=longest)
+    edge = tile_edge(
+        kernel_fn, context.input_shape, key=key, budget=max(memory_budget() - float32_kernels, 0), at_most=longest
+    )
     # One edge x edge tile is compiled (once per process and edge, see `compiled_cost`) and its cost
     # scaled by the entries: a kernel's work per entry hardly depends on the tile's shape. It is timed
     # first on a small tile; only when that predicts a cheap full tile (an MLP's kernels, which run
@@ -156,9 +169,10 @@ def kernel_regression_cost(
     # CNN's infinite NTK takes seconds per tile) keeps the small tile's time per entry.
     shape = jax.ShapeDtypeStruct((edge, *context.input_shape), jnp.float32)
     small = jax.ShapeDtypeStruct((min(edge, TIMING_EDGE), *context.input_shape), jnp.float32)
-    timing = compiled_cost(kernel_fn, small, small)
+    names = [None if key is None else (key, context.input_shape, side.shape[0]) for side in (small, shape)]
+    timing = compiled_cost(kernel_fn, small, small, name=names[0])
     cheap = timing.seconds is not None and timing.seconds * (edge / small.shape[0]) ** 2 <= FULL_TILE_SECONDS
-    tile = compiled_cost(kernel_fn, shape, shape, timed=cheap)
+    tile = compiled_cost(kernel_fn, shape, shape, timed=cheap, name=names[1])
     if tile.seconds is not None:
         timing = dataclasses.replace(timing, seconds=tile.seconds * (small.shape[0] / edge) ** 2)
     entries = sum(
@@ -198,10 +212,13 @@ def training_cost(
     unknown = options.until is not None and steps is None  # an `until` rule counted at its whole budget
     budget = options.step_budget(n)
     calls = (budget if options.until is None or steps is None else min(steps, budget)) / STEPS_PER_CALL
-    key = (network_structure(module), options.model_dump_json(), context.input_shape, context.num_classes)
-    if key not in _TRAINING_STEPS:  # the same steps at every n: their work does not depend on n
-        _TRAINING_STEPS[key] = _training_steps_cost(module, state, options, context, budget)
-    compiled = _TRAINING_STEPS[key]
+    key = text_key(repr((network_structure(module), options.model_dump_json(), context.input_shape, context.num_classes)))
+    kept = recall("training_steps", key)  # the same steps at every n: their work does not depend on n
+    if kept is None:
+        cost = _training_steps_cost(module, state, options, context, budget)
+        kept = [cost.flops, cost.bytes, cost.seconds]
+        remember("training_steps", key, kept)
+    compiled = CompiledCost(*kept)
     # A training set smaller than a batch is the batch: a step's work scales with its rows.
     calls *= min(options.batch_size, n) / options.batch_size
     if compiled.seconds is None:
@@ -209,9 +226,6 @@ def training_cost(
     return CellCost(
         held + compiled.bytes, compiled.flops * calls, 0.0, compiled.flops * calls, compiled.seconds * calls, unknown
     )
-
-
-_TRAINING_STEPS: dict[tuple, CompiledCost] = {}
 
 
 def _training_steps_cost(module: Any, state: Any, options: TrainingOptions, context: CostContext, budget: int) -> CompiledCost:
@@ -287,11 +301,14 @@ def initial_model(context: CostContext) -> Any:
 _INITIAL_MODELS: dict[tuple, Any] = {}
 
 
-def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> Callable:
-    """The empirical NTK of `model` with the implementation a run would use (timed on zeros for `auto`)."""
+def empirical_kernel_fn(
+    model: Any, context: CostContext, implementation: Any, contraction: str = "trace"
+) -> tuple[Callable, tuple]:
+    """The empirical NTK of `model` with the implementation a run would use (timed on zeros for
+    `auto`), and the key that names its computation (`empirical_ntk_key`)."""
     import numpy as np
 
-    from ._kernels import empirical_ntk, resolve_implementation
+    from ._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
 
     chosen = implementation
     if implementation == "auto":  # timed once per device, network and inputs (`_measured.py`)
@@ -301,4 +318,4 @@ def empirical_kernel_fn(model: Any, context: CostContext, implementation: Any, c
             chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), "auto",
                                             contraction=contraction)
             remember("fastest_implementation", key, chosen)
-    return lambda a, b: empirical_ntk(model, a, b, chosen, contraction)
+    return (lambda a, b: empirical_ntk(model, a, b, chosen, contraction)), empirical_ntk_key(model, chosen, contraction)

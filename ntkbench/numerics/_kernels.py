@@ -110,12 +110,17 @@ def tile_edge(
 
 
 def _measured_tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...], key: Any) -> int | None:
-    """`tile_bytes`, remembered by `key` (when given)."""
+    """`tile_bytes`, remembered by `key` (when given) across processes (`_measured.py`)."""
     if key is None:
         return tile_bytes(kernel_fn, edge, input_shape)
     cached = (key, input_shape, edge)
     if cached not in _TILE_BYTES:
-        _TILE_BYTES[cached] = tile_bytes(kernel_fn, edge, input_shape)
+        named = text_key(repr(cached))
+        kept = recall("tile_bytes_by_key", named)
+        if kept is None:
+            kept = [tile_bytes(kernel_fn, edge, input_shape)]
+            remember("tile_bytes_by_key", named, kept)
+        _TILE_BYTES[cached] = kept[0]
     return _TILE_BYTES[cached]
 
 
