@@ -1,5 +1,5 @@
-"""`--executor ray` on a local Ray instance: the same records as the local executor, workers
-that die are retried, and nothing partial is ever written."""
+"""`--executor ray` on a local Ray instance: the same records as the local executor (seeds
+grouped or not), workers that die are retried, and nothing partial is ever written."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_p
     assert (tmp_path / "ray" / "leaderboard.md").read_text().count("`ntk_infinite`") >= 1
     again = ray_run(spec, tmp_path / "ray")
     assert again.returncode == 0 and "0 cell(s) computed, 12 already recorded" in again.stdout
+    grouped = ray_run(spec, tmp_path / "ray_groups", None, "--seeds-together", "on")  # a task per group of seeds
+    assert grouped.returncode == 0, grouped.stderr
+    got = records(tmp_path / "ray_groups")
+    assert set(got) == set(expected)
+    for cell, record in expected.items():
+        for metric, value in record["metrics"].items():
+            assert got[cell]["metrics"][metric] == pytest.approx(value, rel=1e-6, abs=1e-6), (cell, metric)
 
 
 def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party_plugins, write_spec, tmp_path):

@@ -100,3 +100,12 @@ def test_a_group_killed_midway_loses_nothing_written_and_resumes_to_the_same_rec
     for cell, record in uninterrupted.items():
         assert resumed_records[cell].metrics["test_error"] == record.metrics["test_error"], cell
         assert abs(resumed_records[cell].metrics["test_loss"] - record.metrics["test_loss"]) <= 1e-5 * record.metrics["test_loss"]
+
+
+def test_the_plan_says_which_seeds_train_together(write_spec):
+    path = write_spec(SPEC)
+    grouped = run_cli("plan", str(path), "--seeds-together", "on")
+    assert grouped.returncode == 0, grouped.stderr
+    assert "4 groups of seeds train as one computation (up to 3 seeds at one n)" in grouped.stdout
+    alone = run_cli("plan", str(path), "--seeds-together", "off")
+    assert alone.returncode == 0 and "groups of seeds" not in alone.stdout

@@ -23,9 +23,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
     run.add_argument("--rerun-changed", action="store_true",
                      help="recompute the cells whose records came from other code (another ntkbench or plugin source)")
-    run.add_argument("--seeds-together", choices=["auto", "on", "off"], default="auto",
-                     help="train the seeds of a network learner as one computation: on an accelerator (auto, the default), "
-                          "always, or never; the records are the same")
+    add_seeds_together(run)
     add_spec_changes(run)
     run.set_defaults(handler=_run)
 
@@ -34,8 +32,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--out", help="results directory of an earlier run, whose records say how long trainings until a rule take "
                                     "(default: runs/<spec name>, where it exists)")
     plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
+    add_seeds_together(plan)
     add_spec_changes(plan)
     plan.set_defaults(handler=_plan)
+
+
+SEEDS_TOGETHER = {"auto": None, "on": True, "off": False}
+
+
+def add_seeds_together(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--seeds-together", choices=list(SEEDS_TOGETHER), default="auto",
+                         help="train the seeds of a network learner as one computation: on an accelerator (auto, the "
+                              "default), always, or never; the records are the same")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -64,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
         num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
-        seeds_together={"auto": None, "on": True, "off": False}[args.seeds_together],
+        seeds_together=SEEDS_TOGETHER[args.seeds_together],
     )
     leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
@@ -125,7 +133,7 @@ def _plan(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ..api import format_bytes, memory_budget
-    from ..runner import calibration, over_budget, plan_spec
+    from ..runner import calibration, cell_groups, over_budget, plan_spec
     spec = load_changed_spec(args.spec, args)
     apply_memory_budget(args)
     budget, rates = memory_budget(), calibration()
@@ -158,6 +166,14 @@ def _plan(args: argparse.Namespace) -> int:
         f"of a {format_bytes(budget)} budget"
         + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
     )
+    groups = [unit for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=SEEDS_TOGETHER[args.seeds_together],
+                                           budget=budget) if len(unit) > 1]
+    if groups:
+        largest = max(groups, key=len)
+        print(
+            f"{len(groups)} groups of seeds train as one computation (up to {len(largest)} seeds at one n); a group holds "
+            "its cells' memory together and takes their time together"
+        )
     bounded = [p for p in plans if p.cost is not None and p.cost.upper_bound]
     if bounded:
         print(

@@ -8,6 +8,7 @@ from ._cells import widths_of as widths_of
 from ._checks import dataset_problems as dataset_problems
 from ._checks import plugin_origin as plugin_origin
 from ._checks import prediction_problem as prediction_problem
+from ._groups import cell_groups as cell_groups
 from ._metrics import decode_outcomes as decode_outcomes
 from ._plan import CellPlan as CellPlan
 from ._plan import budget_refusal as budget_refusal
