@@ -212,7 +212,8 @@ def training_cost(
     unknown = options.until is not None and steps is None  # an `until` rule counted at its whole budget
     budget = options.step_budget(n)
     calls = (budget if options.until is None or steps is None else min(steps, budget)) / STEPS_PER_CALL
-    key = text_key(repr((network_structure(module), options.model_dump_json(), context.input_shape, context.num_classes)))
+    training = options.model_dump_json(include=set(TrainingOptions.model_fields))  # not a kernel learner's own options
+    key = text_key(repr((network_structure(module), training, context.input_shape, context.num_classes)))
     kept = recall("training_steps", key)  # the same steps at every n: their work does not depend on n
     if kept is None:
         cost = _training_steps_cost(module, state, options, context, budget)
