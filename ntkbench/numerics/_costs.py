@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
-from ._kernels import network_structure, tile_edge, tile_size
+from ._kernels import compiled_facts, network_structure, tile_edge, tile_size
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
 from ._options import TrainingOptions
@@ -72,11 +72,7 @@ def lowered_flops(fn: Callable, *arguments: Any) -> float:
 
 def _measure(lowered: Any, arguments: tuple, timed: bool = True) -> CompiledCost:
     compiled = lowered.compile()
-    analysis = compiled.cost_analysis()
-    analysis = analysis[0] if isinstance(analysis, list) else analysis
-    memory = compiled.memory_analysis()
-    used = memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
-    flops = float(analysis.get("flops", 0.0))
+    flops, used = compiled_facts(compiled)
     seconds = None
     if timed and flops <= TIMED_FLOPS_LIMIT:
         zeros = jax.tree_util.tree_map(

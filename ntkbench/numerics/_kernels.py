@@ -66,17 +66,22 @@ def tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...]) -> 
     key = text_key(lowered.as_text())
     kept = recall("tile_bytes", key)  # the same computation (another cell's kernel of one network) compiles once
     if kept is None:
-        compiled = compiled_tile(lowered)
-        memory = compiled.memory_analysis()
-        kept = [None if memory is None else int(
-            memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes
-        )]
+        flops, used = compiled_facts(compiled_tile(lowered))
+        kept = [used]
         remember("tile_bytes", key, kept)
-        analysis = compiled.cost_analysis()
-        analysis = analysis[0] if isinstance(analysis, list) else analysis
-        if kept[0] is not None and analysis:  # what a plan's untimed `compiled_cost` of this tile would measure
-            remember("compiled", key + ":untimed", [float(analysis.get("flops", 0.0)), kept[0], None])
+        if used is not None:  # what a plan's untimed `compiled_cost` of this tile would measure
+            remember("compiled", key + ":untimed", [flops, used, None])
     return kept[0]
+
+
+def compiled_facts(compiled: Any) -> tuple[float, int | None]:
+    """XLA's FLOP count of a compiled computation and its memory (temporaries, outputs and
+    arguments; None when the backend does not report it)."""
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    memory = compiled.memory_analysis()
+    used = None if memory is None else int(memory.temp_size_in_bytes + memory.output_size_in_bytes + memory.argument_size_in_bytes)
+    return float((analysis or {}).get("flops", 0.0)), used
 
 
 _EXECUTABLES: dict[str, Any] = {}

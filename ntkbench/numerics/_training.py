@@ -258,13 +258,14 @@ class _Networks:
         self.rates = jnp.asarray(rates, dtype=jnp.float32)
 
     def step(self, batches: np.ndarray) -> jax.Array:
-        """Train every network on its minibatches, `(members, steps, batch)`; their losses, `(members, steps)`."""
+        """Train every network on its minibatches, `(members, steps, batch)`; their losses, `(steps,)`
+        for one network, `(members, steps)` for a stack (`_by_member` reads either on the host)."""
         loss, classes = self.options.loss, self.data[2].shape[-1]
         if not self.stacked:
             self.module, self.state, self.opt_state, losses = train_steps(
                 self.module, self.state, self.opt_state, *self.data, batches[0], self.optimizer, loss, classes
             )
-            return losses[None]
+            return losses
         self.module, self.state, self.opt_state, losses = stacked_train_steps(
             self.module, self.static, self.state, self.opt_state, *self.data, batches, self.rates, self.optimizer, loss,
             classes,
@@ -288,6 +289,11 @@ class _Networks:
         module = eqx.combine(jax.tree.map(lambda array: array[index], self.module), self.static)
         state = None if self.state is None else jax.tree.map(lambda array: array[index], self.state)
         return join_model(module, state)
+
+
+def _by_member(losses: jax.Array, members: int) -> np.ndarray:
+    """A `_Networks.step`'s losses on the host, one row per member."""
+    return np.asarray(losses).reshape(members, -1)
 
 
 def _stack(trees: list[Any]) -> Any:
@@ -385,7 +391,7 @@ def _train(
             on_checkpoint(stop, networks.network(0))
         start = stop
         if checking and (stop % check_every == 0 or stop == budget):
-            finite = np.all(np.isfinite(np.asarray(chunks[-1])), axis=1)
+            finite = np.all(np.isfinite(_by_member(chunks[-1], len(members))), axis=1)
             for index in np.flatnonzero(~finite):
                 stopped.setdefault(int(index), (stop, None, None))
             if options.patience is not None:
@@ -405,7 +411,7 @@ def _train(
                             stopped[index] = (stop, networks.network(index), fit)
             if len(stopped) == len(members):
                 break
-    losses = np.concatenate([np.asarray(chunk) for chunk in chunks], axis=1)
+    losses = np.concatenate([_by_member(chunk, len(members)) for chunk in chunks], axis=1)
     outcomes = []
     for index, member in enumerate(members):
         steps, trained, fit = stopped.get(index, (start, None, fits.get(index)))

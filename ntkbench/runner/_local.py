@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ..api import ArtifactCache
+from ..api import ArtifactCache, memory_budget
 from ..spec import Spec
 from ._cells import Cell
 from ._groups import cell_groups
@@ -27,8 +27,6 @@ def run_locally(
     return those another process holds."""
     store, spec_dict = writer.store, writer.spec_dict
     context, learners = prepare(spec)
-    from ..api import memory_budget
-
     units = cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget())
     bar = ProgressBar(len(todo)) if progress else None
     busy: list[Cell] = []

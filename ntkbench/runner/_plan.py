@@ -16,7 +16,7 @@ from pathlib import Path
 from ..api import CellCost, CostContext, InputError, format_bytes
 from ..spec import Spec
 from ._cells import Cell, cells_of, widths_of
-from ._records import SPEC_FILE
+from ._records import SPEC_FILE, RecordStore
 
 FALLBACK_CLASSES = 10
 
@@ -86,8 +86,6 @@ def plan_spec(
 def recorded_facts(spec: Spec, directory: str | Path) -> dict[tuple[str, int | None], dict[int, dict[str, float]]]:
     """Per (learner, width) and n: the numeric facts of the successful records of `spec`'s cells in
     `directory` (their `info`), averaged over seeds. Nothing for a directory without records."""
-    from ._records import RecordStore
-
     if not (Path(directory) / SPEC_FILE).exists():
         return {}
     sums: dict[tuple, dict[int, dict[str, list[float]]]] = {}

@@ -18,7 +18,7 @@ import sys
 import warnings
 from typing import Any
 
-from ..api import ArtifactCache, InputError, NtkbenchError
+from ..api import ArtifactCache, InputError, NtkbenchError, memory_budget
 from ..spec import Spec
 from ._cells import Cell
 from ._groups import cell_groups
@@ -76,8 +76,6 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
             ray.cloudpickle.register_pickle_by_value(sys.modules[choice.plugin.__module__])
     task = ray.remote(max_retries=TASK_RETRIES)(compute_group)
     store, spec_dict = writer.store, writer.spec_dict
-    from ..api import memory_budget
-
     groups: dict[tuple, list[Cell]] = {}  # keyed by the seed-group's cells, or by (learner, width, seed)
     for unit in cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget()):
         if len(unit) > 1:
