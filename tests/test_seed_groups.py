@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from ntkbench import parse_spec, run_spec
+from ntkbench import load_spec, parse_spec, run_spec
 from ntkbench.runner import Cell, RecordStore, cells_of
 from ntkbench.runner._groups import cell_groups
 
@@ -63,6 +63,14 @@ def test_groups_hold_the_seeds_of_one_n_as_many_as_the_budget_holds():
     split = cell_groups(spec, todo, seeds_together=True, budget=2 * one_cell)
     assert max(len(unit) for unit in split if unit[0].learner_id == "until") == 2  # two fit, the third goes alone
     assert all(len(unit) == 1 for unit in cell_groups(spec, todo, seeds_together=False))
+
+
+def test_a_dynamics_spec_computes_each_seed_alone():
+    """A dynamics spec's network follows its own kernel trajectory per cell (`kernel_dynamics`),
+    which a group of seeds would skip."""
+    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "fashion_dynamics.yaml")
+    todo = cells_of(spec.as_dict())
+    assert len(spec.seeds) > 1 and all(len(unit) == 1 for unit in cell_groups(spec, todo, seeds_together=True, budget=1 << 40))
 
 
 KILLED = """\

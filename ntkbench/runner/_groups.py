@@ -25,9 +25,11 @@ def cell_groups(spec: Spec, todo: list[Cell], *, seeds_together: bool | None = N
     """The cells of `todo` as the units a run computes, in the order of their first cell: the seeds
     of a (learner, width, n) together for a learner that trains them so (at most as many as fit in
     `budget` bytes, by the learner's own estimate), every other cell alone. `seeds_together`: None
-    for `seeds_together_here()`."""
+    for `seeds_together_here()`. A dynamics spec's cells are computed alone: each follows its own
+    kernel trajectory (`Learner.kernel_dynamics`)."""
     if seeds_together is None:
         seeds_together = seeds_together_here()
+    seeds_together = seeds_together and spec.dynamics is None
     together = {choice.id for choice in spec.learners if seeds_together and choice.plugin.trains_seeds_together}
     if not together:
         return [[cell] for cell in todo]
