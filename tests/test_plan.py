@@ -9,6 +9,7 @@ from conftest import run_cli
 
 from ntkbench import InputError, parse_spec
 from ntkbench.api import format_bytes, parse_bytes
+from ntkbench.nt_compat import available_implementations
 from ntkbench.runner._plan import over_budget, plan_spec
 
 SPEC = """\
@@ -137,31 +138,53 @@ def test_the_plan_sizes_a_network_from_its_shapes_and_refuses_one_beyond_reason(
             initial_model(context(2**20, detailed))
 
 
-def test_a_plan_compiles_each_distinct_computation_once(monkeypatch, tmp_path):
-    """The steps of a training and a kernel tile are the same computation at every n: measured once,
-    the estimates of every cell are what one measurement each per cell gave; and kept, so that a
-    plan in another process compiles nothing."""
+def test_a_plan_traces_each_distinct_computation_once_and_keeps_what_it_measured(monkeypatch, tmp_path):
+    """The steps of a training and a kernel tile are the same computation at every n: traced once
+    and timed once; kept, so that a plan in another process neither traces nor compiles, and
+    gives the same estimates."""
     from ntkbench.numerics import _costs, _measured
 
     spec = parse_spec(SPEC)
     rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
     monkeypatch.setattr(_measured, "_path", lambda: tmp_path / _measured.FILE)
     monkeypatch.setattr(_measured, "_SECTIONS", {})
-    measured = []
-    real = _costs._measure
-    monkeypatch.setattr(_costs, "_measure", lambda *arguments: measured.append(1) or real(*arguments))
+    monkeypatch.setattr(_costs, "_TRACED", {})
+    traces, timings = [], []
+    real_trace, real_time = _costs.trace_cost, _costs._time
+    monkeypatch.setattr(_costs, "trace_cost", lambda *a, **k: traces.append(1) or real_trace(*a, **k))
+    monkeypatch.setattr(_costs, "_time", lambda *a: timings.append(1) or real_time(*a))
     plans = plan_spec(spec, detailed=True, rates=rates)
-    distinct = len(measured)
-    assert distinct <= 8, distinct  # one training step; per kernel learner one tile and one small timing tile
+    # One training step; the infinite NTK; the empirical NTK's implementations (compared by FLOPs).
+    assert len(traces) == 2 + len(available_implementations()), len(traces)
+    assert len(timings) == 3  # ten training steps, a tile of each kernel
+    assert all(p.cost.timed_flops == p.cost.flops for p in plans if p.cell.learner_id == "network")
     again = plan_spec(spec, detailed=True, rates=rates)
-    assert len(measured) == distinct  # a second plan in the process compiles nothing
-    assert [p.cost.flops for p in again] == [p.cost.flops for p in plans]
+    assert (len(traces), len(timings)) == (2 + len(available_implementations()), 3)  # nothing again in the process
+    assert [p.cost for p in again] == [p.cost for p in plans]
     network = [p for p in plans if p.cell.learner_id == "network"]
     assert len({p.cost.flops for p in network}) == 1  # 100 steps at every n: the same work
     assert (tmp_path / _measured.FILE).exists()
     monkeypatch.setattr(_measured, "_SECTIONS", None)  # as in a new process: only the file is left
+    monkeypatch.setattr(_costs, "_TRACED", {})
     fresh = plan_spec(spec, detailed=True, rates=rates)
-    assert len(measured) == distinct and [p.seconds for p in fresh] == [p.seconds for p in plans]
+    assert (len(traces), len(timings)) == (2 + len(available_implementations()), 3)
+    assert [p.seconds for p in fresh] == [p.seconds for p in plans]
+
+
+def test_a_plan_out_of_measuring_time_counts_untimed_work_at_the_gemm_rate(monkeypatch, tmp_path):
+    """With no time to measure, nothing is compiled: every cell's seconds are its FLOPs at the
+    GEMM rate (a lower bound) and its factorisations at the Cholesky rate."""
+    from ntkbench.numerics import _costs, _measured
+
+    monkeypatch.setattr(_measured, "_path", lambda: tmp_path / _measured.FILE)
+    monkeypatch.setattr(_measured, "_SECTIONS", {})
+    monkeypatch.setattr(_costs, "_TRACED", {})
+    monkeypatch.setattr(_costs, "MEASURING_SECONDS", 0.0)
+    monkeypatch.setattr(_costs, "_time", lambda *a: pytest.fail("compiled with no measuring time left"))
+    rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}
+    for plan in plan_spec(parse_spec(SPEC), detailed=True, rates=rates):
+        assert plan.cost.timed_flops == 0 and plan.cost.flops > 0
+        assert plan.seconds == pytest.approx(plan.cost.flops / 1e11 + plan.cost.factor_flops / 5e10)
 
 
 UNTIL = """\

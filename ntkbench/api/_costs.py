@@ -21,7 +21,7 @@ class CostContext:
     first_of_seed: bool
     """Whether this is the first cell of its seed (where per-seed work such as a kernel happens)."""
     detailed: bool
-    """False: return only what needs no compilation (the memory held); True: also compile to count FLOPs."""
+    """False: return only what needs no tracing (the memory held); True: also trace (and time) to count FLOPs."""
     seeds: int = 1
     """How many seeds of the spec one run computes together (work that does not depend on the seed can be shared)."""
     seed_index: int = 0
@@ -36,12 +36,13 @@ class CostContext:
 
 @dataclasses.dataclass(frozen=True)
 class CellCost:
-    """Estimated cost of one cell. `flops` are XLA's count for compiled work; `factor_flops` the float64
-    LAPACK factorisations (timed at the device's Cholesky rate).
+    """Estimated cost of one cell. `flops` count its JAX work (as XLA counts it: 2 per multiply-add, 1
+    per element of element-wise work); `factor_flops` the float64 LAPACK factorisations (timed at
+    the device's Cholesky rate).
 
-    `timed_flops` of the `flops` belong to work the estimate ran and timed (cheap compiled work, on
-    zeros), which takes `timed_seconds`; the rest is estimated at the device's GEMM rate, which
-    small matrix products and element-wise work do not reach.
+    `timed_flops` of the `flops` belong to work whose speed the estimate measured (a small
+    instance run on zeros), which takes `timed_seconds`; the rest is estimated at the device's
+    GEMM rate, which small matrix products, convolutions and element-wise work do not reach.
     """
 
     peak_bytes: int

@@ -73,10 +73,11 @@ class Learner(abc.ABC):
 
         Return a `CellCost`: `peak_bytes`, the memory the cell holds at its peak (inputs, kernel
         matrices, parameters and optimiser state), always; `flops`, the floating-point work, when
-        `context.detailed` (for compiled jax code, `jax.jit(f).lower(*args).compile().cost_analysis()`
-        counts it without running; `jax.ShapeDtypeStruct` stands in for the arrays); float64
-        factorisations as `factor_flops`. Without `context.detailed` give only `peak_bytes`: the
-        memory check of every run asks, and must not compile. Work shared by a seed's cells is
+        `context.detailed` (for jax code, `jax.jit(f).lower(*args).cost_analysis()` counts it without
+        compiling or running; `jax.ShapeDtypeStruct` stands in for the arrays; a plan should not
+        compile more than small instances); float64 factorisations as `factor_flops`. Without
+        `context.detailed` give only `peak_bytes`: the memory check of every run asks, and must not
+        trace or compile. Work shared by a seed's cells is
         counted at `context.first_of_seed`. None (the default): unknown, shown as `?` by
         `ntkbench plan` and left out of the memory check.
         """

@@ -142,17 +142,20 @@ def _plan(args: argparse.Namespace) -> int:
     groups: dict[tuple, list] = {}
     for plan in plans:
         groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
-    rows = []
+    rows, untimed_rows = [], 0
     for (learner, width, n), members in groups.items():
         cost, seconds = members[0].cost, members[0].seconds
         if len({(m.cost, m.seconds) for m in members}) > 1:  # the first cell of a seed costs more
             cost = max((m.cost for m in members), key=lambda c: c.peak_bytes)
             seconds = max(m.seconds or 0.0 for m in members)
+        # Most of the time at the GEMM rate: work the plan did not time, a lower bound.
+        untimed = seconds is not None and cost.flops is not None and (cost.flops - cost.timed_flops) / rates["gemm_flops"] > 0.5 * seconds
+        untimed_rows += untimed
         rows.append([
             learner, width if width is not None else "", n, len(members),
             "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
             "?" if cost is None else format_bytes(cost.peak_bytes),
-            "?" if seconds is None else f"{seconds:.2f}",
+            "?" if seconds is None else (">=" if untimed else "") + f"{seconds:.2f}",
             "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
         ])
     print(tabulate(rows, headers=["learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", ""],
@@ -173,6 +176,12 @@ def _plan(args: argparse.Namespace) -> int:
         print(
             f"{len(groups)} groups of seeds train as one computation (up to {len(largest)} seeds at one n); a group holds "
             "its cells' memory together and takes their time together"
+        )
+    if untimed_rows:
+        print(
+            f"{untimed_rows} rows marked >= count most of their work at the GEMM rate, a lower bound (the plan times a "
+            "small instance of each computation for a few seconds in all, and not one too costly to time); plan again "
+            "to time more: what was timed is kept"
         )
     bounded = [p for p in plans if p.cost is not None and p.cost.upper_bound]
     if bounded:

@@ -43,12 +43,12 @@ class FinalEmpiricalNTKLearner(Learner):
         return result
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import combine, empirical_kernel_fn, initial_model, kernel_regression_cost, training_cost
+        from ..numerics._costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
 
         model = initial_model(context)
         options = self.options
-        kernel, key = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else (None, None)
+        kernel = empirical_kernel(model, context, options.implementation, options.contraction) if context.detailed else None
         return combine(
             training_cost(model, self.options, context, context.n_train, steps=context.recorded.get("steps")),
-            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options), key=key),
+            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),
         )

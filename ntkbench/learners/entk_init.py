@@ -23,11 +23,10 @@ class InitEmpiricalNTKLearner(Learner):
                                           contraction=self.options.contraction)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import empirical_kernel_fn, initial_model, kernel_regression_cost
+        from ..numerics._costs import empirical_kernel, initial_model, kernel_regression_cost
 
         options = self.options
-
         if not context.detailed:
             return kernel_regression_cost(None, context)
-        kernel, key = empirical_kernel_fn(initial_model(context), context, options.implementation, options.contraction)
-        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options), key=key)
+        kernel = empirical_kernel(initial_model(context), context, options.implementation, options.contraction)
+        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options))

@@ -51,12 +51,12 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return result
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import combine, empirical_kernel_fn, initial_model, kernel_regression_cost, training_cost
+        from ..numerics._costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
 
         if not context.first_of_seed:
             return kernel_regression_cost(None, context)
         model = initial_model(context)
         options = self.options
-        kernel, key = empirical_kernel_fn(model, context, options.implementation, options.contraction) if context.detailed else (None, None)
+        kernel = empirical_kernel(model, context, options.implementation, options.contraction) if context.detailed else None
         pretraining = training_cost(model, options, context, options.pretrain_n, steps=context.recorded.get("pretrain_steps"))
-        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options), key=key))
+        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options)))

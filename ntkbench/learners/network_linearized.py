@@ -32,11 +32,13 @@ class LinearizedNetworkLearner(TrainedNetworkLearner):
         return LearnerResult(predictions=predictions, info=info)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
+        import equinox as eqx
+
         from ..numerics._costs import initial_model, training_cost
         from ..numerics._linearized import Linearized
 
         model = initial_model(context)
         return training_cost(
-            Linearized(model) if context.detailed else model, self.options, context, context.n_train,
+            eqx.filter_eval_shape(Linearized, model) if context.detailed else model, self.options, context, context.n_train,
             steps=context.recorded.get("steps"),
         )

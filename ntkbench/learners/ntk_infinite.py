@@ -32,11 +32,13 @@ class InfiniteNTKLearner(Learner):
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import kernel_regression_cost
+        from ..numerics._costs import KernelComputation, kernel_regression_cost
         from ..numerics._kernels import infinite_kernel_fn
 
         if not context.detailed:
             return kernel_regression_cost(None, context, same_for_every_seed=True)
-        kernel = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes))
-        key = ("infinite_ntk", type(context.architecture).__qualname__, repr(context.architecture.options), context.num_classes)
-        return kernel_regression_cost(kernel, context, same_for_every_seed=True, ridges=ridge_count(self.options), key=key)
+        kernel_fn = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes))
+        name = ("infinite_ntk", type(context.architecture).__qualname__, repr(context.architecture.options), context.num_classes)
+        return kernel_regression_cost(
+            KernelComputation(kernel_fn, (), name), context, same_for_every_seed=True, ridges=ridge_count(self.options)
+        )

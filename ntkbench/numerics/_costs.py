@@ -1,19 +1,25 @@
-"""Cost estimates for `ntkbench plan`: XLA's own FLOP count and memory analysis of the compiled
-work (a kernel tile, ten training steps), scaled to a cell, plus what a cell holds in memory."""
+"""Cost estimates for `ntkbench plan`: the FLOPs and memory of a cell's computations (a kernel tile,
+training steps) read from their jaxprs without compiling them (`_jaxpr_costs.py`), scaled to the
+cell, plus what the cell holds in memory; and, while the plan's measuring time lasts, one timed run
+of a small instance of each computation, which turns its FLOPs into seconds on this device."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import export
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
-from ._kernels import compiled_facts, network_structure, tile_edge, tile_size
+from ._jaxpr_costs import TracedCost, split_arguments, trace_cost
+from ._kernels import MAX_TILE, MIN_TILE, TILE_MEMORY_FRACTION, network_structure, tile_size
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
 from ._options import TrainingOptions
@@ -22,67 +28,81 @@ from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
 FLOAT32, FLOAT64 = 4, 8
 
 
-TIMED_FLOPS_LIMIT = 5e10
-"""Compiled work up to this many FLOPs (well under a second on a CPU) is run and timed by the estimate."""
+MEASURING_SECONDS = 3.0
+"""Wall time one plan spends compiling and timing computations (`measuring`); a computation not
+timed by then is counted at the device's GEMM rate (a lower bound), and what was timed is kept,
+so the next plan times more."""
+TIMED_FLOPS_LIMIT = 1e9
+"""A timed kernel tile does at most this much work: under a second even for work that runs at 1% of
+the GEMM rate (a CNN's infinite NTK on a CPU)."""
+TIMED_TRAINING_FLOPS_LIMIT = 1e10
+"""Timed training steps do at most this much work: a network's products run within a few times the
+GEMM rate, so well under a second."""
 TIMING_EDGE = 32
-"""Kernel tiles are timed at this edge first (see `kernel_regression_cost`)."""
-FULL_TILE_SECONDS = 1.0
-"""A full kernel tile predicted to take at most this long is timed itself."""
+"""Kernel tiles are timed at this edge or below (the largest power of two within `TIMED_FLOPS_LIMIT`)."""
+MIN_TIMING_EDGE = 2
+
+_MEASURING_LEFT = 0.0
+_TRACED: dict[Any, TracedCost | None] = {}
 
 
-@dataclasses.dataclass(frozen=True)
-class CompiledCost:
-    flops: float
-    bytes: int
-    """Temporaries, outputs and arguments."""
-    seconds: float | None
-    """One execution on zeros (after a first one), when `flops` is at most `TIMED_FLOPS_LIMIT`."""
+@contextlib.contextmanager
+def measuring(seconds: float | None = None) -> Iterator[None]:
+    """Within this block, estimates may compile and time computations for `seconds` (by default
+    `MEASURING_SECONDS`) of wall time in all; outside, they only trace. Measurements are kept
+    across processes (`_measured.py`)."""
+    global _MEASURING_LEFT
+    before, _MEASURING_LEFT = _MEASURING_LEFT, MEASURING_SECONDS if seconds is None else seconds
+    try:
+        yield
+    finally:
+        _MEASURING_LEFT = before
 
 
-def compiled_cost(fn: Callable, *arguments: Any, timed: bool = True, name: Any = None) -> CompiledCost:
-    """XLA's FLOP count and memory of `jax.jit(fn)` on these shapes, and (with `timed`) its time when
-    cheap to measure. Measured once for each distinct computation (by the text of its lowering,
-    or by `name`, which names the computation and its shapes: then a known one is not even
-    lowered), and kept across processes (`_measured.py`): the cells of a spec that run the same
-    computation (a kernel tile, ten training steps) are compiled once, and a second plan
-    compiles nothing."""
-    suffix = "" if timed else ":untimed"
-    named = None if name is None else text_key(repr(name)) + suffix
-    kept = None if named is None else recall("compiled", named)
-    if kept is None:
-        lowered = jax.jit(fn).lower(*arguments)
-        key = text_key(lowered.as_text()) + suffix
-        kept = recall("compiled", key)
-        if kept is None:
-            cost = _measure(lowered, arguments, timed)
-            kept = [cost.flops, cost.bytes, cost.seconds]
-            remember("compiled", key, kept)
-        if named is not None:
-            remember("compiled", named, kept)
-    return CompiledCost(*kept)
+def measured_seconds(name: Any, fn: Callable, *arguments: Any) -> float | None:
+    """Seconds of one run of `jax.jit(fn)(*arguments)` on zeros (after a first run), measured once
+    per device for the computation that `name` names and kept; None when it was never measured and
+    the measuring time is spent. `arguments` as in `trace_cost` (concrete shapes)."""
+    global _MEASURING_LEFT
+    key = text_key(repr(name))
+    kept = recall("seconds", key)
+    if kept is not None or _MEASURING_LEFT <= 0:
+        return kept
+    started = time.perf_counter()
+    seconds = _time(fn, arguments)
+    _MEASURING_LEFT -= time.perf_counter() - started
+    remember("seconds", key, seconds)
+    return seconds
 
 
-def lowered_flops(fn: Callable, *arguments: Any) -> float:
-    """XLA's FLOP count of `jax.jit(fn)` on these shapes before optimisation: no compilation (it
-    counts within about 10% of the compiled count)."""
-    analysis = jax.jit(fn).lower(*arguments).cost_analysis()
-    analysis = analysis[0] if isinstance(analysis, list) else analysis
-    return float((analysis or {}).get("flops", 0.0))
+def _time(fn: Callable, arguments: tuple) -> float:
+    """Compile `fn` for these shapes, run it on zeros once, and time a second run."""
+    dynamic, static = split_arguments(arguments)
+    compiled = jax.jit(lambda traced: fn(*eqx.combine(traced, static))).lower(dynamic).compile()
+    zeros = jax.tree_util.tree_map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), dynamic)
+    jax.block_until_ready(compiled(zeros))
+    started = time.perf_counter()
+    jax.block_until_ready(compiled(zeros))
+    return time.perf_counter() - started
 
 
-def _measure(lowered: Any, arguments: tuple, timed: bool = True) -> CompiledCost:
-    compiled = lowered.compile()
-    flops, used = compiled_facts(compiled)
-    seconds = None
-    if timed and flops <= TIMED_FLOPS_LIMIT:
-        zeros = jax.tree_util.tree_map(
-            lambda leaf: jnp.zeros(leaf.shape, leaf.dtype) if isinstance(leaf, jax.ShapeDtypeStruct) else leaf, arguments
-        )
-        jax.block_until_ready(compiled(*zeros))
-        started = time.perf_counter()
-        jax.block_until_ready(compiled(*zeros))
-        seconds = time.perf_counter() - started
-    return CompiledCost(flops, int(used), seconds)
+def traced(name: Any, fn: Callable, *arguments: Any, peaks_at: Sequence[Mapping[str, int]] | None = None) -> TracedCost | None:
+    """`trace_cost(fn, *arguments, peaks_at=...)`, once per device for the computation that `name`
+    names (kept: `_measured.py`); None for a computation JAX cannot trace (a plugin's NumPy code):
+    the plan then gives no FLOPs for it."""
+    key = text_key(repr(name))
+    if key not in _TRACED:
+        kept = recall("traced", key)
+        if kept is not None:
+            _TRACED[key] = TracedCost.from_json(kept)
+        else:
+            try:
+                _TRACED[key] = trace_cost(fn, *arguments, peaks_at=peaks_at)
+            except Exception:  # noqa: BLE001 - any failure to trace means: no estimate
+                _TRACED[key] = None
+            if _TRACED[key] is not None:
+                remember("traced", key, _TRACED[key].as_json())
+    return _TRACED[key]
 
 
 def _tiles(rows: int, columns: int, symmetric: bool, max_tile: int) -> tuple[int, int, int]:
@@ -121,24 +141,70 @@ def _shared_union(context: CostContext) -> int | None:
     return union if union_kernel_pays(union, context.seeds, context.n_train_max, context.n_test) else None
 
 
+ROWS, COLUMNS = export.symbolic_shape("rows, columns")
+TILE_EDGES = tuple({"rows": 1 << power, "columns": 1 << power} for power in range(MAX_TILE.bit_length()))
+"""The square tiles whose memory a plan compares with the budget: every power of two up to `MAX_TILE`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelComputation:
+    """A kernel as the plan sees it: `fn(*arguments, x1, x2)` (the `arguments` may be abstract, a
+    network's `jax.ShapeDtypeStruct` leaves) and the name of its computation (not of its
+    parameters: `empirical_ntk_key`, or the architecture's options for an infinite NTK)."""
+
+    fn: Callable
+    arguments: tuple
+    name: Any
+
+    def cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
+        """The cost of one tile of `rows` x `columns` inputs (one trace, symbolic sizes)."""
+        x1, x2 = (jax.ShapeDtypeStruct((size, *input_shape), jnp.float32) for size in (ROWS, COLUMNS))
+        return traced(("kernel", self.name, input_shape), self.fn, *self.arguments, x1, x2, peaks_at=TILE_EDGES)
+
+    def seconds(self, input_shape: tuple[int, ...], edge: int) -> float | None:
+        """One `edge` x `edge` tile, timed (`measured_seconds`)."""
+        tile = jax.ShapeDtypeStruct((edge, *input_shape), jnp.float32)
+        return measured_seconds(("kernel tile", self.name, input_shape, edge), self.fn, *self.arguments, tile, tile)
+
+
+@dataclasses.dataclass(frozen=True)
+class _KernelWork:
+    edge: int
+    """The tile edge the run is expected to use: the largest within the memory budget."""
+    flops: float
+    tile_bytes: int
+
+
+def _kernel_work(cost: TracedCost, n_kernel: int, n_test: int, budget: int) -> _KernelWork:
+    """The tiles of a kernel on `n_kernel` samples (symmetric) and of its `n_test` test rows, at the
+    largest edge whose tile's peak memory is within `TILE_MEMORY_FRACTION` of `budget` (as
+    `tile_edge` chooses for the run, with XLA's memory analysis where this has the jaxpr's)."""
+    edge = min(MAX_TILE, tile_size(max(n_kernel, n_test)))
+    while edge > MIN_TILE and cost.peak_bytes(rows=edge, columns=edge) > TILE_MEMORY_FRACTION * budget:
+        edge //= 2
+    flops = sum(
+        count * cost.flops(rows=tile_rows, columns=tile_columns)
+        for rows, symmetric in ((n_kernel, True), (n_test, False))
+        for tile_rows, tile_columns, count in [_tiles(rows, n_kernel, symmetric, edge)]
+    )
+    return _KernelWork(edge, flops, cost.peak_bytes(rows=edge, columns=edge))
+
+
 def kernel_regression_cost(
-    kernel_fn: Callable | None,
+    kernel: KernelComputation | None,
     context: CostContext,
     per_seed: bool = True,
     same_for_every_seed: bool = False,
     ridges: int = 1,
-    key: Any = None,
 ) -> CellCost:
     """A kernel learner's cell: the seed's kernel and its factorisation at the first cell, solves after.
 
-    `kernel_fn(x1, x2)` is compiled on one tile to count FLOPs (only when `context.detailed`).
-    `per_seed` and `same_for_every_seed` as in `regress_with_kernel`: a kernel shared by the seeds
-    (when `union_kernel_pays` for the expected union of their sets) is computed at the first
-    seed's first cell and held for the run; every seed factors its own block.
-    
-    `ridges`: how many ridges are tried (one factorisation each; the validation rows are not counted).
-    `key` names the kernel's computation (not its parameters), as `tile_edge` takes it: the
-    measurements of a known kernel are then recalled without lowering it."""
+    The kernel's tiles are counted from one trace of a tile (only when `context.detailed`), and one
+    small tile is timed while the plan's measuring time lasts. `per_seed` and
+    `same_for_every_seed` as in `regress_with_kernel`: a kernel shared by the seeds (when
+    `union_kernel_pays` for the expected union of their sets) is computed at the first seed's
+    first cell and held for the run; every seed factors its own block. `ridges`: how many ridges
+    are tried (one factorisation each; the validation rows are not counted)."""
     n_factor = context.n_train_max if per_seed else context.n_train
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
@@ -149,47 +215,34 @@ def kernel_regression_cost(
         n = context.n_train
         return CellCost(held, 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes)
     peak = held + n_factor * n_factor * FLOAT32  # the float32 kernel and its float64 factor, briefly both
-    if not context.detailed or kernel_fn is None:
+    cost = None if not context.detailed or kernel is None else kernel.cost(context.input_shape)
+    if cost is None:
         return CellCost(peak)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
         return CellCost(peak, 0.0, ridges * n_factor**3 / 3)
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
-    longest = tile_size(max(n_kernel, context.n_test))
-    edge = tile_edge(
-        kernel_fn, context.input_shape, key=key, budget=max(memory_budget() - float32_kernels, 0), at_most=longest
-    )
-    # One edge x edge tile is compiled (once per process and edge, see `compiled_cost`) and its cost
-    # scaled by the entries: a kernel's work per entry hardly depends on the tile's shape. It is timed
-    # first on a small tile; only when that predicts a cheap full tile (an MLP's kernels, which run
-    # near the GEMM rate only in large tiles) is the full tile timed too. An expensive kernel (a
-    # CNN's infinite NTK takes seconds per tile) keeps the small tile's time per entry.
-    shape = jax.ShapeDtypeStruct((edge, *context.input_shape), jnp.float32)
-    small = jax.ShapeDtypeStruct((min(edge, TIMING_EDGE), *context.input_shape), jnp.float32)
-    names = [None if key is None else (key, context.input_shape, side.shape[0]) for side in (small, shape)]
-    timing = compiled_cost(kernel_fn, small, small, name=names[0])
-    cheap = timing.seconds is not None and timing.seconds * (edge / small.shape[0]) ** 2 <= FULL_TILE_SECONDS
-    tile = compiled_cost(kernel_fn, shape, shape, timed=cheap, name=names[1])
-    if tile.seconds is not None:
-        timing = dataclasses.replace(timing, seconds=tile.seconds * (small.shape[0] / edge) ** 2)
-    entries = sum(
-        count * tile_rows * tile_columns
-        for rows, symmetric in ((n_kernel, True), (context.n_test, False))
-        for tile_rows, tile_columns, count in [_tiles(rows, n_kernel, symmetric, edge)]
-    )
-    scale = entries / edge**2
-    timed_flops, timed_seconds = 0.0, 0.0
-    if timing.seconds is not None:
-        timed_flops, timed_seconds = tile.flops * scale, timing.seconds * entries / small.shape[0] ** 2
-    return CellCost(peak + tile.bytes, tile.flops * scale, ridges * n_factor**3 / 3, timed_flops, timed_seconds)
+    work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0))
+    # A small tile is timed: its seconds per FLOP stand for the kernel's (a tile's work is its
+    # examples' Jacobians, linear in the edge, and their contraction, quadratic: both counted).
+    timing_edge = min(work.edge, TIMING_EDGE)
+    while timing_edge > MIN_TIMING_EDGE and cost.flops(rows=timing_edge, columns=timing_edge) > TIMED_FLOPS_LIMIT:
+        timing_edge //= 2
+    timing_flops = cost.flops(rows=timing_edge, columns=timing_edge)
+    seconds = kernel.seconds(context.input_shape, timing_edge) if timing_flops <= TIMED_FLOPS_LIMIT else None
+    if seconds is None or timing_flops <= 0:
+        return CellCost(peak + work.tile_bytes, work.flops, ridges * n_factor**3 / 3)
+    return CellCost(peak + work.tile_bytes, work.flops, ridges * n_factor**3 / 3, work.flops, seconds * work.flops / timing_flops)
 
 
 def training_cost(
     model: Any, options: TrainingOptions, context: CostContext, n: int, members: int = 1, steps: float | None = None
 ) -> CellCost:
-    """Training the network for its budget on n samples: ten compiled steps, scaled. An `until` rule
-    counts the `steps` earlier runs took (`context.recorded`), else all of `max_steps` (an upper
-    bound). `members` networks trained as one computation (`train_networks`) hold their arrays
-    together and do each its work: one per learning rate of a list, times `members`."""
+    """Training the network for its budget on n samples: one step traced (its FLOPs and memory), ten
+    (or one, for a costly step) timed while the plan's measuring time lasts, scaled to the budget. `model` may be abstract
+    (`initial_model`). An `until` rule counts the `steps` earlier runs took (`context.recorded`),
+    else all of `max_steps` (an upper bound). `members` networks trained as one computation
+    (`train_networks`) hold their arrays together and do each its work: one per learning rate of
+    a list, times `members`."""
     rates = options.learning_rates()
     if rates is not None:
         return training_cost(model, options.at_learning_rate(rates[0]), context, n, members * len(rates), steps)
@@ -201,52 +254,50 @@ def training_cost(
         )
     module, state = split_model(model)
     parameters = parameter_count(module)
-    data = n * (int(jnp.prod(jnp.array(context.input_shape))) + context.num_classes) * FLOAT32
+    data = n * (int(np.prod(context.input_shape)) + context.num_classes) * FLOAT32
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
     if not context.detailed:
         return CellCost(held)
     unknown = options.until is not None and steps is None  # an `until` rule counted at its whole budget
     budget = options.step_budget(n)
     calls = (budget if options.until is None or steps is None else min(steps, budget)) / STEPS_PER_CALL
-    training = options.model_dump_json(include=set(TrainingOptions.model_fields))  # not a kernel learner's own options
-    key = text_key(repr((network_structure(module), training, context.input_shape, context.num_classes)))
-    kept = recall("training_steps", key)  # the same steps at every n: their work does not depend on n
-    if kept is None:
-        cost = _training_steps_cost(module, state, options, context, budget)
-        kept = [cost.flops, cost.bytes, cost.seconds]
-        remember("training_steps", key, kept)
-    compiled = CompiledCost(*kept)
     # A training set smaller than a batch is the batch: a step's work scales with its rows.
     calls *= min(options.batch_size, n) / options.batch_size
-    if compiled.seconds is None:
-        return CellCost(held + compiled.bytes, compiled.flops * calls, upper_bound=unknown)
-    return CellCost(
-        held + compiled.bytes, compiled.flops * calls, 0.0, compiled.flops * calls, compiled.seconds * calls, unknown
-    )
+    training = options.model_dump_json(include=set(TrainingOptions.model_fields))  # not a kernel learner's own options
+    name = (network_structure(module), training, context.input_shape, context.num_classes)
+    fn, arguments = _training_steps(module, state, options, context, budget)
+    cost = traced(("training step", name), fn, *arguments(1))
+    if cost is None:
+        return CellCost(held, upper_bound=unknown)
+    flops = cost.flops() * STEPS_PER_CALL * calls
+    timed_steps = next((count for count in (STEPS_PER_CALL, 1) if count * cost.flops() <= TIMED_TRAINING_FLOPS_LIMIT), None)
+    seconds = None if timed_steps is None else measured_seconds(("training steps", name, timed_steps), fn, *arguments(timed_steps))
+    if seconds is None:
+        return CellCost(held + cost.peak_bytes(), flops, upper_bound=unknown)
+    return CellCost(held + cost.peak_bytes(), flops, 0.0, flops, seconds * STEPS_PER_CALL / timed_steps * calls, unknown)
 
 
-def _training_steps_cost(module: Any, state: Any, options: TrainingOptions, context: CostContext, budget: int) -> CompiledCost:
-    """`STEPS_PER_CALL` training steps at the options' batch size: compiled and timed when cheap,
-    else one step compiled (its FLOPs and memory) and counted ten times. The rows the batches are
-    gathered from do not change a step's work: one batch's worth stands for any n (the data is
-    counted apart)."""
+def _training_steps(
+    module: Any, state: Any, options: TrainingOptions, context: CostContext, budget: int
+) -> tuple[Callable, Callable[[int], tuple]]:
+    """`train_steps` at the options' batch size from the initial network (its optimiser state made
+    within), and its arguments for a number of steps. The rows the batches are gathered from do
+    not change a step's work: one batch's worth stands for any n (the data is counted apart)."""
     optimizer = build_optimizer(options, budget)
-    opt_state = optimizer.init(eqx.filter(module, trainable(module)))
     rows = padded_rows(options.batch_size)
-    x = jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32)
-    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
-    offset = jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32)
 
-    def steps(count: int) -> tuple:
+    def steps(module: Any, state: Any, x: jax.Array, y: jax.Array, offset: jax.Array, batches: jax.Array) -> tuple:
+        opt_state = optimizer.init(eqx.filter(module, trainable(module)))
+        return train_steps(module, state, opt_state, x, y, offset, batches, optimizer, options.loss, context.num_classes)
+
+    def arguments(count: int) -> tuple:
         return (
-            lambda m, s, o, xs, ys, os_, bs: train_steps(m, s, o, xs, ys, os_, bs, optimizer, options.loss, context.num_classes),
-            module, state, opt_state, x, y, offset, jax.ShapeDtypeStruct((count, options.batch_size), jnp.int32),
+            module, state, jax.ShapeDtypeStruct((rows, *context.input_shape), jnp.float32),
+            jax.ShapeDtypeStruct((rows,), jnp.int32), jax.ShapeDtypeStruct((rows, context.num_classes), jnp.float32),
+            jax.ShapeDtypeStruct((count, options.batch_size), jnp.int32),
         )
 
-    if lowered_flops(*steps(1)) * STEPS_PER_CALL <= TIMED_FLOPS_LIMIT:
-        return compiled_cost(*steps(STEPS_PER_CALL))
-    one = compiled_cost(*steps(1), timed=False)
-    return dataclasses.replace(one, flops=one.flops * STEPS_PER_CALL)
+    return steps, arguments
 
 
 def combine(*costs: CellCost) -> CellCost:
@@ -269,50 +320,52 @@ def parameter_count(module: Any) -> int:
 
 
 def initial_model(context: CostContext) -> Any:
-    """The cell's network at initialisation (with a fixed key: its cost does not depend on the seed).
+    """The shapes of the cell's network at initialisation (`jax.ShapeDtypeStruct` leaves: nothing is
+    allocated or computed; its costs do not depend on the seed).
 
-    Without `context.detailed` only its shapes (nothing is allocated); with it, the network itself,
-    once its shapes show that it is within `MAX_PARAMETERS`.
-
-    **Raises:** `InputError` for a network beyond that.
+    **Raises:** `InputError` for a network beyond `MAX_PARAMETERS`.
     """
-    key = (type(context.architecture), context.architecture.options, context.input_shape, context.num_classes, context.detailed)
+    key = (type(context.architecture), context.architecture.options, context.input_shape, context.num_classes)
     if key not in _INITIAL_MODELS:  # every cell of a spec asks for the same network
-
-        def create() -> Any:
-            return context.architecture.init_model(
+        shapes = eqx.filter_eval_shape(
+            lambda: context.architecture.init_model(
                 input_shape=context.input_shape, num_classes=context.num_classes, key=jax.random.PRNGKey(0)
             )
-
-        shapes = eqx.filter_eval_shape(create)
+        )
         count = parameter_count(split_model(shapes)[0])
         if count > MAX_PARAMETERS:
             raise InputError(
                 f"the network of {type(context.architecture).__name__} has {count:.3g} parameters; ntkbench refuses "
                 f"more than {MAX_PARAMETERS:.3g}: lower its width or depth"
             )
-        _INITIAL_MODELS[key] = create() if context.detailed else shapes
+        _INITIAL_MODELS[key] = shapes
     return _INITIAL_MODELS[key]
 
 
 _INITIAL_MODELS: dict[tuple, Any] = {}
 
 
-def empirical_kernel_fn(
-    model: Any, context: CostContext, implementation: Any, contraction: str = "trace"
-) -> tuple[Callable, tuple]:
-    """The empirical NTK of `model` with the implementation a run would use (timed on zeros for
-    `auto`), and the key that names its computation (`empirical_ntk_key`)."""
-    import numpy as np
+def empirical_kernel(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> KernelComputation:
+    """The empirical NTK of `model` (abstract or concrete) as the plan counts it. For `auto`, the
+    implementation with the fewest FLOPs for the cell's largest kernel at the tile edge its
+    memory allows (the run times them instead: its choice may differ where FLOPs do not rank
+    the implementations' speed)."""
+    from ..nt_compat import available_implementations
+    from ._kernels import empirical_ntk, empirical_ntk_key
 
-    from ._kernels import empirical_ntk, empirical_ntk_key, resolve_implementation
+    def kernel(chosen: Any) -> KernelComputation:
+        return KernelComputation(
+            lambda network, a, b: empirical_ntk(network, a, b, chosen, contraction), (model,),
+            empirical_ntk_key(model, chosen, contraction),
+        )
 
-    chosen = implementation
-    if implementation == "auto":  # timed once per device, network and inputs (`_measured.py`)
-        key = text_key(repr((network_structure(model), context.input_shape, contraction)))
-        chosen = recall("fastest_implementation", key)
-        if chosen is None:
-            chosen = resolve_implementation(model, np.zeros((16, *context.input_shape), np.float32), "auto",
-                                            contraction=contraction)
-            remember("fastest_implementation", key, chosen)
-    return (lambda a, b: empirical_ntk(model, a, b, chosen, contraction)), empirical_ntk_key(model, chosen, contraction)
+    if implementation != "auto":
+        return kernel(implementation)
+    n_kernel = context.n_train_max
+    budget = max(memory_budget() - FLOAT32 * n_kernel * (n_kernel + context.n_test), 0)
+    work = {}
+    for candidate in available_implementations():
+        cost = kernel(candidate).cost(context.input_shape)
+        if cost is not None:
+            work[candidate] = _kernel_work(cost, n_kernel, context.n_test, budget).flops
+    return kernel(min(work, key=work.get) if work else available_implementations()[0])

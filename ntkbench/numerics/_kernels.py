@@ -66,11 +66,9 @@ def tile_bytes(kernel_fn: KernelFn, edge: int, input_shape: tuple[int, ...]) -> 
     key = text_key(lowered.as_text())
     kept = recall("tile_bytes", key)  # the same computation (another cell's kernel of one network) compiles once
     if kept is None:
-        flops, used = compiled_facts(compiled_tile(lowered))
+        _, used = compiled_facts(compiled_tile(lowered))
         kept = [used]
         remember("tile_bytes", key, kept)
-        if used is not None:  # what a plan's untimed `compiled_cost` of this tile would measure
-            remember("compiled", key + ":untimed", [flops, used, None])
     return kept[0]
 
 
@@ -260,10 +258,16 @@ def empirical_ntk(
 
 def network_structure(model: Any) -> tuple:
     """What determines the cost of a network's computations: its structure and parameter shapes
-    (not the parameter values, which change from seed to seed and through training)."""
+    (not the parameter values, which change from seed to seed and through training). The same
+    for a network and its shapes (`jax.ShapeDtypeStruct` leaves, as a plan holds it)."""
     module, _ = split_model(model)
-    params = eqx.filter(module, eqx.is_inexact_array)
+    params = eqx.filter(module, _is_parameter)
     return jax.tree_util.tree_structure(params), tuple(p.shape for p in jax.tree_util.tree_leaves(params))
+
+
+def _is_parameter(leaf: Any) -> bool:
+    abstract = isinstance(leaf, jax.ShapeDtypeStruct) and jnp.issubdtype(leaf.dtype, jnp.inexact)
+    return abstract or eqx.is_inexact_array(leaf)
 
 
 def empirical_ntk_key(model: Any, implementation: Implementation, contraction: Contraction = "trace") -> tuple:

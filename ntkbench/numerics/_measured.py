@@ -1,11 +1,12 @@
-"""Measurements of compiled computations kept across processes: XLA's FLOP count and memory of a
-lowered computation, one timed run of it, and the fastest empirical-NTK implementation of a
-network, per device and JAX version, in the data root beside the speed calibration.
+"""Measurements of computations kept across processes, per device and JAX version, in the data root
+beside the speed calibration: the FLOPs and memory a plan read from a computation's jaxpr, one
+timed run of a small instance of it, and the working memory of a compiled kernel tile (XLA's
+memory analysis, which sets a run's tile edge).
 
-`ntkbench plan` measures what a spec's cells compile; kept here, a second plan of the spec (or of
-another spec with the same computations) compiles nothing. The memory and FLOPs of a computation
-are facts of its lowered text; a time or a fastest implementation is a measurement of the device,
-taken once, like the calibration (delete the file to measure again).
+Kept here, a second plan of a spec (or of another spec with the same computations) neither traces
+nor compiles, and a run does not compile a tile again to size it. FLOPs and memory are facts of a
+computation (named by its network's structure and its options); a time is a measurement of the
+device, taken once, like the calibration (delete the file to measure again).
 """
 
 from __future__ import annotations

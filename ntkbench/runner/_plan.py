@@ -1,10 +1,11 @@
 """`ntkbench plan`: what every cell of a spec will cost on this device, before running it.
 
-Each learner estimates its cells (`Learner.estimate_cost`): FLOPs from XLA's count of the compiled
-work, memory from what the cell holds plus XLA's memory analysis. Wall time is FLOPs over the
-device's measured rates (float32 GEMM for compiled work, float64 Cholesky for factorisations),
-so it assumes that work runs near GEMM speed: a lower bound for convolutional kernels.
-`ntkbench run` uses the memory side (no compilation) to refuse a spec that exceeds the budget.
+Each learner estimates its cells (`Learner.estimate_cost`): FLOPs and memory of its computations
+counted from their jaxprs (traced, not compiled), plus what the cell holds. Wall time is timed
+work where the plan timed a small instance of the computation (for a few seconds in all, kept for
+later plans), else FLOPs over the device's measured rates (float32 GEMM, float64 Cholesky for
+factorisations): a lower bound, far below the time of convolutional kernels on a CPU.
+`ntkbench run` uses the memory side (nothing traced) to refuse a spec that exceeds the budget.
 """
 
 from __future__ import annotations
@@ -32,10 +33,22 @@ class CellPlan:
 def plan_spec(
     spec: Spec, *, detailed: bool, rates: dict[str, float] | None = None, records: str | Path | None = None
 ) -> list[CellPlan]:
-    """Estimate every cell of `spec`. `detailed` compiles to count FLOPs (and needs `rates` for
-    seconds). `records`: a results directory of an earlier run of this spec, whose records tell
-    the learners what they cannot know before running (`CostContext.recorded`: how long a
-    training `until` a rule took)."""
+    """Estimate every cell of `spec`. `detailed` traces to count FLOPs and times computations for a
+    few seconds (`measuring`; it needs `rates` for seconds). `records`: a results directory of an
+    earlier run of this spec, whose records tell the learners what they cannot know before
+    running (`CostContext.recorded`: how long a training `until` a rule took)."""
+    if not detailed:
+        return _plan_cells(spec, detailed, rates, records)
+    from ..numerics._costs import measuring
+    from ..numerics._measured import save
+
+    with measuring():
+        plans = _plan_cells(spec, detailed, rates, records)
+    save()
+    return plans
+
+
+def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, records: str | Path | None) -> list[CellPlan]:
     spec_dict = spec.as_dict()
     recorded = recorded_facts(spec, records) if records is not None else {}
     dataset = spec.dataset.instantiate()
@@ -76,10 +89,6 @@ def plan_spec(
             seconds = cost.seconds(rates) if cost is not None and rates else None
             estimates[key] = (cost, seconds)
         plans.append(CellPlan(cell, *estimates[key]))
-    if detailed:
-        from ..numerics._measured import save
-
-        save()
     return plans
 
 
