@@ -41,9 +41,10 @@ GEMM rate, so well under a second."""
 TIMING_EDGE = 32
 """Kernel tiles are timed at this edge or below (the largest power of two within `TIMED_FLOPS_LIMIT`)."""
 MIN_TIMING_EDGE = 2
+"""The smallest kernel tile timed: a kernel too costly to time at this edge is counted at the GEMM rate."""
 
 _MEASURING_LEFT = 0.0
-_TRACED: dict[Any, TracedCost | None] = {}
+_TRACED: dict[str, TracedCost | None] = {}
 
 
 @contextlib.contextmanager
@@ -157,7 +158,8 @@ class KernelComputation:
     name: Any
 
     def cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
-        """The cost of one tile of `rows` x `columns` inputs (one trace, symbolic sizes)."""
+        """The cost of one tile of `rows` x `columns` inputs (one trace, symbolic sizes); None for a
+        kernel that cannot be traced with symbolic sizes (a plugin's NumPy code)."""
         x1, x2 = (jax.ShapeDtypeStruct((size, *input_shape), jnp.float32) for size in (ROWS, COLUMNS))
         return traced(("kernel", self.name, input_shape), self.fn, *self.arguments, x1, x2, peaks_at=TILE_EDGES)
 
