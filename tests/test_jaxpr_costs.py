@@ -14,6 +14,7 @@ from ntkbench.numerics._jaxpr_costs import TracedCost, trace_cost
 from ntkbench.numerics._kernels import compiled_facts, empirical_ntk
 
 
+@pytest.mark.parity  # symbolic shapes and jaxpr primitives change between jax versions
 def test_products_and_elementwise_work_are_counted_as_xla_counts_them():
     weights = jax.ShapeDtypeStruct((64, 32), jnp.float32)
 
@@ -29,6 +30,7 @@ def test_products_and_elementwise_work_are_counted_as_xla_counts_them():
     assert cost.flops(rows=10) == pytest.approx(compiled_facts(compiled)[0], rel=0.05)
 
 
+@pytest.mark.parity  # symbolic shapes and jaxpr primitives change between jax versions
 def test_the_peak_holds_inputs_throughout_and_frees_each_value_after_its_last_use():
     def chain(x: jax.Array) -> jax.Array:
         y = jnp.sin(x)
@@ -45,6 +47,7 @@ def test_the_peak_holds_inputs_throughout_and_frees_each_value_after_its_last_us
     assert again == cost and again.flops(rows=7) == cost.flops(rows=7)
 
 
+@pytest.mark.parity  # symbolic shapes and jaxpr primitives change between jax versions
 def test_a_reshape_or_broadcast_holds_no_memory_of_its_own():
     def viewed(x: jax.Array) -> jax.Array:
         return jnp.sin(jnp.broadcast_to(x.reshape(-1), (8, x.size)))

@@ -31,6 +31,7 @@ def test_parse_and_format_bytes():
         parse_bytes("lots")
 
 
+@pytest.mark.parity  # the plan traces jax code: every stack
 def test_plan_counts_flops_and_memory_for_every_cell():
     spec = parse_spec(SPEC)
     plans = plan_spec(spec, detailed=True, rates={"gemm_flops": 1e11, "cholesky_flops": 5e10})
