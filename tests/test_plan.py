@@ -188,6 +188,27 @@ def test_a_plan_out_of_measuring_time_counts_untimed_work_at_the_gemm_rate(monke
         assert plan.seconds == pytest.approx(plan.cost.flops / 1e11 + plan.cost.factor_flops / 5e10)
 
 
+def test_every_shipped_spec_plans_every_cell_of_a_built_in_learner(monkeypatch):
+    """Every computation of the shipped specs traces (a ResNet with batch norm, the infinite NTK of each
+    architecture, the empirical NTK's implementations): no built-in learner's cell is left without
+    FLOPs, and nothing warns. Nothing is timed here (tracing only)."""
+    import warnings
+
+    from conftest import REPO
+
+    from ntkbench import load_spec
+    from ntkbench.numerics import _costs
+
+    monkeypatch.setattr(_costs, "MEASURING_SECONDS", 0.0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="ntkbench plan")
+        for path in sorted((REPO / "specs").glob("*.yaml")):
+            spec = load_spec(path)
+            built_in = {choice.id for choice in spec.learners if type(choice.instantiate()).__module__.startswith("ntkbench.")}
+            unknown = {p.cell.learner_id for p in plan_spec(spec, detailed=True) if p.cost is None or p.cost.flops is None}
+            assert not unknown & built_in, (path.name, unknown & built_in)
+
+
 UNTIL = """\
 name: until_plan
 dataset: {name: teacher_student, dim: 8, pool: 600, n_test: 40}

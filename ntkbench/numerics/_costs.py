@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from jax import export
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
-from ._jaxpr_costs import TracedCost, split_arguments, trace_cost
+from ._jaxpr_costs import TracedCost, trace_cost, traceable
 from ._kernels import MAX_TILE, MIN_TILE, TILE_MEMORY_FRACTION, network_structure, tile_size
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
@@ -78,8 +79,8 @@ def measured_seconds(name: Any, fn: Callable, *arguments: Any) -> float | None:
 
 def _time(fn: Callable, arguments: tuple) -> float:
     """Compile `fn` for these shapes, run it on zeros once, and time a second run."""
-    dynamic, static = split_arguments(arguments)
-    compiled = jax.jit(lambda traced: fn(*eqx.combine(traced, static))).lower(dynamic).compile()
+    function, dynamic = traceable(fn, arguments)
+    compiled = jax.jit(function).lower(dynamic).compile()
     zeros = jax.tree_util.tree_map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), dynamic)
     jax.block_until_ready(compiled(zeros))
     started = time.perf_counter()
@@ -89,8 +90,8 @@ def _time(fn: Callable, arguments: tuple) -> float:
 
 def traced(name: Any, fn: Callable, *arguments: Any, peaks_at: Sequence[Mapping[str, int]] | None = None) -> TracedCost | None:
     """`trace_cost(fn, *arguments, peaks_at=...)`, once per device for the computation that `name`
-    names (kept: `_measured.py`); None for a computation JAX cannot trace (a plugin's NumPy code):
-    the plan then gives no FLOPs for it."""
+    names (kept: `_measured.py`); None, with a warning, for a computation JAX cannot trace (a
+    plugin's NumPy code): the plan then gives no FLOPs for it."""
     key = text_key(repr(name))
     if key not in _TRACED:
         kept = recall("traced", key)
@@ -99,7 +100,9 @@ def traced(name: Any, fn: Callable, *arguments: Any, peaks_at: Sequence[Mapping[
         else:
             try:
                 _TRACED[key] = trace_cost(fn, *arguments, peaks_at=peaks_at)
-            except Exception:  # noqa: BLE001 - any failure to trace means: no estimate
+            except Exception as error:  # noqa: BLE001 - any failure to trace means: no estimate, said once
+                warnings.warn(f"ntkbench plan: cannot trace {name[0]} ({type(error).__name__}: {error}); its FLOPs are unknown",
+                              stacklevel=2)
                 _TRACED[key] = None
             if _TRACED[key] is not None:
                 remember("traced", key, _TRACED[key].as_json())

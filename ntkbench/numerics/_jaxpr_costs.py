@@ -95,12 +95,13 @@ def trace_cost(fn: Callable, *arguments: Any, peaks_at: Sequence[Mapping[str, in
     **Raises:** whatever tracing raises (a function JAX cannot trace, such as one calling NumPy on
     its inputs).
     """
-    dynamic, static = split_arguments(arguments)
-    closed = jax.make_jaxpr(lambda traced: fn(*eqx.combine(traced, static)))(dynamic)
+    function, dynamic = traceable(fn, arguments)
+    closed = jax.make_jaxpr(function)(dynamic)
     terms: dict[Size, float] = {}
     program = _read(closed.jaxpr, terms, 1.0)
     if peaks_at is None:
-        concrete = all(isinstance(size, int) for leaf in jax.tree_util.tree_leaves(dynamic) for size in leaf.shape)
+        leaves = jax.tree_util.tree_leaves(dynamic)
+        concrete = all(isinstance(size, int) for leaf in leaves for size in leaf.shape)
         peaks_at = ({},) if concrete else ()
     peaks = tuple((tuple(sorted(sizes.items())), int(_peak(program, _Values(sizes)))) for sizes in peaks_at)
     return TracedCost(tuple((weight, count) for count, weight in terms.items()), peaks)
@@ -109,6 +110,14 @@ def trace_cost(fn: Callable, *arguments: Any, peaks_at: Sequence[Mapping[str, in
 def split_arguments(arguments: tuple) -> tuple[Any, Any]:
     """(what is traced: arrays and `jax.ShapeDtypeStruct` leaves, the static rest), for `eqx.combine`."""
     return eqx.partition(arguments, lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct | jax.Array | np.ndarray))
+
+
+def traceable(fn: Callable, arguments: tuple) -> tuple[Callable, Any]:
+    """`fn` as a function of the traced part of `arguments` (`split_arguments`) that returns only the
+    arrays of its result (a returned network keeps static fields, such as a batch norm's axis
+    name, that JAX cannot trace), and that traced part."""
+    dynamic, static = split_arguments(arguments)
+    return (lambda traced: eqx.filter(fn(*eqx.combine(traced, static)), eqx.is_array)), dynamic
 
 
 def _bytes(aval: Any) -> Size:
