@@ -37,8 +37,8 @@ TIMED_FLOPS_LIMIT = 1e9
 """A timed kernel tile does at most this much work: under a second even for work that runs at 1% of
 the GEMM rate (a CNN's infinite NTK on a CPU)."""
 TIMED_TRAINING_FLOPS_LIMIT = 1e10
-"""Timed training steps do at most this much work: a network's products run within a few times the
-GEMM rate, so well under a second."""
+"""Timed training steps do at most this much work: a network's products run at a tenth of the GEMM
+rate or better, so well under a second."""
 TIMING_EDGE = 32
 """Kernel tiles are timed at this edge or below (the largest power of two within `TIMED_FLOPS_LIMIT`)."""
 MIN_TIMING_EDGE = 2
