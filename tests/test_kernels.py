@@ -216,12 +216,37 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
         return timer
 
     monkeypatch.setattr(_kernels, "_tile_timer", fake_timer)
+    monkeypatch.setattr(_kernels, "_fewest_flops", lambda model, x, contraction: [1, 2, 3])
     monkeypatch.setattr(_kernels, "_FASTEST", {})
     model = MLPArchitecture(MLPArchitecture.Options(width=8, depth=1)).init_model(
         input_shape=(4,), num_classes=2, key=jax.random.PRNGKey(0)
     )
     assert _kernels.resolve_implementation(model, np.zeros((4, 4), np.float32), "auto") == 1
     assert calls == [1, 3] * _kernels.TIMING_ROUNDS
+
+
+def test_auto_implementation_never_times_one_that_does_many_times_the_work(monkeypatch):
+    """An MLP's per-example Jacobians (implementations 1 and 2) cost about as many times the FLOPs of
+    structured derivatives (3) as the network has outputs times hidden units over inputs: `auto`
+    must take 3 from the jaxprs alone, compiling and timing nothing."""
+    import jax
+
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.nt_compat import available_implementations
+    from ntkbench.numerics import _kernels
+
+    if 3 not in available_implementations():
+        pytest.skip("structured derivatives (implementation 3) need jax < 0.6")
+    timed = []
+    monkeypatch.setattr(_kernels, "_tile_timer", lambda model, x, implementation, *rest: timed.append(implementation))
+    monkeypatch.setattr(_kernels, "_FASTEST", {})
+    model = MLPArchitecture(MLPArchitecture.Options(width=128, depth=2)).init_model(
+        input_shape=(64,), num_classes=10, key=jax.random.PRNGKey(0)
+    )
+    x = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
+    assert _kernels._fewest_flops(model, x, "trace") == [3]
+    assert _kernels.resolve_implementation(model, x, "auto") == 3
+    assert timed == []
 
 
 def test_performance_only_options_do_not_change_a_result_key():

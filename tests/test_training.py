@@ -217,3 +217,29 @@ def test_a_learning_rate_list_trains_as_one_computation_and_keeps_the_rate_chose
             np.testing.assert_allclose(predict(trained, validation[0]), predict(alone, validation[0]), atol=1e-5)
     assert choice["validation_errors"][:2] == errors and choice["validation_errors"][2] is None
     assert log.steps == 60
+
+
+def test_the_cells_of_a_sweep_share_one_compiled_training_step_and_train_exactly_as_alone(monkeypatch, caplog):
+    """Training sets are padded on the device to a common number of rows (within
+    `SHARED_PADDING_BYTES`), so that a sweep compiles its training step once instead of once per
+    size; the padding is never gathered, so a network trains bit for bit as on its own power of two."""
+    import logging
+
+    from ntkbench.numerics import _training
+
+    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=16, steps=30)
+    sizes = (20, 40, 100)
+    shared = {}
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+        for n in sizes:
+            shared[n] = train_network(model(), *data(n=n, seed=n), 2, options, seed=0)
+    compiled = [record for record in caplog.records if "Finished XLA compilation of jit(train_steps)" in record.getMessage()]
+    assert len(compiled) <= 1  # none when an earlier test compiled this step for these rows
+    monkeypatch.setattr(_training, "SHARED_PADDING_BYTES", 0)
+    assert {_training.padded_rows(n, 4 * 16) for n in sizes} == {32, 64, 128}
+    for n in sizes:
+        alone, alone_log = train_network(model(), *data(n=n, seed=n), 2, options, seed=0)
+        trained, log = shared[n]
+        assert np.array_equal(log.losses, alone_log.losses)
+        for ours, theirs in zip(jax.tree.leaves(trained), jax.tree.leaves(alone)):
+            assert np.array_equal(ours, theirs)

@@ -259,7 +259,8 @@ def training_cost(
         )
     module, state = split_model(model)
     parameters = parameter_count(module)
-    data = n * (int(np.prod(context.input_shape)) + context.num_classes) * FLOAT32
+    inputs = int(np.prod(context.input_shape))
+    data = padded_rows(n, inputs * FLOAT32) * (inputs + context.num_classes) * FLOAT32  # as `train_network` pads it
     held = 3 * parameters * FLOAT32 + data  # parameters, gradients, optimiser state
     if not context.detailed:
         return CellCost(held)

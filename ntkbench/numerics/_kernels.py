@@ -20,6 +20,7 @@ import numpy as np
 
 from ..api import StaxTwin
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
+from ._jaxpr_costs import trace_cost
 from ._measured import recall, remember, text_key
 from ._networks import example_function, split_model
 
@@ -40,6 +41,12 @@ to rank them as they run on full tiles, small enough to time a CNN in seconds.""
 TIMING_ROUNDS = 3
 """Timings per implementation (the fastest counts): single timings vary by 10-15% on a shared CPU,
 while implementations of one kernel often differ by only 20%."""
+TIMED_FLOPS_RATIO = 4.0
+"""`resolve_implementation` times only the implementations whose tile does at most this many times
+the fewest FLOPs (read from their jaxprs): implementations of one kernel run at FLOP rates within a
+small factor of each other (measured in benchmarks/README.md), so one that does several times the
+work does not win, and timing it would compile and run its tile (an MLP's per-example Jacobians
+take seconds and gigabytes)."""
 _FASTEST: dict[Any, int] = {}
 
 
@@ -281,20 +288,27 @@ def resolve_implementation(
 ) -> Implementation:
     """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
 
-    Each of 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`) is timed on one tile of inputs from `x`, at the tile edge it would run at
-    (the largest that fits the memory budget, see `tile_edge`; at most `TIMING_TILE`): the
-    fastest on a small block is often not the fastest on a large one, and an implementation
-    that keeps more per tile runs at smaller tiles, which repeat more work. The candidates are
-    timed in alternation, `TIMING_ROUNDS` times each, and compared by their fastest time, so a
-    slow phase of a shared machine does not fall on one candidate only. The choice is cached for
-    the process by the network's structure, the input shape and the budget.
+    The candidates are 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`)
+    whose tile does at most `TIMED_FLOPS_RATIO` times the fewest FLOPs (`_fewest_flops`, from the
+    jaxprs, nothing compiled); one candidate left is the answer. Otherwise each is timed on one
+    tile of inputs from `x`, at the tile edge it would run at (the largest that fits the memory
+    budget, see `tile_edge`; at most `TIMING_TILE`): the fastest on a small block is often not the
+    fastest on a large one, and an implementation that keeps more per tile runs at smaller tiles,
+    which repeat more work. The candidates are timed in alternation, `TIMING_ROUNDS` times each,
+    and compared by their fastest time, so a slow phase of a shared machine does not fall on one
+    candidate only. The choice is cached for the process by the network's structure, the input
+    shape and the budget.
     """
     if implementation != "auto":
         return implementation
     key = (network_structure(model), x.shape[1:], budget, contraction)
     if key not in _FASTEST:
+        candidates = _fewest_flops(model, x, contraction)
+        if len(candidates) == 1:
+            _FASTEST[key] = candidates[0]
+            return _FASTEST[key]
         timers = {}
-        for candidate in available_implementations():
+        for candidate in candidates:
             try:
                 timers[candidate] = _tile_timer(model, x, candidate, budget, contraction)
             except Exception:  # an implementation neural-tangents cannot apply to this network
@@ -305,6 +319,26 @@ def resolve_implementation(
                 seconds_per_entry[candidate] = min(seconds_per_entry[candidate], timer())
         _FASTEST[key] = min(seconds_per_entry, key=seconds_per_entry.get)
     return _FASTEST[key]
+
+
+def _fewest_flops(model: Any, x: np.ndarray, contraction: Contraction) -> list[Implementation]:
+    """The available implementations whose tile at the timing edge does at most `TIMED_FLOPS_RATIO`
+    times the fewest FLOPs, counted from their jaxprs; all of them when none can be traced (the
+    timing then says which work)."""
+    edge = min(TIMING_TILE, tile_size(len(x)))
+    tile = jax.ShapeDtypeStruct((edge, *x.shape[1:]), jnp.float32)
+    flops = {}
+    for candidate in available_implementations():
+        try:
+            cost = trace_cost(lambda network, a, b, c=candidate: empirical_ntk(network, a, b, c, contraction), model, tile, tile,
+                              peaks_at=())
+        except Exception:  # an implementation neural-tangents cannot apply to this network
+            continue
+        flops[candidate] = cost.flops()
+    if not flops:
+        return list(available_implementations())
+    fewest = min(flops.values())
+    return [candidate for candidate, count in flops.items() if count <= TIMED_FLOPS_RATIO * fewest]
 
 
 def _tile_timer(

@@ -99,8 +99,8 @@ def _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num
 def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
     """`batches` holds one minibatch of row indices per step, `(steps, batch)`, into the training
     set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
-    the host two (and the host's CPU time). `x` is padded to a power of two of rows, so one
-    compilation serves every n up to it."""
+    the host two (and the host's CPU time). `x` is padded (`padded_rows`), so one compilation
+    serves every n up to its rows."""
     return _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes)
 
 
@@ -120,14 +120,25 @@ def stacked_train_steps(arrays, static, state, opt_state, x, y, offset, batches,
     return jax.vmap(member)(arrays, state, opt_state, x, y, offset, batches, rates)
 
 
-def padded_rows(n: int) -> int:
-    """Rows of the padded training set that `train_steps` is compiled for."""
-    return 1 << max(0, (n - 1).bit_length())
+SHARED_PADDING_BYTES = 16 * 2**20
+"""A training set is padded on the device to at least the most rows (a power of two) whose inputs
+fit in this many bytes, so that the cells of a sweep up to that size share one compiled training
+step (each padded size compiles it anew, seconds even for a small MLP) for a few megabytes each."""
 
 
-def _on_device(array: np.ndarray) -> jax.Array:
-    """`array` padded with zero rows to `padded_rows(len(array))`, as a device array."""
-    padded = np.zeros((padded_rows(len(array)), *array.shape[1:]), dtype=array.dtype)
+def padded_rows(n: int, row_bytes: int = 0) -> int:
+    """Rows of a training set of n samples on the device, that `train_steps` is compiled for: the
+    next power of two, and at least the most rows of `row_bytes` bytes each (one input) within
+    `SHARED_PADDING_BYTES` (a power of two too). Zero `row_bytes`: only the power of two."""
+    rows = 1 << max(0, (n - 1).bit_length())
+    if row_bytes <= 0:
+        return rows
+    return max(rows, 1 << max(0, (SHARED_PADDING_BYTES // row_bytes).bit_length() - 1))
+
+
+def _on_device(array: np.ndarray, rows: int) -> jax.Array:
+    """`array` padded with zero rows to `rows`, as a device array."""
+    padded = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
     padded[: len(array)] = array
     return jnp.asarray(padded)
 
@@ -241,7 +252,12 @@ class _Networks:
     def __init__(self, members: Sequence[TrainingMember], offsets: list[np.ndarray], options: TrainingOptions, budget: int):
         rates = [options.optimizer.learning_rate if member.learning_rate is None else member.learning_rate for member in members]
         self.options, self.stacked = options, len(members) > 1
-        data = [(_on_device(np.asarray(m.x)), _on_device(np.asarray(m.y)), _on_device(o)) for m, o in zip(members, offsets)]
+        x = np.asarray(members[0].x)
+        rows = padded_rows(len(x), x[0].nbytes if len(x) else 0)
+        data = [
+            (_on_device(np.asarray(m.x), rows), _on_device(np.asarray(m.y), rows), _on_device(o, rows))
+            for m, o in zip(members, offsets)
+        ]
         splits = [split_model(member.model) for member in members]
         if not self.stacked:
             self.optimizer = build_optimizer(options.at_learning_rate(rates[0]), budget)
