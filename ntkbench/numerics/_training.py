@@ -95,29 +95,60 @@ def _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num
     return eqx.combine(params, static), state, opt_state, jnp.stack(losses)
 
 
-@eqx.filter_jit
+def split_network(module: Any) -> tuple[Any, tuple]:
+    """A network's arrays, and the rest of it as `jax.jit` takes a static argument: its structure and
+    its other leaves, hashable (`join_network` puts the two back together)."""
+    arrays, rest = eqx.partition(module, eqx.is_array)
+    leaves, structure = jax.tree_util.tree_flatten(rest)
+    return arrays, (structure, tuple(leaves))
+
+
+def join_network(arrays: Any, rest: tuple) -> Any:
+    """The network that `split_network` split into `arrays` and `rest`."""
+    structure, leaves = rest
+    return eqx.combine(arrays, jax.tree_util.tree_unflatten(structure, leaves))
+
+
+def _split_steps(arrays, rest, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate=None):
+    module, state, opt_state, losses = _steps(
+        join_network(arrays, rest), state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate
+    )
+    return eqx.filter(module, eqx.is_array), state, opt_state, losses
+
+
+_STATIC = ("rest", "optimizer", "loss", "num_classes")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _compiled_steps(arrays, rest, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
+    """`train_steps` on a network split by `split_network`. Jitted by jax itself: a call with the
+    network already split costs less than through `eqx.filter_jit`, which splits every argument
+    on every call (a small network's steps are short enough for that to show)."""
+    return _split_steps(arrays, rest, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _compiled_stacked_steps(arrays, rest, state, opt_state, x, y, offset, batches, rates, optimizer, loss, num_classes):
+    """`_compiled_steps` for networks stacked along a leading axis (their arrays `arrays`, the rest
+    `rest` they share), each with its own training set, minibatches and learning rate (`rates`,
+    scaling an optimizer at rate 1), as one vmapped computation."""
+
+    def member(arrays, state, opt_state, x, y, offset, batches, rate):
+        return _split_steps(arrays, rest, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate)
+
+    return jax.vmap(member)(arrays, state, opt_state, x, y, offset, batches, rates)
+
+
 def train_steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes):
     """`batches` holds one minibatch of row indices per step, `(steps, batch)`, into the training
     set `x, y, offset`, which stays on the device: gathering there costs one copy, gathering on
     the host two (and the host's CPU time). `x` is padded (`padded_rows`), so one compilation
     serves every n up to its rows."""
-    return _steps(module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes)
-
-
-@eqx.filter_jit
-def stacked_train_steps(arrays, static, state, opt_state, x, y, offset, batches, rates, optimizer, loss, num_classes):
-    """`train_steps` for networks stacked along a leading axis (their arrays `arrays`, the
-    structure `static` they share), each with its own training set, minibatches and learning
-    rate (`rates`, scaling an optimizer at rate 1), as one vmapped computation."""
-
-    def member(arrays, state, opt_state, x, y, offset, batches, rate):
-        module = eqx.combine(arrays, static)
-        module, state, opt_state, losses = _steps(
-            module, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes, rate
-        )
-        return eqx.filter(module, eqx.is_array), state, opt_state, losses
-
-    return jax.vmap(member)(arrays, state, opt_state, x, y, offset, batches, rates)
+    arrays, rest = split_network(module)
+    arrays, state, opt_state, losses = _compiled_steps(
+        arrays, rest, state, opt_state, x, y, offset, batches, optimizer, loss, num_classes
+    )
+    return join_network(arrays, rest), state, opt_state, losses
 
 
 SHARED_PADDING_BYTES = 16 * 2**20
@@ -259,15 +290,16 @@ class _Networks:
             for m, o in zip(members, offsets)
         ]
         splits = [split_model(member.model) for member in members]
+        self.rest = split_network(splits[0][0])[1]
         if not self.stacked:
             self.optimizer = build_optimizer(options.at_learning_rate(rates[0]), budget)
-            self.module, self.state = splits[0]
-            self.opt_state = self.optimizer.init(eqx.filter(self.module, trainable(self.module)))
+            module, self.state = splits[0]
+            self.arrays = split_network(module)[0]
+            self.opt_state = self.optimizer.init(eqx.filter(module, trainable(module)))
             self.data = data[0]
             return
         self.optimizer = build_optimizer(options.at_learning_rate(1.0), budget)
-        self.static = eqx.partition(splits[0][0], eqx.is_array)[1]
-        self.module = _stack([eqx.filter(module, eqx.is_array) for module, _ in splits])
+        self.arrays = _stack([split_network(module)[0] for module, _ in splits])
         self.state = None if splits[0][1] is None else _stack([state for _, state in splits])
         self.opt_state = _stack([self.optimizer.init(eqx.filter(module, trainable(module))) for module, _ in splits])
         self.data = tuple(jnp.stack(arrays) for arrays in zip(*data))
@@ -278,12 +310,12 @@ class _Networks:
         for one network, `(members, steps)` for a stack (`_by_member` reads either on the host)."""
         loss, classes = self.options.loss, self.data[2].shape[-1]
         if not self.stacked:
-            self.module, self.state, self.opt_state, losses = train_steps(
-                self.module, self.state, self.opt_state, *self.data, batches[0], self.optimizer, loss, classes
+            self.arrays, self.state, self.opt_state, losses = _compiled_steps(
+                self.arrays, self.rest, self.state, self.opt_state, *self.data, batches[0], self.optimizer, loss, classes
             )
             return losses
-        self.module, self.state, self.opt_state, losses = stacked_train_steps(
-            self.module, self.static, self.state, self.opt_state, *self.data, batches, self.rates, self.optimizer, loss,
+        self.arrays, self.state, self.opt_state, losses = _compiled_stacked_steps(
+            self.arrays, self.rest, self.state, self.opt_state, *self.data, batches, self.rates, self.optimizer, loss,
             classes,
         )
         return losses
@@ -291,18 +323,18 @@ class _Networks:
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Every network's outputs on its own inputs (of one size), as `predict` gives them."""
         if not self.stacked:
-            return [predict(join_model(self.module, self.state), inputs[0])]
+            return [predict(self.network(0), inputs[0])]
         outputs = []
         for start in range(0, len(inputs[0]), PREDICT_BATCH):
             batch = jnp.asarray(np.stack([x[start : start + PREDICT_BATCH] for x in inputs]))
-            outputs.append(np.asarray(_stacked_inference_logits(self.module, self.static, self.state, batch)))
+            outputs.append(np.asarray(_stacked_inference_logits(self.arrays, self.rest, self.state, batch)))
         return list(np.concatenate(outputs, axis=1).astype(np.float64))
 
     def network(self, index: int) -> Any:
         """The `index`-th network as it is now (a module, or a `StatefulModel`)."""
         if not self.stacked:
-            return join_model(self.module, self.state)
-        module = eqx.combine(jax.tree.map(lambda array: array[index], self.module), self.static)
+            return join_model(join_network(self.arrays, self.rest), self.state)
+        module = join_network(jax.tree.map(lambda array: array[index], self.arrays), self.rest)
         state = None if self.state is None else jax.tree.map(lambda array: array[index], self.state)
         return join_model(module, state)
 
@@ -525,6 +557,6 @@ def _inference_logits(module, state, x):
 
 
 @eqx.filter_jit
-def _stacked_inference_logits(arrays, static, state, x):
-    """`_inference_logits` of networks stacked along a leading axis, each on its own inputs."""
-    return jax.vmap(lambda a, s, inputs: batch_logits(eqx.combine(a, static), s, inputs, training=False)[0])(arrays, state, x)
+def _stacked_inference_logits(arrays, rest, state, x):
+    """`_inference_logits` of networks stacked along a leading axis (`split_network`), each on its own inputs."""
+    return jax.vmap(lambda a, s, inputs: batch_logits(join_network(a, rest), s, inputs, training=False)[0])(arrays, state, x)
