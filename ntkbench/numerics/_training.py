@@ -277,8 +277,9 @@ class TrainingMember:
 
 
 class _Networks:
-    """The networks a training updates: one as its own pytrees (exactly as `train_steps` trains it),
-    or several stacked along a leading axis and updated by one vmapped computation."""
+    """The networks a training updates, as their arrays and the rest they share (`split_network`):
+    one network's own arrays (updated as `train_steps` updates them), or several stacked along a
+    leading axis and updated by one vmapped computation."""
 
     def __init__(self, members: Sequence[TrainingMember], offsets: list[np.ndarray], options: TrainingOptions, budget: int):
         rates = [options.optimizer.learning_rate if member.learning_rate is None else member.learning_rate for member in members]
@@ -290,16 +291,16 @@ class _Networks:
             for m, o in zip(members, offsets)
         ]
         splits = [split_model(member.model) for member in members]
-        self.rest = split_network(splits[0][0])[1]
+        arrays = [split_network(module)[0] for module, _ in splits]
+        self.rest = split_network(splits[0][0])[1]  # the same for every member: one architecture
         if not self.stacked:
             self.optimizer = build_optimizer(options.at_learning_rate(rates[0]), budget)
-            module, self.state = splits[0]
-            self.arrays = split_network(module)[0]
+            (module, self.state), self.arrays = splits[0], arrays[0]
             self.opt_state = self.optimizer.init(eqx.filter(module, trainable(module)))
             self.data = data[0]
             return
         self.optimizer = build_optimizer(options.at_learning_rate(1.0), budget)
-        self.arrays = _stack([split_network(module)[0] for module, _ in splits])
+        self.arrays = _stack(arrays)
         self.state = None if splits[0][1] is None else _stack([state for _, state in splits])
         self.opt_state = _stack([self.optimizer.init(eqx.filter(module, trainable(module))) for module, _ in splits])
         self.data = tuple(jnp.stack(arrays) for arrays in zip(*data))
