@@ -216,7 +216,7 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
         return timer
 
     monkeypatch.setattr(_kernels, "_tile_timer", fake_timer)
-    monkeypatch.setattr(_kernels, "_fewest_flops", lambda model, x, contraction: [1, 2, 3])
+    monkeypatch.setattr(_kernels, "_worth_timing", lambda model, x, contraction: [1, 2, 3])
     monkeypatch.setattr(_kernels, "_FASTEST", {})
     model = MLPArchitecture(MLPArchitecture.Options(width=8, depth=1)).init_model(
         input_shape=(4,), num_classes=2, key=jax.random.PRNGKey(0)
@@ -244,7 +244,7 @@ def test_auto_implementation_never_times_one_that_does_many_times_the_work(monke
         input_shape=(64,), num_classes=10, key=jax.random.PRNGKey(0)
     )
     x = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
-    assert _kernels._fewest_flops(model, x, "trace") == [3]
+    assert _kernels._worth_timing(model, x, "trace") == [3]
     assert _kernels.resolve_implementation(model, x, "auto") == 3
     assert timed == []
 

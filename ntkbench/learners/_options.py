@@ -30,7 +30,8 @@ class EmpiricalNTKOptions(KernelRidgeOptions):
     implementation: Literal["auto", 1, 2, 3] = "auto"
     """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector
     products, 3 structured derivatives (not on jax >= 0.6); `auto` times those the installed jax
-    allows on a small batch once per network shape and takes the fastest. They agree to float
+    allows, leaving out any with over 4x the fewest FLOPs, on a small batch once per network
+    shape, and takes the fastest. They agree to float
     round-off, so this option does not enter the key of a result."""
 
     @field_validator("implementation")

@@ -289,7 +289,7 @@ def resolve_implementation(
     """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
 
     The candidates are 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`)
-    whose tile does at most `TIMED_FLOPS_RATIO` times the fewest FLOPs (`_fewest_flops`, from the
+    whose tile does at most `TIMED_FLOPS_RATIO` times the fewest FLOPs (`_worth_timing`, from the
     jaxprs, nothing compiled); one candidate left is the answer. Otherwise each is timed on one
     tile of inputs from `x`, at the tile edge it would run at (the largest that fits the memory
     budget, see `tile_edge`; at most `TIMING_TILE`): the fastest on a small block is often not the
@@ -303,7 +303,7 @@ def resolve_implementation(
         return implementation
     key = (network_structure(model), x.shape[1:], budget, contraction)
     if key not in _FASTEST:
-        candidates = _fewest_flops(model, x, contraction)
+        candidates = _worth_timing(model, x, contraction)
         if len(candidates) == 1:
             _FASTEST[key] = candidates[0]
             return _FASTEST[key]
@@ -321,7 +321,7 @@ def resolve_implementation(
     return _FASTEST[key]
 
 
-def _fewest_flops(model: Any, x: np.ndarray, contraction: Contraction) -> list[Implementation]:
+def _worth_timing(model: Any, x: np.ndarray, contraction: Contraction) -> list[Implementation]:
     """The available implementations whose tile at the timing edge does at most `TIMED_FLOPS_RATIO`
     times the fewest FLOPs, counted from their jaxprs; all of them when none can be traced (the
     timing then says which work)."""
