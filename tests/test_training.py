@@ -243,3 +243,35 @@ def test_the_cells_of_a_sweep_share_one_compiled_training_step_and_train_exactly
         assert np.array_equal(log.losses, alone_log.losses)
         for ours, theirs in zip(jax.tree.leaves(trained), jax.tree.leaves(alone)):
             assert np.array_equal(ours, theirs)
+
+
+def test_the_until_check_stops_computing_a_training_set_once_part_of_it_fails_the_rule(monkeypatch):
+    """Per-example losses are non-negative, so a chunk of the training set whose loss alone, over n,
+    exceeds the rule decides the check: the rest is not computed, and training stops at the same
+    step with the same fit as when every chunk of every check is computed."""
+    from ntkbench.numerics import _training
+
+    monkeypatch.setattr(_training, "PREDICT_BATCH", 64)
+    options = TrainingOptions(
+        optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=64, center=True,
+        until={"train_loss": 5e-3}, max_steps=3000,
+    )
+    computed = []
+    chunks = _training._Networks.chunks
+
+    def counted(self, inputs):
+        for rows, outputs in chunks(self, inputs):
+            computed.append(rows.start)
+            yield rows, outputs
+
+    monkeypatch.setattr(_training._Networks, "chunks", counted)
+    x, y = data(n=512)
+    _, log = train_network(model(), x, y, 2, options, seed=0)
+    with_shortcut = len(computed)
+    computed.clear()
+    monkeypatch.setattr(_training, "BOUND_MARGIN", 2.0)  # a negative bound never fails a loss rule: every chunk is computed
+    _, full = train_network(model(), x, y, 2, options, seed=0)
+    assert log.converged and (log.steps, log.train_loss, log.train_error) == (full.steps, full.train_loss, full.train_error)
+    assert np.array_equal(log.losses, full.losses)
+    checks = full.steps // (512 // 64)  # one per epoch
+    assert len(computed) == checks * (512 // 64) and with_shortcut < len(computed) / 2

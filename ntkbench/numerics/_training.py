@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -254,12 +254,58 @@ def training_fit(model: Any, x: np.ndarray, y: np.ndarray, offset: np.ndarray, l
 
 def fit_of_outputs(logits: np.ndarray, y: np.ndarray, loss: str, num_classes: int) -> tuple[float, float]:
     """(error, loss) of a network's outputs `logits` (float64) on labels `y`."""
-    error = float(np.mean(np.argmax(logits, axis=1) != y))
+    wrong, losses = _per_example_fit(logits, y, loss, num_classes)
+    return float(np.mean(wrong)), float(np.mean(losses))
+
+
+def _per_example_fit(logits: np.ndarray, y: np.ndarray, loss: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per example of `logits` (float64) with labels `y`: whether it is misclassified, and its loss."""
+    wrong = np.argmax(logits, axis=1) != y
     if loss == "mse":
-        return error, float(0.5 * np.mean(np.sum((logits - np.eye(num_classes)[y]) ** 2, axis=1)))
+        return wrong, 0.5 * np.sum((logits - np.eye(num_classes)[y]) ** 2, axis=1)
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    return error, float(-np.mean(log_probabilities[np.arange(len(y)), y]))
+    return wrong, -log_probabilities[np.arange(len(y)), y]
+
+
+BOUND_MARGIN = 1e-9
+"""A partial sum of per-example losses is shrunk by this relative margin before it is compared with
+a stopping rule (`_until_fits`), far above the round-off by which it may differ from the whole
+set's sum taken in another order."""
+
+
+def _until_fits(
+    networks: _Networks, members: Sequence[TrainingMember], offsets: list[np.ndarray], labels: list[np.ndarray],
+    options: TrainingOptions, num_classes: int, deciding: list[int],
+) -> dict[int, tuple[float, float] | None]:
+    """For each member of `deciding`: its (error, loss) on its whole training set, or None where part
+    of the set already shows that the `until` rule is not met.
+
+    Every example's error and loss are at least zero, so the sums over the chunks computed so far,
+    divided by n, bound the whole set's error and loss from below: once the bounds fail the rule,
+    the whole set fails it too, and the rest of its chunks need not be computed. The decision is
+    the one the whole set gives; while a network is far from the rule (most of a training), one
+    chunk of the set decides it."""
+    n, until = len(labels[0]), options.until
+    parts: dict[int, list[np.ndarray] | None] = {index: [] for index in deciding}
+    sums = {index: [0.0, 0.0] for index in deciding}
+    for rows, outputs in networks.chunks([member.x for member in members]):
+        for index in deciding:
+            if parts[index] is None:
+                continue
+            logits = outputs[index] - offsets[index][rows]
+            parts[index].append(logits)
+            wrong, losses = _per_example_fit(logits, labels[index][rows], options.loss, num_classes)
+            sums[index][0] += float(np.sum(wrong))
+            sums[index][1] += float(np.sum(losses))
+            if not until.met(sums[index][0] / n, sums[index][1] / n * (1 - BOUND_MARGIN)):
+                parts[index] = None
+        if all(parts[index] is None for index in deciding):
+            break
+    return {
+        index: None if part is None else fit_of_outputs(np.concatenate(part), labels[index], options.loss, num_classes)
+        for index, part in parts.items()
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,15 +367,23 @@ class _Networks:
         )
         return losses
 
+    def chunks(self, inputs: Sequence[np.ndarray]) -> Iterator[tuple[slice, list[np.ndarray]]]:
+        """Every network's outputs on its own inputs (of one size), a chunk of `PREDICT_BATCH` rows
+        at a time, computed as `predict` computes them: (the rows, one float64 array per network)."""
+        if not self.stacked:
+            module, state = split_model(self.network(0))
+        for start in range(0, len(inputs[0]), PREDICT_BATCH):
+            rows = slice(start, start + PREDICT_BATCH)
+            if not self.stacked:
+                yield rows, [np.asarray(_inference_logits(module, state, jnp.asarray(inputs[0][rows]))).astype(np.float64)]
+                continue
+            batch = jnp.asarray(np.stack([x[rows] for x in inputs]))
+            yield rows, list(np.asarray(_stacked_inference_logits(self.arrays, self.rest, self.state, batch)).astype(np.float64))
+
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Every network's outputs on its own inputs (of one size), as `predict` gives them."""
-        if not self.stacked:
-            return [predict(self.network(0), inputs[0])]
-        outputs = []
-        for start in range(0, len(inputs[0]), PREDICT_BATCH):
-            batch = jnp.asarray(np.stack([x[start : start + PREDICT_BATCH] for x in inputs]))
-            outputs.append(np.asarray(_stacked_inference_logits(self.arrays, self.rest, self.state, batch)))
-        return list(np.concatenate(outputs, axis=1).astype(np.float64))
+        chunks = [outputs for _, outputs in self.chunks(inputs)]
+        return [np.concatenate([outputs[index] for outputs in chunks]) for index in range(len(inputs))]
 
     def network(self, index: int) -> Any:
         """The `index`-th network as it is now (a module, or a `StatefulModel`)."""
@@ -450,14 +504,14 @@ def _train(
                     if index not in stopped and early[index].check(stop, outputs[index], network):
                         stopped[index] = (stop, None, None)
             if options.until is not None and len(stopped) < len(members):
-                outputs = networks.predict([member.x for member in members])
-                for index in range(len(members)):
-                    if index not in stopped:
-                        fit = fits[index] = fit_of_outputs(
-                            outputs[index] - offsets[index], labels[index], options.loss, num_classes
-                        )
-                        if options.until.met(*fit):
-                            stopped[index] = (stop, networks.network(index), fit)
+                deciding = [index for index in range(len(members)) if index not in stopped]
+                for index, fit in _until_fits(networks, members, offsets, labels, options, num_classes, deciding).items():
+                    if fit is None:  # the rule is not met; no fit of the whole set for the record
+                        fits.pop(index, None)
+                        continue
+                    fits[index] = fit
+                    if options.until.met(*fit):
+                        stopped[index] = (stop, networks.network(index), fit)
             if len(stopped) == len(members):
                 break
     losses = np.concatenate([_by_member(chunk, len(members)) for chunk in chunks], axis=1)
