@@ -337,8 +337,8 @@ class _Networks:
             for m, o in zip(members, offsets)
         ]
         splits = [split_model(member.model) for member in members]
-        arrays = [split_network(module)[0] for module, _ in splits]
-        self.rest = split_network(splits[0][0])[1]  # the same for every member: one architecture
+        networks = [split_network(module) for module, _ in splits]
+        arrays, self.rest = [array for array, _ in networks], networks[0][1]  # one architecture: one rest
         if not self.stacked:
             self.optimizer = build_optimizer(options.at_learning_rate(rates[0]), budget)
             (module, self.state), self.arrays = splits[0], arrays[0]
@@ -371,12 +371,11 @@ class _Networks:
         """Every network's outputs on its own inputs (of one size), a chunk of `PREDICT_BATCH` rows
         at a time, computed as `predict` computes them: (the rows, one float64 array per network)."""
         if not self.stacked:
-            module, state = split_model(self.network(0))
+            for rows, outputs in _output_chunks(self.network(0), inputs[0]):
+                yield rows, [outputs]
+            return
         for start in range(0, len(inputs[0]), PREDICT_BATCH):
             rows = slice(start, start + PREDICT_BATCH)
-            if not self.stacked:
-                yield rows, [np.asarray(_inference_logits(module, state, jnp.asarray(inputs[0][rows]))).astype(np.float64)]
-                continue
             batch = jnp.asarray(np.stack([x[rows] for x in inputs]))
             yield rows, list(np.asarray(_stacked_inference_logits(self.arrays, self.rest, self.state, batch)).astype(np.float64))
 
@@ -596,14 +595,16 @@ def choose_learning_rate(
 
 def predict(model: Any, x: np.ndarray, *, initial: Any = None) -> np.ndarray:
     """The network's outputs on `x` (minus those of `initial`, for a centred network), as float64."""
-    module, state = split_model(model)
-    outputs = np.concatenate(
-        [
-            np.asarray(_inference_logits(module, state, jnp.asarray(x[start : start + PREDICT_BATCH])))
-            for start in range(0, len(x), PREDICT_BATCH)
-        ]
-    ).astype(np.float64)
+    outputs = np.concatenate([chunk for _, chunk in _output_chunks(model, x)])
     return outputs if initial is None else outputs - predict(initial, x)
+
+
+def _output_chunks(model: Any, x: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """The network's outputs on `x`, `PREDICT_BATCH` rows at a time: (the rows, float64 outputs)."""
+    module, state = split_model(model)
+    for start in range(0, len(x), PREDICT_BATCH):
+        rows = slice(start, start + PREDICT_BATCH)
+        yield rows, np.asarray(_inference_logits(module, state, jnp.asarray(x[rows]))).astype(np.float64)
 
 
 @eqx.filter_jit
