@@ -21,14 +21,14 @@ sweep: {n_train: [16, 32, 64, 128, 256, 512], seeds: [0, 1, 2, 3]}
 """
 
 
-def results(tmp_path, spec_text: str, alphas: dict[str, float]):
-    """Records whose error is 0.9 n^-alpha per learner, with a little seed-to-seed noise."""
+def results(tmp_path, spec_text: str, alphas: dict[str, float], noise: float = 0.01):
+    """Records whose error is 0.9 n^-alpha per learner, with seed-to-seed noise of `noise` (log scale)."""
     spec_dict = parse_spec(spec_text).as_dict()
     store = RecordStore(tmp_path / "results")
     store.write_spec(spec_dict)
     rng = np.random.default_rng(0)
     for cell in cells_of(spec_dict):
-        error = 0.9 * cell.n_train ** -alphas[cell.learner_id] * np.exp(rng.normal(0, 0.01))
+        error = 0.9 * cell.n_train ** -alphas[cell.learner_id] * np.exp(rng.normal(0, noise))
         store.write(spec_dict, cell, synthetic_record(spec_dict, cell, error))
     return {claim.number: claim for claim in spec_claims(summarize(load_results(store.root)))}
 
@@ -45,9 +45,16 @@ def test_kernels_that_scale_better_contradict_them(tmp_path):
     assert claims[1].status == "contradicted" and claims[2].status == "contradicted"
 
 
-def test_equal_exponents_are_inconclusive(tmp_path):
+def test_kernels_equivalent_to_the_network_contradict_them(tmp_path):
     claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4})
+    assert claims[1].status == "contradicted" and "equivalent (within ±0.05)" in claims[1].evidence
+    assert claims[2].status == "contradicted"
+
+
+def test_too_few_data_to_tell_are_inconclusive_and_say_what_would_decide(tmp_path):
+    claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4}, noise=0.3)
     assert claims[1].status == "inconclusive" and claims[2].status == "inconclusive"
+    assert "inconclusive: about" in claims[1].evidence and "would decide at ±0.05" in claims[1].evidence
 
 
 def test_a_spec_without_the_kernels_says_which_learner_would_test_each_claim(tmp_path):

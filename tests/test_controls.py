@@ -1,12 +1,12 @@
 """The instrument's controls, at reduced size: the shipped positive control must find the network
-ahead of its kernels, and the shipped negative control must find no gap. Either failing means
+ahead of its kernels, and the shipped negative control must find them equivalent. Either failing means
 the leaderboard's verdicts cannot be trusted."""
 
 from __future__ import annotations
 
 import numpy as np
 import yaml
-from conftest import REPO
+from conftest import REPO, run_cli
 
 from ntkbench import parse_spec, run_spec
 from ntkbench.report._collect import load_results, summarize
@@ -18,32 +18,58 @@ def reduced(name: str, **sweep) -> str:
     return yaml.safe_dump(spec)
 
 
-def run(tmp_path, text: str):
+def run(out, text: str):
     spec = parse_spec(text)
-    summary = run_spec(spec, tmp_path, progress=False)
+    summary = run_spec(spec, out, progress=False)
     assert not summary.failed
-    return summarize(load_results(tmp_path))
+    return summarize(load_results(out))
 
 
 def test_the_positive_control_finds_the_network_ahead(tmp_path):
     spec = yaml.safe_load(reduced("control_positive", n_train=[64, 128, 256, 512], seeds=[0, 1, 2, 3]))
     spec["dataset"].update(n_test=600, validation_n=300)
     group = run(tmp_path, yaml.safe_dump(spec)).groups[0]
-    verdicts = {c.learner_id: (group.verdict(c), c.delta_interval) for c in group.comparison.comparisons}
+    verdicts = {c.learner_id: (group.decision(c).verdict, c.delta_interval) for c in group.comparison.comparisons}
     print(verdicts)
     assert set(verdicts) == {"ntk_infinite", "entk_init"}
     assert all(verdict == "network scales better" and interval.low > 0 for verdict, interval in verdicts.values())
 
 
-def test_the_negative_control_finds_no_gap(tmp_path):
-    spec = yaml.safe_load(reduced("control_negative", n_train=[64, 128, 256], seeds=[0, 1, 2]))
+def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_what_would_decide(tmp_path):
+    """The reduced negative control reads "equivalent". Its first two seeds alone, run first as a
+    pilot, read "inconclusive" with the seeds that would decide; `ntkbench plan --pilot` predicts
+    the half-width of the full design from them; the full run then reuses the pilot's cells."""
+    spec = yaml.safe_load(reduced("control_negative", n_train=[64, 128, 256], seeds=[0, 1, 2, 3]))
     spec["architecture"]["width"] = 2048
     spec["dataset"]["n_test"] = 600
-    summary = run(tmp_path, yaml.safe_dump(spec))
+    path = tmp_path / "control.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    pilot_spec = yaml.safe_load(path.read_text())
+    pilot_spec["sweep"]["seeds"] = [0, 1]
+    pilot = run(tmp_path / "out", yaml.safe_dump(pilot_spec)).groups[0]
+    (underpowered,) = pilot.comparison.comparisons
+    decision = pilot.decision(underpowered)
+    print(decision.text())
+    assert decision.verdict == "inconclusive" and decision.would_decide.seeds > 2
+    assert f"about {decision.would_decide.seeds} seeds" in decision.text()
+
+    planned = run_cli("plan", str(path), "--pilot", str(tmp_path / "out"))
+    print(planned.stdout)
+    assert planned.returncode == 0, planned.stderr
+    assert "half-width in the pilot" in planned.stdout and "half-width as written" in planned.stdout
+    sizing = planned.stdout.split("half-width in the pilot", 1)[1]
+    row = next(line for line in sizing.splitlines() if line.startswith("ntk_infinite "))
+    half_width_as_written = float(row.split()[3])
+
+    summary = run(tmp_path / "out", path.read_text())  # the pilot's 12 cells are reused
+    assert len(summary.records.current) == 24
     group = summary.groups[0]
     (comparison,) = group.comparison.comparisons
     curves = {curve.learner_id: curve.mean() for curve in group.curves}
     relative = np.abs(curves["network"] / curves["ntk_infinite"] - 1)
-    print(group.verdict(comparison), comparison.delta_interval, relative)
-    assert group.verdict(comparison) == "not separated"
+    decision = group.decision(comparison)
+    print(decision.text(), decision.caveats, comparison.delta_interval, comparison.equivalence_interval, relative)
+    assert decision.verdict == "equivalent"
     assert np.all(relative < 0.05)
+    # The 2-seed pilot's projection is rough (1 degree of freedom), but of the right size.
+    assert 0.25 < half_width_as_written / comparison.delta_interval.half_width < 4

@@ -89,7 +89,11 @@ def test_run_takes_a_dict_spec_and_returns_records_and_fits(tmp_path):
     assert other["delta_alpha"] == pytest.approx(fits.loc["network", "alpha"] - other["alpha"])
     assert other["delta_low"] <= other["delta_alpha"] <= other["delta_high"]
     assert other["alpha_low"] <= other["alpha"] <= other["alpha_high"]
-    assert other["verdict"] in {"network scales better", "kernel scales better", "not separated", "depends on the fit"}
+    assert other["verdict"] in {"network scales better", "kernel scales better", "equivalent", "inconclusive", "depends on the fit"}
+    assert other["margin"] == 0.05 and other["delta_low"] <= other["delta_low90"] <= other["delta_high90"] <= other["delta_high"]
+    deciding = [other[column] for column in ("seeds_to_decide", "seeds_with_larger_n_test") if not pd.isna(other[column])]
+    assert not deciding or other["verdict"] == "inconclusive"  # what would decide, as the leaderboard says it
+    assert all(seeds >= 2 for seeds in deciding)
     # The final metric is the seed mean of the records at the largest n.
     largest = results.records[(results.records.learner_id == "ntk_infinite") & (results.records.n_train == 128)]
     assert other["final_metric"] == pytest.approx(largest["test_error"].mean())

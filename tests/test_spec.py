@@ -215,7 +215,7 @@ def test_schema_lists_plugin_options():
 
 
 def test_the_reference_learner_is_the_specs_and_must_be_one_of_its_learners():
-    assert parse_spec(VALID).as_dict()["compare"] == {"reference": "network"}
+    assert parse_spec(VALID).as_dict()["compare"] == {"reference": "network", "margin": 0.05}
     chosen = parse_spec(VALID + "compare: {reference: ntk_infinite}\n")
     assert chosen.reference == "ntk_infinite" and chosen.hash != parse_spec(VALID).hash
     problem = only_problem(VALID + "compare: {reference: ntk}\n")
@@ -226,6 +226,13 @@ def test_the_reference_learner_is_the_specs_and_must_be_one_of_its_learners():
         "  - {name: network, optimizer: {name: sgd, learning_rate: 0.5, momentum: 0.9}, batch_size: 16, steps: 20}\n", ""
     )
     assert parse_spec(without_network).reference == "network"
+
+
+def test_the_margin_of_equivalence_is_a_positive_number():
+    assert parse_spec(VALID + "compare: {margin: 0.1}\n").margin == 0.1
+    for bad in ("0", "-0.05", ".nan", ".inf", "many"):
+        problem = only_problem(VALID + f"compare: {{margin: {bad}}}\n")
+        assert problem.key == "compare.margin" and problem.line == 13, (bad, problem)
 
 
 def test_a_dynamics_spec_needs_a_learner_that_follows_its_kernel():

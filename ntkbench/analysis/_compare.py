@@ -26,19 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Literal
 
 import numpy as np
-import scipy.stats
 
+from ._intervals import DEFAULT_MARGIN, EQUIVALENCE_LEVEL, Interval, Spread, Verdict, verdict
 from ._laws import MIN_POINTS, MODELS, Model, ScalingLaw, fit_law, fit_saturating, held_out_errors, power_law_slopes
 
 TEST_GROUPS = 20
 """Groups of test examples (every TEST_GROUPS-th example in one) for the test-set jackknife."""
-LEVEL = 0.95
-Verdict = Literal[
-    "network scales better", "kernel scales better", "not separated", "depends on the fit", "one seed: no verdict", "no interval"
-]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,19 +62,6 @@ def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
-
-
-@dataclasses.dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
-
-    def overlaps(self, other: Interval) -> bool:
-        return self.low <= other.high and other.low <= self.high
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +105,22 @@ class Comparison:
     """Reference metric / learner metric at the largest n both have (below 1: the network is better)."""
     ratio_interval: Interval | None
     verdict: Verdict
+    """The verdict of this law and metric alone (`verdict`); the leaderboard's weighs the others too (`decide`)."""
+    delta_spread: Spread | None = None
+    """The variance behind `delta_interval`, in its parts (None without an interval)."""
+    margin: float = DEFAULT_MARGIN
+    held_out: float | None = None
+    """How well this law predicts both learners' largest size when fitted without it: the sum of their
+    mean |log(predicted / observed)| there (None with fewer than 4 sizes)."""
+    floors: tuple[float, float] | None = None
+    """Under the saturating law, the irreducible errors (reference's, learner's)."""
+    scale: float = 1.0
+    """The reference's metric at `ratio_n`: what a difference of floors is measured against."""
+
+    @property
+    def equivalence_interval(self) -> Interval | None:
+        """The 90% interval of Δα, whose lying inside ±margin is two one-sided tests at 5%."""
+        return None if self.delta_spread is None else self.delta_spread.interval(self.delta_alpha, EQUIVALENCE_LEVEL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +131,7 @@ class SpecComparison:
     model: Model
     resampling: str
     """How the intervals were obtained, for the leaderboard."""
+    margin: float = DEFAULT_MARGIN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +144,8 @@ class LeftOut:
     seeds: dict[str, np.ndarray] | None
     tests: dict[str, np.ndarray] | None
     description: str
+    n_test: int | None = None
+    """Test examples the test groups divide (None without per-example outcomes)."""
 
     def means(self, learner_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The learner's mean curves without each seed and without each test group (None: not left out)."""
@@ -154,25 +155,29 @@ class LeftOut:
     def test_groups(self) -> int:
         return len(next(iter(self.tests.values()))) if self.tests else 0
 
+    def spread(self, by_seed: np.ndarray | None, by_test: np.ndarray | None) -> Spread | None:
+        """The variance of an estimate from its values refitted without each seed and each test group
+        (None when a left-out fit failed, or nothing is left out)."""
+        variances = []
+        for given, values in ((self.seeds, by_seed), (self.tests, by_test)):
+            if given is None:
+                variances.append(None)
+                continue
+            error = _jackknife_error(values)
+            if error is None:
+                return None
+            variances.append(error**2)
+        if variances == [None, None]:
+            return None
+        return Spread(*variances, self.seed_count, self.n_test, self.test_groups)
+
     def interval(self, estimate: float, by_seed: np.ndarray | None, by_test: np.ndarray | None) -> Interval | None:
         """The interval of `estimate` from its values refitted without each seed and each test group:
         the two jackknife variances added, times the t quantile at the smaller of the two parts'
         degrees of freedom (S − 1 and groups − 1), the lower bound of Welch-Satterthwaite's. (Their
         Welch-Satterthwaite value itself undercovers in `tests/test_calibration.py`.)"""
-        parts = [(self.seeds, by_seed, self.seed_count), (self.tests, by_test, self.test_groups)]
-        variance, freedom = 0.0, None
-        for given, values, count in parts:
-            if given is None:
-                continue
-            spread = _jackknife_error(values)
-            if spread is None:
-                return None
-            variance += spread**2
-            freedom = count - 1 if freedom is None else min(freedom, count - 1)
-        if freedom is None:
-            return None
-        half = float(scipy.stats.t.ppf(0.5 + LEVEL / 2, freedom) * np.sqrt(variance))
-        return Interval(estimate - half, estimate + half)
+        spread = self.spread(by_seed, by_test)
+        return None if spread is None else spread.interval(estimate)
 
 
 def _jackknife_error(values: np.ndarray | None) -> float | None:
@@ -211,7 +216,7 @@ def _left_out(curves: list[Curve], one_seed: str) -> LeftOut:
     if by_seed is not None or by_test is not None:
         freedom = seeds - 1 if seeds >= 2 else groups - 1
         description += f"; half-width t({freedom}) × the root of the summed variances"
-    return LeftOut(seeds, by_seed, by_test, description)
+    return LeftOut(seeds, by_seed, by_test, description, tests if by_test is not None else None)
 
 
 def _refits(law: ScalingLaw, n: np.ndarray, means: np.ndarray | None, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -252,13 +257,18 @@ def choose_model(curves: list[Curve], setting: str) -> Model:
 
 
 def compare(
-    curves: list[Curve], model_setting: str = "power_law", reference: str = "network", one_seed: str = "no_interval"
+    curves: list[Curve],
+    model_setting: str = "power_law",
+    reference: str = "network",
+    one_seed: str = "no_interval",
+    margin: float = DEFAULT_MARGIN,
 ) -> SpecComparison:
     """Fit every learner with the spec's model, with joint intervals, ranks and comparisons against
     the learner whose id is `reference` (none when no learner has that id, or it has no fit).
 
     `one_seed`: with a single seed, `no_interval` (no interval, no verdict) or `test_set` (intervals
-    from the test set's sampling error alone)."""
+    from the test set's sampling error alone). `margin`: the |Δα| below which two learners are
+    equivalent (`verdict`)."""
     model = choose_model(curves, model_setting)
     left_out = _left_out(curves, one_seed)
     refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
@@ -292,8 +302,8 @@ def compare(
         for fit in fits:
             if fit is reference_fit or fit.law is None:
                 continue
-            comparisons.append(_compare_pair(reference_fit, fit, refits, left_out))
-    return SpecComparison(fits, comparisons, reference if reference_fit else None, model, left_out.description)
+            comparisons.append(_compare_pair(reference_fit, fit, refits, left_out, margin))
+    return SpecComparison(fits, comparisons, reference if reference_fit else None, model, left_out.description, margin)
 
 
 def _no_interval_reason(left_out: LeftOut) -> str:
@@ -334,6 +344,7 @@ def _compare_pair(
     other: LearnerFit,
     refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]],
     left_out: LeftOut,
+    margin: float,
 ) -> Comparison:
     delta = reference.alpha - other.alpha
     both = reference.curve.usable() & other.curve.usable()
@@ -341,39 +352,23 @@ def _compare_pair(
     ratio = float(reference.curve.mean()[last] / other.curve.mean()[last])
     ours, theirs = refits[reference.curve.learner_id], refits[other.curve.learner_id]
     deltas = [None if a is None or b is None else a - b for a, b in zip(ours, theirs, strict=True)]
-    delta_interval = left_out.interval(delta, *deltas)
+    delta_spread = left_out.spread(*deltas)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = [
             None if top is None else top[:, last] / bottom[:, last]
             for top, bottom in zip(left_out.means(reference.curve.learner_id), left_out.means(other.curve.learner_id), strict=True)
         ]
     ratio_interval = left_out.interval(ratio, *ratios)
-    one_seed = left_out.seed_count < 2 and delta_interval is None
+    one_seed = left_out.seed_count < 2 and delta_spread is None
+    model = reference.model
+    held_out = None
+    if reference.held_out is not None and other.held_out is not None:
+        held_out = reference.held_out[model] + other.held_out[model]
     return Comparison(
-        other.curve.learner_id, delta, delta_interval, int(other.curve.n_values[last]), ratio, ratio_interval,
-        "one seed: no verdict" if one_seed else verdict(delta_interval),
+        other.curve.learner_id, delta, None if delta_spread is None else delta_spread.interval(delta),
+        int(other.curve.n_values[last]), ratio, ratio_interval,
+        "one seed: no verdict" if one_seed else verdict(delta, delta_spread, margin),
+        delta_spread, margin, held_out,
+        (reference.law.floor, other.law.floor) if model == "saturating" else None,
+        float(reference.curve.mean()[last]),
     )
-
-
-def verdict(interval: Interval | None) -> Verdict:
-    """What the interval of Δα = α(network) − α(learner) supports."""
-    if interval is None:
-        return "no interval"
-    if interval.low > 0:
-        return "network scales better"
-    if interval.high < 0:
-        return "kernel scales better"
-    return "not separated"
-
-
-def robust_verdict(chosen: Comparison, others: list[Comparison]) -> Verdict:
-    """The verdict of the spec's own law and metric when the other laws and metrics agree with it:
-    "network scales better" or "kernel scales better" only when this fit is separated and every
-    other fit's Δα has the same sign; "depends on the fit" when this fit is separated and another's
-    Δα has the other sign (or is zero)."""
-    if chosen.verdict not in ("network scales better", "kernel scales better"):
-        return chosen.verdict
-    sign = np.sign(chosen.delta_alpha)
-    if all(np.sign(other.delta_alpha) == sign for other in others):
-        return chosen.verdict
-    return "depends on the fit"

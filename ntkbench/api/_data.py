@@ -52,6 +52,12 @@ class Dataset(abc.ABC):
         """
         return None
 
+    def test_pool_size(self) -> int | None:
+        """The largest `n_test` these options allow (the official test split, or what a class-balanced
+        draw from it can take), when known without loading; `None`: unknown. `ntkbench plan --pilot`
+        proposes no larger test set."""
+        return None
+
     def input_shape(self) -> tuple[int, ...] | None:
         """Shape of one input under these options, when known without loading (for architecture checks)."""
         return None

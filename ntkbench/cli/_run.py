@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--out", help="results directory of an earlier run, whose records say how long trainings until a rule take "
                                     "(default: runs/<spec name>, where it exists)")
     plan.add_argument("--memory-budget", metavar="SIZE", help="the budget to check cells against (default: half the free memory)")
+    plan.add_argument("--pilot", metavar="DIR",
+                      help="results directory of a pilot run of this spec (fewer seeds, sizes or a smaller test set): predict "
+                           "each compared pair's Δα half-width, as written and in other designs, and name the cheapest that decides")
+    plan.add_argument("--margin", type=float, metavar="DELTA",
+                      help="the margin of equivalence to size the study for (default: the spec's compare.margin)")
     add_seeds_together(plan)
     add_spec_changes(plan)
     plan.set_defaults(handler=_plan)
@@ -132,13 +138,23 @@ def apply_memory_budget(args: argparse.Namespace) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ..api import format_bytes, memory_budget
+    from ..api import InputError, format_bytes, memory_budget
     from ..runner import calibration, cell_groups, over_budget, plan_spec
+    if args.margin is not None and not (math.isfinite(args.margin) and args.margin > 0):
+        raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
+    if args.pilot is not None and not Path(args.pilot).is_dir():
+        raise InputError(f"--pilot {args.pilot}: no such results directory; run a pilot first, e.g. "
+                         f"ntkbench run {args.spec} --set sweep.seeds=[0,1,2] --out {args.pilot}")
     spec = load_changed_spec(args.spec, args)
     apply_memory_budget(args)
     budget, rates = memory_budget(), calibration()
-    out_dir = Path(args.out) if args.out else Path("runs") / spec.name
-    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir)
+    sizing = None
+    if args.pilot is not None:
+        from ..report import size_study
+
+        sizing = size_study(spec, args.pilot, rates, args.margin)  # an unfit pilot exits before anything is printed
+    out_dir = Path(args.out) if args.out else Path(args.pilot) if args.pilot else Path("runs") / spec.name
+    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=sizing.facts if sizing else None)
     groups: dict[tuple, list] = {}
     for plan in plans:
         groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
@@ -192,4 +208,14 @@ def _plan(args: argparse.Namespace) -> int:
     exceeding = over_budget(plans, budget)
     if exceeding:
         print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)
+    if sizing is None:
+        print(
+            "This plan predicts cost, not power: run a pilot (the spec with fewer seeds, sizes or a smaller test set, e.g. "
+            f"`ntkbench run {args.spec} --set sweep.seeds=[0,1,2] --out DIR`) and plan with --pilot DIR for each pair's "
+            "Δα half-width and the cheapest design that decides."
+        )
+        return 0
+    from ..report import sizing_text
+
+    print("\n" + sizing_text(sizing, spec))
     return 0

@@ -20,6 +20,8 @@ class ImageDataset(Dataset):
     class_counts: ClassVar[tuple[int, ...] | None] = None
     """Training-pool samples per class, when published (lets validation check sizes offline)."""
     pool_total: ClassVar[int]
+    test_class_counts: ClassVar[tuple[int, ...] | None] = None
+    """Official test samples per class, when published."""
 
     @abc.abstractmethod
     def load_raw(self, paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -36,6 +38,13 @@ class ImageDataset(Dataset):
         if self.class_counts is None:
             return None
         return sum(self.class_counts[c] for c in classes)
+
+    def test_pool_size(self) -> int | None:
+        """A class-balanced test set takes as many of each class as the rarest class has."""
+        if self.test_class_counts is None:
+            return None
+        counts = [self.test_class_counts[c] for c in self.options.classes] if self.options.classes else self.test_class_counts
+        return len(counts) * min(counts)
 
     def input_shape(self) -> tuple[int, ...]:
         return self.options.output_shape()

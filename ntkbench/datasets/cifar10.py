@@ -73,6 +73,7 @@ class CIFAR10(ImageDataset):
     )
     class_counts = (5000,) * 10
     pool_total = 50_000
+    test_class_counts = (1000,) * 10
 
     def load_raw(self, paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         archive = paths[ARCHIVE]

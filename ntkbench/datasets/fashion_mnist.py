@@ -55,3 +55,4 @@ class FashionMNIST(IdxImageDataset):
     )
     class_counts = (6000,) * 10
     pool_total = 60_000
+    test_class_counts = (1000,) * 10

@@ -35,3 +35,4 @@ class MNIST(IdxImageDataset):
     store = FileStore("mnist", idx_files(MIRRORS, CHECKSUMS))
     class_counts = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
     pool_total = 60_000
+    test_class_counts = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)

@@ -82,6 +82,9 @@ class TeacherStudent(Dataset):
     def pool_size(self) -> int:
         return self.options.pool
 
+    def test_pool_size(self) -> int:
+        return self.options.test_pool
+
     def input_shape(self) -> tuple[int, ...]:
         return (self.options.dim,)
 

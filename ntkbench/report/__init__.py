@@ -8,4 +8,6 @@ from ._leaderboard import leaderboard_is_current as leaderboard_is_current
 from ._leaderboard import render_leaderboard as render_leaderboard
 from ._leaderboard import write_html_leaderboard as write_html_leaderboard
 from ._leaderboard import write_leaderboard as write_leaderboard
+from ._sizing import size_study as size_study
+from ._sizing import sizing_text as sizing_text
 from ._terminal import exponents_text as exponents_text

@@ -8,7 +8,9 @@
    gap between the network and its kernel at initialisation.
 
 Each is *supported*, *contradicted* or *inconclusive* by the data of a spec, with the numbers it
-rests on, or *not tested* when the spec lacks what would test it (and then says what would).
+rests on, or *not tested* when the spec lacks what would test it (and then says what would). A
+kernel that is equivalent to the network (within the spec's margin) contradicts the claims as
+one that scales better does: it keeps pace.
 Learners are recognised by what they declare (`Learner.network_kernel`), never by name.
 """
 
@@ -78,7 +80,12 @@ def _comparisons(group: WidthGroup, ids: list[str]) -> dict[str, Comparison]:
 def _delta(group: WidthGroup, comparison: Comparison) -> str:
     interval = comparison.delta_interval
     shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
-    return f"`{comparison.learner_id}`: Δα = {comparison.delta_alpha:+.3f}{shown}, {group.verdict(comparison)}"
+    return f"`{comparison.learner_id}`: Δα = {comparison.delta_alpha:+.3f}{shown}, {group.decision(comparison).text()}"
+
+
+KEEPS_PACE = ("kernel scales better", "equivalent")
+"""Verdicts that contradict "the network scales better than this kernel": the kernel scales as well
+(within the margin) or better."""
 
 
 def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
@@ -89,12 +96,12 @@ def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     if not comparisons or group.comparison.reference is None:
         needed = " and ".join(_would_test(role) for role in wanted)
         return Claim(1, "not tested", f"needs {needed} beside the network")
-    verdicts = [group.verdict(c) for c in comparisons.values()]
+    verdicts = [group.decision(c).verdict for c in comparisons.values()]
     evidence = "; ".join(_delta(group, c) for c in comparisons.values())
     missing = [role for role in wanted if not present[role]]
     if missing:
         evidence += "; not in this spec: " + ", ".join(_would_test(role) for role in missing)
-    if "kernel scales better" in verdicts:
+    if any(v in KEEPS_PACE for v in verdicts):
         return Claim(1, "contradicted", evidence)
     if all(v == "network scales better" for v in verdicts) and not missing:
         return Claim(1, "supported", evidence)
@@ -112,7 +119,7 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     reference = curves[group.comparison.reference]
     plugins = load_all("learner").usable
     for learner_id, comparison in comparisons.items():
-        verdicts.append(group.verdict(comparison))
+        verdicts.append(group.decision(comparison).verdict)
         entry = next(e for e in summary.spec["learners"] if e["id"] == learner_id)
         text = _delta(group, comparison)
         pretrained_on = _held_out(plugins[entry["name"]], entry)
@@ -125,7 +132,7 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
                      f"(pre-trained on {pretrained_on}), {ratios[usable][-1]:.3f} at n = {int(n[-1])}")
         parts.append(text)
     evidence = "; ".join(parts)
-    if "kernel scales better" in verdicts:
+    if any(v in KEEPS_PACE for v in verdicts):
         return Claim(2, "contradicted", evidence)
     if all(v == "network scales better" for v in verdicts):
         return Claim(2, "supported", evidence)
@@ -150,19 +157,19 @@ def _third_claim(summary: SpecSummary) -> Claim:
     if not ids or not all(comparisons for _, comparisons in by_width):
         return Claim(3, "not tested", f"needs {_would_test('initial')} beside the network in the width sweep")
     learner = ids[0]
-    verdicts = [(width, summary.groups[k].verdict(c[learner]), c[learner]) for k, (width, c) in enumerate(by_width)]
+    decisions = [(width, summary.groups[k].decision(c[learner]), c[learner]) for k, (width, c) in enumerate(by_width)]
     evidence = "; ".join(
         f"width {width}: Δα = {c.delta_alpha:+.3f}"
         + (f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else "")
-        + f", {verdict}"
-        for width, verdict, c in verdicts
+        + f", {decision.text()}"
+        for width, decision, c in decisions
     )
     evidence = f"network against `{learner}`, " + evidence
-    largest = verdicts[-1][1]
+    largest = decisions[-1][1].verdict
     if largest == "network scales better":
         return Claim(3, "supported", evidence)
-    if largest in ("kernel scales better", "not separated") and verdicts[0][1] == "network scales better":
-        return Claim(3, "contradicted", evidence + "; the gap closes at the largest width")
+    if largest in KEEPS_PACE:
+        return Claim(3, "contradicted", evidence + "; there is no gap at the largest width")
     return Claim(3, "inconclusive", evidence)
 
 

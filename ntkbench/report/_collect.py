@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import MODELS, Comparison, Curve, SpecComparison, compare, robust_verdict
+from ..analysis import DEFAULT_MARGIN, MODELS, Comparison, Curve, Decision, SpecComparison, compare, decide
 from ..api import load_all
 from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
 from ..spec import DEFAULT_REFERENCE
@@ -45,14 +45,14 @@ class WidthGroup:
     metrics_left_out: str | None = None
     """Why a metric is not among `fits` (test losses that are different quantities), or None."""
 
-    def verdict(self, chosen: Comparison) -> str:
-        """The verdict on one learner of `comparison`, robust to the choice of law and metric (`robust_verdict`)."""
-        others = [
-            other
-            for fits in self.fits.values() if fits is not self.comparison
+    def decision(self, chosen: Comparison) -> Decision:
+        """The verdict on one learner of `comparison`, weighed against every other law and metric (`decide`)."""
+        others = {
+            key: other
+            for key, fits in self.fits.items() if fits is not self.comparison
             for other in fits.comparisons if other.learner_id == chosen.learner_id
-        ]
-        return robust_verdict(chosen, others)
+        }
+        return decide(chosen, others)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
     n_min = spec["fit"]["n_min"] or n_train[0]
     n_max = spec["fit"]["n_max"] or n_train[-1]
     window = (n_train >= n_min) & (n_train <= n_max)
-    reference = spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)  # specs run before `compare` existed
+    compared = spec.get("compare", {})  # specs run before `compare` existed have none
+    reference, margin = compared.get("reference", DEFAULT_REFERENCE), compared.get("margin", DEFAULT_MARGIN)
     fit = spec["fit"]
     chosen_law = fit.get("model", "power_law")
 
@@ -102,7 +103,7 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
                   c.outcomes[:, window] if c.outcomes is not None else None)
             for c in metric_curves
         ]
-        return compare(windowed, law, reference, fit.get("one_seed", "no_interval"))
+        return compare(windowed, law, reference, fit.get("one_seed", "no_interval"), margin)
 
     chosen = comparison(curves, chosen_law)
     losses = {record.test_loss_measures for record in records.current.values() if record.ok}

@@ -26,3 +26,13 @@ def learner_colors(learner_ids: list[str]) -> dict[str, str]:
         order += [PALETTE[STRONG + (start + step) % (len(PALETTE) - STRONG)] for step in range(len(PALETTE) - STRONG)]
         colors[learner_id] = next((color for color in order if color not in taken), order[0])
     return colors
+
+
+VERDICT_COLORS = {
+    "network scales better": "#1a9850",
+    "kernel scales better": "#d73027",
+    "equivalent": "#4575b4",
+    "inconclusive": "#969696",
+    "depends on the fit": "#fdae61",
+}
+"""A colour per verdict (the forest plot's); verdicts without an interval are not drawn."""

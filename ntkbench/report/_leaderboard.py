@@ -21,7 +21,7 @@ from ..runner import write_atomically
 from ._collect import SpecSummary, load_results, summarize
 from ._html import markdown_to_html
 from ._markdown import spec_section, summary_table
-from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_metric, save_png, svg_text
+from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_forest, plot_metric, save_png, svg_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +81,12 @@ def render_leaderboard(
         "machine and the dates they were computed.</sub>",
         "",
     ]
-    if len(summaries) > 1:
-        lines += summary_table(summaries)
     figures: list[Figure] = []
-    used: set[str] = set()
+    used = {f"{out_file.stem}_summary_forest"}  # no spec's figures take the summary's name
+    if len(summaries) > 1:
+        forest = Figure(f"{out_file.stem}_summary_forest.png", functools.partial(plot_forest, summaries))
+        figures.append(forest)
+        lines += summary_table(summaries) + [f"![Δα of every learner against its reference, every spec]({forest.name})", ""]
     for summary in summaries:
         stem = f"{out_file.stem}_{summary.name}"
         suffix = 2

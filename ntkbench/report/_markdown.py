@@ -172,19 +172,21 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
         ]
         lines += ["Irreducible error c of the saturating fit, with its 95% interval: " + "; ".join(floors) + ".", ""]
     if comparison.reference is not None and comparison.comparisons:
-        rows = [
-            [
+        rows = []
+        for c in comparison.comparisons:
+            decision = group.decision(c)
+            rows.append([
                 f"`{c.learner_id}`",
                 f"{c.delta_alpha:+.3f}",
                 _interval_cell(c.delta_interval, None),
-                group.verdict(c),
+                _interval_cell(c.equivalence_interval, None),
+                decision.text(),
+                "; ".join(decision.caveats) or "—",
                 f"{c.error_ratio:.3f} (n={c.ratio_n})",
                 _interval_cell(c.ratio_interval, None),
-            ]
-            for c in comparison.comparisons
-        ]
+            ])
         headers = [
-            "learner", f"Δα = α({comparison.reference}) − α(learner)", "95% CI", "verdict",
+            "learner", f"Δα = α({comparison.reference}) − α(learner)", "95% CI", "90% CI", "verdict", "beside it",
             f"{metric} ratio {comparison.reference} / learner", "95% CI",
         ]
         lines += [
@@ -214,7 +216,8 @@ def _every_fit_lines(group: WidthGroup) -> list[str]:
         rows.append(row)
     note = [f"{group.metrics_left_out}.", ""] if group.metrics_left_out else []
     return [
-        "Δα under every law and metric (a verdict needs the spec's own to be separated and all to agree in sign):",
+        "Δα under every law and metric (another overrules the spec's own only when it is separated with the other sign, "
+        "predicts the largest n at least as well with the other sign, or, against \"equivalent\", lies beyond the margin):",
         "",
         tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
         "",
@@ -228,9 +231,12 @@ EXPLANATION = [
     "lies entirely above; learners whose intervals overlap share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
     "Training: the steps a trained learner took at the largest n and its worst train error over all cells; "
     "NOT CONVERGED counts the cells that reached `max_steps` before their `until` rule. "
-    "Verdict from the interval of Δα under the spec's law and metric: above 0, the network's error falls faster "
-    "with n; below 0, the learner's; containing 0, the data do not separate them; \"depends on the fit\" when "
-    "another law or metric gives Δα the other sign.",
+    "Verdict from the interval of Δα under the spec's law and metric: equivalent when its 90% interval lies inside "
+    "±margin (`compare.margin`; two one-sided tests at 5%); else network (or kernel) scales better when its 95% "
+    "interval lies above (below) 0; else inconclusive, with the seeds (and test-set size) whose expected interval "
+    "at the observed Δα would decide. \"depends on the fit\" when another law or metric overrules it: separated "
+    "with the other sign, or with the other sign and predicting the largest n at least as well (held-out error), "
+    "or, against \"equivalent\", lying beyond the margin. Other disagreements are listed beside the verdict.",
     "",
 ]
 
@@ -243,6 +249,7 @@ def _fit_lines(summary: SpecSummary) -> list[str]:
     return [
         f"- fit: {chosen}, {_law_formula(comparison.model)}, on log axes over {n_min} ≤ n ≤ {n_max}",
         f"- intervals: 95%, {comparison.resampling}",
+        f"- margin of equivalence: ±{comparison.margin:g} in α (`compare.margin`)",
         "",
     ]
 
@@ -413,4 +420,4 @@ def summary_table(summaries: list[SpecSummary]) -> list[str]:
 def _delta_cell(group: WidthGroup, comparison: Comparison) -> str:
     interval = comparison.delta_interval
     shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
-    return f"{comparison.delta_alpha:+.3f}{shown} {group.verdict(comparison)}"
+    return f"{comparison.delta_alpha:+.3f}{shown} {group.decision(comparison).text()}"

@@ -1,5 +1,5 @@
 """The leaderboard's figures: each learner's metric against n, Δα against the reference, α against
-width, and the kernel dynamics.
+width, the kernel dynamics, and the summary's forest plot of every spec's Δα.
 
 Each function builds a matplotlib figure; `save_png` and `svg_text` write it out (the Markdown
 leaderboard links PNGs, the HTML one inlines SVG). A learner has one colour in every figure of a
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..runner import write_atomically
 from ._collect import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
-from ._colors import learner_colors
+from ._colors import VERDICT_COLORS, learner_colors
 
 BAND_ALPHA = 0.15
 WIDTH_OFFSET = 0.08
@@ -220,4 +220,55 @@ def plot_dynamics(summary: SpecSummary) -> Any:
     for axes in panels[1]:
         axes.set_xlabel("training step + 1")
     figure.suptitle(summary.name)
+    return figure
+
+
+FOREST_LIMIT = 1.0
+"""The forest plot's Δα axis ends at ±this; intervals beyond it end in an arrow."""
+
+
+def plot_forest(summaries: list[SpecSummary]) -> Any:
+    """Every spec's Δα against its reference for each learner, with its 95% interval, the spec's ±margin
+    band (shaded), coloured by verdict; one row per spec, width and learner, in the summary's order."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rows = []
+    for summary in summaries:
+        if summary.spec.get("dynamics"):
+            continue
+        for group in summary.groups:
+            for comparison in group.comparison.comparisons:
+                if comparison.delta_interval is None:
+                    continue
+                label = summary.name + (f" w{group.width}" if group.width is not None else "") + f": {comparison.learner_id}"
+                rows.append((label, comparison, group.decision(comparison)))
+    figure, axes = plt.subplots(figsize=(7.2, 1.2 + 0.28 * max(len(rows), 1)), dpi=120)
+    if not rows:
+        axes.text(0.5, 0.5, "no comparison with an interval yet", transform=axes.transAxes, ha="center", va="center")
+        return figure
+    reach = max(max(abs(c.delta_interval.low), abs(c.delta_interval.high)) for _, c, _ in rows)
+    limit = min(FOREST_LIMIT, 1.1 * reach)
+    for row, (_, comparison, decision) in enumerate(rows):
+        y = len(rows) - 1 - row
+        color = VERDICT_COLORS.get(decision.verdict, "black")
+        axes.fill_between([-decision.margin, decision.margin], y - 0.4, y + 0.4, color="#4575b4", alpha=0.12, linewidth=0)
+        low, high = (max(-limit, comparison.delta_interval.low), min(limit, comparison.delta_interval.high))
+        axes.plot([low, high], [y, y], color=color, linewidth=2, solid_capstyle="butt")
+        for end, clipped, marker in ((low, comparison.delta_interval.low < -limit, "<"), (high, comparison.delta_interval.high > limit, ">")):
+            if clipped:
+                axes.plot(end, y, marker=marker, color=color, markersize=6)
+        axes.plot(np.clip(comparison.delta_alpha, -limit, limit), y, "o", color=color, markersize=5)
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)], fontsize=7)
+    axes.set_ylim(-0.6, len(rows) - 0.4)
+    axes.set_xlim(-limit, limit)
+    axes.set_xlabel("Δα = α(reference) − α(learner)   (> 0: the reference scales better)")
+    shown = [verdict for verdict in VERDICT_COLORS if any(d.verdict == verdict for _, _, d in rows)]
+    handles = [Line2D([], [], color=VERDICT_COLORS[v], linewidth=2, marker="o") for v in shown]
+    handles.append(Patch(color="#4575b4", alpha=0.12, linewidth=0))
+    axes.legend(handles, [*shown, "±margin (compare.margin)"], fontsize=7, loc="lower right")
+    axes.set_title("Δα with its 95% interval, every spec", fontsize=10)
+    axes.grid(True, axis="x", alpha=0.3)
     return figure

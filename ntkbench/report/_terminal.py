@@ -31,7 +31,7 @@ def exponents_text(summary: SpecSummary) -> str:
                 delta = f"{c.delta_alpha:+.3f}" + (
                     f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else ""
                 )
-                verdict = group.verdict(c)
+                verdict = group.decision(c).text()
             rows.append([fit.rank or "—", learner, alpha, f"{last:.4f}" if last == last else "—", delta, verdict])
         metric = summary.spec["metric"]
         n_last = int(group.curves[0].n_values[-1])

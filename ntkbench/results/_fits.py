@@ -26,9 +26,14 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
     spec names), `rank`, `in_front`, `final_metric` (the seed mean at the largest n of the fit
     window) with its interval, `reference`, `delta_alpha` with `delta_low`/`delta_high` (the
     reference's α minus this learner's: positive when the reference improves faster with n; NaN
-    for the reference itself), `verdict` (robust to the
-    choice of law and metric, as in the leaderboard) and `reason` (why an exponent or interval is
-    missing). An empty frame for a dynamics spec.
+    for the reference itself), its 90% interval `delta_low90`/`delta_high90` and the two parts of
+    its variance (`delta_seed_variance`, `delta_test_variance`), `margin` (`compare.margin`),
+    `verdict` (weighed against every law and metric, as in the leaderboard: `network scales better`,
+    `kernel scales better`, `equivalent` (within ±margin), `inconclusive`, `depends on the fit`, ...),
+    `caveats` (what the leaderboard reports beside the verdict, `; `-separated), for an
+    inconclusive verdict `seeds_to_decide` (the seeds whose expected interval would decide, at this
+    `n_test`) and `larger_n_test` with `seeds_with_larger_n_test` (a larger test set that needs fewer
+    seeds), and `reason` (why an exponent or interval is missing). An empty frame for a dynamics spec.
     """
     pandas = import_pandas()
     rows: list[dict[str, Any]] = []
@@ -43,6 +48,9 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
             mean = fit.curve.mean()
             final = float(mean[-1]) if len(mean) else math.nan
             other = against.get(learner_id)
+            decision = group.decision(other) if other else None
+            spread = other.delta_spread if other else None
+            deciding = decision.would_decide if decision else None
             row = {
                 "spec": summary.name,
                 "width": group.width,
@@ -67,8 +75,25 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
                 "delta_alpha": other.delta_alpha if other else math.nan,
                 "delta_low": _bounds(other.delta_interval if other else None)[0],
                 "delta_high": _bounds(other.delta_interval if other else None)[1],
-                "verdict": group.verdict(other) if other else ("reference" if learner_id == comparison.reference else None),
+                "delta_low90": _bounds(other.equivalence_interval if other else None)[0],
+                "delta_high90": _bounds(other.equivalence_interval if other else None)[1],
+                "delta_seed_variance": _value(spread.seed_variance if spread else None),
+                "delta_test_variance": _value(spread.test_variance if spread else None),
+                "margin": comparison.margin,
+                "verdict": decision.verdict if decision else ("reference" if learner_id == comparison.reference else None),
+                "caveats": "; ".join(decision.caveats) if decision else "",
+                "seeds_to_decide": deciding.seeds if deciding else None,
+                "larger_n_test": deciding.n_test if deciding else None,
+                "seeds_with_larger_n_test": deciding.seeds_with_n_test if deciding else None,
                 "reason": fit.reason,
             }
             rows.append(row)
-    return pandas.DataFrame(rows)
+    frame = pandas.DataFrame(rows)
+    for column in ("seeds_to_decide", "larger_n_test", "seeds_with_larger_n_test"):
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _value(value: float | None) -> float:
+    return math.nan if value is None else value

@@ -11,9 +11,11 @@ from ._checks import prediction_problem as prediction_problem
 from ._groups import cell_groups as cell_groups
 from ._metrics import decode_outcomes as decode_outcomes
 from ._plan import CellPlan as CellPlan
+from ._plan import RecordedFacts as RecordedFacts
 from ._plan import budget_refusal as budget_refusal
 from ._plan import over_budget as over_budget
 from ._plan import plan_spec as plan_spec
+from ._plan import recorded_facts as recorded_facts
 from ._plan import refuse_over_budget as refuse_over_budget
 from ._provenance import describe_code as describe_code
 from ._provenance import source_of as source_of

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import Any
 
 from ..api import CellCost, CostContext, InputError, format_bytes
 from ..spec import Spec
@@ -30,27 +31,38 @@ class CellPlan:
     seconds: float | None
 
 
+RecordedFacts = dict[tuple[str, int | None], dict[int, dict[str, float]]]
+"""Per (learner, width) and n: numeric facts of earlier records, averaged over seeds (`recorded_facts`)."""
+
+
 def plan_spec(
-    spec: Spec, *, detailed: bool, rates: dict[str, float] | None = None, records: str | Path | None = None
+    spec: Spec,
+    *,
+    detailed: bool,
+    rates: dict[str, float] | None = None,
+    records: str | Path | None = None,
+    recorded: RecordedFacts | None = None,
 ) -> list[CellPlan]:
     """Estimate every cell of `spec`. `detailed` traces to count FLOPs and times computations for a
     few seconds (`measuring`; it needs `rates` for seconds). `records`: a results directory of an
     earlier run of this spec, whose records tell the learners what they cannot know before
-    running (`CostContext.recorded`: how long a training `until` a rule took)."""
+    running (`CostContext.recorded`: how long a training `until` a rule took); or those facts
+    themselves as `recorded` (`recorded_facts` of another version of the spec)."""
+    if recorded is None:
+        recorded = recorded_facts(spec.as_dict(), records) if records is not None else {}
     if not detailed:
-        return _plan_cells(spec, detailed, rates, records)
+        return _plan_cells(spec, detailed, rates, recorded)
     from ..numerics._costs import measuring
     from ..numerics._measured import save
 
     with measuring():
-        plans = _plan_cells(spec, detailed, rates, records)
+        plans = _plan_cells(spec, detailed, rates, recorded)
     save()
     return plans
 
 
-def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, records: str | Path | None) -> list[CellPlan]:
+def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, recorded: RecordedFacts) -> list[CellPlan]:
     spec_dict = spec.as_dict()
-    recorded = recorded_facts(spec, records) if records is not None else {}
     dataset = spec.dataset.instantiate()
     input_shape, num_classes = dataset.input_shape(), dataset.num_classes() or FALLBACK_CLASSES
     if input_shape is None:
@@ -92,13 +104,14 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
     return plans
 
 
-def recorded_facts(spec: Spec, directory: str | Path) -> dict[tuple[str, int | None], dict[int, dict[str, float]]]:
-    """Per (learner, width) and n: the numeric facts of the successful records of `spec`'s cells in
-    `directory` (their `info`), averaged over seeds. Nothing for a directory without records."""
+def recorded_facts(spec_dict: dict[str, Any], directory: str | Path) -> RecordedFacts:
+    """Per (learner, width) and n: the numeric facts of the successful records of the cells of
+    `spec_dict` (a spec's canonical dict) in `directory` (their `info`), averaged over seeds.
+    Nothing for a directory without records."""
     if not (Path(directory) / SPEC_FILE).exists():
         return {}
     sums: dict[tuple, dict[int, dict[str, list[float]]]] = {}
-    for cell, record in RecordStore(directory).load(spec.as_dict(), set_aside=False).current.items():
+    for cell, record in RecordStore(directory).load(spec_dict, set_aside=False).current.items():
         if not record.ok:
             continue
         facts = sums.setdefault((cell.learner_id, cell.width), {}).setdefault(cell.n_train, {})

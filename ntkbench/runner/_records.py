@@ -20,12 +20,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..api import InputError, RunFailure
-from ..spec import content_hash
+from ..spec import DEFAULT_MARGIN, DEFAULT_REFERENCE, content_hash
 from ._cells import Cell, cell_key, cells_of
 
 RECORD_FORMAT = 1
@@ -64,6 +64,11 @@ class _StoredSweep(_RecordPart):
     width: list[int] | None = None
 
 
+class _StoredCompare(_RecordPart):
+    reference: str = DEFAULT_REFERENCE
+    margin: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_MARGIN
+
+
 class StoredSpec(_RecordPart):
     """What a results directory's `spec.json` must hold for its records to be read (the canonical dict
     of `Spec.as_dict`; this checks its shape, not every value)."""
@@ -75,6 +80,7 @@ class StoredSpec(_RecordPart):
     sweep: _StoredSweep
     metric: str
     fit: dict[str, Any]
+    compare: _StoredCompare = _StoredCompare()
 
 
 class Record(_RecordPart):

@@ -6,6 +6,7 @@ Validation runs in two phases. The core fields are checked by `SpecModel`; each 
 declares; then the rules that involve several sections (`_rules.py`) run.
 """
 
+from ._models import DEFAULT_MARGIN as DEFAULT_MARGIN
 from ._models import DEFAULT_REFERENCE as DEFAULT_REFERENCE
 from ._models import PERFORMANCE_ONLY as PERFORMANCE_ONLY
 from ._models import DynamicsSpec as DynamicsSpec

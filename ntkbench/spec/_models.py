@@ -19,6 +19,9 @@ LearnerId = Annotated[str, Field(pattern=LEARNER_ID_PATTERN, max_length=160)]
 """A learner's id: an identifier, or one a grid made (`random_features[width=64]`)."""
 Metric = Literal["test_error", "test_loss"]
 DEFAULT_REFERENCE = "network"
+DEFAULT_MARGIN = 0.05
+"""`compare.margin`: differences of α smaller than this are equivalent. 0.05 changes the ratio of two
+errors by 10^0.05 ≈ 1.12, about 12%, per decade of n."""
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 """A seed: what numpy's and jax's generators take (jax keys are 32-bit)."""
@@ -96,6 +99,10 @@ class CompareSpec(StrictModel):
     reference: LearnerId = DEFAULT_REFERENCE
     """The id of the learner every other is compared with (Δα and the error ratio). When the spec
     has no learner of that id and leaves this out, the leaderboard shows no comparison."""
+    margin: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_MARGIN
+    """The margin of equivalence, in units of α: a learner is "equivalent" to the reference when the
+    90% interval of Δα lies inside ±margin. The default, 0.05, changes the ratio of two errors by
+    about 12% per decade of n."""
 
 
 class SpecModel(StrictModel):
@@ -171,6 +178,7 @@ class Spec:
     fit_n_max: int | None
     fit_model: str
     reference: str = DEFAULT_REFERENCE
+    margin: float = DEFAULT_MARGIN
     fit_one_seed: str = "no_interval"
     dynamics: DynamicsSpec | None = None
     plugins: tuple[str, ...] = ()
@@ -189,7 +197,7 @@ class Spec:
             "metric": self.metric,
             "fit": {"n_min": self.fit_n_min, "n_max": self.fit_n_max, "model": self.fit_model}
             | ({"one_seed": self.fit_one_seed} if self.fit_one_seed != "no_interval" else {}),
-            "compare": {"reference": self.reference},
+            "compare": {"reference": self.reference, "margin": self.margin},
         } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {}) | (
             {"plugins": list(self.plugins)} if self.plugins else {}
         )

@@ -171,6 +171,7 @@ def parse_spec(
         fit_model=core.fit.model,
         fit_one_seed=core.fit.one_seed,
         reference=core.compare.reference,
+        margin=core.compare.margin,
         dynamics=core.dynamics,
         plugins=plugins,
     )

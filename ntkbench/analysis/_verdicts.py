@@ -1,0 +1,178 @@
+"""The leaderboard's verdict on a learner against the reference: the spec's own law and metric,
+checked against the other laws and metrics, and for an inconclusive one the design that would decide.
+
+The spec's own law and metric give the verdict (`verdict`). Another fit (law, metric) overrules a
+separated verdict, making it "depends on the fit", only when it is itself separated with the other
+sign, or when it gives Δα the other sign and predicts the held-out largest sizes at least as well
+(its law's held-out error, summed over the two learners, is at most the spec's). An "equivalent"
+verdict is overruled by a fit whose interval lies entirely outside ±margin. Every other
+disagreement is a caveat beside the verdict: a fit whose own interval is uninformative, or that
+describes the data worse, does not veto a clear result. Under the saturating law the floors are
+part of the comparison: a learner that approaches a higher floor more steeply does not scale
+better, so such a fit disagrees with nobody; it is a caveat.
+
+`tests/test_verdicts.py` justifies the rule in simulated sweeps: with a true gap, at most 5% of
+verdicts are a false "depends on the fit"; without one, "scales better" is no more frequent than
+under the rule that vetoed on any disagreement in sign.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._compare import Comparison
+from ._intervals import DECISIVE, SEPARATED, Spread, Verdict, verdict
+
+FLOOR_TOLERANCE = 0.05
+"""Two floors of the saturating law differ when they are further apart than this fraction of the
+reference's metric at the largest n."""
+MAX_SEEDS = 100
+"""`WouldDecide` looks for designs of at most this many seeds."""
+LARGER_TEST = 4
+"""`WouldDecide`'s other design has a test set this many times the current one."""
+
+FitKey = tuple[str, str]
+"""(law, metric) of one fit of a spec's records."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WouldDecide:
+    """The designs whose expected interval, at the observed Δα, would decide (exclude 0 or lie inside
+    ±margin): the fewest seeds at the current test-set size, and the fewest with a test set
+    `LARGER_TEST` times larger (given when it needs fewer seeds). None: not within `MAX_SEEDS`."""
+
+    seeds: int | None
+    n_test: int | None = None
+    seeds_with_n_test: int | None = None
+
+    def text(self, margin: float) -> str:
+        larger = f"{self.seeds_with_n_test} seeds and n_test {self.n_test}" if self.seeds_with_n_test else None
+        if self.seeds is not None:
+            alternative = f" (or {larger})" if larger else ""
+            return f"about {self.seeds} seeds{alternative} would decide at ±{margin:g}"
+        if larger:
+            return f"about {larger} would decide at ±{margin:g} (seeds alone: more than {MAX_SEEDS})"
+        return f"no design of up to {MAX_SEEDS} seeds would decide at ±{margin:g}: Δα lies too near the margin"
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """A learner's verdict against the reference, with what is reported beside it."""
+
+    verdict: Verdict
+    margin: float
+    caveats: tuple[str, ...] = ()
+    """Disagreements that do not overrule the verdict, and differences smaller than the margin; for
+    "depends on the fit", the fit that overruled."""
+    would_decide: WouldDecide | None = None
+    """For "inconclusive": the designs that would decide."""
+
+    @property
+    def label(self) -> str:
+        """The verdict as the leaderboard names it ("equivalent (within ±0.05)")."""
+        return f"equivalent (within ±{self.margin:g})" if self.verdict == "equivalent" else self.verdict
+
+    def text(self) -> str:
+        """The label, and for "inconclusive" what would decide."""
+        if self.verdict == "inconclusive" and self.would_decide is not None:
+            return f"inconclusive: {self.would_decide.text(self.margin)}"
+        return self.label
+
+
+def fit_label(key: FitKey) -> str:
+    law, metric = key
+    return f"{law.replace('_', ' ')}, {metric}"
+
+
+def _delta_text(comparison: Comparison) -> str:
+    interval = comparison.delta_interval
+    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
+    return f"Δα = {comparison.delta_alpha:+.3f}{shown}"
+
+
+def _steeper_towards_higher_floor(comparison: Comparison) -> bool:
+    """Under the saturating law: whether the learner with the larger α has the higher floor, by more
+    than `FLOOR_TOLERANCE` of the reference's metric at the largest n."""
+    if comparison.floors is None:
+        return False
+    reference_floor, learner_floor = comparison.floors
+    return float(np.sign(comparison.delta_alpha)) * (learner_floor - reference_floor) < -FLOOR_TOLERANCE * comparison.scale
+
+
+def _floors_text(comparison: Comparison) -> str:
+    reference_floor, learner_floor = comparison.floors
+    return f"but the steeper one approaches a higher floor (c = {reference_floor:.4g} against {learner_floor:.4g})"
+
+
+def decide(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
+    """The verdict of `chosen` (the spec's own law and metric) weighed against `others` (the same
+    learner under every other law and metric), as the module docstring says."""
+    margin, own = chosen.margin, chosen.verdict
+    if own in SEPARATED:
+        return _separated(chosen, others)
+    if own == "equivalent":
+        caveats = []
+        if chosen.delta_interval.excludes_zero():
+            caveats.append(f"{_delta_text(chosen)}: a difference smaller than the margin")
+        for key, other in others.items():
+            if other.delta_interval is None:
+                continue
+            label = f"{fit_label(key)}: {_delta_text(other)}"
+            if other.delta_interval.beyond(margin) and _steeper_towards_higher_floor(other):
+                caveats.append(f"{label}, beyond ±{margin:g}, {_floors_text(other)}")
+            elif other.delta_interval.beyond(margin):
+                return Decision("depends on the fit", margin, (f"{label}, beyond ±{margin:g}",))
+            elif other.delta_interval.excludes_zero():
+                caveats.append(f"{label}: a difference smaller than the margin")
+        return Decision("equivalent", margin, tuple(caveats))
+    if own == "inconclusive":
+        return Decision(own, margin, (), would_decide(chosen.delta_alpha, chosen.delta_spread, margin))
+    return Decision(own, margin)
+
+
+def _separated(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
+    margin, sign = chosen.margin, 1.0 if chosen.verdict == "network scales better" else -1.0
+    caveats = []
+    if _steeper_towards_higher_floor(chosen):
+        caveats.append(f"saturating law: {_floors_text(chosen)}")
+    for key, other in others.items():
+        if np.sign(other.delta_alpha) != -sign:
+            continue
+        label = f"{fit_label(key)}: {_delta_text(other)}"
+        if _steeper_towards_higher_floor(other):
+            caveats.append(f"{label}, the other sign, {_floors_text(other)}")
+        elif other.delta_interval is not None and other.delta_interval.excludes_zero():
+            return Decision("depends on the fit", margin, (f"{label} separates them with the other sign",))
+        elif chosen.held_out is not None and other.held_out is not None and other.held_out <= chosen.held_out:
+            return Decision("depends on the fit", margin, (
+                f"{label} has the other sign and predicts the largest n at least as well (held-out error "
+                f"{other.held_out:.3f} against {chosen.held_out:.3f})",
+            ))
+        else:
+            caveats.append(f"{label}, the other sign, not separated and predicting the largest n less well")
+    return Decision(chosen.verdict, margin, tuple(caveats))
+
+
+def would_decide(delta: float, spread: Spread | None, margin: float) -> WouldDecide | None:
+    """The designs whose expected interval around `delta` would decide at `margin` (see `WouldDecide`);
+    None without a spread."""
+    if spread is None:
+        return None
+    seeds = None if spread.seed_variance is None else _fewest_seeds(delta, spread, margin, None, spread.seeds + 1)
+    if spread.test_variance is None:
+        return WouldDecide(seeds)
+    larger = LARGER_TEST * spread.n_test
+    with_larger = _fewest_seeds(delta, spread, margin, larger, spread.seeds)
+    if with_larger is None or (seeds is not None and with_larger >= seeds):
+        return WouldDecide(seeds)
+    return WouldDecide(seeds, larger, with_larger)
+
+
+def _fewest_seeds(delta: float, spread: Spread, margin: float, n_test: int | None, start: int) -> int | None:
+    for seeds in range(max(start, 2), MAX_SEEDS + 1):
+        if verdict(delta, spread.at(seeds, n_test), margin) in DECISIVE:
+            return seeds
+    return None

@@ -1,0 +1,289 @@
+"""Sizing a study before it runs (`ntkbench plan SPEC --pilot DIR`): from a pilot run of the spec,
+the Δα half-width every compared pair would have in the spec as written and in designs that vary
+the seeds, the test-set size and the largest n, each with its planned time, and the cheapest
+design that decides every pair at the margin.
+
+A pilot is the spec run with fewer seeds, fewer sizes or a smaller test set (`ntkbench run SPEC
+--set sweep.seeds=[0,1,2] --out DIR`). Its records are reused: a cell of the full design whose key
+the pilot already holds costs nothing, when the full run writes to the pilot's directory. A design
+*decides* a pair when its expected interval at the pilot's Δα excludes 0 or lies inside ±margin
+(`ntkbench.analysis.verdict`); the half-widths come from `ntkbench.analysis._power`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import DECISIVE, verdict
+from ..analysis._power import Projection, project
+from ..api import InputError, SpecError
+from ..runner import RecordedFacts, RecordStore, cell_key, plan_spec, recorded_facts
+from ..spec import Spec, parse_spec
+from ._collect import SpecSummary, load_results, summarize
+
+MAX_SEEDS = 20
+"""Designs of at most this many seeds."""
+TEST_FACTORS = (1, 2, 4)
+"""Designs with the spec's n_test times each of these (up to the dataset's test pool)."""
+SIZE_STEPS = (-1, 0, 1, 2)
+"""Designs with the spec's sizes, one fewer, or one or two more steps of its ladder."""
+COMPARED = ("dataset", "architecture", "metric", "plugins")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One compared pair of the pilot: (width, learner id) against the reference."""
+
+    width: int | None
+    learner_id: str
+    projection: Projection
+
+    @property
+    def label(self) -> str:
+        return self.learner_id + (f" (width {self.width})" if self.width is not None else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    seeds: int
+    n_test: int
+    n_train: tuple[int, ...]
+    seconds: float | None
+    """Planned compute of the cells the pilot does not hold (None: a learner gives no estimate)."""
+    half_widths: dict[str, float]
+    """Per pair (its label): the expected 95% half-width of Δα."""
+    deciding: dict[str, bool]
+
+    @property
+    def decides(self) -> bool:
+        return all(self.deciding.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizing:
+    pilot: SpecSummary
+    pairs: list[Pair]
+    margin: float
+    as_written: Design
+    designs: list[Design]
+    facts: RecordedFacts
+    """What the pilot's records say of the cells' costs (how long trainings until a rule took)."""
+
+    def cheapest(self, label: str | None = None) -> Design | None:
+        """The design of least planned time that decides every pair (or the pair `label`)."""
+        deciding = [d for d in self.designs if d.seconds is not None and (d.decides if label is None else d.deciding[label])]
+        return min(deciding, key=lambda d: (d.seconds, d.seeds, d.n_test, d.n_train[-1]), default=None)
+
+
+def _differences(spec: dict[str, Any], pilot: dict[str, Any]) -> list[str]:
+    """How the pilot's stored spec differs from `spec` beyond what a pilot may change."""
+    found = []
+    if pilot["name"] != spec["name"]:
+        found.append(f"its name is {pilot['name']!r}, the spec's {spec['name']!r}")
+    for section in COMPARED:
+        theirs, ours = pilot.get(section), spec.get(section)
+        if section == "dataset":
+            theirs, ours = ({k: v for k, v in d.items() if k != "n_test"} for d in (theirs, ours))
+        if theirs != ours:
+            found.append(f"its {section} differs from the spec's")
+    ours = {learner["id"]: learner for learner in spec["learners"]}
+    for learner in pilot["learners"]:
+        if ours.get(learner["id"]) != learner:
+            found.append(f"its learner {learner['id']!r} is not the spec's")
+    if pilot.get("compare", {}).get("reference") != spec["compare"]["reference"]:
+        found.append("its compare.reference differs")
+    widths = set(spec["sweep"].get("width") or [None])
+    if not set(pilot["sweep"].get("width") or [None]) <= widths:
+        found.append("it has widths the spec does not")
+    return found
+
+
+def load_pilot(spec: Spec, directory: str | Path) -> SpecSummary:
+    """The pilot's records, fitted, after checking that they are a pilot of `spec`.
+
+    **Raises:** `InputError` for a directory without results, of another spec, or with one seed.
+    """
+    summary = summarize(load_results(directory, set_aside=False))
+    differences = _differences(spec.as_dict(), summary.spec)
+    if differences:
+        raise InputError(f"--pilot {directory}: not a pilot of {spec.source}: " + "; ".join(differences))
+    seeds = len(summary.spec["sweep"]["seeds"])
+    if seeds < 2:
+        raise InputError(f"--pilot {directory}: the pilot has {seeds} seed; at least 2 are needed to measure the seeds' "
+                         "part of the interval (run it with --set sweep.seeds=[0,1] or more)")
+    if summary.spec.get("dynamics"):
+        raise InputError(f"--pilot {directory}: a dynamics spec compares no exponents; there is nothing to size")
+    return summary
+
+
+def _pairs(pilot: SpecSummary) -> list[Pair]:
+    pairs = []
+    for group in pilot.groups:
+        comparison = group.comparison
+        windowed = [fit.curve for fit in comparison.fits]
+        for compared in comparison.comparisons:
+            if compared.delta_spread is None:
+                continue
+            projection = project(windowed, comparison.reference, compared.learner_id, compared.delta_spread,
+                                 compared.delta_alpha, pilot.spec["metric"], comparison.model,
+                                 pilot.spec["fit"].get("one_seed", "no_interval"))
+            pairs.append(Pair(group.width, compared.learner_id, projection))
+    return pairs
+
+
+def _ladders(spec: Spec, pool: int | None) -> list[tuple[int, ...]]:
+    sizes = list(spec.n_train)
+    ratio = sizes[-1] / sizes[-2] if len(sizes) > 1 else 2.0
+    ladders = []
+    for step in SIZE_STEPS:
+        if step < 0:
+            ladder = sizes[:step]
+        else:
+            ladder = sizes + [int(round(sizes[-1] * ratio**k)) for k in range(1, step + 1)]
+        if len(ladder) >= 3 and (pool is None or ladder[-1] <= pool):
+            ladders.append(tuple(ladder))
+    return ladders
+
+
+def _window(spec: Spec, ladder: tuple[int, ...]) -> np.ndarray:
+    n_min = spec.fit_n_min or ladder[0]
+    n_max = spec.fit_n_max if spec.fit_n_max and ladder == spec.n_train else ladder[-1]
+    return np.array([n for n in ladder if n_min <= n <= n_max], dtype=np.float64)
+
+
+def _seed_list(spec: Spec, count: int) -> list[int]:
+    seeds = list(spec.seeds)
+    candidate = max(seeds) + 1
+    while len(seeds) < count:
+        seeds.append(candidate)
+        candidate += 1
+    return seeds[:count] if count <= len(seeds) else seeds
+
+
+def _variant(spec: Spec, seeds: list[int], ladder: tuple[int, ...], n_test: int) -> Spec | None:
+    """The spec with these seeds, sizes and test set (None when it is not a valid spec)."""
+    changes = [f"sweep.seeds={seeds}", f"sweep.n_train={list(ladder)}", f"dataset.n_test={n_test}"]
+    if spec.fit_n_max and ladder != spec.n_train:
+        changes.append(f"fit.n_max={ladder[-1]}")
+    try:
+        return parse_spec(spec.as_dict(), spec.source, overrides=changes)
+    except SpecError:
+        return None
+
+
+def _seconds_by_seed(spec: Spec, pilot_dir: Path, facts: dict, rates: dict[str, float]) -> dict[int, float] | None:
+    """Planned seconds per seed of the cells of `spec` that the pilot's directory does not hold."""
+    spec_dict = spec.as_dict()
+    held = {
+        cell_key(spec_dict, cell)
+        for cell, record in RecordStore(pilot_dir).load(spec_dict, set_aside=False).current.items() if record.ok
+    }
+    by_seed: dict[int, float] = {}
+    for plan in plan_spec(spec, detailed=True, rates=rates, recorded=facts):
+        if plan.seconds is None:
+            return None
+        if cell_key(spec_dict, plan.cell) in held:
+            continue
+        by_seed[plan.cell.seed] = by_seed.get(plan.cell.seed, 0.0) + plan.seconds
+    return by_seed
+
+
+def size_study(spec: Spec, pilot_dir: str | Path, rates: dict[str, float], margin: float | None = None) -> Sizing:
+    """The sizing of `spec` from the pilot in `pilot_dir` (see the module docstring); `margin`
+    replaces the spec's `compare.margin`.
+
+    **Raises:** `InputError` as `load_pilot` does, or when the pilot compares no pair with an interval.
+    """
+    pilot_dir = Path(pilot_dir)
+    pilot = load_pilot(spec, pilot_dir)
+    margin = spec.margin if margin is None else margin
+    pairs = _pairs(pilot)
+    if not pairs:
+        raise InputError(f"--pilot {pilot_dir}: the pilot compares no learner with the reference "
+                         f"{spec.reference!r} with an interval (too few sizes or failed cells?); nothing to size")
+    dataset = spec.dataset.instantiate()
+    test_pool = dataset.test_pool_size()
+    facts = recorded_facts(pilot.spec, pilot_dir)
+
+    def design(seeds: int, n_test: int, ladder: tuple[int, ...], seconds: float | None) -> Design:
+        window = _window(spec, ladder)
+        half_widths, deciding = {}, {}
+        for pair in pairs:
+            spread = pair.projection.spread_at(window, seeds, n_test)
+            half_widths[pair.label] = spread.half_width()
+            deciding[pair.label] = verdict(pair.projection.delta_alpha, spread, margin) in DECISIVE
+        return Design(seeds, n_test, ladder, seconds, half_widths, deciding)
+
+    designs, as_written = [], None
+    test_sizes = sorted({spec.dataset.options.n_test * f for f in TEST_FACTORS
+                         if test_pool is None or spec.dataset.options.n_test * f <= test_pool})
+    for n_test in test_sizes:
+        for ladder in _ladders(spec, dataset.pool_size()):
+            seeds = _seed_list(spec, MAX_SEEDS)
+            variant = _variant(spec, seeds, ladder, n_test)
+            if variant is None:
+                continue
+            by_seed = _seconds_by_seed(variant, pilot_dir, facts, rates)
+            for count in range(2, MAX_SEEDS + 1):
+                seconds = None if by_seed is None else sum(by_seed.get(seed, 0.0) for seed in seeds[:count])
+                designs.append(design(count, n_test, ladder, seconds))
+    written_seconds = _seconds_by_seed(spec, pilot_dir, facts, rates)
+    as_written = design(len(spec.seeds), spec.dataset.options.n_test, spec.n_train,
+                        None if written_seconds is None else sum(written_seconds.values()))
+    return Sizing(pilot, pairs, margin, as_written, designs, facts)
+
+
+def sizing_text(sizing: Sizing, spec: Spec) -> str:
+    """What `ntkbench plan --pilot` prints."""
+    from tabulate import tabulate
+
+    pilot = sizing.pilot.spec
+    seeds = len(pilot["sweep"]["seeds"])
+    rough = (f" With {seeds} seeds the pilot measures the seeds' part of each interval with {seeds - 1} degree(s) of freedom: "
+             "its projections are rough; a pilot of 3 or more seeds is steadier.") if seeds < 3 else ""
+    lines = [
+        f"Pilot: {seeds} seeds, n_test {pilot['dataset']['n_test']}, n_train {pilot['sweep']['n_train']}; "
+        f"half-width: of the 95% interval of Δα = α({spec.reference}) − α(learner); a design decides a pair when its "
+        f"expected interval at the pilot's Δα excludes 0 or lies inside ±{sizing.margin:g}.{rough}",
+        "",
+    ]
+    rows = [[pair.label, f"{pair.projection.delta_alpha:+.3f}", f"{pair.projection.spread.half_width():.3f}",
+             f"{sizing.as_written.half_widths[pair.label]:.3f}", "yes" if sizing.as_written.deciding[pair.label] else "no"]
+            for pair in sizing.pairs]
+    headers = ["pair", "Δα in the pilot", "half-width in the pilot", "half-width as written", "decides as written"]
+    lines += [tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True), ""]
+    lines.append(f"The spec as written ({_design_text(sizing.as_written)}): "
+                 + ("decides every pair." if sizing.as_written.decides else "does not decide every pair."))
+    best = sizing.cheapest()
+    shown = []
+    for candidate in (best, *(sizing.cheapest(p.label) for p in sizing.pairs)):
+        if candidate is not None and all(candidate is not d for d in shown):
+            shown.append(candidate)
+    shown.sort(key=lambda d: d.seconds)
+    if shown:
+        rows = [[_design_text(d), *[f"{d.half_widths[p.label]:.3f}" + ("" if d.deciding[p.label] else " (no)") for p in sizing.pairs],
+                 "every pair" if d.decides else ", ".join(p.label for p in sizing.pairs if d.deciding[p.label])]
+                for d in shown]
+        headers = ["design (planned time)", *[f"half-width {p.label}" for p in sizing.pairs], "decides"]
+        lines += ["", "The cheapest design for every pair and for each pair:", "",
+                  tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)]
+    if best is not None:
+        lines += ["", f"Cheapest design that decides every pair at ±{sizing.margin:g}: {_design_text(best)}."]
+    else:
+        closest = min(sizing.designs, key=lambda d: max(d.half_widths.values()))
+        lines += ["", f"No design of up to {MAX_SEEDS} seeds, n_test up to {max(d.n_test for d in sizing.designs)} and "
+                      f"n up to {max(d.n_train[-1] for d in sizing.designs)} decides every pair at ±{sizing.margin:g}; "
+                      f"the narrowest: {_design_text(closest)}."]
+    lines.append("Planned time counts only the cells the pilot's directory does not hold: run the design with "
+                 "--out on the pilot's directory to reuse them.")
+    return "\n".join(lines)
+
+
+def _design_text(design: Design) -> str:
+    time = "time unknown" if design.seconds is None else f"{design.seconds / 60:.1f} min"
+    return f"{design.seeds} seeds, n_test {design.n_test}, n_train {design.n_train[0]}–{design.n_train[-1]} ({time})"
+
