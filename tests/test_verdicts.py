@@ -75,7 +75,7 @@ def test_a_steeper_approach_to_a_higher_floor_is_no_disagreement():
 def test_equivalence_is_blocked_only_by_a_difference_beyond_the_margin():
     chosen = comparison(0.004, 0.02)
     small = decide(chosen, {("power_law", "test_loss"): comparison(-0.011, 0.01)})
-    assert small.label == "equivalent (within ±0.05)" and "smaller than the margin" in small.caveats[0]
+    assert small.label == "equivalent (within ±0.05)" and "a clear difference, not beyond ±0.05" in small.caveats[0]
     assert decide(chosen, {("power_law", "test_loss"): comparison(-0.2, 0.05)}).verdict == "depends on the fit"
     assert decide(chosen, {("saturating", "test_error"): comparison(0.3, 2.0)}).caveats == ()
 

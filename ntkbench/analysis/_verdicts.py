@@ -65,7 +65,7 @@ class Decision:
     verdict: Verdict
     margin: float
     caveats: tuple[str, ...] = ()
-    """Disagreements that do not overrule the verdict, and differences smaller than the margin; for
+    """Disagreements that do not overrule the verdict, and clear differences not beyond the margin; for
     "depends on the fit", the fit that overruled."""
     would_decide: WouldDecide | None = None
     """For "inconclusive": the designs that would decide."""
@@ -116,7 +116,7 @@ def decide(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
     if own == "equivalent":
         caveats = []
         if chosen.delta_interval.excludes_zero():
-            caveats.append(f"{_delta_text(chosen)}: a difference smaller than the margin")
+            caveats.append(f"{_delta_text(chosen)}: a clear difference, inside the margin")
         for key, other in others.items():
             if other.delta_interval is None:
                 continue
@@ -126,7 +126,7 @@ def decide(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
             elif other.delta_interval.beyond(margin):
                 return Decision("depends on the fit", margin, (f"{label}, beyond ±{margin:g}",))
             elif other.delta_interval.excludes_zero():
-                caveats.append(f"{label}: a difference smaller than the margin")
+                caveats.append(f"{label}: a clear difference, not beyond ±{margin:g}")
         return Decision("equivalent", margin, tuple(caveats))
     if own == "inconclusive":
         return Decision(own, margin, (), would_decide(chosen.delta_alpha, chosen.delta_spread, margin))
