@@ -17,6 +17,7 @@ DESIGNS = {  # (pilot seeds, sizes, n_test) -> (design seeds, sizes, n_test)
     "more seeds and a larger test set": ((4, N[:5], 500), (8, N[:5], 2000)),
     "more sizes": ((4, N[:5], 1000), (4, N, 1000)),
     "fewer sizes": ((4, N, 1000), (4, N[:5], 1000)),
+    "four times the range": ((4, N[:3], 1000), (4, N, 1000)),
     "all at once": ((3, N[:5], 500), (8, N, 2000)),
 }
 
@@ -25,6 +26,8 @@ DESIGNS = {  # (pilot seeds, sizes, n_test) -> (design seeds, sizes, n_test)
 @pytest.mark.parametrize("case", list(DESIGNS))
 def test_a_projected_half_width_matches_the_simulated_one(case, law):
     (seeds, sizes, tests), (design_seeds, design_sizes, design_tests) = DESIGNS[case]
+    if law == "saturating" and len(sizes) < 5:
+        pytest.skip("three parameters fitted to 3 sizes: a saturating pilot needs more (the sizing says so)")
     rng = np.random.default_rng([len(case), len(law)])
     projected = []
     for _ in range(PILOTS):

@@ -31,6 +31,9 @@ TEST_FACTORS = (1, 2, 4)
 """Designs with the spec's n_test times each of these (up to the dataset's test pool)."""
 SIZE_STEPS = (-1, 0, 1, 2)
 """Designs with the spec's sizes, one fewer, or one or two more steps of its ladder."""
+SATURATING_PILOT_SIZES = 5
+"""Below this many sizes in the pilot, projections of the saturating law's half-width are rough
+(`tests/test_power.py`)."""
 COMPARED = ("dataset", "architecture", "metric", "plugins")
 
 
@@ -245,6 +248,10 @@ def sizing_text(sizing: Sizing, spec: Spec) -> str:
     seeds = len(pilot["sweep"]["seeds"])
     rough = (f" With {seeds} seeds the pilot measures the seeds' part of each interval with {seeds - 1} degree(s) of freedom: "
              "its projections are rough; a pilot of 3 or more seeds is steadier.") if seeds < 3 else ""
+    sizes = min(len(pair.projection.n_values) for pair in sizing.pairs)
+    if sizing.pilot.groups[0].comparison.model == "saturating" and sizes < SATURATING_PILOT_SIZES:
+        rough += (f" The saturating law's three parameters are fitted to {sizes} sizes of the pilot: its projections to "
+                  f"other sizes are rough; a pilot of {SATURATING_PILOT_SIZES} or more sizes is steadier.")
     lines = [
         f"Pilot: {seeds} seeds, n_test {pilot['dataset']['n_test']}, n_train {pilot['sweep']['n_train']}; "
         f"half-width: of the 95% interval of Δα = α({spec.reference}) − α(learner); a design decides a pair when its "
