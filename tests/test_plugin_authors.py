@@ -181,7 +181,7 @@ def test_make_task_samples_exactly_as_the_runner_does():
 
 
 def test_plugins_written_with_the_public_api_pass_the_check_and_run_from_a_file(plugin_file, tmp_path):
-    spec = ntkbench.parse_spec(_spec(plugin_file))
+    spec = ntkbench.parse_spec(_spec(plugin_file), trust_plugins=True)
     classes = {choice.name: choice.plugin for choice in (spec.dataset, spec.architecture, *spec.learners)}
     for name, options in [("file_clusters", {"n_test": 60}), ("file_linear", {}), ("file_nearest_mean", {})]:
         report = check_plugin(classes[name], options)
@@ -191,7 +191,7 @@ def test_plugins_written_with_the_public_api_pass_the_check_and_run_from_a_file(
     result = classes["file_nearest_mean"](classes["file_nearest_mean"].Options()).fit_predict(make_task(data, n_train=60))
     assert np.mean(result.predictions.argmax(1) == data.y_test) > 0.8
 
-    results = ntkbench.run(_spec(plugin_file), out=tmp_path / "out")
+    results = ntkbench.run(_spec(plugin_file), out=tmp_path / "out", trust_plugins=True)
     assert results.run.computed == 18 and not results.run.failed
     assert set(results.fits["learner_id"]) == {"network", "ntk_infinite", "file_nearest_mean"}
     digest = __import__("hashlib").sha256(plugin_file.read_bytes()).hexdigest()
@@ -206,21 +206,21 @@ def test_plugins_written_with_the_public_api_pass_the_check_and_run_from_a_file(
 def test_a_relative_plugin_path_is_read_from_the_spec_folder_and_plugin_adds_one(plugin_file, tmp_path):
     spec = _spec(plugin_file, plugins=["author_plugins.py"])
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    assert run_cli("validate", str(tmp_path / "spec.yaml")).returncode == 0
+    assert run_cli("validate", str(tmp_path / "spec.yaml"), "--trust-plugins").returncode == 0
     without = {key: value for key, value in spec.items() if key != "plugins"}
     (tmp_path / "bare.yaml").write_text(yaml.safe_dump(without))
     refused = run_cli("validate", str(tmp_path / "bare.yaml"))
     assert refused.returncode == 2 and "unknown dataset 'file_clusters'" in refused.stderr
     added = run_cli("validate", str(tmp_path / "bare.yaml"), "--plugin", str(plugin_file))
     assert added.returncode == 0, added.stderr
-    listed = run_cli("list", "--spec", str(tmp_path / "spec.yaml"))
+    listed = run_cli("list", "--spec", str(tmp_path / "spec.yaml"), "--trust-plugins")
     assert listed.returncode == 0 and "file_nearest_mean" in listed.stdout and str(plugin_file) in listed.stdout
 
 
 def test_a_plugin_file_that_does_not_load_is_an_input_error(tmp_path, write_spec, plugin_file):
     (tmp_path / "broken.py").write_text("import no_such_module_anywhere\n")
     path = write_spec(yaml.safe_dump(_spec(plugin_file, plugins=["broken.py", "missing.py"])))
-    result = run_cli("validate", str(path))
+    result = run_cli("validate", str(path), "--trust-plugins")
     assert result.returncode == 2
     assert "plugins[0]: plugins: broken.py failed to import: ModuleNotFoundError" in result.stderr
     assert "plugins[1]" in result.stderr and "missing.py does not exist" in result.stderr
@@ -228,7 +228,7 @@ def test_a_plugin_file_that_does_not_load_is_an_input_error(tmp_path, write_spec
 
 def test_plan_gives_figures_for_a_plugin_that_estimates_its_cost(plugin_file, write_spec):
     path = write_spec(yaml.safe_dump(_spec(plugin_file)))
-    result = run_cli("plan", str(path))
+    result = run_cli("plan", str(path), "--trust-plugins")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("file_nearest_mean")]
     assert len(rows) == 3 and all("?" not in row for row in rows)
@@ -240,7 +240,7 @@ def test_a_learner_with_the_wrong_shape_is_stopped_after_its_first_cell(plugin_f
     spec = _spec(plugin_file)
     spec["learners"] = [{"name": "ntk_infinite"}, {"name": "file_nearest_mean", "shape": "wrong"}]
     spec["compare"] = {"reference": "ntk_infinite"}
-    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress")
+    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress", "--trust-plugins")
     assert result.returncode == 1
     stopped = [line for line in result.stderr.splitlines() if line.startswith("stopped:")]
     assert len(stopped) == 1 and "predictions have shape (32, 3); expected (n_test, num_classes) = (300, 3)" in stopped[0]
@@ -252,7 +252,7 @@ def test_a_learner_with_the_wrong_shape_is_stopped_after_its_first_cell(plugin_f
 def test_a_dataset_with_a_nan_is_refused_before_any_learner_runs(plugin_file, tmp_path, write_spec):
     spec = _spec(plugin_file)
     spec["dataset"]["poison"] = True
-    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress")
+    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress", "--trust-plugins")
     assert result.returncode == 2
     assert "dataset 'file_clusters' (Clusters (" in result.stderr and "x_pool has 1 non-finite value(s)" in result.stderr
     assert "the first at index 7" in result.stderr and "Traceback" not in result.stderr
@@ -262,7 +262,7 @@ def test_a_dataset_with_a_nan_is_refused_before_any_learner_runs(plugin_file, tm
 def test_a_dataset_that_raises_is_named_with_the_line(plugin_file, tmp_path, write_spec):
     spec = _spec(plugin_file)
     spec["dataset"]["explode"] = True
-    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress")
+    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(tmp_path / "out"), "--no-progress", "--trust-plugins")
     line = PLUGINS.splitlines().index('            raise ValueError("the files are corrupt")') + 1
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "dataset 'file_clusters' (Clusters (" in result.stderr
@@ -274,7 +274,7 @@ def test_a_plain_exception_names_the_plugin_line_and_its_traceback_is_shown(plug
     spec["learners"] = [{"name": "ntk_infinite"}, {"name": "file_nearest_mean", "crash": True}]
     spec["compare"] = {"reference": "ntk_infinite"}
     out = tmp_path / "out"
-    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(out), "--no-progress")
+    result = run_cli("run", str(write_spec(yaml.safe_dump(spec))), "--out", str(out), "--no-progress", "--trust-plugins")
     assert result.returncode == 1
     line = PLUGINS.splitlines().index('            return {}["no such key"]') + 1
     assert f"KeyError: 'no such key' (raised at {plugin_file}:{line})" in result.stderr

@@ -4,6 +4,8 @@ leaderboard rendered by headless Chromium with every table and figure and no con
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -156,13 +158,16 @@ def test_the_html_leaderboard_renders_every_table_and_figure(tmp_path):
 @requires_chromium
 def test_a_click_on_a_header_sorts_the_rows_by_number(tmp_path):
     markdown = "# t\n\n| learner | Δα |\n|---|---|\n| a | +0.300 [0.1, 0.5] |\n| b | −0.100 |\n| c | — |\n| d | 0.25 |\n"
-    page = markdown_to_html(markdown, lambda name: None, "t").replace(
-        "</body>",
-        "<script>var th = document.querySelectorAll('th')[1]; var order = [];"
+    clicks = (
+        "var th = document.querySelectorAll('th')[1]; var order = [];"
         "th.click(); order.push(Array.from(document.querySelectorAll('tbody tr td:first-child')).map(c => c.textContent).join(''));"
         "th.click(); order.push(Array.from(document.querySelectorAll('tbody tr td:first-child')).map(c => c.textContent).join(''));"
-        "document.body.setAttribute('data-order', order.join(','));</script></body>",
+        "document.body.setAttribute('data-order', order.join(','));"
     )
+    allowed = base64.b64encode(hashlib.sha256(clicks.encode()).digest()).decode()
+    page = markdown_to_html(markdown, lambda name: None, "t").replace(
+        "</body>", f"<script>{clicks}</script></body>"
+    ).replace("script-src ", f"script-src 'sha256-{allowed}' ")  # the page's policy, with the test's clicks allowed
     (tmp_path / "page.html").write_text(page)
     dom, console = _render_in_chromium(tmp_path / "page.html")
     assert not console, console

@@ -47,6 +47,7 @@ from ._registry import PluginKind as PluginKind
 from ._registry import PluginLoadError as PluginLoadError
 from ._registry import load_all as load_all
 from ._registry import load_local as load_local
+from ._registry import plugin_source as plugin_source
 from ._registry import local_origin as local_origin
 from ._registry import registered as registered
 from ._storage import DataFile as DataFile

@@ -178,6 +178,27 @@ def _module_from(reference: str, base_dir: Path) -> Any:
     return importlib.import_module(reference)
 
 
+def plugin_source(reference: str, base_dir: Path) -> tuple[Path | None, str | None]:
+    """The file a spec's `plugins:` entry would import and its SHA-256, found without importing
+    anything (a module is looked up on `sys.path` part by part, its packages' code left unrun);
+    `(None, None)` when it cannot be found."""
+    if reference.endswith(".py"):
+        path = (base_dir / reference).resolve()
+    else:
+        from importlib.machinery import PathFinder
+
+        search, path = None, None
+        for part in reference.split("."):
+            found = PathFinder.find_spec(part, search)
+            if found is None or found.origin is None:
+                return None, None
+            path = Path(found.origin)
+            search = list(found.submodule_search_locations or [])
+    if path is None or not path.is_file():
+        return None, None
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def load_local(references: list[str], base_dir: Path) -> dict[PluginKind, dict[str, PluginEntry]]:
     """The plugins of the files and modules a spec's `plugins:` names: every class defined there that
     subclasses a plugin base and declares `plugin_name`, by kind and name, already loaded.

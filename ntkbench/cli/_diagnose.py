@@ -9,6 +9,7 @@ import re
 import sys
 
 from ..api import NtkbenchError
+from ._spec import add_trust_plugins
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -19,6 +20,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--widths", type=int, nargs="+", default=[16, 64, 256], metavar="W")
     check.add_argument("--seeds", type=int, default=8, help="initialisations per width (default 8)")
     check.add_argument("--inputs", type=int, default=32, help="test inputs the kernels are taken on (default 32)")
+    add_trust_plugins(check)
     check.set_defaults(handler=_check_ntk)
 
     doctor = commands.add_parser("doctor", help="devices, versions against the tested stacks, CUDA, neural-tangents, plugins")
@@ -32,7 +34,7 @@ def _check_ntk(args: argparse.Namespace) -> int:
     from ..runner import balanced_test_indices
     from ..spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, trust_plugins=args.trust_plugins)
     architecture = spec.architecture.instantiate()
     name = spec.architecture.name
     if not architecture.has_stax_twin():

@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._spec import add_trust_plugins
+
 CHECKS_FILE = "plugin-checks.json"
 """Under the cache directory: the last `check-plugin` result of each plugin version (by source)."""
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     listing = commands.add_parser("list", help="show every registered plugin and where it comes from")
-    listing.add_argument("--spec", metavar="SPEC", help="also the plugins of this spec's plugins: list")
+    listing.add_argument("--spec", metavar="SPEC", help="also the plugins of this spec's plugins: list (with --trust-plugins)")
+    add_trust_plugins(listing)
     listing.set_defaults(handler=_list)
 
     check = commands.add_parser("check-plugin", help="run a plugin on a tiny problem and check the plugin contract")
@@ -47,7 +50,7 @@ def _list(args: argparse.Namespace) -> int:
         from ..api import load_local
         from ..spec import load_spec
 
-        spec = load_spec(args.spec)  # exit 2, naming the entry, for a plugin file that does not load
+        spec = load_spec(args.spec, trust_plugins=args.trust_plugins)  # exit 2 for a plugin file that does not load
         local = load_local(list(spec.plugins), Path(args.spec).resolve().parent)
     for kind in ENTRY_POINT_GROUPS:
         plugins = load_all(kind)

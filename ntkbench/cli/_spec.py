@@ -21,14 +21,22 @@ def add_spec_changes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learners", metavar="ID,ID", type=lambda text: [part.strip() for part in text.split(",")],
                         help="keep only these learners (by id), e.g. network,ntk_infinite")
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE", dest="plugins",
-                        help="a plugin file (or module) to add to the spec's plugins: list; repeatable")
+                        help="a plugin file (or module) to add to the spec's plugins: list and import; repeatable")
+    add_trust_plugins(parser)
+
+
+def add_trust_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-plugins", action="store_true",
+                        help="import the plugin files and modules the spec's plugins: names (importing runs their code; "
+                             "without this flag they are listed with their SHA-256 and nothing is imported)")
 
 
 def load_changed_spec(path: str, args: argparse.Namespace) -> Spec:
     """The spec at `path` with the command line's `--set`, `--learners` and `--plugin` applied."""
     from ..spec import load_spec
 
-    return load_spec(path, overrides=args.settings, learners=args.learners, plugins=args.plugins)
+    return load_spec(path, overrides=args.settings, learners=args.learners, plugins=args.plugins,
+                     trust_plugins=args.trust_plugins)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

@@ -4,10 +4,17 @@ sortable by any column, its figures inlined as SVG. Nothing is fetched when the 
 The page is converted from the rendered Markdown, which ntkbench writes with a small subset of
 the language (headings, paragraphs, lists, pipe tables, images, `code`, **bold**, links and
 <sub>), so the two always hold the same numbers.
+
+Much of that text comes from specs and records, which may come from a stranger, so the page shows
+text and never runs script: everything is escaped, a link keeps only an `http:`, `https:`,
+relative or `#` target (any other, such as `javascript:` or `data:`, is shown as text), and a
+Content-Security-Policy lets run only the page's own sort script (by its hash).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -18,6 +25,8 @@ _CODE = re.compile(r"`([^`]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _ALLOWED_TAGS = ("sub",)
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+SAFE_SCHEMES = ("http", "https")
 
 STYLE = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1b1f24; background: #fff; }
@@ -70,6 +79,23 @@ SCRIPT = """
 """
 
 
+def safe_target(target: str) -> bool:
+    """Whether a link target may be followed: `http:` or `https:`, or relative (a path or `#anchor`);
+    a target with control characters or a backslash (which browsers read leniently) never."""
+    if any(ord(character) < 0x20 or character in "\\\x7f" for character in target):
+        return False
+    scheme = _SCHEME.match(html.unescape(target))
+    return scheme is None or scheme.group(1).lower() in SAFE_SCHEMES
+
+
+def _link(match: re.Match) -> str:
+    """A link of escaped text: its target keeps its escapes (& < > already), quotes escaped too."""
+    label, target = match.group(1), match.group(2)
+    if not safe_target(target):
+        return match.group(0)  # shown as the text it is
+    return f'<a href="{target.replace(chr(34), "&quot;").replace(chr(39), "&#x27;")}">{label}</a>'
+
+
 def _inline(text: str) -> str:
     """Markdown inline syntax as HTML: `code` (taken literally), **bold**, [links](url) and <sub>;
     everything else escaped."""
@@ -83,9 +109,18 @@ def _inline(text: str) -> str:
         for tag in _ALLOWED_TAGS:
             escaped = escaped.replace(f"&lt;{tag}&gt;", f"<{tag}>").replace(f"&lt;/{tag}&gt;", f"</{tag}>")
         escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
-        escaped = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', escaped)
+        escaped = _LINK.sub(_link, escaped)
         out.append(escaped)
     return "".join(out)
+
+
+SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; script-src 'sha256-{SCRIPT_HASH}'; style-src 'unsafe-inline'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""Only the sort script runs (by its hash); styles are the page's and the inline SVGs'; images only
+from beside the page; nothing else is fetched."""
 
 
 def _cells(line: str) -> list[str]:
@@ -160,6 +195,9 @@ def markdown_to_html(markdown: str, figure_svg: Callable[[str], str | None], tit
             match = _IMAGE.match(lines[0].strip())
             svg = figure_svg(match["name"])
             alt = html.escape(match["alt"])
+            if svg is None and not safe_target(match["name"]):
+                body.append(f"<p>{html.escape(lines[0].strip())}</p>")
+                continue
             content = svg if svg is not None else f'<img src="{html.escape(match["name"])}" alt="{alt}">'
             body.append(f'<figure role="img" aria-label="{alt}">{content}<figcaption>{alt}</figcaption></figure>')
         else:
@@ -167,6 +205,7 @@ def markdown_to_html(markdown: str, figure_svg: Callable[[str], str | None], tit
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n"
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<nav>{''.join(navigation)}</nav>\n<main>\n" + "\n".join(body) + "\n</main>\n"
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"

@@ -64,22 +64,25 @@ class Results:
         return fits_frame(self.summary)
 
 
-def as_spec(spec: SpecLike, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None) -> Spec:
+def as_spec(
+    spec: SpecLike, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None, trust_plugins: bool = False
+) -> Spec:
     """Validate `spec` in any of its forms (a `str` is a path when it names a file or ends in
     .yaml/.yml on one line, else YAML text), with `overrides` and `learners` as `ntkbench run --set`
-    and `--learners` take them.
+    and `--learners` take them. The spec's `plugins:` are imported only with `trust_plugins` (a
+    `Spec` already validated has them imported).
 
     **Raises:** `SpecError` listing every problem.
     """
     if isinstance(spec, Spec):
         if not overrides and learners is None:
             return spec
-        return parse_spec(spec.as_dict(), spec.source, overrides=overrides, learners=learners)
+        return parse_spec(spec.as_dict(), spec.source, overrides=overrides, learners=learners, trust_plugins=True)
     if isinstance(spec, Path) or (
         isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or Path(spec).is_file())
     ):
-        return load_spec(spec, overrides=overrides, learners=learners)
-    return parse_spec(spec, "<spec>", overrides=overrides, learners=learners)
+        return load_spec(spec, overrides=overrides, learners=learners, trust_plugins=trust_plugins)
+    return parse_spec(spec, "<spec>", overrides=overrides, learners=learners, trust_plugins=trust_plugins)
 
 
 def run(
@@ -94,11 +97,13 @@ def run(
     rerun_changed: bool = False,
     seeds_together: bool | None = None,
     leaderboard: bool = True,
+    trust_plugins: bool = False,
 ) -> Results:
     """Compute every cell of `spec` without a successful record in `out` (default `runs/<spec name>`),
     as `ntkbench run` does, and return the results.
 
-    The spec is validated first (`SpecError` on a problem) and refused when its cells need more
+    The spec is validated first (`SpecError` on a problem; its `plugins:` files and modules are
+    imported only with `trust_plugins`, since importing runs their code) and refused when its cells need more
     memory than the budget (`InputError`, unless `force`). Records from other code than this
     ntkbench's are kept (listed in `Results.run.changed`), or computed again with `rerun_changed`.
     `seeds_together` trains a network learner's seeds as one computation (None: on an
@@ -109,7 +114,7 @@ def run(
     **Raises:** `SpecError`, `InputError` (invalid input), `RunFailure` (a record or the
     leaderboard cannot be written; records already written are kept).
     """
-    chosen = as_spec(spec, overrides=overrides, learners=learners)
+    chosen = as_spec(spec, overrides=overrides, learners=learners, trust_plugins=trust_plugins)
     out_dir = Path(out) if out is not None else Path("runs") / chosen.name
     if not force:
         refuse_over_budget(chosen)

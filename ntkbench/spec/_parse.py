@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api import PluginEntry, PluginKind, PluginLoadError, SpecError, SpecProblem, load_local, registered
+from ..api import PluginEntry, PluginKind, PluginLoadError, SpecError, SpecProblem, load_local, plugin_source, registered
 from ._grids import expand_grids
 from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
 from ._overrides import apply_overrides
@@ -20,14 +20,21 @@ from ._rules import Sections, check_consistency
 from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest, unplaced_positions
 
 
+TRUST_FLAG = "--trust-plugins"
+
+
 def _resolve_plugin(
     kind: PluginKind, section: Any, path: Path_, collector: ProblemCollector, extra_keys: set[str],
-    local: dict[str, PluginEntry],
+    local: dict[str, PluginEntry], unimported: bool = False,
 ) -> PluginChoice | None:
+    """The section's plugin with its validated options; with `unimported` plugin files, a name that
+    no installed or loaded plugin has may be theirs, and is left unchecked."""
     if not isinstance(section, dict) or not isinstance(section.get("name"), str):
         return None  # phase one already reported it
     name = section["name"]
     entries = {**registered(kind), **local}
+    if name not in entries and unimported:
+        return None
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none installed"
         collector.add(path + ("name",), f"unknown {kind} {name!r}{suggest(name, entries)}; known: {known}")
@@ -68,16 +75,24 @@ def _report_coerced_booleans(raw: Any, validated: Any, path: Path_, collector: P
 
 
 def _local_plugins(
-    references: Any, base_dir: Path, collector: ProblemCollector
-) -> tuple[dict[PluginKind, dict[str, PluginEntry]], tuple[str, ...]]:
-    """The plugins of the spec's `plugins:` list, by kind and name, and the list resolved (files as
-    absolute paths); a file that does not load is reported at its entry."""
+    references: Any, base_dir: Path, collector: ProblemCollector, trusted: set[int] | None
+) -> tuple[dict[PluginKind, dict[str, PluginEntry]], tuple[str, ...], list[str]]:
+    """The plugins of the spec's `plugins:` list, by kind and name, the list resolved (files as
+    absolute paths), and the entries not imported: all but the `trusted` indices (None: all are
+    trusted), each described with its file and SHA-256. A file that does not load is reported at
+    its entry."""
     found: dict[PluginKind, dict[str, PluginEntry]] = {"dataset": {}, "architecture": {}, "learner": {}}
     if not isinstance(references, list):
-        return found, ()  # absent, or phase one reported it
-    resolved = []
+        return found, (), []  # absent, or phase one reported it
+    resolved, unimported = [], []
     for index, reference in enumerate(references):
         if not isinstance(reference, str):
+            continue
+        if trusted is not None and index not in trusted:
+            path, digest = plugin_source(reference, base_dir)
+            where = "not found" if path is None else f"{path}, sha256 {digest}"
+            unimported.append(f"{reference} ({where})")
+            resolved.append(str((base_dir / reference).resolve()) if reference.endswith(".py") else reference)
             continue
         try:
             loaded = load_local([reference], base_dir)
@@ -94,7 +109,7 @@ def _local_plugins(
                     collector.add(("plugins", index), f"{kind} {name!r} is defined by {found[kind][name].source} and {reference}")
                 found[kind][name] = entry
         resolved.append(str((base_dir / reference).resolve()) if reference.endswith(".py") else reference)
-    return found, tuple(resolved)
+    return found, tuple(resolved), unimported
 
 
 def parse_spec(
@@ -105,6 +120,7 @@ def parse_spec(
     learners: Sequence[str] | None = None,
     plugins: Sequence[str] = (),
     base_dir: Path | None = None,
+    trust_plugins: bool = False,
 ) -> Spec:
     """Validate a spec, given as YAML text or as the mapping it would load to, and resolve its plugins.
 
@@ -112,6 +128,11 @@ def parse_spec(
     to keep, as `--learners`) change the spec before validation; a problem they cause names them.
     `plugins` (files or modules, as `--plugin` takes them) are added to the spec's `plugins:`;
     the spec's own entries are relative to `base_dir` (default: the working directory).
+
+    A spec may come from a stranger, and importing a plugin runs its code: the spec's own
+    `plugins:` are imported only with `trust_plugins` (`--trust-plugins`); `plugins` given here are
+    consent already. Without it everything else is checked, and one problem lists each file with
+    its SHA-256 and the flag that allows it.
 
     **Raises:** `SpecError` listing every problem found.
     """
@@ -124,9 +145,11 @@ def parse_spec(
         raise SpecError([SpecProblem(source, "", f"a spec is YAML text or a mapping, not {type(text).__name__}")])
     changed = apply_overrides(data, positions, list(overrides), list(learners) if learners is not None else None, source)
     data = changed.data
+    own = data.get("plugins") if isinstance(data.get("plugins"), list) else []
+    trusted = None if trust_plugins else set(range(len(own), len(own) + len(plugins)))
     if plugins:  # given on the command line: relative to the working directory
         extra = [str(Path(p).resolve()) if p.endswith(".py") else p for p in plugins]
-        data["plugins"] = [*(data.get("plugins") or []), *extra]
+        data["plugins"] = [*own, *extra]
     collector = ProblemCollector(source, changed.positions, changed.overrides)
     data = expand_grids(data, collector)
     try:
@@ -138,21 +161,30 @@ def parse_spec(
         core = None
 
     base_dir = base_dir if base_dir is not None else Path.cwd()
-    local, plugins = _local_plugins(data.get("plugins"), base_dir, collector)
-    dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set(), local["dataset"])
-    architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set(), local["architecture"])
+    local, plugins, unimported = _local_plugins(data.get("plugins"), base_dir, collector, trusted)
+    unchecked = bool(unimported)
+    dataset = _resolve_plugin("dataset", data.get("dataset"), ("dataset",), collector, set(), local["dataset"], unchecked)
+    architecture = _resolve_plugin("architecture", data.get("architecture"), ("architecture",), collector, set(),
+                                   local["architecture"], unchecked)
     learners: list[LearnerChoice] = []
     raw_learners = data.get("learners")
     for index, section in enumerate(raw_learners if isinstance(raw_learners, list) else []):
-        choice = _resolve_plugin("learner", section, ("learners", index), collector, {"id"}, local["learner"])
+        choice = _resolve_plugin("learner", section, ("learners", index), collector, {"id"}, local["learner"], unchecked)
         if choice is not None:
             learner_id = section.get("id") or choice.name
             learners.append(
                 LearnerChoice(kind="learner", name=choice.name, plugin=choice.plugin, options=choice.options, id=learner_id)
             )
 
-    if core is not None:
+    resolved = dataset is not None and architecture is not None and len(learners) == len(raw_learners or [])
+    if core is not None and (resolved or not unchecked):
         check_consistency(Sections(core, dataset, architecture, learners), collector)
+    if unchecked:
+        collector.add(("plugins",), (
+            f"not imported, since importing a plugin runs its code: {'; '.join(unimported)}. Read the code; to run it, "
+            f"pass {TRUST_FLAG} (ntkbench.run(..., trust_plugins=True)). The rest of the spec was checked, except the "
+            "sections that name plugins no installed package provides" + ("" if resolved else " and the rules across sections")
+        ))
     if collector.problems or core is None or dataset is None or architecture is None:
         raise SpecError(collector.problems)
     return Spec(
@@ -178,7 +210,8 @@ def parse_spec(
 
 
 def load_spec(
-    path: str | Path, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None, plugins: Sequence[str] = ()
+    path: str | Path, *, overrides: Sequence[str] = (), learners: Sequence[str] | None = None, plugins: Sequence[str] = (),
+    trust_plugins: bool = False,
 ) -> Spec:
     """Read and validate the spec file at `path` (with `overrides`, `learners` and `plugins` as
     `parse_spec` takes them; the spec's `plugins:` are relative to its folder).
@@ -192,7 +225,8 @@ def load_spec(
         raise SpecError([SpecProblem(str(path), "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {error}")]) from None
-    return parse_spec(text, str(path), overrides=overrides, learners=learners, plugins=plugins, base_dir=path.resolve().parent)
+    return parse_spec(text, str(path), overrides=overrides, learners=learners, plugins=plugins, base_dir=path.resolve().parent,
+                      trust_plugins=trust_plugins)
 
 
 def _read_spec_file(path: Path) -> str:
