@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import REPO, run_cli
 
+import ntkbench
 from ntkbench import Learner, parse_spec
 from ntkbench.api._registry import PluginLoadError, registered
 
@@ -68,7 +69,7 @@ def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
     result = run_cli("list", env=third_party_plugins)
     assert result.returncode == 0, result.stderr
     lines = {line.split()[1]: line for line in result.stdout.splitlines()[2:] if line.strip()}
-    assert "ntkbench 0.1.0" in lines["network"] and "built-in" in lines["network"]
+    assert f"ntkbench {ntkbench.__version__}" in lines["network"] and "built-in" in lines["network"]
     assert "ntkbench-testplugins 0.0.1" in lines["mean_classifier"] and "third-party" in lines["mean_classifier"]
     assert "BROKEN" in lines["broken"] and "a_dependency_that_is_not_installed" in lines["broken"]
     assert "ok" in lines["entk_pretrained"]
@@ -140,3 +141,13 @@ def test_version_ranges_are_read_as_pip_reads_them():
     assert _satisfies("0.12.0.1", ">=0.5.3,<0.13") and _satisfies("0.5.3", ">=0.5.3,<0.13")
     assert not _satisfies("0.13.0", ">=0.5.3,<0.13") and not _satisfies("0.5.2", ">=0.5.3,<0.13")
     assert _satisfies("0.6.5", "==0.6.5") and not _satisfies("0.6.4", "==0.6.5")
+
+
+def test_ntkbench_says_its_version_which_is_the_packages_and_the_changelogs():
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"ntkbench {declared}" == f"ntkbench {ntkbench.__version__}"
+    assert f"## {declared} - " in (REPO / "CHANGELOG.md").read_text()
+    assert f"Rendered by ntkbench {declared}" in (REPO / "leaderboard" / "README.md").read_text()

@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ntkbench",
         description="Benchmark data-scaling exponents of finite networks against their neural tangent kernels.",
     )
+    from importlib.metadata import version
+
+    parser.add_argument("--version", action="version", version=f"ntkbench {version('ntkbench')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.add_commands(commands)

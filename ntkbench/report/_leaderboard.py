@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import RunFailure
-from ..runner import write_atomically
+from ..runner import library_versions, write_atomically
 from ._collect import SpecSummary, load_results, summarize
 from ._html import markdown_to_html
 from ._markdown import spec_section, summary_table
@@ -77,8 +77,9 @@ def render_leaderboard(
         "Higher α: the learner improves faster with more data. Every learner is compared with its spec's "
         "reference learner (`compare.reference`, by default `network`) through Δα and its paired 95% interval.",
         "",
-        "<sub>Each spec's section ends with the provenance of its records: library versions, device, "
-        "machine and the dates they were computed.</sub>",
+        f"<sub>Rendered by ntkbench {library_versions()['ntkbench']}, whose rules give the verdicts. Each spec's section ends with the "
+        "provenance of its records: the versions of ntkbench and the libraries that computed them, device, machine "
+        "and the dates they were computed.</sub>",
         "",
     ]
     figures: list[Figure] = []

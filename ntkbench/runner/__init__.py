@@ -18,6 +18,7 @@ from ._plan import plan_spec as plan_spec
 from ._plan import recorded_facts as recorded_facts
 from ._plan import refuse_over_budget as refuse_over_budget
 from ._provenance import describe_code as describe_code
+from ._provenance import library_versions as library_versions
 from ._provenance import source_of as source_of
 from ._ray import import_ray as import_ray
 from ._records import SPEC_FILE as SPEC_FILE
