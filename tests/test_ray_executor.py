@@ -3,6 +3,7 @@ grouped or not), workers that die are retried, and nothing partial is ever writt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,16 @@ def records(out: Path) -> dict[tuple[str, int, int], dict]:
         record = json.loads(path.read_text())  # raises on a partial file
         found[record["cell"]["learner_id"], record["cell"]["n_train"], record["cell"]["seed"]] = record
     return found
+
+
+def results_of(out: Path) -> dict[tuple[str, int, int], tuple]:
+    """What every cell computed (metrics, per-example outcomes, status), with one record file per cell
+    and no partial file."""
+    files = list((out / "records").glob("*/*.json"))
+    assert not list((out / "records").glob("*/*.partial")), "a partial record was left"
+    found = records(out)
+    assert len(files) == len(found), "a cell is recorded twice"
+    return {cell: (r["status"], r["metrics"], r.get("test_outcomes")) for cell, r in found.items()}
 
 
 def ray_run(spec: Path, out: Path, env: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
@@ -97,6 +108,40 @@ def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party
     assert victim in pids and len(pids) >= 2  # the killed worker's group was computed again by another
     again = run_cli("run", str(spec), "--out", str(out), "--no-progress", env=env)
     assert again.returncode == 0 and "0 cell(s) computed, 18 already recorded" in again.stdout
+    uninterrupted = run_cli("run", str(spec), "--out", str(tmp_path / "uninterrupted"), "--no-progress", env=env)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert results_of(out) == results_of(tmp_path / "uninterrupted")
+
+
+def test_a_killed_driver_loses_nothing_written_and_its_restart_completes_the_run(third_party_plugins, write_spec, tmp_path):
+    """SIGKILL the driver of a Ray run once some records are written: they stay, the restarted run
+    computes only the others, and the records equal those of an uninterrupted run."""
+    spec = write_spec(SLOW)
+    out = tmp_path / "out"
+    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(tmp_path / "log"))
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "ntkbench.cli", "run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 180
+        while len(list((out / "records").glob("*/*.json"))) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=60)
+        written = results_of(out)
+        assert 3 <= len(written) < 18
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)  # the local Ray instance the driver started
+    restarted = ray_run(spec, out, env)
+    assert restarted.returncode == 0, restarted.stderr
+    assert f"{18 - len(written)} cell(s) computed, {len(written)} already recorded, 0 failed" in restarted.stdout
+    final = results_of(out)
+    assert all(final[cell] == result for cell, result in written.items())  # nothing written was lost or redone
+    uninterrupted = run_cli("run", str(spec), "--out", str(tmp_path / "uninterrupted"), "--no-progress", env=env)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert final == results_of(tmp_path / "uninterrupted")
 
 
 def test_a_group_whose_worker_always_dies_fails_without_a_record(third_party_plugins, write_spec, tmp_path):
