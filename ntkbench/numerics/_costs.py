@@ -45,20 +45,27 @@ MIN_TIMING_EDGE = 2
 """The smallest kernel tile timed: a kernel too costly to time at this edge is counted at the GEMM rate."""
 
 _MEASURING_LEFT = 0.0
+_MEASURING_DEPTH = 0
 _TRACED: dict[str, TracedCost | None] = {}
 
 
 @contextlib.contextmanager
 def measuring(seconds: float | None = None) -> Iterator[None]:
     """Within this block, estimates may compile and time computations for `seconds` (by default
-    `MEASURING_SECONDS`) of wall time in all; outside, they only trace. Measurements are kept
-    across processes (`_measured.py`)."""
-    global _MEASURING_LEFT
-    before, _MEASURING_LEFT = _MEASURING_LEFT, MEASURING_SECONDS if seconds is None else seconds
+    `MEASURING_SECONDS`) of wall time in all; outside, they only trace. A block inside another
+    shares the outer one's time (several plans of one sizing measure for a few seconds in all).
+    Measurements are kept across processes (`_measured.py`)."""
+    global _MEASURING_LEFT, _MEASURING_DEPTH
+    before = _MEASURING_LEFT
+    if _MEASURING_DEPTH == 0:
+        _MEASURING_LEFT = MEASURING_SECONDS if seconds is None else seconds
+    _MEASURING_DEPTH += 1
     try:
         yield
     finally:
-        _MEASURING_LEFT = before
+        _MEASURING_DEPTH -= 1
+        if _MEASURING_DEPTH == 0:
+            _MEASURING_LEFT = before
 
 
 def measured_seconds(name: Any, fn: Callable, *arguments: Any) -> float | None:

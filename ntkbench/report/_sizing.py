@@ -209,8 +209,16 @@ def size_study(spec: Spec, pilot_dir: str | Path, rates: dict[str, float], margi
         raise InputError(f"--pilot {pilot_dir}: the pilot compares no learner with the reference "
                          f"{spec.reference!r} with an interval (too few sizes or failed cells?); nothing to size")
     dataset = spec.dataset.instantiate()
-    test_pool = dataset.test_pool_size()
     facts = recorded_facts(pilot.spec, pilot_dir)
+    from ..numerics._costs import measuring
+
+    with measuring():  # every plan of the sizing times computations for a few seconds in all
+        return _sized(spec, pilot_dir, pilot, pairs, margin, dataset, facts, rates)
+
+
+def _sized(spec: Spec, pilot_dir: Path, pilot: SpecSummary, pairs: list[Pair], margin: float, dataset: Any,
+           facts: RecordedFacts, rates: dict[str, float]) -> Sizing:
+    test_pool = dataset.test_pool_size()
 
     def design(seeds: int, n_test: int, ladder: tuple[int, ...], seconds: float | None) -> Design:
         window = _window(spec, ladder)
@@ -221,7 +229,7 @@ def size_study(spec: Spec, pilot_dir: str | Path, rates: dict[str, float], margi
             deciding[pair.label] = verdict(pair.projection.delta_alpha, spread, margin) in DECISIVE
         return Design(seeds, n_test, ladder, seconds, half_widths, deciding)
 
-    designs, as_written = [], None
+    designs = []
     test_sizes = sorted({spec.dataset.options.n_test * f for f in TEST_FACTORS
                          if test_pool is None or spec.dataset.options.n_test * f <= test_pool})
     for n_test in test_sizes:
