@@ -176,7 +176,8 @@ def parse_spec(
                 LearnerChoice(kind="learner", name=choice.name, plugin=choice.plugin, options=choice.options, id=learner_id)
             )
 
-    resolved = dataset is not None and architecture is not None and len(learners) == len(raw_learners or [])
+    listed = raw_learners if isinstance(raw_learners, list) else []
+    resolved = dataset is not None and architecture is not None and len(learners) == len(listed)
     if core is not None and (resolved or not unchecked):
         check_consistency(Sections(core, dataset, architecture, learners), collector)
     if unchecked:
