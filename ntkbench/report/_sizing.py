@@ -159,12 +159,9 @@ def _window(spec: Spec, ladder: tuple[int, ...]) -> np.ndarray:
 
 
 def _seed_list(spec: Spec, count: int) -> list[int]:
-    seeds = list(spec.seeds)
-    candidate = max(seeds) + 1
-    while len(seeds) < count:
-        seeds.append(candidate)
-        candidate += 1
-    return seeds[:count] if count <= len(seeds) else seeds
+    """The spec's seeds, then the next integers after its largest, `count` in all."""
+    extra = count - len(spec.seeds)
+    return [*spec.seeds, *range(max(spec.seeds) + 1, max(spec.seeds) + 1 + extra)][:count]
 
 
 def _variant(spec: Spec, seeds: list[int], ladder: tuple[int, ...], n_test: int) -> Spec | None:
