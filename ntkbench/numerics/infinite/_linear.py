@@ -1,0 +1,105 @@
+"""Dense and convolutional layers' kernel maps, as `stax.Dense` and `stax.Conv` (shared weights,
+full spatial covariance) compute them, in the NTK and the standard parameterisation.
+
+A convolution acts on a covariance of position pairs as a stencil: the output at `(p, p')` is the
+mean, over the filter's offsets d, of the input at `(p + d, p' + d)` (zero outside the padded
+image). That is a sum of shifted slices, which XLA fuses into one pass over the covariance;
+neural-tangents computes it as a general convolution with one feature channel per spatial axis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+from ._covariances import Covariances
+
+Padding = Literal["SAME", "VALID"]
+
+
+def _affine(cov: jax.Array, w_std: float, b_std: float | None) -> jax.Array:
+    return w_std**2 * cov + (0.0 if b_std is None else b_std**2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+    """`stax.Dense(width, w_std, b_std, parameterization)` on vectors (`b_std` None: no bias)."""
+
+    width: int
+    w_std: float = 1.0
+    b_std: float | None = None
+    parameterization: Literal["ntk", "standard"] = "ntk"
+
+    def __call__(self, cov: Covariances) -> Covariances:
+        ntk = cov.ntk
+        if self.parameterization == "ntk":
+            out = cov.map(lambda c: _affine(c, self.w_std, self.b_std), channels=self.width)
+            if ntk is not None:
+                ntk = out.nngp + self.w_std**2 * ntk
+        else:
+            if ntk is not None:
+                ntk = cov.channels * cov.nngp + self.w_std**2 * ntk + (0.0 if self.b_std is None else 1.0)
+            out = cov.map(lambda c: _affine(c, self.w_std, self.b_std), channels=self.width)
+        return dataclasses.replace(out, ntk=ntk)
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """`(out, low, high)` of lax's SAME padding on one axis (the extra row, if any, at the end)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def conv_stencil(cov: jax.Array, kernel: int, stride: int, padding: Padding) -> jax.Array:
+    """The mean over a `kernel` x `kernel` filter's offsets of the position-pair covariance `cov`
+    `(..., H, W, H', W')`, at the output positions of a convolution with this stride and padding
+    (a sum of shifted slices of the zero-padded covariance, which XLA fuses with its neighbours)."""
+    height, width = cov.shape[-4], cov.shape[-3]
+    if padding == "SAME":
+        (out_h, low_h, high_h), (out_w, low_w, high_w) = (_same_padding(s, kernel, stride) for s in (height, width))
+    else:
+        out_h, out_w = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+        low_h = high_h = low_w = high_w = 0
+    pads = [(0, 0)] * (cov.ndim - 4) + [(low_h, high_h), (low_w, high_w)] * 2
+    padded = jnp.pad(cov, pads) if any(p != (0, 0) for p in pads) else cov
+    total = None
+    for dy in range(kernel):
+        for dx in range(kernel):
+            rows = slice(dy, dy + stride * (out_h - 1) + 1, stride)
+            columns = slice(dx, dx + stride * (out_w - 1) + 1, stride)
+            shifted = padded[..., rows, columns, rows, columns]
+            total = shifted if total is None else total + shifted
+    return total / kernel**2
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+    """`stax.Conv(width, (kernel, kernel), (stride, stride), padding, w_std, b_std, parameterization)`."""
+
+    width: int
+    kernel: int = 3
+    stride: int = 1
+    padding: Padding = "SAME"
+    w_std: float = 1.0
+    b_std: float | None = None
+    parameterization: Literal["ntk", "standard"] = "ntk"
+
+    def __call__(self, cov: Covariances) -> Covariances:
+        def stencil(c: jax.Array) -> jax.Array:
+            return conv_stencil(c, self.kernel, self.stride, self.padding)
+
+        ntk = cov.ntk
+        if self.parameterization == "ntk":
+            out = cov.map(lambda c: _affine(stencil(c), self.w_std, self.b_std), channels=self.width)
+            if ntk is not None:
+                ntk = self.w_std**2 * stencil(ntk) + out.nngp
+            return dataclasses.replace(out, ntk=ntk)
+        unscaled = stencil(cov.nngp)
+        if ntk is not None:
+            fan_in = cov.channels * self.kernel**2
+            ntk = fan_in * unscaled + self.w_std**2 * stencil(ntk) + (0.0 if self.b_std is None else 1.0)
+        return Covariances(_affine(unscaled, self.w_std, self.b_std), ntk, _affine(stencil(cov.self1), self.w_std, self.b_std),
+                           _affine(stencil(cov.self2), self.w_std, self.b_std), self.width)

@@ -1,0 +1,88 @@
+"""The native infinite-width kernels (`ntkbench.numerics.infinite`) against neural-tangents'
+`kernel_fn`, the oracle: every layer family the built-in architectures use, in both
+parameterisations, with and without biases, NTK and NNGP, within 1e-5 of the largest entry
+(float32). Inputs of the two batches differ: where an input meets itself the arc-cosine kernel
+is not differentiable (cos = 1), and one float32 ulp of the cosine moves it by about its square
+root (about 2e-5 here, as between jax stacks; DEVELOPERS.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ntkbench.nt_compat import import_neural_tangents
+from ntkbench.numerics import infinite
+
+pytestmark = pytest.mark.parity
+TOLERANCE = 1e-5
+
+
+def relative_error(stax_layers: list, native, x1: np.ndarray, x2: np.ndarray, kind: str, flatten: bool = False) -> float:
+    stax = import_neural_tangents().stax
+    reference = np.asarray(stax.serial(*stax_layers)[2](x1, x2, kind))
+    ours = np.asarray(infinite.kernel_fn(native, kind, flatten_inputs=flatten)(x1, x2))
+    assert ours.shape == reference.shape
+    return float(np.max(np.abs(ours - reference)) / np.max(np.abs(reference)))
+
+
+PARAMETERIZATIONS = [("ntk", None), ("ntk", 0.1), ("standard", None), ("standard", 0.1)]
+
+
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
+@pytest.mark.parametrize(("parameterization", "b_std"), PARAMETERIZATIONS)
+def test_an_mlp_on_images_equals_its_stax_kernel(parameterization, b_std, kind):
+    stax = import_neural_tangents().stax
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(6, 4, 4, 2)).astype(np.float32), rng.normal(size=(5, 4, 4, 2)).astype(np.float32)
+    dense = dict(W_std=1.4, b_std=b_std, parameterization=parameterization)
+    reference = [stax.Flatten(), stax.Dense(64, **dense), stax.Relu(), stax.Dense(64, **dense), stax.Relu(), stax.Dense(10, **dense)]
+    native = infinite.serial(infinite.Flatten(), *[layer for _ in range(2) for layer in (
+        infinite.Dense(64, 1.4, b_std, parameterization), infinite.Relu())], infinite.Dense(10, 1.4, b_std, parameterization))
+    assert relative_error(reference, native, x1, x2, kind, flatten=True) < TOLERANCE
+    assert relative_error(reference, native, x1, x2, kind, flatten=False) < TOLERANCE  # flattened as a layer
+
+
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
+@pytest.mark.parametrize(("parameterization", "b_std"), PARAMETERIZATIONS)
+def test_a_myrtle_cnn_equals_its_stax_kernel(parameterization, b_std, kind):
+    stax = import_neural_tangents().stax
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=(4, 8, 8, 1)).astype(np.float32), rng.normal(size=(3, 8, 8, 1)).astype(np.float32)
+    conv = dict(W_std=1.4, b_std=b_std, padding="SAME", parameterization=parameterization)
+    reference = [stax.Conv(32, (3, 3), **conv), stax.Relu(), stax.Conv(32, (3, 3), **conv), stax.Relu(), stax.AvgPool((2, 2), (2, 2)),
+                 stax.Conv(32, (3, 3), **conv), stax.Relu(), stax.AvgPool((2, 2), (2, 2)), stax.Conv(32, (3, 3), **conv), stax.Relu(),
+                 stax.GlobalAvgPool(), stax.Dense(10, 1.4, b_std, parameterization=parameterization)]
+
+    def conv_layer():
+        return infinite.Conv(32, 3, 1, "SAME", 1.4, b_std, parameterization)
+
+    native = infinite.serial(conv_layer(), infinite.Relu(), conv_layer(), infinite.Relu(), infinite.AvgPool(), conv_layer(),
+                             infinite.Relu(), infinite.AvgPool(), conv_layer(), infinite.Relu(), infinite.GlobalAvgPool(),
+                             infinite.Dense(10, 1.4, b_std, parameterization))
+    assert relative_error(reference, native, x1, x2, kind) < TOLERANCE
+
+
+def test_strides_valid_padding_odd_sizes_residual_sums_and_flatten():
+    stax = import_neural_tangents().stax
+    rng = np.random.default_rng(2)
+    x1, x2 = rng.normal(size=(4, 8, 8, 3)).astype(np.float32), rng.normal(size=(3, 8, 8, 3)).astype(np.float32)
+    reference = [
+        stax.Conv(16, (3, 3), padding="SAME", W_std=1.4), stax.FanOut(2),
+        stax.parallel(stax.serial(stax.Relu(), stax.Conv(16, (3, 3), (2, 2), padding="SAME", W_std=1.4), stax.Relu(),
+                                  stax.Conv(16, (3, 3), padding="SAME", W_std=1.4)),
+                      stax.Conv(16, (1, 1), (2, 2), padding="SAME", W_std=1.4)),
+        stax.FanInSum(), stax.Relu(), stax.GlobalAvgPool(), stax.Dense(10, 1.4),
+    ]
+    native = infinite.serial(
+        infinite.Conv(16, 3, 1, "SAME", 1.4),
+        infinite.Residual(infinite.serial(infinite.Relu(), infinite.Conv(16, 3, 2, "SAME", 1.4), infinite.Relu(),
+                                          infinite.Conv(16, 3, 1, "SAME", 1.4)), infinite.Conv(16, 1, 2, "SAME", 1.4)),
+        infinite.Relu(), infinite.GlobalAvgPool(), infinite.Dense(10, 1.4),
+    )
+    assert relative_error(reference, native, x1, x2, "ntk") < TOLERANCE
+    x1, x2 = rng.normal(size=(4, 7, 7, 3)).astype(np.float32), rng.normal(size=(3, 7, 7, 3)).astype(np.float32)
+    reference = [stax.Conv(16, (3, 3), padding="VALID", W_std=1.4), stax.Relu(), stax.Conv(16, (3, 3), (2, 2), padding="SAME", W_std=1.4),
+                 stax.Relu(), stax.Flatten(), stax.Dense(10, 1.4)]
+    native = infinite.serial(infinite.Conv(16, 3, 1, "VALID", 1.4), infinite.Relu(), infinite.Conv(16, 3, 2, "SAME", 1.4),
+                             infinite.Relu(), infinite.Flatten(), infinite.Dense(10, 1.4))
+    assert relative_error(reference, native, x1, x2, "ntk") < TOLERANCE
