@@ -1,9 +1,15 @@
 """Infinite-width kernels computed natively: the NTK and NNGP kernel of a network built from the
 layers the built-in architectures use, without neural-tangents (which remains the tests' oracle).
 
-One module per layer family: `_linear` (dense, convolution), `_elementwise` (ReLU), `_pooling`
-(average and global average pooling, flatten), `_combinators` (serial, residual sums); each
-layer's kernel map is a function of `Covariances` (`_covariances`).
+One module per layer family, each layer's kernel map beside its `stax` counterpart's name:
+`_linear` (dense, convolution), `_elementwise` (ReLU), `_normalization` (layer norm),
+`_pooling` (average and global average pooling, flatten), `_combinators` (serial, residual
+sums, identity); all act on `Covariances` (`_covariances`).
+
+How a kernel is computed (`kernel_fn`): each input's own covariance passes through the network
+once, recording the variances every nonlinearity needs; then the covariances between the two
+batches pass through it in chunks of input pairs small enough that a chunk's position-pair
+covariances stay in cache, each chunk using the recorded variances of its inputs.
 """
 
 from __future__ import annotations
@@ -11,28 +17,77 @@ from __future__ import annotations
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 
-from ._combinators import Layer, Residual, identity, serial
-from ._covariances import Covariances, input_covariances
+from ._combinators import Identity, Layer, Residual, identity, serial
+from ._covariances import Covariances, cross_covariances, own_covariances
 from ._elementwise import Relu
 from ._linear import Conv, Dense, conv_stencil
+from ._normalization import LayerNorm
 from ._pooling import AvgPool, Flatten, GlobalAvgPool
 
 __all__ = [
-    "AvgPool", "Conv", "Covariances", "Dense", "Flatten", "GlobalAvgPool", "Layer", "Relu", "Residual",
-    "conv_stencil", "identity", "input_covariances", "kernel_fn", "serial",
+    "AvgPool", "Conv", "Covariances", "Dense", "Flatten", "GlobalAvgPool", "Identity", "Layer", "LayerNorm", "Relu",
+    "Residual", "conv_stencil", "identity", "kernel_fn", "serial",
 ]
 
+CHUNK_ENTRIES = {"cpu": 2**19}
+"""Covariance entries per chunk of input pairs (pairs times position pairs), by backend: on a CPU,
+about a core's L2 cache of float32 per array (benchmarks/README.md has the measured effect);
+elsewhere `OTHER_CHUNK_ENTRIES`, where parallel hardware needs large arrays more than caches."""
+OTHER_CHUNK_ENTRIES = 2**25
 
-def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, flatten_inputs: bool = False):
+
+def _pad(x: jax.Array, multiple: int) -> jax.Array:
+    missing = (-len(x)) % multiple
+    return x if missing == 0 else jnp.concatenate([x, jnp.zeros((missing, *x.shape[1:]), x.dtype)])
+
+
+def _blocks(tree, size: int):
+    """Split a batch (leading axis) or records (trailing batch axis) into blocks of `size`, blocks first."""
+    def inputs(x: jax.Array) -> jax.Array:
+        return x.reshape(len(x) // size, size, *x.shape[1:])
+
+    def records(r: jax.Array) -> jax.Array:
+        return jnp.moveaxis(r.reshape(*r.shape[:-1], r.shape[-1] // size, size), -2, 0)
+
+    x, recorded = tree
+    return inputs(x), jax.tree.map(records, recorded)
+
+
+def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, flatten_inputs: bool = False,
+              chunk_entries: int | None = None):
     """The jitted kernel of two batches `(n1, ...)`, `(n2, ...)` -> `(n1, n2)` of the network whose
     kernel map is `network`; `flatten_inputs` for a network that starts by flattening (its first
-    dense layer then sees vectors, and no position pairs are formed)."""
+    dense layer then sees vectors, and no position pairs are formed); `chunk_entries` overrides
+    `CHUNK_ENTRIES`."""
+    entries = chunk_entries or CHUNK_ENTRIES.get(jax.default_backend(), OTHER_CHUNK_ENTRIES)
 
     def kernel(x1: jax.Array, x2: jax.Array) -> jax.Array:
         if flatten_inputs:
             x1, x2 = x1.reshape(len(x1), -1), x2.reshape(len(x2), -1)
-        out = network(input_covariances(x1, x2, with_ntk=kind == "ntk"))
-        return out.ntk if kind == "ntk" else out.nngp
+        n1, n2 = len(x1), len(x2)
+        positions = (x1.shape[1] * x1.shape[2]) ** 2 if x1.ndim == 4 else 1
+        pairs = max(1, entries // positions)
+        columns = min(n2, pairs)
+        rows = max(1, min(n1, pairs // columns))
+        x1, x2 = _pad(x1, rows), _pad(x2, columns)
+        first, second = (network.own(own_covariances(x))[1] for x in (x1, x2))
+
+        def chunk(a: jax.Array, b: jax.Array, one, other) -> jax.Array:
+            out = network.cross(cross_covariances(a, b, with_ntk=kind == "ntk"), one, other)
+            if out.spatial:
+                raise ValueError("the network's output still has positions: end it with pooling or flattening")
+            value = out.ntk if kind == "ntk" else out.nngp
+            return jnp.broadcast_to(jnp.asarray(value, x1.dtype), (len(a), len(b)))
+
+        column_blocks = _blocks((x2, second), columns)
+
+        def row(block):
+            a, one = block
+            return jax.lax.map(lambda column: chunk(a, column[0], one, column[1]), column_blocks)
+
+        out = jax.lax.map(row, _blocks((x1, first), rows))  # (row blocks, column blocks, rows, columns)
+        return out.transpose(0, 2, 1, 3).reshape(len(x1), len(x2))[:n1, :n2]
 
     return jax.jit(kernel)

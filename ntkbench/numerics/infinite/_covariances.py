@@ -1,64 +1,77 @@
-"""What the kernel maps act on: the covariances of two batches of inputs as they pass through an
-infinitely wide network, and those of the network's inputs themselves.
+"""What the kernel maps act on: the covariances of inputs as they pass through an infinitely wide
+network.
 
-Spatial layers keep the full covariance between every pair of positions, `(H, W, H', W')` after
-the batch axes (the kernel of a CNN without `diagonal_spatial`, as neural-tangents computes it);
-after global pooling, flattening or on vector inputs there are no spatial axes. Each input's own
-covariance (`self1`, `self2`: one per input, not per pair) gives the variances a nonlinearity
-needs, so it is computed once per input, not once per pair.
+Positions come first and the batch last: a spatial covariance is `(H, W, H', W', *batch)`, the
+full covariance between every pair of positions (the kernel of a CNN without
+`diagonal_spatial`, as neural-tangents computes it); after global pooling, flattening or on
+vector inputs it is `(*batch)`. The batch is `(n1, n2)` for the covariances between two
+batches of inputs (the kernel) and `(n,)` for each input's covariance with itself (whose
+diagonal gives the variances a nonlinearity needs). With the batch last, a convolution's shifted
+slices and a nonlinearity's elementwise work run along contiguous memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+ZERO = 0.0
+"""The NTK of no layer yet (at the inputs): the first layer's NTK is its NNGP, computed without
+a pass over zeros."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Covariances:
-    """`nngp` and `ntk` between the inputs of batch 1 and batch 2, `(n1, n2, *positions)`; `self1`
-    and `self2` each input's covariance with itself, `(n, *positions)`; `channels` the features
-    per position of the layer that produced them (a standard-parameterised layer's fan-in)."""
+    """`nngp` and `ntk` (`(*positions, *batch)`; `ntk` None when only the NNGP is wanted, `ZERO`
+    before the first layer); `channels` the features per position of the layer that produced
+    them (a standard-parameterised layer's fan-in); `spatial` whether positions lead."""
 
     nngp: jax.Array
-    ntk: jax.Array | None
-    self1: jax.Array
-    self2: jax.Array
+    ntk: jax.Array | float | None
     channels: int
+    spatial: bool
 
-    @property
-    def spatial(self) -> bool:
-        return self.self1.ndim == 5
-
-    def map(self, transform, ntk=None, channels: int | None = None) -> Covariances:
-        """The same transform of `nngp`, `self1` and `self2`; `ntk` as given."""
-        return Covariances(transform(self.nngp), ntk, transform(self.self1), transform(self.self2),
-                           self.channels if channels is None else channels)
+    def map(self, transform: Any, channels: int | None = None, spatial: bool | None = None) -> Covariances:
+        """The same linear map of `nngp` and `ntk` (a zero or absent NTK stays so)."""
+        ntk = self.ntk if self.ntk is None or isinstance(self.ntk, float) else transform(self.ntk)
+        return Covariances(transform(self.nngp), ntk, self.channels if channels is None else channels,
+                           self.spatial if spatial is None else spatial)
 
 
-jax.tree_util.register_dataclass(
-    Covariances, data_fields=["nngp", "ntk", "self1", "self2"], meta_fields=["channels"]
-)
+jax.tree_util.register_dataclass(Covariances, data_fields=["nngp", "ntk"], meta_fields=["channels", "spatial"])
 
 
-def input_covariances(x1: jax.Array, x2: jax.Array, with_ntk: bool) -> Covariances:
-    """The covariances of the inputs themselves: `x . x' / channels` at every pair of positions
-    (images `(n, H, W, C)`) or between the vectors `(n, D)`; the NTK of no layer is 0."""
-    channels = x1.shape[-1]
+def own_covariances(x: jax.Array) -> Covariances:
+    """Each input's covariance with itself, `x . x / channels` at every pair of its positions
+    (images `(n, H, W, C)`: `(H, W, H, W, n)`) or of the vector (`(n, D)`: `(n,)`)."""
+    if x.ndim == 4:
+        return Covariances(jnp.einsum("ahwc,aijc->hwija", x, x) / x.shape[-1], None, x.shape[-1], True)
+    x = x.reshape(len(x), -1)
+    return Covariances(jnp.sum(x * x, axis=-1) / x.shape[-1], None, x.shape[-1], False)
+
+
+def cross_covariances(x1: jax.Array, x2: jax.Array, with_ntk: bool) -> Covariances:
+    """The covariances between two batches of inputs: `(H, W, H', W', n1, n2)` or `(n1, n2)`."""
+    ntk = ZERO if with_ntk else None
     if x1.ndim == 4:
-        cross = jnp.einsum("ahwc,bijc->abhwij", x1, x2) / channels
-        self1 = jnp.einsum("ahwc,aijc->ahwij", x1, x1) / channels
-        self2 = jnp.einsum("ahwc,aijc->ahwij", x2, x2) / channels
-    else:
-        x1, x2 = x1.reshape(len(x1), -1), x2.reshape(len(x2), -1)
-        channels = x1.shape[-1]
-        cross = x1 @ x2.T / channels
-        self1, self2 = jnp.sum(x1 * x1, axis=-1) / channels, jnp.sum(x2 * x2, axis=-1) / channels
-    return Covariances(cross, jnp.zeros_like(cross) if with_ntk else None, self1, self2, channels)
+        return Covariances(jnp.einsum("ahwc,bijc->hwijab", x1, x2) / x1.shape[-1], ntk, x1.shape[-1], True)
+    x1, x2 = x1.reshape(len(x1), -1), x2.reshape(len(x2), -1)
+    return Covariances(x1 @ x2.T / x1.shape[-1], ntk, x1.shape[-1], False)
 
 
-def variances(own: jax.Array) -> jax.Array:
-    """Each position's variance from an input's own covariance: `(n, H, W)` of `(n, H, W, H, W)`."""
-    return jnp.einsum("nhwhw->nhw", own) if own.ndim == 5 else own
+def variances(own: Covariances) -> jax.Array:
+    """Each position's variance from an input's own covariance: `(H, W, n)` of `(H, W, H, W, n)`."""
+    return jnp.einsum("hwhwn->hwn", own.nngp) if own.spatial else own.nngp
+
+
+def variance_products(first: jax.Array, second: jax.Array, spatial: bool, paired: bool) -> jax.Array:
+    """`v(p) v'(p')` at every entry of a covariance: between two batches' variances (`paired`,
+    `(..., n1, n2)`) or of one batch's with itself (`(..., n)`)."""
+    if spatial:
+        first, second = first[:, :, None, None], second[None, None]
+    if paired:
+        return first[..., :, None] * second[..., None, :]
+    return first * second

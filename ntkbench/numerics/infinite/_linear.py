@@ -3,8 +3,8 @@ full spatial covariance) compute them, in the NTK and the standard parameterisat
 
 A convolution acts on a covariance of position pairs as a stencil: the output at `(p, p')` is the
 mean, over the filter's offsets d, of the input at `(p + d, p' + d)` (zero outside the padded
-image). That is a sum of shifted slices, which XLA fuses into one pass over the covariance;
-neural-tangents computes it as a general convolution with one feature channel per spatial axis.
+image). That is a sum of shifted slices along the leading (position) axes, each a contiguous run
+of the batch; neural-tangents computes it as a general convolution with one feature channel.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ def _affine(cov: jax.Array, w_std: float, b_std: float | None) -> jax.Array:
     return w_std**2 * cov + (0.0 if b_std is None else b_std**2)
 
 
+def _linear_ntk(ntk: jax.Array | float | None, nngp_out: jax.Array, w_std: float, transform, fan_in: int | None,
+                unscaled: jax.Array | None, b_std: float | None) -> jax.Array | None:
+    """The NTK after a linear layer: the propagated NTK plus the layer's own parameters' part
+    (its output NNGP in the NTK parameterisation; `fan_in` times the unscaled map, plus 1 for a
+    bias, in the standard one)."""
+    if ntk is None:
+        return None
+    propagated = 0.0 if isinstance(ntk, float) else w_std**2 * transform(ntk)
+    if fan_in is None:
+        return propagated + nngp_out
+    return propagated + fan_in * unscaled + (0.0 if b_std is None else 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Dense:
     """`stax.Dense(width, w_std, b_std, parameterization)` on vectors (`b_std` None: no bias)."""
@@ -33,17 +46,14 @@ class Dense:
     b_std: float | None = None
     parameterization: Literal["ntk", "standard"] = "ntk"
 
-    def __call__(self, cov: Covariances) -> Covariances:
-        ntk = cov.ntk
-        if self.parameterization == "ntk":
-            out = cov.map(lambda c: _affine(c, self.w_std, self.b_std), channels=self.width)
-            if ntk is not None:
-                ntk = out.nngp + self.w_std**2 * ntk
-        else:
-            if ntk is not None:
-                ntk = cov.channels * cov.nngp + self.w_std**2 * ntk + (0.0 if self.b_std is None else 1.0)
-            out = cov.map(lambda c: _affine(c, self.w_std, self.b_std), channels=self.width)
-        return dataclasses.replace(out, ntk=ntk)
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
+
+    def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
+        nngp = _affine(cov.nngp, self.w_std, self.b_std)
+        standard = self.parameterization == "standard"
+        ntk = _linear_ntk(cov.ntk, nngp, self.w_std, lambda c: c, cov.channels if standard else None, cov.nngp, self.b_std)
+        return Covariances(nngp, ntk, self.width, cov.spatial)
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -55,24 +65,24 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
 
 def conv_stencil(cov: jax.Array, kernel: int, stride: int, padding: Padding) -> jax.Array:
     """The mean over a `kernel` x `kernel` filter's offsets of the position-pair covariance `cov`
-    `(..., H, W, H', W')`, at the output positions of a convolution with this stride and padding
-    (a sum of shifted slices of the zero-padded covariance, which XLA fuses with its neighbours)."""
-    height, width = cov.shape[-4], cov.shape[-3]
+    `(H, W, H', W', ...)`, at the output positions of a convolution with this stride and padding:
+    a sum of shifted slices of the zero-padded covariance."""
+    height, width = cov.shape[0], cov.shape[1]
     if padding == "SAME":
         (out_h, low_h, high_h), (out_w, low_w, high_w) = (_same_padding(s, kernel, stride) for s in (height, width))
     else:
         out_h, out_w = (height - kernel) // stride + 1, (width - kernel) // stride + 1
         low_h = high_h = low_w = high_w = 0
-    pads = [(0, 0)] * (cov.ndim - 4) + [(low_h, high_h), (low_w, high_w)] * 2
+    pads = [(low_h, high_h), (low_w, high_w)] * 2 + [(0, 0)] * (cov.ndim - 4)
     padded = jnp.pad(cov, pads) if any(p != (0, 0) for p in pads) else cov
     total = None
     for dy in range(kernel):
         for dx in range(kernel):
             rows = slice(dy, dy + stride * (out_h - 1) + 1, stride)
             columns = slice(dx, dx + stride * (out_w - 1) + 1, stride)
-            shifted = padded[..., rows, columns, rows, columns]
+            shifted = padded[rows, columns, rows, columns]
             total = shifted if total is None else total + shifted
-    return total / kernel**2
+    return total * (1.0 / kernel**2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,19 +97,15 @@ class Conv:
     b_std: float | None = None
     parameterization: Literal["ntk", "standard"] = "ntk"
 
-    def __call__(self, cov: Covariances) -> Covariances:
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
+
+    def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         def stencil(c: jax.Array) -> jax.Array:
             return conv_stencil(c, self.kernel, self.stride, self.padding)
 
-        ntk = cov.ntk
-        if self.parameterization == "ntk":
-            out = cov.map(lambda c: _affine(stencil(c), self.w_std, self.b_std), channels=self.width)
-            if ntk is not None:
-                ntk = self.w_std**2 * stencil(ntk) + out.nngp
-            return dataclasses.replace(out, ntk=ntk)
         unscaled = stencil(cov.nngp)
-        if ntk is not None:
-            fan_in = cov.channels * self.kernel**2
-            ntk = fan_in * unscaled + self.w_std**2 * stencil(ntk) + (0.0 if self.b_std is None else 1.0)
-        return Covariances(_affine(unscaled, self.w_std, self.b_std), ntk, _affine(stencil(cov.self1), self.w_std, self.b_std),
-                           _affine(stencil(cov.self2), self.w_std, self.b_std), self.width)
+        nngp = _affine(unscaled, self.w_std, self.b_std)
+        fan_in = cov.channels * self.kernel**2 if self.parameterization == "standard" else None
+        ntk = _linear_ntk(cov.ntk, nngp, self.w_std, stencil, fan_in, unscaled, self.b_std)
+        return Covariances(nngp, ntk, self.width, True)

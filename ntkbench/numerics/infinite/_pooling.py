@@ -12,12 +12,12 @@ from ._covariances import Covariances
 
 
 def _window_mean(cov: jax.Array, window: int, stride: int) -> jax.Array:
-    """The mean over a window on both positions of every pair (`(..., H, W, H', W')`, VALID)."""
+    """The mean over a window on both positions of every pair (`(H, W, H', W', ...)`, VALID)."""
     batch = cov.ndim - 4
     summed = jax.lax.reduce_window(
-        cov, 0.0, jax.lax.add, (1,) * batch + (window,) * 4, (1,) * batch + (stride,) * 4, "VALID"
+        cov, 0.0, jax.lax.add, (window,) * 4 + (1,) * batch, (stride,) * 4 + (1,) * batch, "VALID"
     )
-    return summed / window**4
+    return summed * (1.0 / window**4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,22 +27,22 @@ class AvgPool:
     window: int = 2
     stride: int = 2
 
-    def __call__(self, cov: Covariances) -> Covariances:
-        def pool(c: jax.Array) -> jax.Array:
-            return _window_mean(c, self.window, self.stride)
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
 
-        return cov.map(pool, None if cov.ntk is None else pool(cov.ntk))
+    def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
+        return cov.map(lambda c: _window_mean(c, self.window, self.stride))
 
 
 @dataclasses.dataclass(frozen=True)
 class GlobalAvgPool:
     """`stax.GlobalAvgPool()`: the mean over every pair of positions."""
 
-    def __call__(self, cov: Covariances) -> Covariances:
-        def pool(c: jax.Array) -> jax.Array:
-            return jnp.mean(c, axis=(-4, -3, -2, -1))
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
 
-        return cov.map(pool, None if cov.ntk is None else pool(cov.ntk))
+    def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
+        return cov.map(lambda c: jnp.mean(c, axis=(0, 1, 2, 3)), spatial=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +50,11 @@ class Flatten:
     """`stax.Flatten()`: a dense layer after it has a weight per position, so only pairs at the same
     position correlate: the mean over the diagonal. (On inputs, `kernel_fn` flattens them first.)"""
 
-    def __call__(self, cov: Covariances) -> Covariances:
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
+
+    def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         if not cov.spatial:
             return cov
-        positions = cov.self1.shape[-1] * cov.self1.shape[-2]
-
-        def diagonal_mean(c: jax.Array) -> jax.Array:
-            return jnp.einsum("...hwhw->...", c) / positions
-
-        return cov.map(diagonal_mean, None if cov.ntk is None else diagonal_mean(cov.ntk), cov.channels * positions)
+        positions = cov.nngp.shape[0] * cov.nngp.shape[1]
+        return cov.map(lambda c: jnp.einsum("hwhw...->...", c) / positions, cov.channels * positions, spatial=False)
