@@ -33,6 +33,7 @@ by adding names, so on jax >= 0.6 only implementations 1 and 2 are offered
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import re
 import sys
 import types
@@ -59,9 +60,11 @@ def jax_version() -> tuple[int, int, int]:
 
 
 def available_implementations() -> tuple[int, ...]:
-    """The `empirical_ntk_fn` implementations that work with the installed jax: 1, 2 and 3 before
-    jax 0.6; 1 and 2 from then on (see the module docstring)."""
-    return (1, 2, 3) if jax_version() < STRUCTURED_DERIVATIVES_BEFORE else (1, 2)
+    """The empirical NTK's implementations that work here: 1 (Jacobian contraction) and 2
+    (NTK-vector products) always, ntkbench's own; 3 (neural-tangents' structured derivatives)
+    where neural-tangents is installed and jax is older than 0.6 (see the module docstring)."""
+    structured = jax_version() < STRUCTURED_DERIVATIVES_BEFORE and neural_tangents_installed()
+    return (1, 2, 3) if structured else (1, 2)
 
 
 def preferred_implementation() -> int:
@@ -74,6 +77,8 @@ def implementation_problem(implementation: int) -> str | None:
     """Why `implementation` cannot be used with the installed jax, or None."""
     if implementation in available_implementations():
         return None
+    if not neural_tangents_installed():
+        return f"implementation {implementation} (structured derivatives) is neural-tangents', which is not installed ({INSTALL_HINT}); use 1, 2 or auto"
     version = ".".join(map(str, jax_version()))
     return (f"implementation {implementation} (structured derivatives) of neural-tangents 0.6.5 does not work on jax "
             f"{version} (jax 0.6 changed the linearisation it is built on); use 1, 2 or auto")
@@ -123,6 +128,11 @@ def _restore_removed_names() -> None:
             jax.util = util
     if not hasattr(ad, "zeros_like_p"):  # removed in jax 0.6; neural-tangents only uses it as a dictionary key
         ad.zeros_like_p = private_core.Primitive("zeros_like")
+
+
+def neural_tangents_installed() -> bool:
+    """Whether neural-tangents can be imported (found without importing it, or jax)."""
+    return "neural_tangents" in sys.modules or importlib.util.find_spec("neural_tangents") is not None
 
 
 def import_neural_tangents() -> Any:

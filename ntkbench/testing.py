@@ -37,6 +37,7 @@ from .api import (
     PluginOptions,
     registered,
 )
+from .nt_compat import neural_tangents_installed
 from .runner import SeedSampler, dataset_problems, prediction_problem, training_order
 
 __all__ = ["DEFAULT_ARCHITECTURE", "Check", "PluginReport", "check_plugin", "make_task", "tiny_dataset"]
@@ -249,6 +250,8 @@ def _check_learner(checks: _Checks, learner: Learner, data: LabelledData | None,
         assert problem is None, f"refuses the test architecture {type(arch).__name__}: {problem}"
         if learner.needs_stax_twin:
             assert arch.has_stax_twin(), f"needs a stax twin; the test architecture {type(arch).__name__} has none"
+        if learner.needs_infinite_kernel:
+            assert arch.has_infinite_kernel(), f"needs an infinite kernel; the test architecture {type(arch).__name__} has none"
         cache = ArtifactCache()
         values = (24, 48)
         tasks.extend(make_task(data, n_train=n, n_train_values=values, architecture=arch, cache=cache) for n in values)
@@ -379,6 +382,8 @@ def _check_architecture(checks: _Checks, architecture: Architecture) -> None:
         checks.run("width", width)
     if architecture.has_stax_twin():
         def twin() -> str:
+            if not neural_tangents_installed():
+                return "not checked: neural-tangents is not installed"
             twin = architecture.stax_twin(num_classes=3)
             ours = found["outputs"]
             theirs = np.asarray(twin.apply_fn(architecture.stax_parameters(found["model"]), found["x"]), dtype=np.float64)
@@ -392,3 +397,19 @@ def _check_architecture(checks: _Checks, architecture: Architecture) -> None:
             return "the stax twin computes the same function; its NTK is finite"
 
         checks.run("stax_twin", twin)
+    if architecture.has_kernel_map():
+        def kernel_map() -> str:
+            from .kernels import architecture_kernel_fn
+
+            kernel = np.asarray(architecture_kernel_fn(architecture, num_classes=3)(found["x"], found["x"]), dtype=np.float64)
+            assert kernel.shape == (len(found["x"]),) * 2 and np.all(np.isfinite(kernel)), "the native infinite NTK is not a finite matrix"
+            if not (architecture.has_stax_twin() and neural_tangents_installed()):
+                return "the kernel map gives a finite infinite NTK (no stax twin to compare it with)"
+            from .kernels import infinite_kernel_fn
+
+            reference = np.asarray(infinite_kernel_fn(architecture.stax_twin(num_classes=3))(found["x"], found["x"]), dtype=np.float64)
+            error = float(np.max(np.abs(kernel - reference)) / np.max(np.abs(reference)))
+            assert error < 1e-4, f"the kernel map's NTK differs from the stax twin's by {error:.2g} of its largest entry"
+            return f"the kernel map's NTK equals the stax twin's (within {error:.1g} of its largest entry)"
+
+        checks.run("kernel_map", kernel_map)

@@ -1,5 +1,5 @@
 """Write docs/api.md, the reference of ntkbench's public API, from the signatures and docstrings of
-what `ntkbench`, `ntkbench.kernels`, `ntkbench.training` and `ntkbench.testing` export (`__all__`).
+what `ntkbench`, `ntkbench.kernels`, `ntkbench.infinite`, `ntkbench.training` and `ntkbench.testing` export (`__all__`).
 
     python scripts/api_reference.py          # rewrite docs/api.md
     python scripts/api_reference.py --check  # exit 1 when docs/api.md is not what the code gives
@@ -20,7 +20,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "api.md"
-MODULES = ("ntkbench", "ntkbench.kernels", "ntkbench.training", "ntkbench.testing")
+MODULES = ("ntkbench", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.testing")
 
 INTRODUCTION = """\
 # ntkbench API reference
@@ -33,12 +33,15 @@ what a plugin implements, what it receives, and how it registers.
   spec and reading its results.
 - `ntkbench.kernels`, `ntkbench.training`: the numerical tools the built-in learners use (they
   import jax: import them inside plugin methods).
+- `ntkbench.infinite`: the layers of an architecture's `kernel_map` (its infinite-width kernel,
+  computed natively).
 - `ntkbench.testing`: tasks and data as the runner makes them, and the plugin contract checked.
 
 **Architectures, widths and `check-ntk`.** `sweep.width` and `ntkbench check-ntk` need an
 architecture whose options have an integer `width` (`Architecture.has_width()`); ntkbench builds
 each width with `at_width(w)`, which keeps every other option. `check-ntk`, the infinite-width
-learners and the claims also need `has_stax_twin()` and `stax_twin(num_classes=)`, with
+learners and the claims also need its infinite-width kernel: `has_kernel_map()` and
+`kernel_map(num_classes=)` (native), or `has_stax_twin()` and `stax_twin(num_classes=)`, with
 `stax_parameters(model)` to test parity. An architecture imports neural-tangents through
 `ntkbench.nt_compat.import_neural_tangents()`, which restores what neural-tangents needs from
 the installed jax.

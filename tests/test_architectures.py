@@ -197,7 +197,7 @@ def test_check_ntk_needs_a_twin(write_spec, capsys):
 
     spec = write_spec(SPEC.replace("learners: [{name: network}, {name: ntk_infinite}]", "learners: [{name: network}]"))
     assert main(["check-ntk", str(spec)]) == 2
-    assert "has no infinite-width twin" in capsys.readouterr().err
+    assert "has no infinite-width kernel" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,10 @@ pytestmark = pytest.mark.parity
 TOLERANCE = 1e-5
 
 
-def relative_error(stax_layers: list, native, x1: np.ndarray, x2: np.ndarray, kind: str, flatten: bool = False) -> float:
+def relative_error(stax_layers: list, native, x1: np.ndarray, x2: np.ndarray, kind: str) -> float:
     stax = import_neural_tangents().stax
     reference = np.asarray(stax.serial(*stax_layers)[2](x1, x2, kind))
-    ours = np.asarray(infinite.kernel_fn(native, kind, flatten_inputs=flatten)(x1, x2))
+    ours = np.asarray(infinite.kernel_fn(native, kind)(x1, x2))
     assert ours.shape == reference.shape
     return float(np.max(np.abs(ours - reference)) / np.max(np.abs(reference)))
 
@@ -38,8 +38,9 @@ def test_an_mlp_on_images_equals_its_stax_kernel(parameterization, b_std, kind):
     reference = [stax.Flatten(), stax.Dense(64, **dense), stax.Relu(), stax.Dense(64, **dense), stax.Relu(), stax.Dense(10, **dense)]
     native = infinite.serial(infinite.Flatten(), *[layer for _ in range(2) for layer in (
         infinite.Dense(64, 1.4, b_std, parameterization), infinite.Relu())], infinite.Dense(10, 1.4, b_std, parameterization))
-    assert relative_error(reference, native, x1, x2, kind, flatten=True) < TOLERANCE
-    assert relative_error(reference, native, x1, x2, kind, flatten=False) < TOLERANCE  # flattened as a layer
+    assert relative_error(reference, native, x1, x2, kind) < TOLERANCE  # the inputs flattened first
+    unflattened = infinite.serial(infinite.identity, native)  # Flatten not first: position pairs formed, then averaged
+    assert relative_error(reference, unflattened, x1, x2, kind) < TOLERANCE
 
 
 @pytest.mark.parametrize("kind", ["ntk", "nngp"])
@@ -86,3 +87,50 @@ def test_strides_valid_padding_odd_sizes_residual_sums_and_flatten():
     native = infinite.serial(infinite.Conv(16, 3, 1, "VALID", 1.4), infinite.Relu(), infinite.Conv(16, 3, 2, "SAME", 1.4),
                              infinite.Relu(), infinite.Flatten(), infinite.Dense(10, 1.4))
     assert relative_error(reference, native, x1, x2, "ntk") < TOLERANCE
+
+
+def _architecture_error(architecture, x1: np.ndarray, x2: np.ndarray, kind: str = "ntk") -> float:
+    from ntkbench.kernels import architecture_kernel_fn, infinite_kernel_fn
+
+    assert architecture.has_kernel_map()
+    ours = np.asarray(architecture_kernel_fn(architecture, num_classes=10, kind=kind)(x1, x2))
+    reference = np.asarray(infinite_kernel_fn(architecture.stax_twin(num_classes=10), kind)(x1, x2))
+    return float(np.max(np.abs(ours - reference)) / np.max(np.abs(reference)))
+
+
+OPTIONS = [dict(parameterization=p, b_std=b) for p in ("ntk", "standard", "mup") for b in (0.0, 0.1)]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: f"{o['parameterization']}-b{o['b_std']}")
+@pytest.mark.parametrize("depth", [1, 3])
+def test_every_mlp_configuration_computes_its_twins_kernel(depth, options):
+    from ntkbench.architectures.mlp import MLPArchitecture
+
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=(6, 4, 4, 1)).astype(np.float32), rng.normal(size=(5, 4, 4, 1)).astype(np.float32)
+    architecture = MLPArchitecture(MLPArchitecture.Options(depth=depth, width=64, **options))
+    for kind in ("ntk", "nngp"):
+        assert _architecture_error(architecture, x1, x2, kind) < TOLERANCE
+
+
+@pytest.mark.parametrize("options", OPTIONS[::3] + OPTIONS[1:2], ids=lambda o: f"{o['parameterization']}-b{o['b_std']}")
+@pytest.mark.parametrize("depth", [5, 7, 10])
+def test_every_myrtle_configuration_computes_its_twins_kernel(depth, options):
+    from ntkbench.architectures.myrtle import MyrtleArchitecture
+
+    rng = np.random.default_rng(4)
+    x1, x2 = rng.normal(size=(3, 8, 8, 1)).astype(np.float32), rng.normal(size=(2, 8, 8, 1)).astype(np.float32)
+    architecture = MyrtleArchitecture(MyrtleArchitecture.Options(depth=depth, width=32, **options))
+    assert _architecture_error(architecture, x1, x2) < TOLERANCE
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
+def test_the_resnet_without_batch_norm_computes_its_twins_kernel(norm, parameterization):
+    from ntkbench.architectures.resnet import ResNet18Architecture
+
+    rng = np.random.default_rng(5)
+    x1, x2 = rng.normal(size=(3, 8, 8, 3)).astype(np.float32), rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    architecture = ResNet18Architecture(ResNet18Architecture.Options(width=16, norm=norm, parameterization=parameterization))
+    assert _architecture_error(architecture, x1, x2) < TOLERANCE
+    assert not ResNet18Architecture(ResNet18Architecture.Options(norm="batch")).has_kernel_map()

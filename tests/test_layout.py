@@ -12,12 +12,12 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "ntkbench"
-RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "training": 1, "spec": 2, "runner": 3, "testing": 4, "analysis": 4,
+RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "infinite": 1, "training": 1, "spec": 2, "runner": 3, "testing": 4, "analysis": 4,
          "report": 5, "results": 6, "cli": 7, "": 8}
 """The core's layers, lowest first ("" is `ntkbench/__init__.py`): a module imports only from its own
 layer and those below."""
 PLUGINS = {"learners", "architectures", "datasets"}
-PLUGINS_MAY_IMPORT = {"api", "nt_compat", "numerics", "kernels", "training"}
+PLUGINS_MAY_IMPORT = {"api", "nt_compat", "numerics", "kernels", "infinite", "training"}
 """Built-in plugins use ntkbench's public API (and the numerics below it), nothing of the runner."""
 
 

@@ -171,7 +171,7 @@ def test_non_mapping_and_empty_files():
 def test_learner_that_needs_a_twin_is_refused_for_a_twinless_architecture(third_party_plugins):
     problem = only_problem(VALID.replace("name: mlp, width: 32, depth: 1", "name: twinless"))
     assert problem.key == "learners[1].name"
-    assert "needs an infinite-width (stax) twin" in problem.reason
+    assert "needs an infinite-width kernel" in problem.reason
 
 
 def test_load_spec_reports_missing_file(tmp_path):
@@ -271,10 +271,32 @@ def test_a_problem_of_a_learner_is_located_at_its_own_entry_when_an_earlier_one_
         "architecture: {name: mlp, width: 32, depth: 1}", "architecture: {name: twinless}"
     )
     found = problems(text)
-    twin = next(problem for problem in found if "needs an infinite-width (stax) twin" in problem.reason)
+    twin = next(problem for problem in found if "needs an infinite-width kernel" in problem.reason)
     assert twin.key == "learners[1].name"  # ntk_infinite, the second entry, though the first did not resolve
     pretrained = VALID.replace("{name: ntk_infinite, ridge: 1.0e-6}", "{name: ntk_infnite}").replace(
         "dataset: {name: fashion_mnist, n_test: 100}", "dataset: {name: fashion_mnist, n_test: 100, validation_n: 10}"
     ).replace("{name: entk_init}", "{name: entk_init, ridge: auto}\n  - {name: entk_init, id: twin, ridge: auto}")
     duplicate = next(problem for problem in problems(pretrained) if "would compute the same results" in problem.reason)
     assert duplicate.key == "learners[3].name"  # not [2]: the unknown learner at [1] resolved to nothing
+
+
+def test_without_neural_tangents_a_twin_only_architecture_is_refused_with_the_install_command(monkeypatch):
+    from ntkbench.architectures.mlp import MLPArchitecture
+    from ntkbench.spec import _rules
+
+    monkeypatch.setattr(_rules, "neural_tangents_installed", lambda: False)
+    parse_spec(VALID, "spec.yaml")  # valid: the built-in kernels are native, neural-tangents is not needed
+    monkeypatch.setattr(MLPArchitecture, "has_kernel_map", lambda self: False)  # as a third-party twin-only architecture
+    problem = only_problem(VALID)
+    assert problem.key == "learners[1].name"
+    assert "needs the stax twin of architecture 'mlp'" in problem.reason
+    assert "pip install --no-deps neural-tangents==0.6.5" in problem.reason
+
+
+def test_without_neural_tangents_structured_derivatives_are_refused(monkeypatch):
+    from ntkbench import nt_compat
+
+    monkeypatch.setattr(nt_compat, "neural_tangents_installed", lambda: False)
+    assert nt_compat.available_implementations() == (1, 2)
+    problem = only_problem(VALID.replace("{name: entk_init}", "{name: entk_init, implementation: 3}"))
+    assert "neural-tangents" in problem.reason

@@ -1,4 +1,5 @@
-"""Architecture plugins: an equinox network and, when it has one, its infinite-width `stax` twin."""
+"""Architecture plugins: an equinox network and, when it has one, its infinite-width kernel: a
+native kernel map (`ntkbench.infinite`) or a neural-tangents `stax` twin, or both."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ class Architecture(abc.ABC):
     """The name a spec gives a plugin loaded from a file or module its `plugins:` list names (an
     installed plugin's name is its entry point's)."""
     stax_twin_availability: ClassVar[str | None] = None
-    """When the architecture has an infinite-width twin, in words ("always", "with norm: none"),
-    for error messages; `None`: never."""
+    """When the architecture has an infinite-width kernel (a kernel map or a twin), in words
+    ("always", "with norm: none"), for error messages; `None`: never."""
 
     def __init__(self, options: ArchitectureOptions):
         self.options = options
@@ -90,6 +91,20 @@ class Architecture(abc.ABC):
         """Why these options cannot be trained by this optimizer (its name in the spec, like "adam"),
         or None; learners that train the network check it at validation."""
         return None
+
+    def has_kernel_map(self) -> bool:
+        """Whether `kernel_map` returns the infinite-width kernel's map for these options."""
+        return False
+
+    def kernel_map(self, *, num_classes: int) -> Any:
+        """The infinite-width network's kernel map, composed of `ntkbench.infinite`'s layers; only
+        called when `has_kernel_map()` is true. ntkbench computes the infinite NTK and NNGP from
+        it, natively, in preference to the `stax` twin."""
+        raise NotImplementedError(f"{type(self).__name__} has no kernel map")
+
+    def has_infinite_kernel(self) -> bool:
+        """Whether the infinite-width kernel exists for these options: natively or from the twin."""
+        return self.has_kernel_map() or self.has_stax_twin()
 
     def has_stax_twin(self) -> bool:
         """Whether `stax_twin` returns a twin for these options (checked when a spec is validated)."""

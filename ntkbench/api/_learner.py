@@ -24,8 +24,12 @@ class Learner(abc.ABC):
     plugin_name: ClassVar[str | None] = None
     """The name a spec gives a plugin loaded from a file or module its `plugins:` list names (an
     installed plugin's name is its entry point's)."""
+    needs_infinite_kernel: ClassVar[bool] = False
+    """True when the learner needs the architecture's infinite-width kernel (`ntkbench.kernels.
+    architecture_kernel_fn`: native from its kernel map, else from its `stax` twin)."""
     needs_stax_twin: ClassVar[bool] = False
-    """True when the learner needs the architecture's infinite-width twin."""
+    """True when the learner needs the architecture's `stax` twin itself (its `apply_fn` or
+    `init_fn`, say), which needs neural-tangents installed."""
     deterministic: ClassVar[bool] = True
     """True when the result depends only on the data, the options and the seed (recorded with each cell)."""
     needs_readout_features: ClassVar[bool] = False

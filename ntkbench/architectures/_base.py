@@ -76,6 +76,9 @@ class LayeredArchitecture(Architecture):
     def has_stax_twin(self) -> bool:
         return True
 
+    def has_kernel_map(self) -> bool:
+        return self.has_stax_twin()
+
     def stax_parameters(self, model: Any) -> Any:
         return model.stax_parameters()
 

@@ -67,5 +67,16 @@ class MLPArchitecture(LayeredArchitecture):
         layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization()))
         return StaxTwin(*stax.serial(*layers))
 
+    def kernel_map(self, *, num_classes: int) -> Any:
+        from .. import infinite
+
+        options = self.options
+        b_std = options.b_std or None
+        layers: list[Any] = [infinite.Flatten()]
+        for _ in range(options.depth):
+            layers += [infinite.Dense(options.width, options.w_std, b_std, self.twin_parameterization()), infinite.Relu()]
+        layers.append(infinite.Dense(num_classes, options.w_std, b_std, self.twin_parameterization()))
+        return infinite.serial(*layers)
+
     def readout_input(self, model: Any) -> Callable[[Any], Any]:
         return model.features

@@ -75,5 +75,19 @@ class MyrtleArchitecture(LayeredArchitecture):
         layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization()))
         return StaxTwin(*stax.serial(*layers))
 
+    def kernel_map(self, *, num_classes: int) -> Any:
+        from .. import infinite
+
+        options = self.options
+        b_std = options.b_std or None
+        layers: list[Any] = []
+        counts = STAGE_DEPTHS[options.depth]
+        for index, count in enumerate(counts):
+            conv = infinite.Conv(options.width, 3, 1, "SAME", options.w_std, b_std, self.twin_parameterization())
+            layers += [conv, infinite.Relu()] * count
+            layers.append(infinite.AvgPool(2, 2) if index < len(counts) - 1 else infinite.GlobalAvgPool())
+        layers.append(infinite.Dense(num_classes, options.w_std, b_std, self.twin_parameterization()))
+        return infinite.serial(*layers)
+
     def readout_input(self, model: Any) -> Callable[[Any], Any]:
         return model.features

@@ -100,6 +100,26 @@ class ResNet18Architecture(LayeredArchitecture):
         layers += [*norm, stax.Relu(), stax.GlobalAvgPool(), stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization())]
         return StaxTwin(*stax.serial(*layers))
 
+    def kernel_map(self, *, num_classes: int) -> Any:
+        from .. import infinite
+
+        options = self.options
+        b_std = options.b_std or None
+        norm = [infinite.LayerNorm()] if options.norm == "layer" else []
+
+        def conv(channels: int, size: int, stride: int) -> Any:
+            return infinite.Conv(channels, size, stride, "SAME", options.w_std, b_std, self.twin_parameterization())
+
+        layers: list[Any] = [conv(options.width, 3, 1)]
+        for channels, out, stride in block_shapes(options.width):
+            main = [conv(out, 3, stride), *norm, infinite.Relu(), conv(out, 3, 1)]
+            if stride == 1 and channels == out:
+                layers.append(infinite.Residual(infinite.serial(*norm, infinite.Relu(), *main), infinite.identity))
+            else:
+                layers += [*norm, infinite.Relu(), infinite.Residual(infinite.serial(*main), conv(out, 1, stride))]
+        layers += [*norm, infinite.Relu(), infinite.GlobalAvgPool(), infinite.Dense(num_classes, options.w_std, b_std, self.twin_parameterization())]
+        return infinite.serial(*layers)
+
     def readout_input(self, model: Any) -> Callable[[Any], Any]:
         if isinstance(model, StatefulModel):  # batch norm: inference mode, running statistics
             import equinox as eqx

@@ -37,8 +37,14 @@ def _check_ntk(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, trust_plugins=args.trust_plugins)
     architecture = spec.architecture.instantiate()
     name = spec.architecture.name
-    if not architecture.has_stax_twin():
-        raise InputError(f"{args.spec}: architecture {name!r} with these options has no infinite-width twin")
+    if not architecture.has_infinite_kernel():
+        raise InputError(f"{args.spec}: architecture {name!r} with these options has no infinite-width kernel")
+    if not architecture.has_kernel_map():
+        from ..nt_compat import INSTALL_HINT, neural_tangents_installed
+
+        if not neural_tangents_installed():
+            raise InputError(f"{args.spec}: architecture {name!r} has its infinite-width kernel from its stax twin, "
+                             f"which needs neural-tangents; install it with: {INSTALL_HINT}")
     if not architecture.has_width():
         raise InputError(f"{args.spec}: architecture {name!r} has no 'width' option to vary")
     from ..numerics._convergence import log_log_slope, ntk_distances

@@ -1,4 +1,5 @@
-"""`ntk_infinite`: kernel ridge regression with the infinite-width NTK of the architecture's `stax` twin."""
+"""`ntk_infinite`: kernel ridge regression with the architecture's infinite-width NTK (native from
+its kernel map, else from its `stax` twin)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ class InfiniteNTKLearner(Learner):
     Options = KernelRidgeOptions
     api_version = 1
     network_kernel = "infinite"
-    needs_stax_twin = True
+    needs_infinite_kernel = True
     same_at_every_width = True
 
     def __init__(self, options: KernelRidgeOptions):
@@ -23,22 +24,24 @@ class InfiniteNTKLearner(Learner):
         return self.options.chooses_ridge()
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..kernels import infinite_kernel_fn, regress_with_kernel
+        from ..kernels import architecture_kernel_fn, regress_with_kernel
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
-            self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes))
+            self._kernel_fn = architecture_kernel_fn(task.architecture, num_classes=task.num_classes)
         return regress_with_kernel(
             self._kernel_fn, task, self.options.ridges(), kernel_key=self._kernel_fn, same_for_every_seed=True
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..numerics._costs import KernelComputation, kernel_regression_cost
-        from ..numerics._kernels import infinite_kernel_fn
+        from ..numerics._kernels import architecture_kernel_fn
 
         if not context.detailed:
             return kernel_regression_cost(None, context, same_for_every_seed=True)
-        kernel_fn = infinite_kernel_fn(context.architecture.stax_twin(num_classes=context.num_classes))
-        name = ("infinite_ntk", type(context.architecture).__qualname__, repr(context.architecture.options), context.num_classes)
+        architecture = context.architecture
+        kernel_fn = architecture_kernel_fn(architecture, num_classes=context.num_classes)
+        source = "native" if architecture.has_kernel_map() else "stax"
+        name = ("infinite_ntk", source, type(architecture).__qualname__, repr(architecture.options), context.num_classes)
         return kernel_regression_cost(
             KernelComputation(kernel_fn, (), name), context, same_for_every_seed=True, ridges=ridge_count(self.options)
         )

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from ..api import Architecture
-from ._kernels import empirical_ntk, infinite_kernel_fn
+from ._kernels import architecture_kernel_fn, empirical_ntk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,7 @@ def ntk_distances(
     for width in widths:
         network = architecture.at_width(width)
         if reference is None:
-            reference = np.asarray(infinite_kernel_fn(network.stax_twin(num_classes=num_classes))(x, x), dtype=np.float64)
+            reference = np.asarray(architecture_kernel_fn(network, num_classes=num_classes)(x, x), dtype=np.float64)
         distances = []
         for seed in range(seeds):
             model = network.init_model(input_shape=x.shape[1:], num_classes=num_classes, key=jax.random.PRNGKey(seed))

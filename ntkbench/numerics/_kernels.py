@@ -1,5 +1,5 @@
-"""Kernel matrices: the infinite-width NTK of a `stax` twin, the empirical NTK of an equinox
-network, and their evaluation in fixed-size tiles.
+"""Kernel matrices: the infinite-width NTK of an architecture (native, or of its `stax` twin), the
+empirical NTK of an equinox network, and their evaluation in fixed-size tiles.
 
 Tiles have one fixed square shape per kernel, so a jitted kernel function compiles once
 and serves every cell of a sweep; the last tiles are zero-padded and cropped.
@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..api import StaxTwin
+from ..api import Architecture, StaxTwin
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
+from ._empirical import jacobian_contraction, ntk_vector_products
 from ._jaxpr_costs import trace_cost
 from ._measured import recall, remember, text_key
 from ._networks import example_function, split_model
@@ -230,6 +231,17 @@ def infinite_kernel_fn(twin: StaxTwin, kind: Literal["ntk", "nngp"] = "ntk") -> 
     return jax.jit(kernel)
 
 
+def architecture_kernel_fn(architecture: Architecture, *, num_classes: int, kind: Literal["ntk", "nngp"] = "ntk") -> KernelFn:
+    """The infinite-width NTK (or NNGP kernel) of an architecture, as a jitted function of two
+    batches: computed natively from its `kernel_map` when it has one, else by neural-tangents
+    from its `stax` twin."""
+    if architecture.has_kernel_map():
+        from . import infinite
+
+        return infinite.kernel_fn(architecture.kernel_map(num_classes=num_classes), kind)
+    return infinite_kernel_fn(architecture.stax_twin(num_classes=num_classes), kind)
+
+
 @eqx.filter_jit
 def empirical_ntk(
     model: Any, x1: jax.Array, x2: jax.Array, implementation: Implementation | None = None, contraction: Contraction = "trace"
@@ -241,26 +253,31 @@ def empirical_ntk(
     `stax` twin. The derivatives are taken with respect to the network's inexact arrays; a
     network with batch norm is taken in inference mode (a per-example function). Jitted with the
     network as an argument: one compilation serves every seed and checkpoint of an architecture.
-    Implementation 0 (AUTO) of neural-tangents is broken on jax >= 0.5 and is not offered;
-    None takes `nt_compat.preferred_implementation()` (3 where the installed jax allows it).
+    Implementations 1 (Jacobian contraction) and 2 (NTK-vector products) are ntkbench's own
+    (`_empirical`); 3 is neural-tangents' structured derivatives, where it works
+    (`nt_compat.available_implementations`). None takes `nt_compat.preferred_implementation()`.
     `contraction` says how the logits are contracted (see `Contraction`).
     """
-    nt = import_neural_tangents()
     implementation = implementation if implementation is not None else preferred_implementation()
     module, state = split_model(model)
     params, static = eqx.partition(module, eqx.is_inexact_array)
 
-    def apply(p: Any, x: jax.Array) -> jax.Array:
-        logits = jax.vmap(example_function(eqx.combine(p, static), state))(x)
+    def one(p: Any, x: jax.Array) -> jax.Array:
+        logits = example_function(eqx.combine(p, static), state)(x)
         if contraction == "sum_logits":
             return jnp.sum(logits, axis=-1, keepdims=True) / jnp.sqrt(logits.shape[-1])
         return logits
 
-    kernel_fn = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)
-    with warnings.catch_warnings():
-        # neural-tangents 0.6.5's implementation 2 calls jnp.size/shape on ShapeDtypeStructs (jax 0.5 deprecation).
-        warnings.filterwarnings("ignore", message=r"(size|shape) requires ndarray or scalar arguments", category=DeprecationWarning)
-        return kernel_fn(x1, x2, params)
+    if implementation == 1:
+        return jacobian_contraction(one, params, x1, x2)
+    if implementation == 2:
+        return ntk_vector_products(one, params, x1, x2)
+    nt = import_neural_tangents()
+
+    def apply(p: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(one, in_axes=(None, 0))(p, x)
+
+    return nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)(x1, x2, params)
 
 
 def network_structure(model: Any) -> tuple:

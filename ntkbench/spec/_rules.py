@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Iterator
 
 from ..api import MAX_PARAMETERS, Architecture, load_all
+from ..nt_compat import INSTALL_HINT, neural_tangents_installed
 from ._models import LearnerChoice, PluginChoice, SpecModel, content_hash
 from ._yaml import Path_, ProblemCollector
 
@@ -173,6 +174,17 @@ def learners_fit_the_architecture(sections: Sections) -> Problems:
         problem = learner.instantiate().architecture_problem(network)
         if problem is not None:
             yield path, problem
+        if learner.plugin.needs_infinite_kernel and not network.has_infinite_kernel():
+            yield path, (
+                f"learner {learner.name!r} needs an infinite-width kernel, and architecture "
+                f"{architecture.name!r} with these options has none; {_twin_availability()}"
+            )
+        twin_only = learner.plugin.needs_infinite_kernel and not network.has_kernel_map() and network.has_stax_twin()
+        if (learner.plugin.needs_stax_twin or twin_only) and not neural_tangents_installed():
+            yield path, (
+                f"learner {learner.name!r} needs the stax twin of architecture {architecture.name!r}, which needs "
+                f"neural-tangents, and it is not installed; install it with: {INSTALL_HINT}"
+            )
         if learner.plugin.needs_stax_twin and not network.has_stax_twin():
             yield path, (
                 f"learner {learner.name!r} needs an infinite-width (stax) twin, and architecture "
@@ -259,7 +271,7 @@ def check_consistency(sections: Sections, collector: ProblemCollector) -> None:
 
 
 def _twin_availability() -> str:
-    """Which installed architectures have an infinite-width twin, and when."""
+    """Which installed architectures have an infinite-width kernel, and when."""
     available = [
         f"{name} ({plugin.stax_twin_availability})"
         for name, plugin in load_all("architecture").usable.items()

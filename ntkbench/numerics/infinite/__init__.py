@@ -19,7 +19,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from ._combinators import Identity, Layer, Residual, identity, serial
+from ._combinators import Identity, Layer, Residual, Serial, identity, serial
 from ._covariances import Covariances, cross_covariances, own_covariances
 from ._elementwise import Relu
 from ._linear import Conv, Dense, conv_stencil
@@ -28,7 +28,7 @@ from ._pooling import AvgPool, Flatten, GlobalAvgPool
 
 __all__ = [
     "AvgPool", "Conv", "Covariances", "Dense", "Flatten", "GlobalAvgPool", "Identity", "Layer", "LayerNorm", "Relu",
-    "Residual", "conv_stencil", "identity", "kernel_fn", "serial",
+    "Residual", "Serial", "conv_stencil", "identity", "kernel_fn", "serial",
 ]
 
 CHUNK_ENTRIES = {"cpu": 2**19}
@@ -55,13 +55,18 @@ def _blocks(tree, size: int):
     return inputs(x), jax.tree.map(records, recorded)
 
 
-def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, flatten_inputs: bool = False,
-              chunk_entries: int | None = None):
+def _starts_by_flattening(network: Layer) -> bool:
+    return isinstance(network, Serial) and bool(network.layers) and (
+        isinstance(network.layers[0], Flatten) or _starts_by_flattening(network.layers[0]))
+
+
+def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_entries: int | None = None):
     """The jitted kernel of two batches `(n1, ...)`, `(n2, ...)` -> `(n1, n2)` of the network whose
-    kernel map is `network`; `flatten_inputs` for a network that starts by flattening (its first
-    dense layer then sees vectors, and no position pairs are formed); `chunk_entries` overrides
-    `CHUNK_ENTRIES`."""
+    kernel map is `network`; `chunk_entries` overrides `CHUNK_ENTRIES`. A network that starts by
+    flattening sees its inputs as vectors: its first dense layer needs only their inner
+    products, so no position pairs are formed."""
     entries = chunk_entries or CHUNK_ENTRIES.get(jax.default_backend(), OTHER_CHUNK_ENTRIES)
+    flatten_inputs = _starts_by_flattening(network)
 
     def kernel(x1: jax.Array, x2: jax.Array) -> jax.Array:
         if flatten_inputs:

@@ -17,11 +17,11 @@ class NNGPOptions(ntkbench.KernelRidgeOptions):
 
 
 class InfiniteNNGP(ntkbench.Learner):
-    """Kernel ridge regression with the infinite-width NNGP kernel of the architecture's twin."""
+    """Kernel ridge regression with the architecture's infinite-width NNGP kernel."""
 
     Options = NNGPOptions
     api_version = 1
-    needs_stax_twin = True
+    needs_infinite_kernel = True
     same_at_every_width = True
 
     def __init__(self, options: NNGPOptions):
@@ -32,10 +32,10 @@ class InfiniteNNGP(ntkbench.Learner):
         return self.options.chooses_ridge()
 
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
-        from ntkbench.kernels import infinite_kernel_fn, regress_with_kernel
+        from ntkbench.kernels import architecture_kernel_fn, regress_with_kernel
 
         if self._kernel_fn is None:  # compiled once, shared by every seed
-            self._kernel_fn = infinite_kernel_fn(task.architecture.stax_twin(num_classes=task.num_classes), "nngp")
+            self._kernel_fn = architecture_kernel_fn(task.architecture, num_classes=task.num_classes, kind="nngp")
         # The NNGP depends only on the inputs: seeds whose training sets overlap much share one kernel.
         return regress_with_kernel(self._kernel_fn, task, self.options.ridges(), same_for_every_seed=True)
 
