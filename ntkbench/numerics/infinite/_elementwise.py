@@ -5,7 +5,7 @@
 The angle comes from a polynomial rather than `jnp.arctan2`, whose general form (signs of both
 arguments, infinities) XLA's CPU backend evaluates several times slower than the rest of the
 layer: here the first argument is never negative, so one division, a degree-17 odd polynomial
-on [0, 1] (within 1.1e-7 of arctan in float32) and two reflections suffice.
+on [0, 1] (within float32 round-off of arctan) and two reflections suffice.
 """
 
 from __future__ import annotations
