@@ -17,6 +17,11 @@ import jax.numpy as jnp
 Apply = Callable[[Any, jax.Array], jax.Array]
 
 
+def _logits(apply: Apply, params: Any, x: jax.Array) -> int:
+    """How many logits `apply` gives for one input like those of `x` (from shapes alone)."""
+    return jax.eval_shape(apply, params, jax.ShapeDtypeStruct(x.shape[1:], x.dtype)).shape[-1]
+
+
 def jacobian_contraction(apply: Apply, params: Any, x1: jax.Array, x2: jax.Array) -> jax.Array:
     """Each example's Jacobian `(C, parameters)` for both batches, contracted: one matrix product
     per parameter array."""
@@ -31,15 +36,17 @@ def jacobian_contraction(apply: Apply, params: Any, x1: jax.Array, x2: jax.Array
         return jnp.einsum("acp,bcp->ab", a, b)
 
     products = jax.tree.leaves(jax.tree.map(contract, first, second))
-    logits = jax.eval_shape(apply, params, x1[0]).shape[-1]
-    return sum(products) / logits
+    total = products[0]
+    for product in products[1:]:
+        total = total + product
+    return total / _logits(apply, params, x1)
 
 
 def ntk_vector_products(apply: Apply, params: Any, x1: jax.Array, x2: jax.Array) -> jax.Array:
     """Column by column: for each example of `x2` and each logit c, the cotangent `J_c(x2)^T`
     (a vector-Jacobian product of that one example) pushed forward through the network on all of
     `x1` (a Jacobian-vector product); no Jacobian is stored."""
-    logits = jax.eval_shape(apply, params, x1[0]).shape[-1]
+    logits = _logits(apply, params, x1)
 
     def batch(p: Any) -> jax.Array:
         return jax.vmap(apply, in_axes=(None, 0))(p, x1)

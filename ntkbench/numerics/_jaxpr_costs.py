@@ -143,8 +143,9 @@ def _add(terms: dict[Size, float], count: Any, weight: float) -> None:
     terms[key] = terms.get(key, 0.0) + weight
 
 
-def _read(jaxpr: Any, terms: dict[Size, float], repeats: float) -> _Program:
-    """The program of `jaxpr`, adding its FLOPs (times `repeats`) to `terms`. A value that only
+def _read(jaxpr: Any, terms: dict[Size, float], repeats: float, scale: Any = 1) -> _Program:
+    """The program of `jaxpr`, adding its FLOPs (times `repeats`, and times `scale`, the symbolic
+    trip count of the loops around it) to `terms`. A value that only
     relabels or broadcasts another (`VIEWS`) holds no memory of its own: XLA fuses it into its
     uses; the value it views lives until the view's last use. Inputs and constants belong to the
     caller and are held throughout."""
@@ -166,10 +167,11 @@ def _read(jaxpr: Any, terms: dict[Size, float], repeats: float) -> _Program:
         inner = _called(eqn)
         if eqn.primitive.name == "cond":  # one branch runs: count the largest
             inner = [max(inner, key=lambda branch: len(branch.eqns))]
-        times = repeats * (eqn.params.get("length", 1) if eqn.primitive.name == "scan" else 1)
-        programs = tuple(_read(called, terms, times) for called in inner)
+        length = eqn.params.get("length", 1) if eqn.primitive.name == "scan" else 1
+        times, trips = (repeats * length, scale) if isinstance(length, int) else (repeats, scale * length)
+        programs = tuple(_read(called, terms, times, trips) for called in inner)
         if not inner:
-            _count_flops(eqn, terms, repeats)
+            _count_flops(eqn, terms, repeats, scale)
         outputs = [var for var in eqn.outvars if type(var).__name__ != "DropVar" and var not in root]
         used = {root.get(var, var) for var in eqn.invars if isinstance(var, jax_core.Var)} - owned
         freed = {var for var in used if last_use.get(var) == index} | {var for var in outputs if var not in last_use}
@@ -178,25 +180,25 @@ def _read(jaxpr: Any, terms: dict[Size, float], repeats: float) -> _Program:
     return _Program(held, tuple(steps))
 
 
-def _count_flops(eqn: Any, terms: dict[Size, float], repeats: float) -> None:
+def _count_flops(eqn: Any, terms: dict[Size, float], repeats: float, scale: Any = 1) -> None:
     name = eqn.primitive.name
     outputs = [var.aval for var in eqn.outvars]
     if name == "dot_general":
         (contracting, _), _ = eqn.params["dimension_numbers"]
         depth = math.prod(eqn.invars[0].aval.shape[axis] for axis in contracting)
-        _add(terms, math.prod(outputs[0].shape) * depth, 2.0 * repeats)
+        _add(terms, math.prod(outputs[0].shape) * depth * scale, 2.0 * repeats)
     elif name == "conv_general_dilated":
         kernel = eqn.invars[1].aval.shape
         per_output = math.prod(kernel) // kernel[eqn.params["dimension_numbers"].rhs_spec[0]]
-        _add(terms, math.prod(outputs[0].shape) * per_output, 2.0 * repeats)
+        _add(terms, math.prod(outputs[0].shape) * per_output * scale, 2.0 * repeats)
     elif name in MOVES_DATA or name.startswith("scatter"):
         return
     elif name.startswith("reduce") or name.startswith("cum") or name.startswith("arg"):
         for var in eqn.invars:
-            _add(terms, math.prod(getattr(var.aval, "shape", ())), repeats)
+            _add(terms, math.prod(getattr(var.aval, "shape", ())) * scale, repeats)
     else:
         for aval in outputs:
-            _add(terms, math.prod(getattr(aval, "shape", ())), repeats)
+            _add(terms, math.prod(getattr(aval, "shape", ())) * scale, repeats)
 
 
 class _Values:

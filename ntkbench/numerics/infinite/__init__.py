@@ -39,14 +39,16 @@ OTHER_CHUNK_ENTRIES = 2**25
 
 
 def _pad(x: jax.Array, multiple: int) -> jax.Array:
-    missing = (-len(x)) % multiple
+    if multiple == 1:
+        return x
+    missing = (-x.shape[0]) % multiple
     return x if missing == 0 else jnp.concatenate([x, jnp.zeros((missing, *x.shape[1:]), x.dtype)])
 
 
 def _blocks(tree, size: int):
     """Split a batch (leading axis) or records (trailing batch axis) into blocks of `size`, blocks first."""
     def inputs(x: jax.Array) -> jax.Array:
-        return x.reshape(len(x) // size, size, *x.shape[1:])
+        return x.reshape(x.shape[0] // size, size, *x.shape[1:])
 
     def records(r: jax.Array) -> jax.Array:
         return jnp.moveaxis(r.reshape(*r.shape[:-1], r.shape[-1] // size, size), -2, 0)
@@ -70,12 +72,15 @@ def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_ent
 
     def kernel(x1: jax.Array, x2: jax.Array) -> jax.Array:
         if flatten_inputs:
-            x1, x2 = x1.reshape(len(x1), -1), x2.reshape(len(x2), -1)
-        n1, n2 = len(x1), len(x2)
+            x1, x2 = x1.reshape(x1.shape[0], -1), x2.reshape(x2.shape[0], -1)
+        n1, n2 = x1.shape[0], x2.shape[0]
         positions = (x1.shape[1] * x1.shape[2]) ** 2 if x1.ndim == 4 else 1
         pairs = max(1, entries // positions)
-        columns = min(n2, pairs)
-        rows = max(1, min(n1, pairs // columns))
+        if isinstance(n1, int) and isinstance(n2, int):
+            columns = min(n2, pairs)
+            rows = max(1, min(n1, pairs // columns))
+        else:  # symbolic sizes (a plan traces the cost of every tile edge at once): a pair per chunk, the same FLOPs
+            rows = columns = 1
         x1, x2 = _pad(x1, rows), _pad(x2, columns)
         first, second = (network.own(own_covariances(x))[1] for x in (x1, x2))
 
@@ -84,7 +89,7 @@ def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_ent
             if out.spatial:
                 raise ValueError("the network's output still has positions: end it with pooling or flattening")
             value = out.ntk if kind == "ntk" else out.nngp
-            return jnp.broadcast_to(jnp.asarray(value, x1.dtype), (len(a), len(b)))
+            return jnp.broadcast_to(jnp.asarray(value, x1.dtype), (a.shape[0], b.shape[0]))
 
         column_blocks = _blocks((x2, second), columns)
 
@@ -93,6 +98,6 @@ def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_ent
             return jax.lax.map(lambda column: chunk(a, column[0], one, column[1]), column_blocks)
 
         out = jax.lax.map(row, _blocks((x1, first), rows))  # (row blocks, column blocks, rows, columns)
-        return out.transpose(0, 2, 1, 3).reshape(len(x1), len(x2))[:n1, :n2]
+        return out.transpose(0, 2, 1, 3).reshape(x1.shape[0], x2.shape[0])[:n1, :n2]
 
     return jax.jit(kernel)

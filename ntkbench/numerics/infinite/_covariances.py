@@ -49,7 +49,7 @@ def own_covariances(x: jax.Array) -> Covariances:
     (images `(n, H, W, C)`: `(H, W, H, W, n)`) or of the vector (`(n, D)`: `(n,)`)."""
     if x.ndim == 4:
         return Covariances(jnp.einsum("ahwc,aijc->hwija", x, x) / x.shape[-1], None, x.shape[-1], True)
-    x = x.reshape(len(x), -1)
+    x = x.reshape(x.shape[0], -1)
     return Covariances(jnp.sum(x * x, axis=-1) / x.shape[-1], None, x.shape[-1], False)
 
 
@@ -58,7 +58,7 @@ def cross_covariances(x1: jax.Array, x2: jax.Array, with_ntk: bool) -> Covarianc
     ntk = ZERO if with_ntk else None
     if x1.ndim == 4:
         return Covariances(jnp.einsum("ahwc,bijc->hwijab", x1, x2) / x1.shape[-1], ntk, x1.shape[-1], True)
-    x1, x2 = x1.reshape(len(x1), -1), x2.reshape(len(x2), -1)
+    x1, x2 = x1.reshape(x1.shape[0], -1), x2.reshape(x2.shape[0], -1)
     return Covariances(x1 @ x2.T / x1.shape[-1], ntk, x1.shape[-1], False)
 
 
