@@ -82,8 +82,8 @@ class MyrtleArchitecture(LayeredArchitecture):
         b_std = options.b_std or None
         layers: list[Any] = []
         counts = STAGE_DEPTHS[options.depth]
+        conv = infinite.Conv(options.width, 3, 1, "SAME", options.w_std, b_std, self.twin_parameterization())
         for index, count in enumerate(counts):
-            conv = infinite.Conv(options.width, 3, 1, "SAME", options.w_std, b_std, self.twin_parameterization())
             layers += [conv, infinite.Relu()] * count
             layers.append(infinite.AvgPool(2, 2) if index < len(counts) - 1 else infinite.GlobalAvgPool())
         layers.append(infinite.Dense(num_classes, options.w_std, b_std, self.twin_parameterization()))

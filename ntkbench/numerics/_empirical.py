@@ -8,6 +8,8 @@ of `J_c(x1) J_c(x2)^T` (neural-tangents' `trace_axes=(-1,)`), summed over every 
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -36,10 +38,7 @@ def jacobian_contraction(apply: Apply, params: Any, x1: jax.Array, x2: jax.Array
         return jnp.einsum("acp,bcp->ab", a, b)
 
     products = jax.tree.leaves(jax.tree.map(contract, first, second))
-    total = products[0]
-    for product in products[1:]:
-        total = total + product
-    return total / _logits(apply, params, x1)
+    return functools.reduce(operator.add, products) / _logits(apply, params, x1)
 
 
 def ntk_vector_products(apply: Apply, params: Any, x1: jax.Array, x2: jax.Array) -> jax.Array:

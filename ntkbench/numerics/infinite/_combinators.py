@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from ._covariances import Covariances
+from ._covariances import Covariances, RecordsNothing
 
 
 class Layer(Protocol):
@@ -65,11 +65,8 @@ class Residual:
 
 
 @dataclasses.dataclass(frozen=True)
-class Identity:
+class Identity(RecordsNothing):
     """`stax.Identity()`."""
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return cov, None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         return cov

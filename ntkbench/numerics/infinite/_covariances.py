@@ -36,12 +36,24 @@ class Covariances:
 
     def map(self, transform: Any, channels: int | None = None, spatial: bool | None = None) -> Covariances:
         """The same linear map of `nngp` and `ntk` (a zero or absent NTK stays so)."""
-        ntk = self.ntk if self.ntk is None or isinstance(self.ntk, float) else transform(self.ntk)
-        return Covariances(transform(self.nngp), ntk, self.channels if channels is None else channels,
+        return Covariances(transform(self.nngp), map_ntk(self.ntk, transform), self.channels if channels is None else channels,
                            self.spatial if spatial is None else spatial)
 
 
 jax.tree_util.register_dataclass(Covariances, data_fields=["nngp", "ntk"], meta_fields=["channels", "spatial"])
+
+
+def map_ntk(ntk: jax.Array | float | None, transform: Any) -> jax.Array | float | None:
+    """`transform(ntk)`, a linear map; an absent (None) or zero (`ZERO`) NTK stays as it is."""
+    return ntk if ntk is None or isinstance(ntk, float) else transform(ntk)
+
+
+class RecordsNothing:
+    """A layer whose map needs no variances: its map of an input's own covariance is its `cross`
+    map, and it records nothing."""
+
+    def own(self, cov: Covariances) -> tuple[Covariances, None]:
+        return self.cross(cov, None, None), None
 
 
 def own_covariances(x: jax.Array) -> Covariances:

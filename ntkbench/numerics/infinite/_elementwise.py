@@ -16,7 +16,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ._covariances import Covariances, variance_products, variances
+from ._covariances import Covariances, map_ntk, variance_products, variances
 
 _ARCTAN = (
     0.9999998863830399, -0.33332597027130917, 0.19985906741370474, -0.14161228980653928, 0.10498945196296235,
@@ -58,5 +58,4 @@ class Relu:
 
     def cross(self, cov: Covariances, first: jax.Array, second: jax.Array) -> Covariances:
         nngp, slope = _arc_cosine(cov.nngp, variance_products(first, second, cov.spatial, paired=True))
-        ntk = cov.ntk if cov.ntk is None or isinstance(cov.ntk, float) else cov.ntk * slope
-        return Covariances(nngp, ntk, cov.channels, cov.spatial)
+        return Covariances(nngp, map_ntk(cov.ntk, lambda ntk: ntk * slope), cov.channels, cov.spatial)

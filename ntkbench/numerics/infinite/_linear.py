@@ -15,7 +15,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from ._covariances import Covariances
+from ._covariances import Covariances, RecordsNothing, map_ntk
 
 Padding = Literal["SAME", "VALID"]
 
@@ -31,23 +31,20 @@ def _linear_ntk(ntk: jax.Array | float | None, nngp_out: jax.Array, w_std: float
     bias, in the standard one)."""
     if ntk is None:
         return None
-    propagated = 0.0 if isinstance(ntk, float) else w_std**2 * transform(ntk)
+    propagated = w_std**2 * map_ntk(ntk, transform)
     if fan_in is None:
         return propagated + nngp_out
     return propagated + fan_in * unscaled + (0.0 if b_std is None else 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
-class Dense:
+class Dense(RecordsNothing):
     """`stax.Dense(width, w_std, b_std, parameterization)` on vectors (`b_std` None: no bias)."""
 
     width: int
     w_std: float = 1.0
     b_std: float | None = None
     parameterization: Literal["ntk", "standard"] = "ntk"
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return self.cross(cov, None, None), None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         nngp = _affine(cov.nngp, self.w_std, self.b_std)
@@ -86,7 +83,7 @@ def conv_stencil(cov: jax.Array, kernel: int, stride: int, padding: Padding) -> 
 
 
 @dataclasses.dataclass(frozen=True)
-class Conv:
+class Conv(RecordsNothing):
     """`stax.Conv(width, (kernel, kernel), (stride, stride), padding, w_std, b_std, parameterization)`."""
 
     width: int
@@ -96,9 +93,6 @@ class Conv:
     w_std: float = 1.0
     b_std: float | None = None
     parameterization: Literal["ntk", "standard"] = "ntk"
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return self.cross(cov, None, None), None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         def stencil(c: jax.Array) -> jax.Array:

@@ -8,7 +8,7 @@ import dataclasses
 
 import jax
 
-from ._covariances import Covariances, variance_products, variances
+from ._covariances import Covariances, map_ntk, variance_products, variances
 
 EPSILON = 1e-12
 """Added to each variance, as `stax.LayerNorm`'s default `eps`."""
@@ -26,7 +26,6 @@ class LayerNorm:
 
     def cross(self, cov: Covariances, first: jax.Array, second: jax.Array) -> Covariances:
         scale = jax.lax.rsqrt(variance_products(first + EPSILON, second + EPSILON, cov.spatial, paired=True))
-        ntk = cov.ntk if cov.ntk is None or isinstance(cov.ntk, float) else cov.ntk * scale
-        return Covariances(cov.nngp * scale, ntk, cov.channels, cov.spatial)
+        return Covariances(cov.nngp * scale, map_ntk(cov.ntk, lambda ntk: ntk * scale), cov.channels, cov.spatial)
 
 

@@ -8,7 +8,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from ._covariances import Covariances
+from ._covariances import Covariances, RecordsNothing
 
 
 def _window_mean(cov: jax.Array, window: int, stride: int) -> jax.Array:
@@ -21,37 +21,28 @@ def _window_mean(cov: jax.Array, window: int, stride: int) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class AvgPool:
+class AvgPool(RecordsNothing):
     """`stax.AvgPool((window, window), (stride, stride))` with VALID padding."""
 
     window: int = 2
     stride: int = 2
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return self.cross(cov, None, None), None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         return cov.map(lambda c: _window_mean(c, self.window, self.stride))
 
 
 @dataclasses.dataclass(frozen=True)
-class GlobalAvgPool:
+class GlobalAvgPool(RecordsNothing):
     """`stax.GlobalAvgPool()`: the mean over every pair of positions."""
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return self.cross(cov, None, None), None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         return cov.map(lambda c: jnp.mean(c, axis=(0, 1, 2, 3)), spatial=False)
 
 
 @dataclasses.dataclass(frozen=True)
-class Flatten:
+class Flatten(RecordsNothing):
     """`stax.Flatten()`: a dense layer after it has a weight per position, so only pairs at the same
     position correlate: the mean over the diagonal. (On inputs, `kernel_fn` flattens them first.)"""
-
-    def own(self, cov: Covariances) -> tuple[Covariances, None]:
-        return self.cross(cov, None, None), None
 
     def cross(self, cov: Covariances, first: None, second: None) -> Covariances:
         if not cov.spatial:
