@@ -134,3 +134,19 @@ def test_the_resnet_without_batch_norm_computes_its_twins_kernel(norm, parameter
     architecture = ResNet18Architecture(ResNet18Architecture.Options(width=16, norm=norm, parameterization=parameterization))
     assert _architecture_error(architecture, x1, x2) < TOLERANCE
     assert not ResNet18Architecture(ResNet18Architecture.Options(norm="batch")).has_kernel_map()
+
+
+@pytest.mark.parametrize("chunk_entries", [1, 3 * 64**2, 2**62], ids=["a-pair-a-chunk", "three-pairs", "one-chunk"])
+def test_chunks_of_any_size_give_the_same_kernel(chunk_entries):
+    """A chunk of one pair of images drops the batch axes and takes each input's own covariance
+    alone; larger chunks keep them (8x8 inputs: 64**2 position pairs per input pair)."""
+    from ntkbench.architectures.resnet import ResNet18Architecture
+
+    from ntkbench.kernels import infinite_kernel_fn
+
+    rng = np.random.default_rng(6)
+    x1, x2 = rng.normal(size=(3, 8, 8, 3)).astype(np.float32), rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    architecture = ResNet18Architecture(ResNet18Architecture.Options(width=16, norm="layer"))
+    reference = np.asarray(infinite_kernel_fn(architecture.stax_twin(num_classes=10))(x1, x2))
+    ours = np.asarray(infinite.kernel_fn(architecture.kernel_map(num_classes=10), chunk_entries=chunk_entries)(x1, x2))
+    assert np.max(np.abs(ours - reference)) / np.max(np.abs(reference)) < TOLERANCE

@@ -62,6 +62,15 @@ def _starts_by_flattening(network: Layer) -> bool:
         isinstance(network.layers[0], Flatten) or _starts_by_flattening(network.layers[0]))
 
 
+def _records(network: Layer, x: jax.Array, one_by_one: bool):
+    """What every layer records of each input's own covariance, batch last; `one_by_one`: an
+    input at a time, without a batch axis (its position pairs fill a chunk alone)."""
+    if not one_by_one:
+        return network.own(own_covariances(x))[1]
+    records = jax.lax.map(lambda image: network.own(own_covariances(image))[1], x)
+    return jax.tree.map(lambda r: jnp.moveaxis(r, 0, -1), records)
+
+
 def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_entries: int | None = None):
     """The jitted kernel of two batches `(n1, ...)`, `(n2, ...)` -> `(n1, n2)` of the network whose
     kernel map is `network`; `chunk_entries` overrides `CHUNK_ENTRIES`. A network that starts by
@@ -82,14 +91,18 @@ def kernel_fn(network: Layer, kind: Literal["ntk", "nngp"] = "ntk", *, chunk_ent
         else:  # symbolic sizes (a plan traces the cost of every tile edge at once): a pair per chunk, the same FLOPs
             rows = columns = 1
         x1, x2 = _pad(x1, rows), _pad(x2, columns)
-        first, second = (network.own(own_covariances(x))[1] for x in (x1, x2))
+        single = x1.ndim == 4 and rows == columns == 1  # a chunk of one pair of images: no batch axes
+        first, second = (_records(network, x, one_by_one=single) for x in (x1, x2))
 
         def chunk(a: jax.Array, b: jax.Array, one, other) -> jax.Array:
+            shape = (a.shape[0], b.shape[0])
+            if single:
+                a, b, one, other = a[0], b[0], *(jax.tree.map(lambda r: r[..., 0], r) for r in (one, other))
             out = network.cross(cross_covariances(a, b, with_ntk=kind == "ntk"), one, other)
             if out.spatial:
                 raise ValueError("the network's output still has positions: end it with pooling or flattening")
             value = out.ntk if kind == "ntk" else out.nngp
-            return jnp.broadcast_to(jnp.asarray(value, x1.dtype), (a.shape[0], b.shape[0]))
+            return jnp.broadcast_to(jnp.asarray(value, x1.dtype), shape)
 
         column_blocks = _blocks((x2, second), columns)
 

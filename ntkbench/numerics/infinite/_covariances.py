@@ -5,9 +5,11 @@ Positions come first and the batch last: a spatial covariance is `(H, W, H', W',
 full covariance between every pair of positions (the kernel of a CNN without
 `diagonal_spatial`, as neural-tangents computes it); after global pooling, flattening or on
 vector inputs it is `(*batch)`. The batch is `(n1, n2)` for the covariances between two
-batches of inputs (the kernel) and `(n,)` for each input's covariance with itself (whose
-diagonal gives the variances a nonlinearity needs). With the batch last, a convolution's shifted
-slices and a nonlinearity's elementwise work run along contiguous memory.
+batches of inputs (the kernel), `(n,)` for each input's covariance with itself (whose diagonal
+gives the variances a nonlinearity needs), and absent for a single pair of images whose
+position pairs fill a chunk alone (XLA's CPU loops run several times slower over trailing axes
+of length 1). With the batch last, a convolution's shifted slices and a nonlinearity's
+elementwise work run along contiguous memory.
 """
 
 from __future__ import annotations
@@ -48,6 +50,19 @@ def map_ntk(ntk: jax.Array | float | None, transform: Any) -> jax.Array | float 
     return ntk if ntk is None or isinstance(ntk, float) else transform(ntk)
 
 
+def materialized(cov: Covariances) -> Covariances:
+    """`cov`, computed in full before whatever reads it: for a map that reads each entry several
+    times (a convolution's stencil, once per filter offset), which XLA's CPU fusion would
+    otherwise make recompute an elementwise producer (a ReLU's arc-cosine map) inside every read.
+    A conditional is a boundary XLA does not fuse across (`lax.optimization_barrier` is removed
+    before fusion); its other branch, taken only when the first entry is NaN, passes the NaN on."""
+    arrays = [x for x in (cov.nngp, cov.ntk) if isinstance(x, jax.Array)]
+    first = arrays[0].ravel()[0]
+    arrays = jax.lax.cond(first == first, lambda a: a, lambda a: [x * first for x in a], arrays)
+    ntk = arrays[1] if len(arrays) == 2 else cov.ntk
+    return Covariances(arrays[0], ntk, cov.channels, cov.spatial)
+
+
 class RecordsNothing:
     """A layer whose map needs no variances: its map of an input's own covariance is its `cross`
     map, and it records nothing."""
@@ -58,7 +73,10 @@ class RecordsNothing:
 
 def own_covariances(x: jax.Array) -> Covariances:
     """Each input's covariance with itself, `x . x / channels` at every pair of its positions
-    (images `(n, H, W, C)`: `(H, W, H, W, n)`) or of the vector (`(n, D)`: `(n,)`)."""
+    (images `(n, H, W, C)`: `(H, W, H, W, n)`; one image `(H, W, C)`: `(H, W, H, W)`) or of the
+    vector (`(n, D)`: `(n,)`)."""
+    if x.ndim == 3:
+        return Covariances(jnp.einsum("hwc,ijc->hwij", x, x) / x.shape[-1], None, x.shape[-1], True)
     if x.ndim == 4:
         return Covariances(jnp.einsum("ahwc,aijc->hwija", x, x) / x.shape[-1], None, x.shape[-1], True)
     x = x.reshape(x.shape[0], -1)
@@ -66,8 +84,11 @@ def own_covariances(x: jax.Array) -> Covariances:
 
 
 def cross_covariances(x1: jax.Array, x2: jax.Array, with_ntk: bool) -> Covariances:
-    """The covariances between two batches of inputs: `(H, W, H', W', n1, n2)` or `(n1, n2)`."""
+    """The covariances between two batches of inputs, `(H, W, H', W', n1, n2)` or `(n1, n2)`, or
+    between two images `(H, W, C)`: `(H, W, H', W')`."""
     ntk = ZERO if with_ntk else None
+    if x1.ndim == 3:
+        return Covariances(jnp.einsum("hwc,ijc->hwij", x1, x2) / x1.shape[-1], ntk, x1.shape[-1], True)
     if x1.ndim == 4:
         return Covariances(jnp.einsum("ahwc,bijc->hwijab", x1, x2) / x1.shape[-1], ntk, x1.shape[-1], True)
     x1, x2 = x1.reshape(x1.shape[0], -1), x2.reshape(x2.shape[0], -1)
@@ -75,15 +96,18 @@ def cross_covariances(x1: jax.Array, x2: jax.Array, with_ntk: bool) -> Covarianc
 
 
 def variances(own: Covariances) -> jax.Array:
-    """Each position's variance from an input's own covariance: `(H, W, n)` of `(H, W, H, W, n)`."""
-    return jnp.einsum("hwhwn->hwn", own.nngp) if own.spatial else own.nngp
+    """Each position's variance from an input's own covariance: `(H, W, n)` of `(H, W, H, W, n)`
+    (`(H, W)` of one image's)."""
+    return jnp.einsum("hwhw...->hw...", own.nngp) if own.spatial else own.nngp
 
 
 def variance_products(first: jax.Array, second: jax.Array, spatial: bool, paired: bool) -> jax.Array:
     """`v(p) v'(p')` at every entry of a covariance: between two batches' variances (`paired`,
-    `(..., n1, n2)`) or of one batch's with itself (`(..., n)`)."""
+    `(..., n1, n2)`; two images' when the records have no batch axis) or of one batch's with
+    itself (`(..., n)`)."""
+    batched = first.ndim > (2 if spatial else 0)
     if spatial:
         first, second = first[:, :, None, None], second[None, None]
-    if paired:
+    if paired and batched:
         return first[..., :, None] * second[..., None, :]
     return first * second

@@ -15,7 +15,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from ._covariances import Covariances, RecordsNothing, map_ntk
+from ._covariances import Covariances, RecordsNothing, map_ntk, materialized
 
 Padding = Literal["SAME", "VALID"]
 
@@ -98,6 +98,7 @@ class Conv(RecordsNothing):
         def stencil(c: jax.Array) -> jax.Array:
             return conv_stencil(c, self.kernel, self.stride, self.padding)
 
+        cov = materialized(cov)  # the stencil reads every entry once per filter offset
         unscaled = stencil(cov.nngp)
         nngp = _affine(unscaled, self.w_std, self.b_std)
         fan_in = cov.channels * self.kernel**2 if self.parameterization == "standard" else None
