@@ -15,7 +15,7 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo publish test parity install data leaderboard bench clean
+.PHONY: demo publish test parity install data gpu-data leaderboard bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml) $(wildcard constraints/*.txt)
 	@test -n "$(STACK)" && test -f "$(CONSTRAINTS)" && case "$(STACK)" in $(PYVER)-*) ;; *) false;; esac \
@@ -60,6 +60,12 @@ data:
 	else \
 		echo "apt-get not available: ntkbench will download Fashion-MNIST on first use"; \
 	fi
+
+# Dataset files for a machine without internet (a lent accelerator): Debian's Fashion-MNIST copied
+# into .gpu-data/ (ignored by git) as $$NTKBENCH_DATA lays them out; scripts/gpu-check reads them there.
+gpu-data: data
+	mkdir -p .gpu-data/fashion_mnist
+	cp /usr/share/datasets/fashion-mnist/*.gz .gpu-data/fashion_mnist/
 
 # The demo computes into runs/ and renders runs/fashion_mlp/leaderboard.md; it never touches the
 # published results (`make publish` copies a finished demo run there and re-renders the leaderboard).
