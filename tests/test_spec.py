@@ -59,6 +59,19 @@ def test_hash_is_stable_and_tracks_options():
     assert parse_spec(VALID.replace("width: 32", "width: 64")).hash != first.hash
 
 
+def test_a_validated_spec_is_revalidated_with_overrides():
+    """`plan --pilot` and `ntkbench.run(spec, overrides=...)` re-parse a validated spec; its kernel
+    learners' `as_dict` lists their performance-only options, which `as_input` leaves out."""
+    from ntkbench.results import as_spec
+
+    spec = parse_spec(VALID, "spec.yaml")
+    assert "_performance_only" in spec.as_dict()["learners"][2]
+    assert parse_spec(spec.as_input(), "spec.yaml").hash == spec.hash
+    again = as_spec(spec, overrides=["sweep.seeds=[0,1,2]", "dataset.n_test=200"])
+    assert again.seeds == (0, 1, 2) and again.dataset.options.n_test == 200
+    assert again.learner("entk_init").options == spec.learner("entk_init").options
+
+
 def test_unknown_top_level_key_is_located_with_a_suggestion():
     problem = only_problem(VALID + "metrik: test_loss\n")
     assert (problem.file, problem.line, problem.column) == ("spec.yaml", 13, 1)

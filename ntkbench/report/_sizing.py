@@ -170,7 +170,7 @@ def _variant(spec: Spec, seeds: list[int], ladder: tuple[int, ...], n_test: int)
     if spec.fit_n_max and ladder != spec.n_train:
         changes.append(f"fit.n_max={ladder[-1]}")
     try:
-        return parse_spec(spec.as_dict(), spec.source, overrides=changes, trust_plugins=True)  # imported when `spec` was
+        return parse_spec(spec.as_input(), spec.source, overrides=changes, trust_plugins=True)  # imported when `spec` was
     except SpecError:
         return None
 

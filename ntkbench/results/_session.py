@@ -77,7 +77,7 @@ def as_spec(
     if isinstance(spec, Spec):
         if not overrides and learners is None:
             return spec
-        return parse_spec(spec.as_dict(), spec.source, overrides=overrides, learners=learners, trust_plugins=True)
+        return parse_spec(spec.as_input(), spec.source, overrides=overrides, learners=learners, trust_plugins=True)
     if isinstance(spec, Path) or (
         isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or Path(spec).is_file())
     ):

@@ -202,6 +202,14 @@ class Spec:
             {"plugins": list(self.plugins)} if self.plugins else {}
         )
 
+    def as_input(self) -> dict[str, Any]:
+        """`as_dict` without what it derives (each plugin section's `PERFORMANCE_ONLY` list): a
+        mapping `parse_spec` takes back, to re-validate the spec with overrides."""
+        data = self.as_dict()
+        for section in (data["dataset"], data["architecture"], *data["learners"]):
+            section.pop(PERFORMANCE_ONLY, None)
+        return data
+
     @property
     def hash(self) -> str:
         return content_hash(self.as_dict())
