@@ -150,6 +150,7 @@ def test_a_plan_traces_each_distinct_computation_once_and_keeps_what_it_measured
     monkeypatch.setattr(_measured, "_path", lambda: tmp_path / _measured.FILE)
     monkeypatch.setattr(_measured, "_SECTIONS", {})
     monkeypatch.setattr(_costs, "_TRACED", {})
+    monkeypatch.setattr(_costs, "MEASURING_SECONDS", 600.0)  # what is counted, not the wall-time cap (tested below)
     traces, timings = [], []
     real_trace, real_time = _costs.trace_cost, _costs._time
     monkeypatch.setattr(_costs, "trace_cost", lambda *a, **k: traces.append(1) or real_trace(*a, **k))

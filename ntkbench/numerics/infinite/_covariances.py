@@ -76,7 +76,7 @@ def own_covariances(x: jax.Array) -> Covariances:
     (images `(n, H, W, C)`: `(H, W, H, W, n)`; one image `(H, W, C)`: `(H, W, H, W)`) or of the
     vector (`(n, D)`: `(n,)`)."""
     if x.ndim == 3:
-        return Covariances(jnp.einsum("hwc,ijc->hwij", x, x) / x.shape[-1], None, x.shape[-1], True)
+        return cross_covariances(x, x, with_ntk=False)
     if x.ndim == 4:
         return Covariances(jnp.einsum("ahwc,aijc->hwija", x, x) / x.shape[-1], None, x.shape[-1], True)
     x = x.reshape(x.shape[0], -1)

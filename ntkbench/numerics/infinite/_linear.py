@@ -98,7 +98,8 @@ class Conv(RecordsNothing):
         def stencil(c: jax.Array) -> jax.Array:
             return conv_stencil(c, self.kernel, self.stride, self.padding)
 
-        cov = materialized(cov)  # the stencil reads every entry once per filter offset
+        if self.kernel > 1:  # the stencil reads every entry once per filter offset
+            cov = materialized(cov)
         unscaled = stencil(cov.nngp)
         nngp = _affine(unscaled, self.w_std, self.b_std)
         fan_in = cov.channels * self.kernel**2 if self.parameterization == "standard" else None
