@@ -104,7 +104,7 @@ def test_resnet_with_batch_norm_trains_and_predicts_with_running_statistics():
     y = np.arange(32) % CLASSES
     model = architecture.init_model(input_shape=x.shape[1:], num_classes=CLASSES, key=jax.random.PRNGKey(0))
     assert isinstance(model, StatefulModel)
-    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.05, momentum=0.9), batch_size=16, steps=40)
+    options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.05, momentum=0.9), batch_size=16, steps=4)
     trained, log = train_network(model, x, y, CLASSES, options, seed=0)
     assert log.summary()["train_loss_final"] < log.summary()["train_loss_initial"]
     # Inference is per example: a prediction does not depend on the rest of the batch.
