@@ -35,6 +35,7 @@ from .api import LearnerOptions as LearnerOptions
 from .api import LearnerResult as LearnerResult
 from .api import LearnerTask as LearnerTask
 from .api import NtkbenchError as NtkbenchError
+from .api import RegressionKernel as RegressionKernel
 from .api import SpecError as SpecError
 from .api import StatefulModel as StatefulModel
 from .api import StaxTwin as StaxTwin
@@ -95,6 +96,7 @@ __all__ = [
     "LearnerResult",
     "LearnerTask",
     "NtkbenchError",
+    "RegressionKernel",
     "SpecError",
     "StatefulModel",
     "StaxTwin",

@@ -10,6 +10,7 @@ A learner that is "a kernel" only has to supply the kernel function:
 This module imports jax; import it inside plugin methods, not at the top of a plugin module.
 """
 
+from .numerics._kernel_regression import empirical_ntk_kernel as empirical_ntk_kernel
 from .numerics._kernel_regression import regress_with_empirical_ntk as regress_with_empirical_ntk
 from .numerics._kernel_regression import regress_with_features as regress_with_features
 from .numerics._kernel_regression import regress_with_kernel as regress_with_kernel
@@ -23,6 +24,7 @@ from .numerics._kernels import evaluate_tiled as evaluate_tiled
 from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn
 
 __all__ = [
+    "empirical_ntk_kernel",
     "regress_with_empirical_ntk",
     "regress_with_features",
     "regress_with_kernel",

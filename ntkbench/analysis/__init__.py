@@ -1,6 +1,6 @@
 """From records to exponents: the scaling laws fitted to each learner's curve, the paired
-comparison of the learners of one spec, with jointly computed (jackknife) intervals, and the
-verdicts those intervals give."""
+comparison of the learners of one spec, with jointly computed (jackknife) intervals, the
+verdicts those intervals give, and what each kernel's spectrum predicts against what it measured."""
 
 from ._compare import Comparison as Comparison
 from ._compare import Curve as Curve
@@ -23,3 +23,8 @@ from ._verdicts import WouldDecide as WouldDecide
 from ._verdicts import decide as decide
 from ._verdicts import fit_label as fit_label
 from ._verdicts import would_decide as would_decide
+from ._spectra import CellOutcome as CellOutcome
+from ._spectra import SpectralCurve as SpectralCurve
+from ._spectra import SpectralPoint as SpectralPoint
+from ._spectra import spectral_curves as spectral_curves
+from ._spectra import spectral_points as spectral_points

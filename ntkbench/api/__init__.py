@@ -59,3 +59,4 @@ from ._task import ArtifactCache as ArtifactCache
 from ._task import DynamicsRequest as DynamicsRequest
 from ._task import LearnerResult as LearnerResult
 from ._task import LearnerTask as LearnerTask
+from ._task import RegressionKernel as RegressionKernel

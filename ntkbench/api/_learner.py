@@ -10,7 +10,7 @@ from ._architecture import Architecture
 from ._costs import CellCost, CostContext
 from ._errors import CellFailure
 from ._options import LearnerOptions
-from ._task import DynamicsRequest, LearnerResult, LearnerTask
+from ._task import DynamicsRequest, LearnerResult, LearnerTask, RegressionKernel
 
 TestLoss = Literal["squared_error", "cross_entropy"]
 
@@ -46,6 +46,12 @@ class Learner(abc.ABC):
     follows_kernel_dynamics: ClassVar[bool] = False
     """True when the learner implements `kernel_dynamics`, so that a spec with a `dynamics` section
     can name it."""
+    regresses_with_kernel: ClassVar[bool] = False
+    """True when the learner is kernel ridge regression whose kernel `regression_kernel` gives, so
+    that a spec's `spectrum` section can eigendecompose it and predict the learner's test error."""
+    kernel_depends_on_n: ClassVar[bool] = False
+    """True when that kernel depends on the cell's training set (one learned on it, as `entk_final`'s):
+    its spectrum is then taken for every cell, not once per seed."""
     trains_seeds_together: ClassVar[bool] = False
     """True when `fit_predict_seeds` computes several seeds' cells as one computation (faster than
     one after the other), so that a run may hand it a group of them."""
@@ -93,6 +99,13 @@ class Learner(abc.ABC):
         (`checkpoints`, a list of rows, and `settled_fraction`). Only called when
         `follows_kernel_dynamics` is true."""
         raise NotImplementedError(f"{type(self).__name__} does not follow kernel dynamics")
+
+    def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
+        """The kernel this learner regresses with on `task`'s cell: the same kernel `fit_predict`
+        uses, for a spec's `spectrum` section. Only called when `regresses_with_kernel` is true,
+        with `task` the seed's largest cell (or each cell, with `kernel_depends_on_n`); a learner
+        that learns its kernel may use `task.cache` as `fit_predict` does."""
+        raise NotImplementedError(f"{type(self).__name__} does not say which kernel it regresses with")
 
     def fit_predict_seeds(self, tasks: Sequence[LearnerTask]) -> list[LearnerResult | CellFailure]:
         """`fit_predict` for cells that differ only in their seed (one n, one width), each with the

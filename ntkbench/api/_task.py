@@ -139,6 +139,18 @@ class LearnerResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class RegressionKernel:
+    """The kernel a learner regresses with, as a spec's `spectrum` section evaluates it on a pool of
+    samples: `function(x1, x2)` maps two batches of inputs to their `(len(x1), len(x2))` kernel
+    matrix (jax arrays in, an array out; `ntkbench.kernels.evaluate_tiled` calls it tile by tile).
+    `key` names the computation, not its parameters (`ntkbench.kernels.empirical_ntk_key`, say), so
+    that the tile size is measured once for it; None measures on every call."""
+
+    function: Callable[[Any, Any], Any]
+    key: Hashable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class DynamicsRequest:
     """What a spec's `dynamics` section asks of a learner that follows its kernel through training.
 

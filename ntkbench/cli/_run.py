@@ -90,6 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
         f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
     )
+    spectra = summary.spectra
+    if spectra is not None:
+        print(f"spectra: {spectra.computed} taken, {spectra.already_done} already stored, {len(spectra.failed)} failed; "
+              f"in {out_dir}/spectra")
     if rendered is not None:
         from ..report import exponents_text
 
@@ -102,12 +106,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"failed: {cell.label()}: {reason}", file=sys.stderr)
     for learner, reason in summary.stopped.items():
         print(f"stopped: learner {learner!r}: {reason}", file=sys.stderr)
+    for cell, reason in spectra.failed if spectra is not None else []:
+        print(f"failed: the spectrum of {cell.label()}: {reason}; run the same command to try again", file=sys.stderr)
     if summary.failed:
         print(f"The traceback of a failed cell: ntkbench show-failure {out_dir} CELL (e.g. {summary.failed[0][0].label()!r})",
               file=sys.stderr)
     if unwritten is not None:
         print(f"ntkbench: error: {unwritten}", file=sys.stderr)
-    return 1 if summary.failed or summary.stopped or unwritten else 0
+    return 1 if summary.failed or summary.stopped or unwritten or (spectra is not None and spectra.failed) else 0
 
 
 def _report_changed(changed: dict, rerun: bool) -> None:

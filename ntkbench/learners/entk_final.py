@@ -9,7 +9,7 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 
 from __future__ import annotations
 
-from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
 from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
@@ -23,6 +23,8 @@ class FinalEmpiricalNTKLearner(Learner):
     Options = FinalEmpiricalNTKOptions
     api_version = 1
     network_kernel = "final"
+    regresses_with_kernel = True
+    kernel_depends_on_n = True
 
     def architecture_problem(self, architecture: Architecture) -> str | None:
         return self.options.architecture_problem(architecture)
@@ -30,13 +32,21 @@ class FinalEmpiricalNTKLearner(Learner):
     def needs_validation(self) -> bool:
         return self.options.chooses_ridge()
 
-    def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..kernels import regress_with_empirical_ntk
+    def _trained(self, task: LearnerTask):
         from ..training import train_network
 
-        trained, log = train_network(
-            task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed
-        )
+        return train_network(task.init_model(), task.x_train, task.y_train, task.num_classes, self.options, seed=task.seed)
+
+    def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
+        from ..kernels import empirical_ntk_kernel
+
+        trained, _ = self._trained(task)
+        return empirical_ntk_kernel(trained, task.x_test, self.options.implementation, self.options.contraction)
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..kernels import regress_with_empirical_ntk
+
+        trained, log = self._trained(task)
         result = regress_with_empirical_ntk(trained, task, self.options.ridges(), self.options.implementation, per_seed=False,
                                             contraction=self.options.contraction)
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})

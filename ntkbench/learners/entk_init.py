@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
 from ._options import EmpiricalNTKOptions, ridge_count
 
 
@@ -12,9 +12,15 @@ class InitEmpiricalNTKLearner(Learner):
     Options = EmpiricalNTKOptions
     api_version = 1
     network_kernel = "initial"
+    regresses_with_kernel = True
 
     def needs_validation(self) -> bool:
         return self.options.chooses_ridge()
+
+    def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
+        from ..kernels import empirical_ntk_kernel
+
+        return empirical_ntk_kernel(task.init_model(), task.x_test, self.options.implementation, self.options.contraction)
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
 from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
@@ -26,6 +26,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
     Options = PretrainedEmpiricalNTKOptions
     api_version = 1
     network_kernel = "pretrained"
+    regresses_with_kernel = True
 
     def held_out_samples(self) -> int:
         return self.options.pretrain_n
@@ -36,15 +37,25 @@ class PretrainedEmpiricalNTKLearner(Learner):
     def needs_validation(self) -> bool:
         return self.options.chooses_ridge()
 
-    def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..kernels import regress_with_empirical_ntk
+    def _pretrained(self, task: LearnerTask):
         from ..training import train_network
 
         def pretrain():
             x, y = task.held_out_subset(self.options.pretrain_n)
             return train_network(task.init_model(), x, y, task.num_classes, self.options, seed=task.seed)
 
-        model, log = task.cache.get_or_create("pretrained", pretrain)
+        return task.cache.get_or_create("pretrained", pretrain)
+
+    def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
+        from ..kernels import empirical_ntk_kernel
+
+        model, _ = self._pretrained(task)
+        return empirical_ntk_kernel(model, task.x_test, self.options.implementation, self.options.contraction)
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..kernels import regress_with_empirical_ntk
+
+        model, log = self._pretrained(task)
         result = regress_with_empirical_ntk(model, task, self.options.ridges(), self.options.implementation,
                                           contraction=self.options.contraction)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})

@@ -3,7 +3,7 @@ its kernel map, else from its `stax` twin)."""
 
 from __future__ import annotations
 
-from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask
+from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
 from ._options import KernelRidgeOptions, ridge_count
 
 
@@ -15,6 +15,7 @@ class InfiniteNTKLearner(Learner):
     network_kernel = "infinite"
     needs_infinite_kernel = True
     same_at_every_width = True
+    regresses_with_kernel = True
 
     def __init__(self, options: KernelRidgeOptions):
         super().__init__(options)
@@ -23,13 +24,19 @@ class InfiniteNTKLearner(Learner):
     def needs_validation(self) -> bool:
         return self.options.chooses_ridge()
 
-    def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..kernels import architecture_kernel_fn, regress_with_kernel
+    def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
+        from ..kernels import architecture_kernel_fn
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = architecture_kernel_fn(task.architecture, num_classes=task.num_classes)
+        return RegressionKernel(self._kernel_fn, key=self._kernel_fn)
+
+    def fit_predict(self, task: LearnerTask) -> LearnerResult:
+        from ..kernels import regress_with_kernel
+
+        kernel = self.regression_kernel(task)
         return regress_with_kernel(
-            self._kernel_fn, task, self.options.ridges(), kernel_key=self._kernel_fn, same_for_every_seed=True
+            kernel.function, task, self.options.ridges(), kernel_key=kernel.key, same_for_every_seed=True
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, memory_budget
+from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, RegressionKernel, memory_budget
 from ._costs import union_kernel_pays
 from ._kernel_ridge import FactoredKernel, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
@@ -333,6 +333,21 @@ def regress_with_features(
     return _chosen(choices[task.n_train], ridges, facts)
 
 
+def empirical_ntk_kernel(
+    model: Any, x_probe: np.ndarray, implementation: int | str = "auto", contraction: Contraction = "trace"
+) -> RegressionKernel:
+    """The empirical NTK of `model` as a `RegressionKernel`, with `implementation` resolved as
+    `regress_with_empirical_ntk` resolves it (`"auto"`: the fastest on `x_probe`)."""
+    return _empirical_ntk_kernel(model, resolve_implementation(model, x_probe, implementation, contraction=contraction), contraction)
+
+
+def _empirical_ntk_kernel(model: Any, implementation: int, contraction: Contraction) -> RegressionKernel:
+    return RegressionKernel(
+        lambda x1, x2: empirical_ntk(model, x1, x2, implementation, contraction),
+        key=empirical_ntk_key(model, implementation, contraction),
+    )
+
+
 def regress_with_empirical_ntk(
     model: Any,
     task: LearnerTask,
@@ -350,9 +365,7 @@ def regress_with_empirical_ntk(
     `contraction`: `trace` (the mean over logits) or `sum_logits` (see `Contraction`).
     """
     chosen = resolve_implementation(model, task.x_test, implementation, contraction=contraction)
-    result = regress_with_kernel(
-        lambda x1, x2: empirical_ntk(model, x1, x2, chosen, contraction), task, ridge, per_seed=per_seed,
-        kernel_key=empirical_ntk_key(model, chosen, contraction),
-    )
+    kernel = _empirical_ntk_kernel(model, chosen, contraction)
+    result = regress_with_kernel(kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key)
     result.info["implementation"] = chosen
     return result

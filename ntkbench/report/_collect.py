@@ -9,9 +9,23 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import DEFAULT_MARGIN, MODELS, Comparison, Curve, Decision, SpecComparison, compare, decide
+from ..analysis import (
+    DEFAULT_MARGIN,
+    MODELS,
+    CellOutcome,
+    Comparison,
+    Curve,
+    Decision,
+    SpecComparison,
+    SpectralCurve,
+    SpectralPoint,
+    compare,
+    decide,
+    spectral_curves,
+    spectral_points,
+)
 from ..api import load_all
-from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, widths_of
+from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, load_spectra, widths_of
 from ..spec import DEFAULT_REFERENCE
 
 
@@ -60,6 +74,9 @@ class SpecSummary:
     spec: dict[str, Any]
     records: StoredRecords
     groups: list[WidthGroup]
+    spectral_points: list[SpectralPoint] = dataclasses.field(default_factory=list)
+    """Per cell with a stored spectrum, the test error it predicts and the one measured."""
+    spectral_curves: list[SpectralCurve] = dataclasses.field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -71,18 +88,37 @@ class SpecSummary:
 
 
 def load_results(results_dir: str | Path, *, set_aside: bool = True) -> StoredRecords:
-    """The stored spec and records of a results directory written by `ntkbench run`; with
+    """The stored spec, records and spectra of a results directory written by `ntkbench run`; with
     `set_aside`, corrupt records are renamed out of the way (see `RecordStore.load`).
 
     **Raises:** `InputError` when the directory holds no results or its spec is malformed.
     """
     store = RecordStore(results_dir)
-    return store.load(store.read_spec(), set_aside=set_aside)
+    records = store.load(store.read_spec(), set_aside=set_aside)
+    return dataclasses.replace(records, spectra=tuple(load_spectra(results_dir, records.spec)))
 
 
 def summarize(records: StoredRecords) -> SpecSummary:
     """Curves of every learner from its records, and their comparison over the fit window, per width."""
-    return SpecSummary(records.spec, records, [_width_group(records, width) for width in widths_of(records.spec)])
+    points = _spectral_points(records)
+    return SpecSummary(
+        records.spec, records, [_width_group(records, width) for width in widths_of(records.spec)], points,
+        spectral_curves(points),
+    )
+
+
+def _spectral_points(records: StoredRecords) -> list[SpectralPoint]:
+    """The predictions of the stored spectra against their cells' squared errors (records that give
+    the absolute ridge they used, `info["effective_ridge"]`, as ntkbench's kernel regression does)."""
+    if not records.spectra:
+        return []
+    outcomes = {}
+    for cell, record in records.current.items():
+        ridge = record.info.get("effective_ridge")
+        if record.ok and record.test_loss_measures == "squared_error" and isinstance(ridge, int | float) and record.metrics:
+            outcomes[cell.learner_id, cell.width, cell.seed, cell.n_train] = CellOutcome(record.metrics["test_loss"], float(ridge))
+    fit_modes = tuple(records.spec["spectrum"]["fit_modes"])
+    return spectral_points(records.spectra, outcomes, records.spec["sweep"]["n_train"], fit_modes)
 
 
 def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:

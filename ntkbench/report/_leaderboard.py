@@ -21,7 +21,17 @@ from ..runner import library_versions, write_atomically
 from ._collect import SpecSummary, load_results, summarize
 from ._html import markdown_to_html
 from ._markdown import spec_section, summary_table
-from ._plots import plot_alpha_by_width, plot_delta_alpha, plot_dynamics, plot_forest, plot_metric, save_png, svg_text
+from ._plots import (
+    plot_alignment,
+    plot_alpha_by_width,
+    plot_delta_alpha,
+    plot_dynamics,
+    plot_eigenvalue_decay,
+    plot_forest,
+    plot_metric,
+    save_png,
+    svg_text,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +59,14 @@ class RenderedLeaderboard:
 
 def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
     """(kind, figure) for every plot of a spec."""
+    spectral = [
+        ("eigenvalues", Figure(f"{stem}_eigenvalues.png", functools.partial(plot_eigenvalue_decay, summary))),
+        ("alignment", Figure(f"{stem}_alignment.png", functools.partial(plot_alignment, summary))),
+    ] if summary.records.spectra else []
+    return _metric_figures(summary, stem) + spectral
+
+
+def _metric_figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
     if summary.spec.get("dynamics"):
         return [("dynamics", Figure(f"{stem}_dynamics.png", functools.partial(plot_dynamics, summary)))]
     if len(summary.groups) == 1:

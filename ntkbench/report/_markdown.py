@@ -284,7 +284,57 @@ def spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str
         for group in summary.groups:
             lines += [f"### width {group.width}", ""] + _group_tables(summary, group, "####")
             lines += [f"![{summary.spec['metric']} against n at width {group.width}]({figures[f'metric_w{group.width}']})", ""]
-    return lines + _provenance_lines(summary)
+    return lines + _spectra_lines(summary, figures) + _provenance_lines(summary)
+
+
+def _spectra_lines(summary: SpecSummary, figures: dict[str, str]) -> list[str]:
+    """The "Spectra" section of a spec with a `spectrum` section: predicted against measured test MSE
+    per n, the exponents and αs per learner, and the two figures."""
+    from tabulate import tabulate
+
+    spectrum = summary.spec.get("spectrum")
+    if spectrum is None:
+        return []
+    lines = ["### Spectra", ""]
+    if not summary.spectral_curves:
+        return lines + ["No spectrum is stored yet: `ntkbench run` takes them after the cells.", ""]
+    first, last = spectrum["fit_modes"]
+    lines += [
+        f"Each kernel is eigendecomposed on a pool of M = {spectrum['pool']} training samples per seed (after its "
+        "training and validation samples). Kernel regression theory (Bordelon, Canatar and Pehlevan 2020; Simon et al. "
+        "2021) then predicts the test MSE (squared error to one-hot targets, summed over classes) at each n and the "
+        f"ridge the learner used there. *predicted*: from the pool's spectrum with its modes beyond {last} continued by "
+        f"power laws fitted over modes {first}–{last}; *pool only*: from the pool's spectrum as it is, which falls "
+        "short as n approaches M. Means over seeds.",
+        "",
+    ]
+    rows = []
+    for curve in summary.spectral_curves:
+        name = f"`{curve.learner_id}`" + (f" width {curve.width}" if curve.width is not None else "")
+        for n, predicted, pool, measured in zip(curve.n_values, curve.predicted_mse, curve.pool_predicted_mse, curve.measured_mse):
+            rows.append([name, int(n), f"{predicted:.4f}", f"{pool:.4f}", f"{measured:.4f}", f"{predicted / measured - 1:+.1%}",
+                         f"{pool / measured - 1:+.1%}"])
+    headers = ["learner", "n", "predicted MSE", "pool only", "measured MSE", "predicted vs measured", "pool only vs measured"]
+    lines += [tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    rows = [
+        [f"`{curve.learner_id}`" + (f" width {curve.width}" if curve.width is not None else ""), f"{curve.capacity:.3f}",
+         f"{curve.source:.3f}", f"{curve.alpha_from_exponents:.3f}", f"{curve.alpha_of_prediction:.3f}", f"{curve.alpha_measured:.3f}"]
+        for curve in summary.spectral_curves
+    ]
+    headers = ["learner", "capacity b (λ_k ∝ k^-b)", "source s (residual power ∝ k^-s)", "α = min(s, 2b)",
+               "α of the predicted MSE", "α of the measured MSE"]
+    lines += [
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+        f"The exponents are fitted over modes {first}–{last}; `min(s, 2b)` is what they predict as n grows at a vanishing "
+        "ridge, and the last two columns are power laws fitted to the seed means above.",
+        "",
+        f"![eigenvalue decay of every kernel]({figures['eigenvalues']})",
+        "",
+        f"![fraction of the target's power on each kernel's top modes]({figures['alignment']})",
+        "",
+    ]
+    return lines
 
 
 def _width_table(summary: SpecSummary) -> list[str]:

@@ -1,5 +1,6 @@
 """The leaderboard's figures: each learner's metric against n, Δα against the reference, α against
-width, the kernel dynamics, and the summary's forest plot of every spec's Δα.
+width, the kernel dynamics, the kernels' eigenvalue decay and alignment with the task, and the
+summary's forest plot of every spec's Δα.
 
 Each function builds a matplotlib figure; `save_png` and `svg_text` write it out (the Markdown
 leaderboard links PNGs, the HTML one inlines SVG). A learner has one colour in every figure of a
@@ -271,4 +272,64 @@ def plot_forest(summaries: list[SpecSummary]) -> Any:
     axes.legend(handles, [*shown, "±margin (compare.margin)"], fontsize=7, loc="lower right")
     axes.set_title("Δα with its 95% interval, every spec", fontsize=10)
     axes.grid(True, axis="x", alpha=0.3)
+    return figure
+
+
+WIDTH_STYLES = ("-", "--", ":", "-.")
+
+
+def _spectral_lines(summary: SpecSummary) -> list[tuple[str, str, str, np.ndarray, np.ndarray]]:
+    """Per (learner, width, n of a kernel taken per n) with stored spectra: label, colour, line style,
+    and the seed means of its eigenvalues and of its captured target power (k = 1 ... pool)."""
+    colors = colors_of(summary)
+    widths = [group.width for group in summary.groups]
+    groups: dict[tuple[str, int | None, int | None], list[Any]] = {}
+    for stored in summary.records.spectra:
+        groups.setdefault((stored.learner_id, stored.width, stored.n_train), []).append(stored)
+    lines = []
+    for (learner_id, width, n), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0)):
+        label = learner_id + (f", width {width}" if width is not None else "") + (f", n = {n}" if n is not None else "")
+        style = WIDTH_STYLES[widths.index(width) % len(WIDTH_STYLES)] if width in widths else "-"
+        eigenvalues = np.mean([stored.eigenvalues for stored in members], axis=0)
+        captured = np.mean([np.cumsum(stored.target_power) / stored.target_power.sum() for stored in members], axis=0)
+        lines.append((label, colors[learner_id], style, eigenvalues, captured))
+    return lines
+
+
+def plot_eigenvalue_decay(summary: SpecSummary) -> Any:
+    """Log-log plot of each kernel's eigenvalues on the spectrum pool against the mode k (means over
+    seeds), with the modes the exponents are fitted over shaded."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    first, last = summary.spec["spectrum"]["fit_modes"]
+    for label, color, style, eigenvalues, _ in _spectral_lines(summary):
+        modes = np.arange(1, len(eigenvalues) + 1)
+        positive = eigenvalues > 0
+        axes.plot(modes[positive], eigenvalues[positive], style, color=color, label=label, linewidth=1.2, gid=_gid(label.split(",")[0]))
+    axes.axvspan(first, last, color="grey", alpha=BAND_ALPHA, linewidth=0, label=f"fitted modes {first}–{last}")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("mode k")
+    axes.set_ylabel("eigenvalue λ_k of K / M")
+    axes.set_title(f"{summary.name}: eigenvalue decay (pool M = {summary.spec['spectrum']['pool']})")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return figure
+
+
+def plot_alignment(summary: SpecSummary) -> Any:
+    """Each kernel's alignment with the task: the cumulative fraction of the one-hot targets' power
+    on its top k modes, for k = 1 ... pool (means over seeds)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for label, color, style, _, captured in _spectral_lines(summary):
+        axes.plot(np.arange(1, len(captured) + 1), captured, style, color=color, label=label, linewidth=1.2,
+                  gid=_gid(label.split(",")[0]))
+    axes.set_xscale("log")
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("top k modes")
+    axes.set_ylabel("fraction of the target's power")
+    axes.set_title(f"{summary.name}: kernel–target alignment")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
     return figure

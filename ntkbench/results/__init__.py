@@ -1,4 +1,4 @@
-"""Results as data: a results directory's records and fits as pandas DataFrames, their export to
+"""Results as data: a results directory's records, fits and spectral predictions as pandas DataFrames, their export to
 CSV, parquet or JSON Lines, and `run`, which computes a spec from Python and returns them."""
 
 from ._export import FORMATS as FORMATS
@@ -10,3 +10,4 @@ from ._session import Results as Results
 from ._session import SpecLike as SpecLike
 from ._session import as_spec as as_spec
 from ._session import run as run
+from ._spectra import spectra_frame as spectra_frame

@@ -14,6 +14,7 @@ from ..runner import RunSummary, refuse_over_budget, run_spec
 from ..spec import Spec, load_spec, parse_spec
 from ._fits import fits_frame
 from ._records import records_frame
+from ._spectra import spectra_frame
 
 if TYPE_CHECKING:
     import pandas
@@ -62,6 +63,12 @@ class Results:
         """One row per learner (and width): α with its interval, the saturating fit, Δα against the
         reference with its interval, and the verdict (see `fits_frame`)."""
         return fits_frame(self.summary)
+
+    @functools.cached_property
+    def spectra(self) -> pandas.DataFrame:
+        """One row per cell with a stored spectrum: the test error kernel regression theory predicts
+        from it, the one measured, and the fitted exponents (see `spectra_frame`)."""
+        return spectra_frame(self.summary)
 
 
 def as_spec(

@@ -31,5 +31,8 @@ from ._resources import calibration as calibration
 from ._runner import RunSummary as RunSummary
 from ._runner import run_spec as run_spec
 from ._sampling import SeedSampler as SeedSampler
+from ._spectra import SpectraSummary as SpectraSummary
+from ._spectra import StoredSpectrum as StoredSpectrum
+from ._spectra import load_spectra as load_spectra
 from ._sampling import balanced_test_indices as balanced_test_indices
 from ._sampling import training_order as training_order

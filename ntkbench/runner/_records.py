@@ -201,6 +201,9 @@ class StoredRecords:
     set_aside: list[Path]
     """Records that did not parse or failed their checksum, renamed to `*.corrupt` by this load (the
     new names)."""
+    spectra: tuple[Any, ...] = ()
+    """The spectra stored beside the records that belong to the current spec (`StoredSpectrum`; filled
+    by the report's `load_results`)."""
 
 
 class RecordStore:

@@ -3,7 +3,8 @@
 spec -> cells -> learner -> record. The spec is written beside its records first; the records
 already there decide which cells remain; an executor computes those (`_local.py` in this
 process, `_ray.py` as Ray tasks), and a `RecordWriter` stores each record as it arrives: an
-interrupted run loses at most the cells in progress.
+interrupted run loses at most the cells in progress. A spec with a `spectrum` section then takes
+the spectra it lacks, in this process (`_spectra.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..spec import Spec
 from ._cells import Cell, cells_of
 from ._provenance import recorded_code, run_facts, same_code, spec_code
 from ._records import RecordStore, RecordWriter, remove_stale_temporaries
+from ._spectra import SpectraSummary, compute_spectra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,8 @@ class RunSummary:
     stopped: dict[str, str] = dataclasses.field(default_factory=dict)
     """Learners whose first cell broke the learner contract (wrong shape, non-finite predictions),
     with the reason; their other cells were not computed."""
+    spectra: SpectraSummary | None = None
+    """The spectra of a spec with a `spectrum` section: taken, already stored, failed."""
 
 
 def run_spec(
@@ -93,7 +97,7 @@ def run_spec(
         changed=changed, rerun_changed=rerun_changed,
     )
     if not todo:
-        return summary
+        return _with_spectra(summary, spec, store.root, progress)
     writer = RecordWriter(
         store, spec_dict, {learner: {"code": versions, **facts} for learner, versions in code.items()}, rerun_changed
     )
@@ -118,6 +122,13 @@ def run_spec(
             with store.claim(spec_dict, cell, wait=True):
                 (orphans if store.read(spec_dict, cell) is None else done_elsewhere).append(cell)
         busy = compute(orphans) if orphans else []
-    return dataclasses.replace(
+    summary = dataclasses.replace(
         summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere, stopped=writer.stopped
     )
+    return _with_spectra(summary, spec, store.root, progress)
+
+
+def _with_spectra(summary: RunSummary, spec: Spec, root: Path, progress: bool) -> RunSummary:
+    if spec.spectrum is None:
+        return summary
+    return dataclasses.replace(summary, spectra=compute_spectra(spec, root, progress=progress))

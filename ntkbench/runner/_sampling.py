@@ -76,6 +76,13 @@ class SeedSampler:
         indices = self.validation_indices()
         return self.data.x_pool[indices], self.data.y_pool[indices]
 
+    def spectrum_pool_indices(self, m: int) -> np.ndarray:
+        """The `m` samples right after the validation samples: what a spec's `spectrum` eigendecomposes
+        each kernel on (disjoint from every training, validation and held-out sample when the pool has
+        room for all, as validation checks)."""
+        start = self.n_max + self.validation_n
+        return self.order[start : start + m]
+
     def held_out_indices(self, m: int) -> np.ndarray:
         available = len(self.order) - self.n_max - self.validation_n
         if not 0 < m <= available:

@@ -63,7 +63,10 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
     learners = {(choice.id, width): choice.instantiate() for choice in spec.learners for width in widths}
     held_out, holder = max((learners[choice.id, widths[0]].held_out_samples(), choice.id) for choice in spec.learners)
     validation_n = spec.dataset.options.validation_n
-    problem = pool_problem(max(spec.n_train), held_out, holder, spec.dataset.name, len(data.x_pool), validation_n)
+    spectrum_pool = spec.spectrum.pool if spec.spectrum is not None else 0
+    problem = pool_problem(
+        max(spec.n_train), held_out, holder, spec.dataset.name, len(data.x_pool), validation_n, spectrum_pool
+    )
     if problem is not None:
         raise InputError(f"{spec.source}: sweep.n_train: {problem}")
     try:
@@ -164,6 +167,22 @@ class RunContext:
             fit_predict, task, self.y_test, learner.test_loss(), plugin_origin(type(learner)), plugin_file(type(learner))
         )
         return self._record(cell, learner, outcome, time.perf_counter() - started, first_of_learner)
+
+    def spectrum(self, cell: Cell, learner: Any) -> Any:
+        """The spectrum (`numerics.Spectrum`) of the kernel the learner regresses with at `cell`, on the
+        seed's spectrum pool: evaluated tile by tile, eigendecomposed in float64, with the pool's
+        one-hot labels projected on its eigenvectors."""
+        from ..numerics._kernel_ridge import one_hot
+        from ..numerics._kernels import evaluate_tiled, tile_edge, tile_size
+        from ..numerics._spectrum import pool_spectrum
+
+        kernel = learner.regression_kernel(self._task(cell, ArtifactCache(), None))
+        sampler = self.samplers[cell.seed]
+        indices = sampler.spectrum_pool_indices(self.spec.spectrum.pool)
+        x, labels = sampler.data.x_pool[indices], sampler.data.y_pool[indices]
+        edge = tile_edge(kernel.function, x.shape[1:], key=kernel.key, at_most=tile_size(len(x)))
+        matrix = evaluate_tiled(kernel.function, x, max_tile=edge)
+        return pool_spectrum(matrix, one_hot(labels, self.num_classes))
 
     def compute_seeds(
         self, cells: list[Cell], learner: Any, across_seeds: AcrossSeeds | None = None, *, first_of_learner: bool = False

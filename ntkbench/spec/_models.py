@@ -72,6 +72,39 @@ class DynamicsSpec(StrictModel):
     """Instead: a checkpoint at step 0 and after every epoch."""
 
 
+SPECTRUM_POOL_PER_N = 4
+"""`spectrum.pool` is at least this many times the largest n_train: a pool's last modes are biased,
+and the prediction at n rests on the modes up to a few times n."""
+
+
+class SpectrumSpec(StrictModel):
+    """Eigendecompose the kernel of every learner that regresses with one on a pool of samples, per
+    seed, and predict its test error at every n from the spectrum (kernel regression theory)."""
+
+    pool: PositiveInt
+    """Samples of the training pool the kernel is eigendecomposed on (float64, per seed): at least
+    4 times the largest n_train. They are the seed's samples after its training and validation
+    samples, so no kernel was learned on them."""
+    fit_modes: tuple[PositiveInt, PositiveInt] | None = None
+    """The modes (1-based, inclusive) the capacity and source exponents are fitted over (default:
+    4 to pool / 16, where a pool's eigenvalues are reliable); beyond them the spectrum continues
+    those power laws."""
+
+    @model_validator(mode="after")
+    def _modes_inside_the_pool(self) -> SpectrumSpec:
+        first, last = self.modes
+        if not first < last < self.pool:
+            raise ValueError(f"fit_modes [{first}, {last}] must be increasing and below pool ({self.pool})")
+        return self
+
+    @property
+    def modes(self) -> tuple[int, int]:
+        return self.fit_modes if self.fit_modes is not None else (4, self.pool // 16)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pool": self.pool, "fit_modes": list(self.modes)}
+
+
 class FitSpec(StrictModel):
     n_min: PositiveInt | None = None
     """Smallest n_train in the fit window (default: the smallest in the sweep)."""
@@ -118,6 +151,7 @@ class SpecModel(StrictModel):
     fit: FitSpec = FitSpec()
     compare: CompareSpec = CompareSpec()
     dynamics: DynamicsSpec | None = None
+    spectrum: SpectrumSpec | None = None
     plugins: list[str] = []
     """Plugin files (`path/to/file.py`, relative to the spec's folder) and modules (`my_pkg.module`)
     whose classes that declare `plugin_name` this spec may name, without installing them."""
@@ -181,6 +215,7 @@ class Spec:
     margin: float = DEFAULT_MARGIN
     fit_one_seed: str = "no_interval"
     dynamics: DynamicsSpec | None = None
+    spectrum: SpectrumSpec | None = None
     plugins: tuple[str, ...] = ()
     """The plugin files (absolute paths) and modules of the spec's `plugins:`."""
 
@@ -199,6 +234,8 @@ class Spec:
             | ({"one_seed": self.fit_one_seed} if self.fit_one_seed != "no_interval" else {}),
             "compare": {"reference": self.reference, "margin": self.margin},
         } | ({"dynamics": self.dynamics.model_dump()} if self.dynamics else {}) | (
+            {"spectrum": self.spectrum.as_dict()} if self.spectrum else {}
+        ) | (
             {"plugins": list(self.plugins)} if self.plugins else {}
         )
 

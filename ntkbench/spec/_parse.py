@@ -206,6 +206,7 @@ def parse_spec(
         reference=core.compare.reference,
         margin=core.compare.margin,
         dynamics=core.dynamics,
+        spectrum=core.spectrum,
         plugins=plugins,
     )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from ..api import MAX_PARAMETERS, Architecture, load_all
 from ..nt_compat import INSTALL_HINT, neural_tangents_installed
-from ._models import LearnerChoice, PluginChoice, SpecModel, content_hash
+from ._models import SPECTRUM_POOL_PER_N, LearnerChoice, PluginChoice, SpecModel, content_hash
 from ._yaml import Path_, ProblemCollector
 
 Problems = Iterator[tuple[Path_, str]]
@@ -47,13 +47,14 @@ class Sections:
 
 
 def pool_problem(
-    n_train_max: int, held_out: int, holder: str, dataset: str, pool: int, validation_n: int = 0
+    n_train_max: int, held_out: int, holder: str, dataset: str, pool: int, validation_n: int = 0, spectrum_pool: int = 0
 ) -> str | None:
-    """Why the largest training set, plus the validation samples and the samples a learner holds out,
-    does not fit the pool."""
-    if n_train_max + validation_n + held_out <= pool:
+    """Why the largest training set, plus the validation samples, the spectrum's pool and the samples
+    a learner holds out, does not fit the pool."""
+    if n_train_max + validation_n + spectrum_pool + held_out <= pool:
         return None
     detail = f" plus the {validation_n} validation samples" if validation_n else ""
+    detail += f" plus the spectrum's pool of {spectrum_pool}" if spectrum_pool else ""
     detail += f" plus the {held_out} samples learner {holder!r} holds out" if held_out else ""
     return (
         f"the largest n_train ({n_train_max}){detail} exceeds the {dataset} training pool with these "
@@ -119,8 +120,10 @@ def sizes_fit_the_pool(sections: Sections) -> Problems:
         return
     held_out, holder = max(((learner.instantiate().held_out_samples(), learner.id) for learner in sections.learners),
                            default=(0, ""))
+    spectrum = sections.core.spectrum
     problem = pool_problem(
-        max(sections.n_train), held_out, holder, sections.dataset.name, pool, sections.dataset.options.validation_n
+        max(sections.n_train), held_out, holder, sections.dataset.name, pool, sections.dataset.options.validation_n,
+        spectrum.pool if spectrum is not None else 0,
     )
     if problem is not None:
         yield ("sweep", "n_train"), problem
@@ -244,6 +247,26 @@ def probes_fit_the_test_set(sections: Sections) -> Problems:
         )
 
 
+def spectrum_has_a_kernel_and_a_large_pool(sections: Sections) -> Problems:
+    spectrum = sections.core.spectrum
+    if spectrum is None:
+        return
+    if sections.core.dynamics is not None:
+        yield ("spectrum",), "a dynamics spec follows one training run; a spectrum needs a sweep over n"
+    if sections.n_train is not None and spectrum.pool < SPECTRUM_POOL_PER_N * max(sections.n_train):
+        yield ("spectrum", "pool"), (
+            f"{spectrum.pool} samples are fewer than {SPECTRUM_POOL_PER_N} times the largest n_train "
+            f"({max(sections.n_train)}): the prediction at n needs the modes up to a few times n"
+        )
+    if sections.learners and len(sections.learners) == len(sections.core.learners):
+        if not any(learner.plugin.regresses_with_kernel for learner in sections.learners):
+            with_kernel = sorted(name for name, plugin in load_all("learner").usable.items() if plugin.regresses_with_kernel)
+            yield ("spectrum",), (
+                f"no learner of this spec regresses with a kernel whose spectrum can be taken; learners that do: "
+                f"{', '.join(with_kernel) or 'none installed'}"
+            )
+
+
 RULES: tuple[Callable[[Sections], Problems], ...] = (
     sizes_are_given,
     dynamics_has_one_size,
@@ -260,6 +283,7 @@ RULES: tuple[Callable[[Sections], Problems], ...] = (
     reference_is_a_learner,
     dynamics_learner_follows_its_kernel,
     probes_fit_the_test_set,
+    spectrum_has_a_kernel_and_a_large_pool,
 )
 
 
