@@ -139,3 +139,18 @@ def test_a_failed_spectrum_costs_no_record_and_is_taken_by_the_next_run(tmp_path
     assert "no kernel today" in summary.spectra.failed[0][1]
     assert run_spec(spec, tmp_path / "out", progress=False).spectra.computed == 2
     assert len(list(Path(tmp_path / "out" / "spectra").glob("*/*.npz"))) == 4
+
+
+def test_the_plan_counts_each_spectrum_as_its_kernel_on_the_pool_and_an_eigendecomposition():
+    from ntkbench.runner import plan_spectra
+    from ntkbench.runner._plan import EIGH_FLOPS_PER_CUBE
+
+    spec = parse_spec(spec_text())
+    plans = plan_spectra(spec, detailed=False)
+    assert sorted((p.cell.learner_id, p.cell.seed) for p in plans) == [
+        ("entk_init", 0), ("entk_init", 1), ("ntk_infinite", 0), ("ntk_infinite", 1)
+    ]
+    for plan in plans:
+        assert plan.cost.factor_flops == EIGH_FLOPS_PER_CUBE * 256**3
+        assert plan.cost.peak_bytes >= 3 * 8 * 256**2
+    assert plan_spectra(parse_spec(spec_text(spectrum="")), detailed=False) == []

@@ -13,7 +13,7 @@ from ntkbench.numerics._spectrum import (
     fit_exponents,
     pool_spectrum,
     predicted_test_mse,
-    with_power_law_tail,
+    without_noise_floor,
 )
 
 DIMENSION = 1000
@@ -81,36 +81,55 @@ def test_a_pool_spectrum_keeps_the_kernels_trace_and_the_targets_power():
 
 
 def test_exponents_are_recovered_from_exact_power_laws_and_predict_alpha():
-    modes = np.arange(1, 2001, dtype=np.float64)
+    modes = np.arange(1, 1_000_001, dtype=np.float64)
     residual = np.concatenate([[1.0], modes**-0.8])  # target power beyond the first k modes
     spectrum = Spectrum(modes**-1.3, residual[:-1] - residual[1:], noise=residual[-1])
     exponents = fit_exponents(spectrum, 10, 500)
     assert exponents.capacity == pytest.approx(1.3, abs=1e-9)
-    assert exponents.source == pytest.approx(0.8, abs=1e-6)
-    assert exponents.predicted_alpha == pytest.approx(0.8, abs=1e-6)
+    assert exponents.source == pytest.approx(0.8, abs=2e-3)
+    assert exponents.predicted_alpha == pytest.approx(0.8, abs=2e-3)
     steep_target = Spectrum(modes**-0.3, spectrum.target_power)
     assert fit_exponents(steep_target, 10, 500).predicted_alpha == pytest.approx(0.6, abs=1e-6)
     with pytest.raises(ValueError, match="not a range"):
         fit_exponents(spectrum, 500, 10)
 
 
-def test_a_pools_truncated_spectrum_falls_short_at_large_n_and_its_power_law_tail_corrects_it():
-    """A pool of M = 1024 Gaussian samples in 8000 dimensions: the plain estimate learns too much at
-    n = M / 4; with its modes beyond M / 16 replaced by the fitted power laws (out to the kernel's
-    8000 modes) it stays within 10% of the exact spectrum's prediction at every n."""
-    dimension, pool = 8000, 1024
+def pool_of_gaussian_samples(noise: float, pool: int = 1024, dimension: int = 8000) -> tuple[Spectrum, Spectrum]:
+    """The exact spectrum of the linear kernel on N(0, diag(k^-1.5)) in `dimension` dimensions with
+    the target `k^-0.5 . x` plus label noise, and the spectrum a pool of `pool` samples estimates."""
     covariance = np.arange(1, dimension + 1, dtype=np.float64) ** -1.5
     weights = np.arange(1, dimension + 1, dtype=np.float64) ** -0.5
     rng = np.random.default_rng(1)
     x = rng.standard_normal((pool, dimension)) * np.sqrt(covariance)
-    exact = linear_gaussian_spectrum(covariance, weights, 0.0)
-    estimated = pool_spectrum(x @ x.T, (x @ weights)[:, None])
-    exponents = fit_exponents(estimated, 4, pool // 16)
+    y = x @ weights + np.sqrt(noise) * rng.standard_normal(pool)
+    return linear_gaussian_spectrum(covariance, weights, noise), pool_spectrum(x @ x.T, y[:, None])
+
+
+def test_a_pools_noise_floor_is_moved_into_noise_keeping_the_targets_power():
+    exact, estimated = pool_of_gaussian_samples(noise=0.05)
+    signal = without_noise_floor(estimated, 513)
+    assert signal.noise == pytest.approx(0.05, rel=0.1)
+    assert signal.target_power.sum() + signal.noise == pytest.approx(estimated.target_power.sum(), rel=1e-12)
+    assert np.all(signal.eigenvalues == estimated.eigenvalues)
+    with pytest.raises(ValueError, match="not inside"):
+        without_noise_floor(estimated, 1025)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_a_pools_spectrum_falls_short_at_large_n_and_its_corrections_mend_it(noise):
+    """A pool of M = 1024 Gaussian samples in 8000 dimensions: the plain estimate learns too much at
+    n = M / 4 (the noise every pool mode carries, and its truncated, biased tail); with its noise
+    floor moved into noise and its modes beyond M / 16 continued by the fitted power laws (as the
+    leaderboard does), it stays within 7% of the exact spectrum's prediction at every n."""
+    from ntkbench.analysis._spectra import corrected_spectrum
+
+    exact, estimated = pool_of_gaussian_samples(noise)
+    corrected, exponents, noise_fraction = corrected_spectrum(estimated.eigenvalues, estimated.target_power, (4, 64))
+    assert noise_fraction == pytest.approx(noise / estimated.target_power.sum(), abs=0.005)
     assert exponents.capacity == pytest.approx(1.5, abs=0.05)
-    corrected = with_power_law_tail(estimated, exponents, dimension)
     assert corrected.trace == pytest.approx(estimated.trace, rel=1e-12)
     assert corrected.target_power.sum() + corrected.noise == pytest.approx(estimated.target_power.sum(), rel=1e-12)
-    plain_shortfall = 1 - predicted_test_mse(estimated, pool // 4, RIDGE) / predicted_test_mse(exact, pool // 4, RIDGE)
+    plain_shortfall = 1 - predicted_test_mse(estimated, 256, RIDGE) / predicted_test_mse(exact, 256, RIDGE)
     assert plain_shortfall > 0.2
     for n in [32, 64, 128, 256]:
-        assert predicted_test_mse(corrected, n, RIDGE) == pytest.approx(predicted_test_mse(exact, n, RIDGE), rel=0.10)
+        assert predicted_test_mse(corrected, n, RIDGE) == pytest.approx(predicted_test_mse(exact, n, RIDGE), rel=0.07)

@@ -3,9 +3,11 @@ the test error kernel regression theory predicts from the spectrum stored beside
 ridge the learner used at that n) next to the learner's measured test error, and per learner the
 capacity and source exponents with the α they predict next to the measured α of test error.
 
-The prediction uses the pool's spectrum with its modes beyond `fit_modes` continued by the fitted
-power laws out to `TAIL_MODES_PER_POOL` times the pool (`numerics.with_power_law_tail`); the plain
-pool estimate, which falls short at n approaching the pool, is kept beside it.
+The prediction corrects the pool's spectrum twice: the noise floor that every pool mode carries
+(the mean target power over its second half) is moved into unlearnable noise
+(`numerics.without_noise_floor`), and the modes beyond `fit_modes` are continued by the fitted power
+laws out to `TAIL_MODES_PER_POOL` times the pool (`numerics.with_power_law_tail`). The plain pool
+estimate, which falls short at n approaching the pool, is kept beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..numerics._spectrum import Spectrum, fit_exponents, predicted_test_mse, with_power_law_tail
+from ..numerics._spectrum import SpectralExponents, Spectrum, fit_exponents, predicted_test_mse, with_power_law_tail, without_noise_floor
 from ._laws import MIN_POINTS, fit_power_law
 
 TAIL_MODES_PER_POOL = 100
@@ -43,6 +45,8 @@ class SpectralPoint:
     capacity: float
     source: float
     predicted_alpha: float
+    noise_fraction: float
+    """The share of the target's power in the pool's noise floor: what no mode of the pool resolves."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +66,7 @@ class SpectralCurve:
     alpha_from_exponents: float
     alpha_of_prediction: float
     alpha_measured: float
+    noise_fraction: float
 
     def worst_relative_error(self) -> float:
         """The largest |predicted / measured - 1| over the sweep's n."""
@@ -77,11 +82,17 @@ class CellOutcome:
     ridge: float
 
 
-def corrected_spectrum(eigenvalues: np.ndarray, target_power: np.ndarray, fit_modes: tuple[int, int]) -> tuple[Spectrum, Any]:
-    """The pool's spectrum with its power-law tail, and the exponents fitted over `fit_modes`."""
+def corrected_spectrum(
+    eigenvalues: np.ndarray, target_power: np.ndarray, fit_modes: tuple[int, int]
+) -> tuple[Spectrum, SpectralExponents, float]:
+    """The pool's spectrum without its noise floor (the mean power over its second half) and with its
+    power-law tail, the exponents fitted over `fit_modes` (after the floor is taken off), and the
+    floor's share of the target's power."""
     pool = Spectrum(np.asarray(eigenvalues, np.float64), np.asarray(target_power, np.float64))
-    exponents = fit_exponents(pool, *fit_modes)
-    return with_power_law_tail(pool, exponents, TAIL_MODES_PER_POOL * len(eigenvalues)), exponents
+    signal = without_noise_floor(pool, len(eigenvalues) // 2 + 1)
+    exponents = fit_exponents(signal, *fit_modes)
+    corrected = with_power_law_tail(signal, exponents, TAIL_MODES_PER_POOL * len(eigenvalues))
+    return corrected, exponents, signal.noise / float(np.sum(pool.target_power))
 
 
 def spectral_points(
@@ -95,7 +106,7 @@ def spectral_points(
     """
     points = []
     for stored in spectra:
-        corrected, exponents = corrected_spectrum(stored.eigenvalues, stored.target_power, fit_modes)
+        corrected, exponents, noise_fraction = corrected_spectrum(stored.eigenvalues, stored.target_power, fit_modes)
         pool = Spectrum(np.asarray(stored.eigenvalues, np.float64), np.asarray(stored.target_power, np.float64))
         sizes = [stored.n_train] if stored.n_train is not None else list(n_values)
         for n in sizes:
@@ -106,6 +117,7 @@ def spectral_points(
                 stored.learner_id, stored.width, stored.seed, n, outcome.ridge,
                 predicted_test_mse(corrected, n, outcome.ridge), _plain(pool, n, outcome.ridge), outcome.measured_mse,
                 exponents.capacity, exponents.source, exponents.predicted_alpha,
+                noise_fraction,
             ))
     return points
 
@@ -131,11 +143,11 @@ def spectral_curves(points: list[SpectralPoint]) -> list[SpectralCurve]:
 
         predicted, pool, measured = (np.array([mean(field, n) for n in n_values])
                                      for field in ("predicted_mse", "pool_predicted_mse", "measured_mse"))
-        capacity, source, alpha = (float(np.mean([getattr(p, field) for p in members]))
-                                   for field in ("capacity", "source", "predicted_alpha"))
+        capacity, source, alpha, noise = (float(np.mean([getattr(p, field) for p in members]))
+                                          for field in ("capacity", "source", "predicted_alpha", "noise_fraction"))
         curves.append(SpectralCurve(
             learner_id, width, n_values, predicted, pool, measured, capacity, source, alpha,
-            _alpha(n_values, predicted), _alpha(n_values, measured),
+            _alpha(n_values, predicted), _alpha(n_values, measured), noise,
         ))
     return curves
 

@@ -145,7 +145,7 @@ def _plan(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ..api import InputError, format_bytes, memory_budget
-    from ..runner import calibration, cell_groups, over_budget, plan_spec
+    from ..runner import calibration, cell_groups, over_budget, plan_spec, plan_spectra
     if args.margin is not None and not (math.isfinite(args.margin) and args.margin > 0):
         raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
     if args.pilot is not None and not Path(args.pilot).is_dir():
@@ -180,14 +180,25 @@ def _plan(args: argparse.Namespace) -> int:
             "?" if seconds is None else (">=" if untimed else "") + f"{seconds:.2f}",
             "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
         ])
+    spectra = plan_spectra(spec, detailed=True, rates=rates)
+    for learner, width in dict.fromkeys((p.cell.learner_id, p.cell.width) for p in spectra):
+        members = [p for p in spectra if (p.cell.learner_id, p.cell.width) == (learner, width)]
+        cost, seconds = members[0].cost, members[0].seconds
+        rows.append([
+            f"spectrum of {learner}", width if width is not None else "", f"M={spec.spectrum.pool}", len(members),
+            "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
+            "?" if cost is None else format_bytes(cost.peak_bytes), "?" if seconds is None else f"{seconds:.2f}",
+            "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
+        ])
     print(tabulate(rows, headers=["learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", ""],
                    tablefmt="simple", disable_numparse=True))
-    known = [p for p in plans if p.seconds is not None]
+    known = [p for p in plans + spectra if p.seconds is not None]
     total_flops = sum(p.cost.flops + p.cost.factor_flops for p in known)
+    units = f" and {len(spectra)} spectra" if spectra else ""
     print(
-        f"\n{len(plans)} cells; estimated {total_flops:.3g} FLOPs, {sum(p.seconds for p in known) / 60:.1f} min of compute "
+        f"\n{len(plans)} cells{units}; estimated {total_flops:.3g} FLOPs, {sum(p.seconds for p in known) / 60:.1f} min of compute "
         f"(at {rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {rates['cholesky_flops'] / 1e9:.0f} GFLOP/s float64 "
-        f"Cholesky; compilation not included); peak memory {format_bytes(max((p.cost.peak_bytes for p in plans if p.cost), default=0))} "
+        f"Cholesky; compilation not included); peak memory {format_bytes(max((p.cost.peak_bytes for p in plans + spectra if p.cost), default=0))} "
         f"of a {format_bytes(budget)} budget"
         + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
     )
@@ -211,7 +222,7 @@ def _plan(args: argparse.Namespace) -> int:
             f"{len(bounded)} cells train until a rule and no records in {out_dir} say how long that takes: their time counts "
             "the whole max_steps, an upper bound (plan with --out DIR of an earlier run of this spec to estimate from its records)"
         )
-    exceeding = over_budget(plans, budget)
+    exceeding = over_budget(plans + spectra, budget)
     if exceeding:
         print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)
     if sizing is None:

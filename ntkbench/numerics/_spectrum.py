@@ -13,11 +13,12 @@ is the squared error summed over the target's outputs, averaged over test points
 targets, `p_i` is summed over the classes.
 
 The operator's spectrum is estimated on a pool of M samples: the eigenvalues of `K / M` and the
-targets' squared projections on the eigenvectors, divided by M. A pool has only M modes and its
-last ones are biased, so at n approaching M the plain estimate learns too much too early.
-`with_power_law_tail` replaces the modes beyond a fitted range by power laws (the capacity
-exponent of the eigenvalues, the source exponent of the target's residual power) continued far
-beyond the pool, keeping the pool's total target power.
+targets' squared projections on the eigenvectors, divided by M. A pool has only M modes, its last
+ones are biased, and the power of whatever it cannot resolve is spread over all of them, so at n
+approaching M the plain estimate learns too much too early. `without_noise_floor` moves that spread
+power into `noise`; `with_power_law_tail` replaces the modes beyond a fitted range by power laws
+(the capacity exponent of the eigenvalues, the source exponent of the target's residual power)
+continued far beyond the pool, keeping the pool's trace and total target power.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def predicted_test_mse(spectrum: Spectrum, n: int, ridge: float) -> float:
 @dataclasses.dataclass(frozen=True)
 class SpectralExponents:
     """Power laws fitted over the modes `first ... last` (1-based): eigenvalues `lambda_k ~ k^-capacity`
-    and the target's residual power `sum_{j > k} p_j + noise ~ k^-source`."""
+    and the target's residual power on the modes, `sum_{j > k} p_j ~ k^-source`."""
 
     capacity: float
     source: float
@@ -122,13 +123,30 @@ def fit_exponents(spectrum: Spectrum, first: int, last: int) -> SpectralExponent
     if not 1 <= first < last <= len(spectrum.eigenvalues) - 1:
         raise ValueError(f"modes {first}...{last} are not a range inside 1...{len(spectrum.eigenvalues) - 1}")
     modes = np.arange(first, last + 1)
-    residual = _residual_power(spectrum)[first : last + 1] + spectrum.noise
+    residual = _residual_power(spectrum)[first : last + 1]
     eigenvalues = spectrum.eigenvalues[first - 1 : last]
     if np.any(eigenvalues <= 0) or np.any(residual <= 0):
         raise ValueError(f"modes {first}...{last} include a zero eigenvalue or no residual target power")
     capacity = -np.polyfit(np.log(modes), np.log(eigenvalues), 1)[0]
     source = -np.polyfit(np.log(modes), np.log(residual), 1)[0]
     return SpectralExponents(float(capacity), float(source), first, last)
+
+
+def without_noise_floor(spectrum: Spectrum, first: int) -> Spectrum:
+    """The spectrum with the pool's noise floor moved from its modes into `noise`.
+
+    Target power that no resolved mode carries (label noise, or the part of the target beyond the
+    pool's modes) projects on every eigenvector of a pool of M samples alike, about `noise / M`
+    each, so a plain pool spectrum counts `k / M` of it as learned by its top k modes. Its level is
+    the mean target power over the modes `first ... M` (1-based), where the target's own power has
+    died away; it is taken off every mode (a mode may go slightly negative, which keeps the
+    estimate unbiased) and `M` times it added to `noise`.
+    """
+    modes = len(spectrum.target_power)
+    if not 1 <= first <= modes:
+        raise ValueError(f"mode {first} is not inside 1...{modes}")
+    floor = float(np.mean(spectrum.target_power[first - 1 :]))
+    return Spectrum(spectrum.eigenvalues, spectrum.target_power - floor, spectrum.noise + floor * modes)
 
 
 def with_power_law_tail(spectrum: Spectrum, exponents: SpectralExponents, modes: int) -> Spectrum:

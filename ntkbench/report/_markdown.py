@@ -303,9 +303,9 @@ def _spectra_lines(summary: SpecSummary, figures: dict[str, str]) -> list[str]:
         f"Each kernel is eigendecomposed on a pool of M = {spectrum['pool']} training samples per seed (after its "
         "training and validation samples). Kernel regression theory (Bordelon, Canatar and Pehlevan 2020; Simon et al. "
         "2021) then predicts the test MSE (squared error to one-hot targets, summed over classes) at each n and the "
-        f"ridge the learner used there. *predicted*: from the pool's spectrum with its modes beyond {last} continued by "
-        f"power laws fitted over modes {first}–{last}; *pool only*: from the pool's spectrum as it is, which falls "
-        "short as n approaches M. Means over seeds.",
+        f"ridge the learner used there. *predicted*: from the pool's spectrum with its noise floor counted as noise "
+        f"and its modes beyond {last} continued by power laws fitted over modes {first}–{last}; *pool only*: from the "
+        "pool's spectrum as it is, which falls short as n approaches M. Means over seeds.",
         "",
     ]
     rows = []
@@ -318,16 +318,21 @@ def _spectra_lines(summary: SpecSummary, figures: dict[str, str]) -> list[str]:
     lines += [tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
     rows = [
         [f"`{curve.learner_id}`" + (f" width {curve.width}" if curve.width is not None else ""), f"{curve.capacity:.3f}",
-         f"{curve.source:.3f}", f"{curve.alpha_from_exponents:.3f}", f"{curve.alpha_of_prediction:.3f}", f"{curve.alpha_measured:.3f}"]
+         f"{curve.source:.3f}", f"{curve.noise_fraction:.1%}", f"{curve.alpha_from_exponents:.3f}",
+         f"{curve.alpha_of_prediction:.3f}", f"{curve.alpha_measured:.3f}"]
         for curve in summary.spectral_curves
     ]
-    headers = ["learner", "capacity b (λ_k ∝ k^-b)", "source s (residual power ∝ k^-s)", "α = min(s, 2b)",
-               "α of the predicted MSE", "α of the measured MSE"]
+    headers = ["learner", "capacity b (λ_k ∝ k^-b)", "source s (residual power ∝ k^-s)", "noise floor",
+               "α = min(s, 2b)", "α of the predicted MSE", "α of the measured MSE"]
     lines += [
         tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
         "",
-        f"The exponents are fitted over modes {first}–{last}; `min(s, 2b)` is what they predict as n grows at a vanishing "
-        "ridge, and the last two columns are power laws fitted to the seed means above.",
+        f"The exponents are fitted over modes {first}–{last}, after the pool's noise floor is taken off: the mean target "
+        "power over the pool's second half, which every pool mode carries alike (label noise, and whatever the pool's "
+        "modes do not resolve), as a share of the target's power. `min(s, 2b)` is how fast the resolved part is "
+        "learned as n grows at a vanishing ridge; the floor is never learned and flattens the curve, so the α of the "
+        "predicted MSE (a power law fitted to the seed means above, as is the measured one) is what to set against "
+        "the measured α.",
         "",
         f"![eigenvalue decay of every kernel]({figures['eigenvalues']})",
         "",

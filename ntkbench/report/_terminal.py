@@ -36,6 +36,8 @@ def exponents_text(summary: SpecSummary) -> str:
         metric = summary.spec["metric"]
         n_last = int(group.curves[0].n_values[-1])
         headers = ["rank", "learner", "α [95% CI]", f"{metric} at n={n_last}", f"Δα vs {comparison.reference}", "verdict"]
+        if comparison.reference is None:  # no learner to compare with: no Δα, no verdicts
+            headers, rows = headers[:4], [row[:4] for row in rows]
         title = f"{summary.name}" + (f", width {group.width}" if group.width is not None else "")
         blocks.append(f"{title}\n" + tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     return "\n\n".join(blocks)

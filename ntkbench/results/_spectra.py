@@ -19,8 +19,9 @@ def spectra_frame(summary: SpecSummary) -> pandas.DataFrame:
     learner added at that n), `predicted_mse` (kernel regression theory from the seed's spectrum
     with its power-law tail), `pool_predicted_mse` (from the pool's spectrum alone), `measured_mse`
     (the record's squared error to one-hot targets, summed over classes), `relative_error`
-    (predicted / measured - 1), the spectrum's fitted `capacity` and `source` exponents, and
-    `predicted_alpha` (`min(source, 2 capacity)`), with per learner (and width) `alpha_of_prediction`
+    (predicted / measured - 1), the spectrum's fitted `capacity` and `source` exponents,
+    `predicted_alpha` (`min(source, 2 capacity)`) and `noise_fraction` (the pool's noise floor as a
+    share of the target's power), with per learner (and width) `alpha_of_prediction`
     and `alpha_measured`, power laws fitted to the seed means of predicted and measured test error.
     Empty for a spec without a `spectrum` section, or before its spectra are taken.
     """
@@ -35,6 +36,6 @@ def spectra_frame(summary: SpecSummary) -> pandas.DataFrame:
             "alpha_of_prediction": curve.alpha_of_prediction, "alpha_measured": curve.alpha_measured,
         })
     columns = ["spec", "learner_id", "width", "seed", "n_train", "ridge", "predicted_mse", "pool_predicted_mse",
-               "measured_mse", "relative_error", "capacity", "source", "predicted_alpha", "alpha_of_prediction",
+               "measured_mse", "relative_error", "capacity", "source", "predicted_alpha", "noise_fraction", "alpha_of_prediction",
                "alpha_measured"]
     return pandas.DataFrame(rows, columns=columns)

@@ -15,6 +15,7 @@ from ._plan import RecordedFacts as RecordedFacts
 from ._plan import budget_refusal as budget_refusal
 from ._plan import over_budget as over_budget
 from ._plan import plan_spec as plan_spec
+from ._plan import plan_spectra as plan_spectra
 from ._plan import recorded_facts as recorded_facts
 from ._plan import refuse_over_budget as refuse_over_budget
 from ._provenance import describe_code as describe_code

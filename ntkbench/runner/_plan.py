@@ -6,6 +6,8 @@ work where the plan timed a small instance of the computation (for a few seconds
 later plans), else FLOPs over the device's measured rates (float32 GEMM, float64 Cholesky for
 factorisations): a lower bound, far below the time of convolutional kernels on a CPU.
 `ntkbench run` uses the memory side (nothing traced) to refuse a spec that exceeds the budget.
+A spec's spectra (`plan_spectra`) are planned as their learner's kernel on the pool plus a float64
+eigendecomposition of it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from ._cells import Cell, cells_of, widths_of
 from ._records import SPEC_FILE, RecordStore
 
 FALLBACK_CLASSES = 10
+EIGH_FLOPS_PER_CUBE = 9.0
+"""Work of a symmetric eigendecomposition with eigenvectors, per M^3 (Golub and Van Loan's count for
+the symmetric QR algorithm), counted at the float64 factorisation rate; benchmarks/README.md sets
+it against measured times."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,16 +67,68 @@ def plan_spec(
     return plans
 
 
-def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, recorded: RecordedFacts) -> list[CellPlan]:
-    spec_dict = spec.as_dict()
+def plan_spectra(spec: Spec, *, detailed: bool, rates: dict[str, float] | None = None) -> list[CellPlan]:
+    """Estimate every spectrum of `spec` (`spectral_units`; empty without a `spectrum` section): the
+    learner's own estimate of its kernel on the pool's M samples (a cell of M training samples and no
+    test set, the seed's first; for a kernel learned per cell that counts its training on M samples,
+    an upper bound), with its factorisation replaced by the eigendecomposition's
+    `EIGH_FLOPS_PER_CUBE * M^3`, and the float64 matrix and eigenvectors in memory."""
+    if spec.spectrum is None:
+        return []
+    if not detailed:
+        return _plan_spectra(spec, detailed, rates)
+    from ..numerics._costs import measuring
+    from ..numerics._measured import save
+
+    with measuring():
+        plans = _plan_spectra(spec, detailed, rates)
+    save()
+    return plans
+
+
+def _plan_spectra(spec: Spec, detailed: bool, rates: dict[str, float] | None) -> list[CellPlan]:
+    from ._spectra import spectral_units
+
+    pool = spec.spectrum.pool
+    input_shape, num_classes, data_bytes, architectures, learners = _planning(spec)
+    estimates: dict[tuple, tuple[CellCost | None, float | None]] = {}
+    plans = []
+    for unit in spectral_units(spec, {choice.id: choice.plugin for choice in spec.learners}):
+        key = (unit.learner_id, unit.width)
+        if key not in estimates:
+            context = CostContext(
+                architecture=architectures[unit.width], input_shape=tuple(input_shape), num_classes=num_classes,
+                n_train=pool, n_train_max=pool, n_test=0, first_of_seed=True, detailed=detailed, seeds=1, seed_index=0,
+                pool_size=spec.dataset.instantiate().pool_size(),
+            )
+            kernel = learners[unit.learner_id].estimate_cost(context)
+            cost = None if kernel is None else dataclasses.replace(
+                kernel, factor_flops=EIGH_FLOPS_PER_CUBE * pool**3, peak_bytes=kernel.peak_bytes + data_bytes + 3 * 8 * pool**2,
+            )
+            estimates[key] = (cost, cost.seconds(rates) if cost is not None and rates else None)
+        plans.append(CellPlan(unit, *estimates[key]))
+    return plans
+
+
+def _planning(spec: Spec) -> tuple[tuple[int, ...], int, int, dict[int | None, Any], dict[str, Any]]:
+    """What every estimate of a spec needs: the input shape, the classes, the bytes of the data, the
+    architecture at each width and the learners.
+
+    **Raises:** `InputError` for a dataset that does not say its input shape.
+    """
     dataset = spec.dataset.instantiate()
     input_shape, num_classes = dataset.input_shape(), dataset.num_classes() or FALLBACK_CLASSES
     if input_shape is None:
         raise InputError(f"{spec.source}: dataset {spec.dataset.name!r} does not say its input shape; cannot plan")
-    pool = dataset.pool_size()
-    data_bytes = 4 * math.prod(input_shape) * ((pool or 0) + spec.dataset.options.n_test)
-    architectures = {width: spec.architecture_at(width).instantiate() for width in widths_of(spec_dict)}
-    learners = {choice.id: choice.instantiate() for choice in spec.learners}
+    data_bytes = 4 * math.prod(input_shape) * ((dataset.pool_size() or 0) + spec.dataset.options.n_test)
+    architectures = {width: spec.architecture_at(width).instantiate() for width in widths_of(spec.as_dict())}
+    return tuple(input_shape), num_classes, data_bytes, architectures, {choice.id: choice.instantiate() for choice in spec.learners}
+
+
+def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, recorded: RecordedFacts) -> list[CellPlan]:
+    spec_dict = spec.as_dict()
+    input_shape, num_classes, data_bytes, architectures, learners = _planning(spec)
+    pool = spec.dataset.instantiate().pool_size()
     smallest = min(spec.n_train)
     estimates: dict[tuple, tuple[CellCost | None, float | None]] = {}
     plans = []
@@ -154,7 +212,7 @@ def budget_refusal(spec: Spec, plans: list[CellPlan], budget: int) -> str:
     more = f"\n  ... and {len(worst) - 10} more" if len(worst) > 10 else ""
     return (
         f"{spec.source}: {len(worst)} cell(s) need more memory than the budget of {format_bytes(budget)}:\n"
-        f"{shown}{more}\nLower the largest n_train or n_test, raise --memory-budget, or run with --force."
+        f"{shown}{more}\nLower the largest n_train or n_test (or spectrum.pool), raise --memory-budget, or run with --force."
     )
 
 
@@ -169,6 +227,6 @@ def refuse_over_budget(spec: Spec) -> None:
     if spec.dataset.instantiate().input_shape() is None:
         return
     budget = memory_budget()
-    plans = plan_spec(spec, detailed=False)
+    plans = plan_spec(spec, detailed=False) + plan_spectra(spec, detailed=False)
     if over_budget(plans, budget):
         raise InputError(budget_refusal(spec, plans, budget))
