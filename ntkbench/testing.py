@@ -35,6 +35,7 @@ from .api import (
     LearnerResult,
     LearnerTask,
     PluginOptions,
+    RegressionKernel,
     registered,
 )
 from .nt_compat import neural_tangents_installed
@@ -195,7 +196,8 @@ def check_plugin(
       `tiny_dataset()`) with `architecture`, predictions of shape `(n_test, num_classes)`, finite,
       in a `LearnerResult` whose `info` is JSON; the same predictions from a fresh run when it
       declares `deterministic`; `test_loss()` one of the two measures; `estimate_cost` either None
-      or a `CellCost` with a non-negative peak and FLOPs;
+      or a `CellCost` with a non-negative peak and FLOPs; when it declares `regresses_with_kernel`,
+      a `RegressionKernel` whose matrix on 16 inputs is finite, symmetric and positive semi-definite;
     - a dataset: `load()` returns finite float32 inputs and integer labels in `[0, num_classes)`,
       shapes that agree with `input_shape()` and `pool_size()`;
     - an architecture: a network that maps inputs to finite `(num_classes,)` logits, `parameter_count`
@@ -293,6 +295,25 @@ def _check_learner(checks: _Checks, learner: Learner, data: LabelledData | None,
         checks.run("deterministic", deterministic)
     checks.run("test_loss", lambda: _test_loss(learner))
     checks.run("estimate_cost", lambda: _estimate_cost(learner, tasks[0]))
+    if type(learner).regresses_with_kernel:
+        checks.run("regression_kernel", lambda: _regression_kernel(learner, tasks[-1]))
+
+
+def _regression_kernel(learner: Learner, task: LearnerTask) -> str:
+    """The kernel a spec's `spectrum` eigendecomposes: a `RegressionKernel` whose function gives a
+    finite, symmetric, positive semi-definite matrix on a few pool samples."""
+    from .kernels import evaluate_tiled
+
+    kernel = learner.regression_kernel(task)
+    assert isinstance(kernel, RegressionKernel), f"regression_kernel returned {type(kernel).__name__}, not ntkbench.RegressionKernel"
+    x = task.x_train[:16]
+    matrix = np.asarray(evaluate_tiled(kernel.function, x), dtype=np.float64)
+    assert matrix.shape == (16, 16), f"the kernel of 16 inputs has shape {matrix.shape}"
+    assert np.all(np.isfinite(matrix)), "the kernel is not all finite"
+    assert np.allclose(matrix, matrix.T, rtol=1e-4, atol=1e-6 * np.abs(matrix).max()), "the kernel is not symmetric"
+    smallest, largest = np.linalg.eigvalsh((matrix + matrix.T) / 2)[[0, -1]]
+    assert smallest >= -1e-4 * abs(largest), f"the kernel is not positive semi-definite (eigenvalue {smallest:.3g} of {largest:.3g})"
+    return f"a 16 x 16 kernel, finite, symmetric, eigenvalues {smallest:.3g} ... {largest:.3g}"
 
 
 def _test_loss(learner: Learner) -> str:

@@ -154,3 +154,30 @@ def test_the_plan_counts_each_spectrum_as_its_kernel_on_the_pool_and_an_eigendec
         assert plan.cost.factor_flops == EIGH_FLOPS_PER_CUBE * 256**3
         assert plan.cost.peak_bytes >= 3 * 8 * 256**2
     assert plan_spectra(parse_spec(spec_text(spectrum="")), detailed=False) == []
+
+
+def test_check_plugin_checks_the_kernel_a_learner_declares():
+    import jax.numpy as jnp
+
+    import ntkbench
+    from ntkbench.learners.ntk_infinite import InfiniteNTKLearner
+    from ntkbench.testing import check_plugin
+
+    report = check_plugin(InfiniteNTKLearner, {"ridge": 1e-3})
+    assert report.ok and "regression_kernel" in [check.name for check in report.checks], report
+
+    class Indefinite(ntkbench.Learner):
+        api_version = 1
+        regresses_with_kernel = True
+
+        def fit_predict(self, task):
+            return ntkbench.LearnerResult(np.zeros((len(task.x_test), task.num_classes)))
+
+        def regression_kernel(self, task):
+            def negative_linear(a, b):
+                return -jnp.reshape(a, (len(a), -1)) @ jnp.reshape(b, (len(b), -1)).T
+
+            return ntkbench.RegressionKernel(negative_linear)
+
+    failed = {check.name: check.detail for check in check_plugin(Indefinite).checks if not check.ok}
+    assert list(failed) == ["regression_kernel"] and "not positive semi-definite" in failed["regression_kernel"]

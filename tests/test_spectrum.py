@@ -16,6 +16,8 @@ from ntkbench.numerics._spectrum import (
     without_noise_floor,
 )
 
+pytestmark = pytest.mark.parity  # numpy and scipy only: the theory must hold on every stack
+
 DIMENSION = 1000
 COVARIANCE = np.arange(1, DIMENSION + 1, dtype=np.float64) ** -1.5
 """x ~ N(0, diag(COVARIANCE)): the linear kernel x . x' has these eigenvalues, with eigenfunctions
