@@ -42,6 +42,9 @@ def spec_text(spectrum: str = "spectrum: {pool: 256}", learners: str = KERNELS, 
         ("spectrum: {pool: 256}", "  - {name: network, steps: 5}", 2000, "no learner of this spec regresses with a kernel"),
         ("spectrum: {pool: 256}", KERNELS, 300, "plus the spectrum's pool of 256 exceeds the teacher_student training pool"),
         ("spectrum: {pool: 256, every: 2}", KERNELS, 2000, "spectrum.every"),
+        ("spectrum: {pool: 256, learners: [network]}", KERNELS + "\n  - {name: network, steps: 5}", 2000,
+         "spectrum.learners\\[0\\]: 'network' is not a learner of this spec that regresses with a kernel"),
+        ("spectrum: {pool: 256, learners: []}", KERNELS, 2000, "spectrum.learners"),
     ],
 )
 def test_a_spectrum_section_is_refused_with_its_key_and_reason(spectrum, learners, pool, message):
@@ -64,6 +67,9 @@ def test_a_kernel_learned_on_the_cells_data_is_taken_per_cell_others_once_per_se
                    for learner in ("ntk_infinite", "entk_init", "entk_final")}
     assert per_learner["ntk_infinite"] == per_learner["entk_init"] == [(0, 64), (1, 64)]
     assert per_learner["entk_final"] == [(seed, n) for seed in (0, 1) for n in (16, 32, 64)]
+    chosen = parse_spec(spec_text(spectrum="spectrum: {pool: 256, learners: [entk_init]}"))
+    assert {u.learner_id for u in spectral_units(chosen, {c.id: c.plugin for c in chosen.learners})} == {"entk_init"}
+    assert chosen.as_dict()["spectrum"]["learners"] == ["entk_init"]
 
 
 def test_the_spectrum_pool_is_disjoint_from_training_validation_and_held_out_samples():

@@ -52,15 +52,17 @@ class StoredSpectrum:
 
 def spectral_units(spec: Spec, learners: dict[str, type]) -> list[Cell]:
     """The cells the spec's spectra are taken at: per learner that regresses with a kernel (its
-    class in `learners`, by id), the largest cell of each width and seed, or every cell when its
-    kernel depends on n. Empty without a `spectrum` section."""
+    class in `learners`, by id; only those `spectrum.learners` names, when it names some), the
+    largest cell of each width and seed, or every cell when its kernel depends on n. Empty without
+    a `spectrum` section."""
     if spec.spectrum is None:
         return []
     spec_dict = spec.as_dict()
+    chosen = spec.spectrum.learners
     units = []
     for choice in spec.learners:
         plugin = learners[choice.id]
-        if not plugin.regresses_with_kernel:
+        if not plugin.regresses_with_kernel or (chosen is not None and choice.id not in chosen):
             continue
         sizes = list(spec.n_train) if plugin.kernel_depends_on_n else [max(spec.n_train)]
         units += [Cell(choice.id, seed, n, width) for width in widths_of(spec_dict) for seed in spec.seeds for n in sizes]

@@ -89,6 +89,9 @@ class SpectrumSpec(StrictModel):
     """The modes (1-based, inclusive) the capacity and source exponents are fitted over (default:
     4 to pool / 16, where a pool's eigenvalues are reliable); beyond them the spectrum continues
     those power laws."""
+    learners: list[LearnerId] | None = Field(None, min_length=1)
+    """The ids of the learners whose spectra are taken (default: every learner that regresses with a
+    kernel), to leave out one whose kernel on the pool would cost too much."""
 
     @model_validator(mode="after")
     def _modes_inside_the_pool(self) -> SpectrumSpec:
@@ -102,7 +105,7 @@ class SpectrumSpec(StrictModel):
         return self.fit_modes if self.fit_modes is not None else (4, self.pool // 16)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pool": self.pool, "fit_modes": list(self.modes)}
+        return {"pool": self.pool, "fit_modes": list(self.modes)} | ({"learners": self.learners} if self.learners else {})
 
 
 class FitSpec(StrictModel):

@@ -258,6 +258,14 @@ def spectrum_has_a_kernel_and_a_large_pool(sections: Sections) -> Problems:
             f"{spectrum.pool} samples are fewer than {SPECTRUM_POOL_PER_N} times the largest n_train "
             f"({max(sections.n_train)}): the prediction at n needs the modes up to a few times n"
         )
+    if spectrum.learners is not None and len(sections.learners) == len(sections.core.learners):
+        kernels = {learner.id for learner in sections.learners if learner.plugin.regresses_with_kernel}
+        for index, learner_id in enumerate(spectrum.learners):
+            if learner_id not in kernels:
+                yield ("spectrum", "learners", index), (
+                    f"{learner_id!r} is not a learner of this spec that regresses with a kernel; those are: "
+                    f"{', '.join(sorted(kernels)) or 'none'}"
+                )
     if sections.learners and len(sections.learners) == len(sections.core.learners):
         if not any(learner.plugin.regresses_with_kernel for learner in sections.learners):
             with_kernel = sorted(name for name, plugin in load_all("learner").usable.items() if plugin.regresses_with_kernel)
