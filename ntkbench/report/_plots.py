@@ -278,21 +278,24 @@ def plot_forest(summaries: list[SpecSummary]) -> Any:
 WIDTH_STYLES = ("-", "--", ":", "-.")
 
 
-def _spectral_lines(summary: SpecSummary) -> list[tuple[str, str, str, np.ndarray, np.ndarray]]:
+def _spectral_lines(summary: SpecSummary) -> list[tuple[str, str, str, float, np.ndarray, np.ndarray]]:
     """Per (learner, width, n of a kernel taken per n) with stored spectra: label, colour, line style,
-    and the seed means of its eigenvalues and of its captured target power (k = 1 ... pool)."""
+    opacity (a kernel taken per n drawn fainter at smaller n), and the seed means of its eigenvalues
+    and of its captured target power (k = 1 ... pool)."""
     colors = colors_of(summary)
     widths = [group.width for group in summary.groups]
     groups: dict[tuple[str, int | None, int | None], list[Any]] = {}
     for stored in summary.records.spectra:
         groups.setdefault((stored.learner_id, stored.width, stored.n_train), []).append(stored)
+    sizes = sorted({n for _, _, n in groups if n is not None})
     lines = []
     for (learner_id, width, n), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0)):
         label = learner_id + (f", width {width}" if width is not None else "") + (f", n = {n}" if n is not None else "")
         style = WIDTH_STYLES[widths.index(width) % len(WIDTH_STYLES)] if width in widths else "-"
         eigenvalues = np.mean([stored.eigenvalues for stored in members], axis=0)
         captured = np.mean([np.cumsum(stored.target_power) / stored.target_power.sum() for stored in members], axis=0)
-        lines.append((label, colors[learner_id], style, eigenvalues, captured))
+        opacity = 1.0 if n is None else 0.3 + 0.7 * (sizes.index(n) + 1) / len(sizes)
+        lines.append((label, colors[learner_id], style, opacity, eigenvalues, captured))
     return lines
 
 
@@ -302,10 +305,11 @@ def plot_eigenvalue_decay(summary: SpecSummary) -> Any:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     first, last = summary.spec["spectrum"]["fit_modes"]
-    for label, color, style, eigenvalues, _ in _spectral_lines(summary):
+    for label, color, style, opacity, eigenvalues, _ in _spectral_lines(summary):
         modes = np.arange(1, len(eigenvalues) + 1)
         positive = eigenvalues > 0
-        axes.plot(modes[positive], eigenvalues[positive], style, color=color, label=label, linewidth=1.2, gid=_gid(label.split(",")[0]))
+        axes.plot(modes[positive], eigenvalues[positive], style, color=color, alpha=opacity, label=label, linewidth=1.2,
+                  gid=_gid(label.split(",")[0]))
     axes.axvspan(first, last, color="grey", alpha=BAND_ALPHA, linewidth=0, label=f"fitted modes {first}–{last}")
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -322,8 +326,8 @@ def plot_alignment(summary: SpecSummary) -> Any:
     on its top k modes, for k = 1 ... pool (means over seeds)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for label, color, style, _, captured in _spectral_lines(summary):
-        axes.plot(np.arange(1, len(captured) + 1), captured, style, color=color, label=label, linewidth=1.2,
+    for label, color, style, opacity, _, captured in _spectral_lines(summary):
+        axes.plot(np.arange(1, len(captured) + 1), captured, style, color=color, alpha=opacity, label=label, linewidth=1.2,
                   gid=_gid(label.split(",")[0]))
     axes.set_xscale("log")
     axes.set_ylim(0, 1)
