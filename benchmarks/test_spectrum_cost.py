@@ -1,8 +1,8 @@
 """The cost of a spec's spectra (issue #34): the float64 eigendecomposition of a pool's kernel at
 M = 4096 and 8192, its wall time against what `ntkbench plan` counts for it
-(`EIGH_FLOPS_PER_CUBE * M^3` at this machine's measured float64 Cholesky rate, in the same process)
-and its peak memory against what the plan holds for it (the float64 matrix and eigenvectors,
-3 x 8 M^2 bytes), each in a fresh process."""
+(`EIGH_FLOPS_PER_CUBE * M^3` at this machine's measured float64 Cholesky rate) and the memory it
+adds to a fresh process against what the plan holds for it (the float64 copy that becomes the
+eigenvectors and LAPACK's workspace, 3 x 8 M^2 bytes)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ print(seconds, peak - before)
 @pytest.mark.parametrize("pool", [4096, 8192])
 def test_eigendecomposition_against_the_plan(benchmark, pool):
     """Targets: the measured time within a factor 2 of the plan's, and the memory it adds to the
-    process at most the plan's 3 x 8 M^2 bytes."""
+    process within 10% of the plan's 3 x 8 M^2 bytes (the plan leaves out what grows linearly in
+    M, and the pages of LAPACK's code loaded at the first call)."""
     predicted = EIGH_FLOPS_PER_CUBE * pool**3 / calibration()["cholesky_flops"]
     result = benchmark.pedantic(
         lambda: subprocess.run([sys.executable, "-c", textwrap.dedent(EIGENDECOMPOSE), str(pool)], capture_output=True,
@@ -50,4 +51,4 @@ def test_eigendecomposition_against_the_plan(benchmark, pool):
     benchmark.extra_info.update({"time_ratio": seconds / predicted, "memory_ratio": added / planned_bytes, **facts})
     print(f"\neigendecomposition M={pool}: time ratio {seconds / predicted:.3f}, memory ratio {added / planned_bytes:.3f} {facts}")
     assert 0.5 <= seconds / predicted <= 2.0
-    assert added <= planned_bytes
+    assert added <= 1.1 * planned_bytes

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.linalg
 import scipy.optimize
 
 
@@ -57,20 +58,22 @@ class Spectrum:
 def pool_spectrum(kernel: np.ndarray, targets: np.ndarray) -> Spectrum:
     """The spectrum of a kernel on a pool of M samples, in float64.
 
-    **Arguments:** `kernel`, the M x M kernel of the pool (symmetric); `targets`, its `(M, outputs)`
-    targets (one-hot labels for classification).
+    **Arguments:** `kernel`, the M x M kernel of the pool (symmetric: its lower triangle is read);
+    `targets`, its `(M, outputs)` targets (one-hot labels for classification).
 
     **Returns:** the eigenvalues of `kernel / M`, largest first (negative round-off clipped to 0), and
     `(u_i . y)^2 / M` summed over outputs, so that the target powers sum to the targets' mean
     squared norm.
+
+    One float64 copy of the kernel is factored in place (LAPACK's divide and conquer), so the
+    memory this adds is that copy and LAPACK's workspace, about 3 x 8 M^2 bytes.
     """
-    kernel = np.asarray(kernel, dtype=np.float64)
-    targets = np.asarray(targets, dtype=np.float64).reshape(len(kernel), -1)
     pool = len(kernel)
-    eigenvalues, eigenvectors = np.linalg.eigh((kernel + kernel.T) / (2 * pool))
-    order = np.argsort(eigenvalues)[::-1]
-    projections = eigenvectors[:, order].T @ targets
-    return Spectrum(np.clip(eigenvalues[order], 0.0, None), (projections**2).sum(axis=1) / pool)
+    matrix = np.array(kernel, dtype=np.float64, order="F")
+    targets = np.asarray(targets, dtype=np.float64).reshape(pool, -1)
+    eigenvalues, eigenvectors = scipy.linalg.eigh(matrix, lower=True, overwrite_a=True, check_finite=False, driver="evd")
+    projections = (eigenvectors.T @ targets)[::-1]  # eigh's order is ascending
+    return Spectrum(np.clip(eigenvalues[::-1] / pool, 0.0, None), (projections**2).sum(axis=1) / pool)
 
 
 def effective_regularisation(spectrum: Spectrum, n: int, ridge: float) -> float:

@@ -23,10 +23,10 @@ from ._cells import Cell, cells_of, widths_of
 from ._records import SPEC_FILE, RecordStore
 
 FALLBACK_CLASSES = 10
-EIGH_FLOPS_PER_CUBE = 9.0
-"""Work of a symmetric eigendecomposition with eigenvectors, per M^3 (Golub and Van Loan's count for
-the symmetric QR algorithm), counted at the float64 factorisation rate; benchmarks/README.md sets
-it against measured times."""
+EIGH_FLOPS_PER_CUBE = 4.0
+"""Work of a symmetric eigendecomposition with eigenvectors by LAPACK's divide and conquer, per M^3
+(about 4/3 to reduce to tridiagonal form, 2 to transform back, and the merges' matrix products),
+counted at the float64 factorisation rate; benchmarks/README.md sets it against measured times."""
 
 
 @dataclasses.dataclass(frozen=True)
