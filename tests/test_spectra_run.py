@@ -124,10 +124,21 @@ def test_spectra_are_taken_after_the_cells_stored_beside_them_and_read_back(tmp_
     assert read_spectrum(files[0]) is not None
 
 
+class _TouchesWhenUnpickled:
+    """Unpickling this creates the file `path`: a stand-in for a stranger's code in a results directory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
 def test_a_stored_spectrum_is_never_unpickled(tmp_path):
-    path = tmp_path / "evil.npz"
-    np.savez(path, eigenvalues=np.ones(3), target_power=np.ones(3), facts=np.array([{"format": 1}], dtype=object))
+    path, ran = tmp_path / "evil.npz", tmp_path / "ran"
+    np.savez(path, eigenvalues=np.ones(3), target_power=np.ones(3), facts=np.array([_TouchesWhenUnpickled(ran)], dtype=object))
     assert read_spectrum(path) is None
+    assert not ran.exists()
 
 
 def test_a_failed_spectrum_costs_no_record_and_is_taken_by_the_next_run(tmp_path, monkeypatch, write_spec):

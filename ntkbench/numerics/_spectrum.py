@@ -156,7 +156,8 @@ def with_power_law_tail(spectrum: Spectrum, exponents: SpectralExponents, modes:
     """The spectrum with its modes beyond `exponents.last` replaced by the fitted power laws, out to
     `modes` modes in all.
 
-    The eigenvalues continue `lambda_k ~ k^-capacity` from the fit at the range's end; the target's
+    The eigenvalues beyond the range fall as `k^-capacity` and keep the sum of the pool's eigenvalues
+    there (a pool's trace is an unbiased estimate of the operator's, tail included); the target's
     power beyond the range keeps the pool's total and is spread so that its residual falls as
     `k^-source`, the part beyond `modes` being left in `noise` (power no mode learns).
     """

@@ -10,12 +10,14 @@ spec (`learner_colors`), and every artist drawn for a learner carries the id `le
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..numerics._spectrum import Spectrum
 from ..runner import write_atomically
 from ._collect import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
 from ._colors import VERDICT_COLORS, learner_colors
@@ -278,10 +280,26 @@ def plot_forest(summaries: list[SpecSummary]) -> Any:
 WIDTH_STYLES = ("-", "--", ":", "-.")
 
 
-def _spectral_lines(summary: SpecSummary) -> list[tuple[str, str, str, float, np.ndarray, np.ndarray]]:
-    """Per (learner, width, n of a kernel taken per n) with stored spectra: label, colour, line style,
-    opacity (a kernel taken per n drawn fainter at smaller n), and the seed means of its eigenvalues
-    and of its captured target power (k = 1 ... pool)."""
+@dataclasses.dataclass(frozen=True)
+class _SpectralLine:
+    """One kernel's line in the spectral figures (per learner, width, and n for a kernel taken per n):
+    the seed means of its eigenvalues and of its captured target power (k = 1 ... pool)."""
+
+    learner_id: str
+    label: str
+    color: str
+    style: str
+    opacity: float
+    """A kernel taken per n is drawn fainter at smaller n."""
+    eigenvalues: np.ndarray
+    captured: np.ndarray
+
+    def draw(self, axes: Any, x: np.ndarray, y: np.ndarray) -> None:
+        axes.plot(x, y, self.style, color=self.color, alpha=self.opacity, label=self.label, linewidth=1.2,
+                  gid=_gid(self.learner_id))
+
+
+def _spectral_lines(summary: SpecSummary) -> list[_SpectralLine]:
     colors = colors_of(summary)
     widths = [group.width for group in summary.groups]
     groups: dict[tuple[str, int | None, int | None], list[Any]] = {}
@@ -292,10 +310,13 @@ def _spectral_lines(summary: SpecSummary) -> list[tuple[str, str, str, float, np
     for (learner_id, width, n), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0)):
         label = learner_id + (f", width {width}" if width is not None else "") + (f", n = {n}" if n is not None else "")
         style = WIDTH_STYLES[widths.index(width) % len(WIDTH_STYLES)] if width in widths else "-"
-        eigenvalues = np.mean([stored.eigenvalues for stored in members], axis=0)
-        captured = np.mean([np.cumsum(stored.target_power) / stored.target_power.sum() for stored in members], axis=0)
-        opacity = 1.0 if n is None else 0.3 + 0.7 * (sizes.index(n) + 1) / len(sizes)
-        lines.append((label, colors[learner_id], style, opacity, eigenvalues, captured))
+        spectra = [Spectrum(stored.eigenvalues, stored.target_power) for stored in members]
+        lines.append(_SpectralLine(
+            learner_id, label, colors[learner_id], style,
+            1.0 if n is None else 0.3 + 0.7 * (sizes.index(n) + 1) / len(sizes),
+            np.mean([spectrum.eigenvalues for spectrum in spectra], axis=0),
+            np.mean([spectrum.captured_power() for spectrum in spectra], axis=0),
+        ))
     return lines
 
 
@@ -305,11 +326,10 @@ def plot_eigenvalue_decay(summary: SpecSummary) -> Any:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     first, last = summary.spec["spectrum"]["fit_modes"]
-    for label, color, style, opacity, eigenvalues, _ in _spectral_lines(summary):
-        modes = np.arange(1, len(eigenvalues) + 1)
-        positive = eigenvalues > 0
-        axes.plot(modes[positive], eigenvalues[positive], style, color=color, alpha=opacity, label=label, linewidth=1.2,
-                  gid=_gid(label.split(",")[0]))
+    for line in _spectral_lines(summary):
+        modes = np.arange(1, len(line.eigenvalues) + 1)
+        positive = line.eigenvalues > 0
+        line.draw(axes, modes[positive], line.eigenvalues[positive])
     axes.axvspan(first, last, color="grey", alpha=BAND_ALPHA, linewidth=0, label=f"fitted modes {first}–{last}")
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -326,9 +346,8 @@ def plot_alignment(summary: SpecSummary) -> Any:
     on its top k modes, for k = 1 ... pool (means over seeds)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for label, color, style, opacity, _, captured in _spectral_lines(summary):
-        axes.plot(np.arange(1, len(captured) + 1), captured, style, color=color, alpha=opacity, label=label, linewidth=1.2,
-                  gid=_gid(label.split(",")[0]))
+    for line in _spectral_lines(summary):
+        line.draw(axes, np.arange(1, len(line.captured) + 1), line.captured)
     axes.set_xscale("log")
     axes.set_ylim(0, 1)
     axes.set_xlabel("top k modes")
