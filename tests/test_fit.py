@@ -159,3 +159,54 @@ def test_a_steep_learner_with_a_worse_error_does_not_rank_first():
     assert fits["steep"].alpha > fits["network"].alpha and fits["steep"].curve.mean()[-1] > 1.5 * fits["network"].curve.mean()[-1]
     assert fits["network"].in_front and fits["close"].in_front and not fits["steep"].in_front
     assert (fits["network"].rank, fits["close"].rank, fits["steep"].rank) == (1, 1, 3)
+
+
+def scipy_saturating(n, metric, starts):
+    """The saturating fit by scipy's bounded least squares at tight tolerances, from each start."""
+    import scipy.optimize
+
+    log_n, log_metric, c_max = np.log(n), np.log(metric), metric.min() * (1 - 1e-9)
+    best = None
+    for alpha, prefactor, floor in starts:
+        result = scipy.optimize.least_squares(
+            lambda theta: np.log(np.exp(theta[0] - theta[1] * log_n) + theta[2]) - log_metric,
+            [np.log(prefactor), np.clip(alpha, 1e-6, 4 - 1e-6), np.clip(floor, 0, 0.999 * c_max)],
+            bounds=([-np.inf, 0, 0], [np.inf, 4.0, c_max]), method="trf", ftol=1e-15, xtol=1e-15, gtol=1e-15,
+        )
+        best = result if best is None or result.cost < best.cost else best
+    return best.x[1], best.cost
+
+
+def test_the_batched_saturating_fit_is_scipys_bounded_least_squares():
+    """Every curve's fit in one vectorised solve (`fit_saturating_many`), against scipy's `least_squares`
+    at tight tolerances from the same starts: the same cost, and α within 1e-6, on noisy curves
+    with and without a floor, with points left out, and from a given start as in resampling."""
+    from ntkbench.analysis._laws import fit_saturating_many
+
+    rng = np.random.default_rng(11)
+    metrics = np.stack([law(alpha, 2.0, floor) * np.exp(rng.normal(0, 0.05, len(N)))
+                        for alpha, floor in zip(rng.uniform(0.1, 1.0, 60), np.repeat([0.0, 0.02, 0.1], 20), strict=True)])
+    usable = np.ones_like(metrics, dtype=bool)
+    usable[::7, 3] = False  # a point missing from every seventh curve
+    fitted = fit_saturating_many(N, metrics, usable)
+    given = np.tile([0.5, 2.0, 0.01], (len(metrics), 1))
+    from_start = fit_saturating_many(N, metrics, usable, given)
+    for row, (metric, ok) in enumerate(zip(metrics, usable, strict=True)):
+        n, m = N[ok], metric[ok]
+        power_alpha, power_a = fit_power_law(n, m)
+        alpha, cost = scipy_saturating(n, m, [(power_alpha, power_a, 0.0), (power_alpha, power_a, 0.5 * m.min())])
+        ours = 0.5 * np.sum((np.log(fitted[row, 1] * n ** -fitted[row, 0] + fitted[row, 2]) - np.log(m)) ** 2)
+        assert ours <= cost * (1 + 1e-9) + 1e-15 and fitted[row, 0] == pytest.approx(alpha, abs=1e-6)
+        assert from_start[row, 0] == pytest.approx(scipy_saturating(n, m, [given[row]])[0], abs=1e-6)
+        if fitted[row, 2] == 0.0:  # a floor at its bound is the power law itself
+            assert (fitted[row, 0], fitted[row, 1]) == pytest.approx((power_alpha, power_a), rel=1e-12)
+    assert 10 < (fitted[:, 2] == 0.0).sum() < 50  # both kinds of optimum were checked
+    assert fit_saturating(N, metrics[5]) == pytest.approx(tuple(fitted[5]), rel=1e-12)  # one row of the batch
+
+
+def test_a_tie_between_the_laws_goes_to_the_power_law():
+    from ntkbench.analysis import better_law
+
+    assert better_law({"power_law": 0.02, "saturating": 0.02 * (1 - 1e-10)}) == "power_law"
+    assert better_law({"power_law": 0.02, "saturating": 0.019}) == "saturating"
+    assert better_law({"power_law": 0.019, "saturating": 0.02}) == "power_law"

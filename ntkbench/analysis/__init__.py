@@ -14,6 +14,7 @@ from ._intervals import Spread as Spread
 from ._intervals import Verdict as Verdict
 from ._intervals import verdict as verdict
 from ._laws import MODELS as MODELS
+from ._laws import better_law as better_law
 from ._laws import fit_power_law as fit_power_law
 from ._laws import fit_saturating as fit_saturating
 from ._laws import held_out_errors as held_out_errors

@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 
 from ._intervals import DEFAULT_MARGIN, EQUIVALENCE_LEVEL, Interval, Spread, Verdict, verdict
-from ._laws import MIN_POINTS, MODELS, Model, ScalingLaw, fit_law, fit_saturating, held_out_errors, power_law_slopes
+from ._laws import MIN_POINTS, MODELS, Model, ScalingLaw, better_law, fit_laws_many, fit_saturating_many, held_out_errors_many, power_law_slopes
 
 TEST_GROUPS = 20
 """Groups of test examples (every TEST_GROUPS-th example in one) for the test-set jackknife."""
@@ -192,16 +192,17 @@ def _left_out(curves: list[Curve], one_seed: str) -> LeftOut:
     seeds = curves[0].table.shape[0]
     by_seed = None
     if seeds >= 2:
-        others = [np.delete(np.arange(seeds), j) for j in range(seeds)]
-        by_seed = {c.learner_id: np.stack([_nanmean(c.table[rows], axis=0) for rows in others]) for c in curves}
+        by_seed = {c.learner_id: _means_without_each_seed(c.table) for c in curves}
     by_test, tests = None, None
     if all(c.outcomes is not None for c in curves) and (seeds >= 2 or one_seed == "test_set"):
         tests = curves[0].outcomes.shape[-1]
         groups = np.arange(tests) % min(TEST_GROUPS, tests)
-        by_test = {
-            c.learner_id: np.stack([_nanmean(c.outcomes[..., groups != g].mean(axis=-1), axis=0) for g in np.unique(groups)])
-            for c in curves
-        }
+        membership = (groups[None, :] == np.unique(groups)[:, None]).astype(np.float64)
+        by_test = {}
+        for c in curves:
+            # Each group's examples left out of every (seed, n) mean at once: (total − group sum) / (rest).
+            without = (c.outcomes.sum(axis=-1)[..., None] - c.outcomes @ membership.T) / (tests - membership.sum(axis=1))
+            by_test[c.learner_id] = np.moveaxis(_nanmean(without, axis=0), -1, 0)
     if seeds >= 2:
         description = f"jackknife over the {seeds} seeds"
     elif by_test is not None:
@@ -219,22 +220,35 @@ def _left_out(curves: list[Curve], one_seed: str) -> LeftOut:
     return LeftOut(seeds, by_seed, by_test, description, tests if by_test is not None else None)
 
 
-def _refits(law: ScalingLaw, n: np.ndarray, means: np.ndarray | None, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """`(alphas, floors)` of each left-out mean curve fitted with `law`'s model (NaN where it cannot be)."""
-    if means is None:
-        return None
-    positive = (means > 0) & np.isfinite(means) & usable[None, :]
-    enough = positive.sum(axis=1) >= MIN_POINTS
-    if law.model == "power_law":
-        log_means = np.log(np.where(positive, means, 1.0))
-        alphas = power_law_slopes(np.log(n)[None, :], log_means, positive.astype(np.float64))
-        return np.where(enough, alphas, np.nan), np.zeros(len(means))
-    start = (law.alpha, law.prefactor, law.floor)
-    fitted = [
-        fit_saturating(n[row], curve[row], start) if ok else (np.nan, np.nan, np.nan)
-        for curve, row, ok in zip(means, positive, enough, strict=True)
-    ]
-    return np.array([f[0] for f in fitted]), np.array([f[2] for f in fitted])
+def _means_without_each_seed(table: np.ndarray) -> np.ndarray:
+    """`[j]`: the mean over seeds of `table` without seed j, ignoring NaN (NaN where no seed is left)."""
+    present = np.isfinite(table)
+    values = np.where(present, table, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (values.sum(axis=0)[None, :] - values) / (present.sum(axis=0)[None, :] - present)
+
+
+def _refits(laws: list[ScalingLaw], n: np.ndarray, means: list[np.ndarray], usable: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`(alphas, floors)` of each block of left-out mean curves fitted with its learner's law (NaN
+    where it cannot be), every block in one solve under the saturating law."""
+    positive = [(block > 0) & np.isfinite(block) & ok[None, :] for block, ok in zip(means, usable, strict=True)]
+    enough = [mask.sum(axis=1) >= MIN_POINTS for mask in positive]
+    if not laws:
+        return []
+    if laws[0].model == "power_law":
+        refits = []
+        for block, mask, ok in zip(means, positive, enough, strict=True):
+            alphas = power_law_slopes(np.log(n)[None, :], np.log(np.where(mask, block, 1.0)), mask.astype(np.float64))
+            refits.append((np.where(ok, alphas, np.nan), np.zeros(len(block))))
+        return refits
+    starts = np.concatenate([np.tile((law.alpha, law.prefactor, law.floor), (len(block), 1)) for law, block in zip(laws, means, strict=True)])
+    fitted = fit_saturating_many(n, np.concatenate(means), np.concatenate(positive), starts)
+    refits, first = [], 0
+    for block, ok in zip(means, enough, strict=True):
+        rows = fitted[first:first + len(block)]
+        first += len(block)
+        refits.append((np.where(ok, rows[:, 0], np.nan), np.where(ok, rows[:, 2], np.nan)))
+    return refits
 
 
 AUTO_HELD_OUT = 2
@@ -244,16 +258,17 @@ AUTO_HELD_OUT = 2
 def choose_model(curves: list[Curve], setting: str) -> Model:
     """The spec's model: as set, or with `auto` the one whose fits without the `AUTO_HELD_OUT`
     largest sizes predict them better (mean |log(predicted / observed)|, summed over learners);
-    the power law when no learner has enough sizes, or on a tie."""
+    the power law when no learner has enough sizes, or on a tie (`better_law`)."""
     if setting in MODELS:
         return setting  # type: ignore[return-value]
     totals = dict.fromkeys(MODELS, 0.0)
-    for curve in curves:
-        usable = curve.usable()
-        errors = held_out_errors(curve.n_values[usable], curve.mean()[usable], AUTO_HELD_OUT)
-        for model in MODELS:
-            totals[model] += errors[model] if errors else 0.0
-    return min(MODELS, key=lambda model: (totals[model], MODELS.index(model)))
+    if curves:
+        means = np.stack([curve.mean() for curve in curves])
+        usable = np.stack([curve.usable() for curve in curves])
+        for errors in held_out_errors_many(np.stack([c.n_values for c in curves]), means, usable, AUTO_HELD_OUT):
+            for model in MODELS:
+                totals[model] += errors[model] if errors else 0.0
+    return better_law(totals)
 
 
 def compare(
@@ -271,18 +286,34 @@ def compare(
     equivalent (`verdict`)."""
     model = choose_model(curves, model_setting)
     left_out = _left_out(curves, one_seed)
+    fitted = [curve for curve in curves if curve.usable().sum() >= MIN_POINTS]
+    laws_of, held_out_of, refits_of = {}, {}, {}
+    if fitted:
+        n_grid = np.stack([curve.n_values for curve in fitted])
+        mean_table = np.stack([curve.mean() for curve in fitted])
+        usable_table = np.stack([curve.usable() for curve in fitted])
+        for curve, laws, held_out in zip(
+            fitted, fit_laws_many(n_grid, mean_table, usable_table), held_out_errors_many(n_grid, mean_table, usable_table), strict=True
+        ):
+            laws_of[curve.learner_id], held_out_of[curve.learner_id] = laws, held_out
+        for part in (0, 1):
+            blocks = [left_out.means(curve.learner_id)[part] for curve in fitted]
+            if any(block is None for block in blocks):
+                continue
+            part_refits = _refits([laws_of[c.learner_id][model] for c in fitted], fitted[0].n_values, blocks, list(usable_table))
+            for curve, refit in zip(fitted, part_refits, strict=True):
+                refits_of.setdefault(curve.learner_id, {})[part] = refit
     refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
     fits = []
     for curve in curves:
         usable = curve.usable()
-        n, mean = curve.n_values[usable], curve.mean()[usable]
-        if usable.sum() < MIN_POINTS:
+        if curve.learner_id not in laws_of:
             reason = f"{int(usable.sum())} sample size(s) with results in the fit window; at least {MIN_POINTS} are needed"
             fits.append(LearnerFit(curve, {}, model, None, None, None, None, reason))
             continue
-        laws = {m: fit_law(m, n, mean) for m in MODELS}
+        laws = laws_of[curve.learner_id]
         left = left_out.means(curve.learner_id)
-        parts = [_refits(laws[model], curve.n_values, means, usable) for means in left]
+        parts = [refits_of.get(curve.learner_id, {}).get(part) for part in (0, 1)]
         alphas, floors = (tuple(None if part is None else part[k] for part in parts) for k in (0, 1))
         refits[curve.learner_id] = alphas
         alpha_interval = left_out.interval(laws[model].alpha, *alphas)
@@ -292,7 +323,7 @@ def compare(
         if np.isfinite(curve.mean()[-1]):
             final = left_out.interval(float(curve.mean()[-1]), *(None if means is None else means[:, -1] for means in left))
         fits.append(
-            LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_errors(n, mean), None, reason, final)
+            LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_of[curve.learner_id], None, reason, final)
         )
 
     fits = _ranked(fits)

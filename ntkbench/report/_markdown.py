@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import Comparison, Curve, LearnerFit
+from ..analysis import Comparison, Curve, LearnerFit, better_law
 from ..numerics._dynamics import SETTLED
 from ..runner import cells_of, describe_code
 from ..spec import content_hash
@@ -87,7 +87,7 @@ def _other_law_cell(fit: LearnerFit) -> str:
 def _held_out_cell(fit: LearnerFit) -> str:
     if fit.held_out is None:
         return "— (needs 4 sizes)"
-    better = min(fit.held_out, key=fit.held_out.get)
+    better = better_law(fit.held_out)
     return f"{fit.held_out['power_law']:.3f} / {fit.held_out['saturating']:.3f} ({better.replace('_', ' ')})"
 
 
