@@ -15,7 +15,7 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo publish test parity install data gpu-data leaderboard bench clean
+.PHONY: demo publish test test-fast parity install data gpu-data leaderboard bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml) $(wildcard constraints/*.txt)
 	@test -n "$(STACK)" && test -f "$(CONSTRAINTS)" && case "$(STACK)" in $(PYVER)-*) ;; *) false;; esac \
@@ -36,13 +36,17 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test,ray]'
 	touch $@
 
+# The suite on every core (pytest-xdist), each test file on one worker so that what its tests share
+# (a Ray head, reference kernels) is built once; `make test-fast` leaves out the tests marked slow.
+PYTEST_WORKERS := -n auto --dist loadfile
+
 # The tests that must hold on every stack (pytest -m parity), without Ray.
 $(VENV)/.parity-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
 parity: $(VENV)/.parity-installed data
-	$(BIN)/python -m pytest -m parity -p no:cacheprovider
+	$(BIN)/python -m pytest -m parity -p no:cacheprovider $(PYTEST_WORKERS)
 
 # The out-of-tree plugin packages in registry/ are installed too (they are third-party plugins;
 # ntkbench never imports them), so that their tests and the specs that use them run.
@@ -82,11 +86,14 @@ leaderboard: install
 	$(BIN)/ntkbench leaderboard
 
 test: $(VENV)/.test-installed data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
+
+test-fast: $(VENV)/.test-installed data
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 # Performance targets (pytest-benchmark): each prints a ratio against a baseline run in the same process.
 bench: $(VENV)/.test-installed data
 	$(BIN)/python -m pytest benchmarks -s -p no:randomly --benchmark-disable-gc
 
 clean:
-	rm -rf $(VENV) .venv-py3* runs .pytest_cache *.egg-info
+	rm -rf $(VENV) .venv-py3* runs .pytest_cache .jax-cache *.egg-info

@@ -15,6 +15,7 @@ SWEEPS = 400
 ALPHAS = {"network": 0.45, "kernel": 0.35}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", ["power_law", "saturating"])
 @pytest.mark.parametrize("seeds", [2, 3, 4, 5])
 def test_intervals_of_alpha_and_delta_alpha_cover_the_truth(seeds, law):

@@ -5,6 +5,7 @@ the leaderboard's verdicts cannot be trusted."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 from conftest import REPO, run_cli
 
@@ -25,6 +26,7 @@ def run(out, text: str):
     return summarize(load_results(out))
 
 
+@pytest.mark.slow
 def test_the_positive_control_finds_the_network_ahead(tmp_path):
     spec = yaml.safe_load(reduced("control_positive", n_train=[64, 128, 256, 512], seeds=[0, 1, 2, 3]))
     spec["dataset"].update(n_test=600, validation_n=300)
@@ -35,6 +37,7 @@ def test_the_positive_control_finds_the_network_ahead(tmp_path):
     assert all(verdict == "network scales better" and interval.low > 0 for verdict, interval in verdicts.values())
 
 
+@pytest.mark.slow
 def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_what_would_decide(tmp_path):
     """The reduced negative control reads "equivalent". Its first two seeds alone, run first as a
     pilot, read "inconclusive" with the seeds that would decide; `ntkbench plan --pilot` predicts

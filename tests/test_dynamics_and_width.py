@@ -104,6 +104,7 @@ dynamics: {{train_n: 48, probe_n: 24, checkpoints: 6}}
 """
 
 
+@pytest.mark.slow
 def test_a_frozen_network_has_a_still_kernel_and_a_trained_one_moves(write_spec, tmp_path):
     trajectories = {}
     for lr in (0.0, 0.5):

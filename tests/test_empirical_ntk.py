@@ -4,6 +4,8 @@ inference mode included) and both contractions, within 1e-5 of the largest entry
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -38,18 +40,25 @@ def reference(model, x1, x2, contraction: str) -> np.ndarray:
             return jnp.sum(logits, axis=-1, keepdims=True) / jnp.sqrt(logits.shape[-1])
         return logits
 
-    return np.asarray(nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=1)(x1, x2, params))
+    return np.asarray(jax.jit(nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=1))(x1, x2, params))
 
 
-@pytest.mark.parametrize("contraction", ["trace", "sum_logits"])
-@pytest.mark.parametrize("implementation", [1, 2])
-@pytest.mark.parametrize("name", ARCHITECTURES)
-def test_the_native_empirical_ntk_equals_neural_tangents(name, implementation, contraction):
+@functools.cache
+def case(name: str, contraction: str) -> tuple:
+    """The model, inputs and neural-tangents' kernel of one architecture and contraction, once per
+    session: both implementations of ours are checked against the same reference."""
     architecture, shape = ARCHITECTURES[name]
     rng = np.random.default_rng(0)
     x1, x2 = (jnp.asarray(rng.normal(size=(n, *shape)), jnp.float32) for n in (5, 3))
     model = architecture.init_model(input_shape=shape, num_classes=4, key=jax.random.PRNGKey(1))
-    theirs = reference(model, x1, x2, contraction)
+    return model, x1, x2, reference(model, x1, x2, contraction)
+
+
+@pytest.mark.parametrize("contraction", ["trace", "sum_logits"])
+@pytest.mark.parametrize("implementation", [1, 2])
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if "resnet" in name else []) for name in ARCHITECTURES])
+def test_the_native_empirical_ntk_equals_neural_tangents(name, implementation, contraction):
+    model, x1, x2, theirs = case(name, contraction)
     ours = np.asarray(empirical_ntk(model, x1, x2, implementation, contraction))
     assert ours.shape == theirs.shape == (5, 3)
     assert np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)) < TOLERANCE

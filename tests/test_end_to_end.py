@@ -33,6 +33,7 @@ def records(out: Path) -> dict[str, dict]:
     return {str(p.relative_to(out)): json.loads(p.read_text()) for p in sorted((out / "records").glob("*/*.json"))}
 
 
+@pytest.mark.slow
 @requires_fashion_mnist
 @pytest.mark.parity
 def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):

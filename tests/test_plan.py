@@ -189,6 +189,7 @@ def test_a_plan_out_of_measuring_time_counts_untimed_work_at_the_gemm_rate(monke
         assert plan.seconds == pytest.approx(plan.cost.flops / 1e11 + plan.cost.factor_flops / 5e10)
 
 
+@pytest.mark.slow
 def test_every_shipped_spec_plans_every_cell_of_a_built_in_learner(monkeypatch):
     """Every computation of the shipped specs traces (a ResNet with batch norm, the infinite NTK of each
     architecture, the empirical NTK's implementations): no built-in learner's cell is left without

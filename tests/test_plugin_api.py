@@ -49,6 +49,7 @@ def test_registry_packages_are_installed_as_third_party_plugins():
         assert distribution in rows[name] and "third-party" in rows[name] and rows[name].rstrip().endswith("ok")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (REPO / "registry").is_dir(), reason="no registry/")
 def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
     """specs/fashion_mlp_plugins.yaml, shrunk to a few cells: every plugin learner and the plugin

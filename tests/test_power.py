@@ -22,6 +22,7 @@ DESIGNS = {  # (pilot seeds, sizes, n_test) -> (design seeds, sizes, n_test)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", ["power_law", "saturating"])
 @pytest.mark.parametrize("case", list(DESIGNS))
 def test_a_projected_half_width_matches_the_simulated_one(case, law):

@@ -1,5 +1,7 @@
-"""`--executor ray` on a local Ray instance: the same records as the local executor (seeds
-grouped or not), workers that die are retried, and nothing partial is ever written."""
+"""`--executor ray` on a Ray cluster (the session's one local head, `ray_head`, which every run
+joins with `--address`): the same records as the local executor (seeds grouped or not), workers
+that die are retried, a killed driver loses nothing, and nothing partial is ever written. The
+drivers are processes of their own, as a user's would be."""
 
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_cli_process
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need ntkbench[ray]")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 SPEC = """\
 name: teacher
@@ -33,9 +35,14 @@ SLOW = """\
 name: slow_run
 dataset: {name: blobs, n_test: 30}
 architecture: {name: mlp, width: 8, depth: 1}
-learners: [{name: slow_mean, seconds: 0.4}]
+learners: [{name: slow_mean, seconds: 0.4, log: LOG}]
 sweep: {n_train: [6, 9, 12, 15, 18, 21], seeds: [0, 1, 2]}
 """
+
+
+def slow_spec(write_spec, log: Path, learner: str = "{name: slow_mean, seconds: 0.4, log: LOG}") -> Path:
+    """The slow spec, its learner logging (pid, n, seed) of each computation to `log`."""
+    return write_spec(SLOW.replace("{name: slow_mean, seconds: 0.4, log: LOG}", learner).replace("LOG", str(log)))
 
 
 def records(out: Path) -> dict[tuple[str, int, int], dict]:
@@ -56,15 +63,21 @@ def results_of(out: Path) -> dict[tuple[str, int, int], tuple]:
     return {cell: (r["status"], r["metrics"], r.get("test_outcomes")) for cell, r in found.items()}
 
 
-def ray_run(spec: Path, out: Path, env: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
-    return run_cli("run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray", *extra, env=env)
+def ray_command(spec: Path, out: Path, address: str) -> list[str]:
+    return [sys.executable, "-m", "ntkbench.cli", "run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray",
+            "--address", address]
 
 
-def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_path):
+def ray_run(spec: Path, out: Path, address: str, env: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli_process("run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray", "--address", address,
+                           *extra, env=env)
+
+
+def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_path, ray_head):
     spec = write_spec(SPEC)
     local = run_cli("run", str(spec), "--out", str(tmp_path / "local"), "--no-progress")
     assert local.returncode == 0, local.stderr
-    remote = ray_run(spec, tmp_path / "ray")
+    remote = ray_run(spec, tmp_path / "ray", ray_head)
     assert remote.returncode == 0, remote.stderr
     assert "12 cell(s) computed, 0 already recorded" in remote.stdout
     expected, got = records(tmp_path / "local"), records(tmp_path / "ray")
@@ -74,9 +87,10 @@ def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_p
         for metric, value in record["metrics"].items():
             assert got[cell]["metrics"][metric] == pytest.approx(value, rel=1e-6, abs=1e-6), (cell, metric)
     assert (tmp_path / "ray" / "leaderboard.md").read_text().count("`ntk_infinite`") >= 1
-    again = ray_run(spec, tmp_path / "ray")
+    # Nothing left to compute: the run ends before it would join the cluster (so, in this process).
+    again = run_cli("run", str(spec), "--out", str(tmp_path / "ray"), "--no-progress", "--executor", "ray", "--address", ray_head)
     assert again.returncode == 0 and "0 cell(s) computed, 12 already recorded" in again.stdout
-    grouped = ray_run(spec, tmp_path / "ray_groups", None, "--seeds-together", "on")  # a task per group of seeds
+    grouped = ray_run(spec, tmp_path / "ray_groups", ray_head, None, "--seeds-together", "on")  # a task per group of seeds
     assert grouped.returncode == 0, grouped.stderr
     got = records(tmp_path / "ray_groups")
     assert set(got) == set(expected)
@@ -85,14 +99,11 @@ def test_ray_executor_writes_the_records_of_the_local_executor(write_spec, tmp_p
             assert got[cell]["metrics"][metric] == pytest.approx(value, rel=1e-6, abs=1e-6), (cell, metric)
 
 
-def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party_plugins, write_spec, tmp_path):
-    spec = write_spec(SLOW)
+def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party_plugins, write_spec, tmp_path, ray_head):
     out, log = tmp_path / "out", tmp_path / "log"
-    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(log))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ntkbench.cli", "run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    spec = slow_spec(write_spec, log)
+    env = third_party_plugins
+    process = subprocess.Popen(ray_command(spec, out, ray_head), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 180
     while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
         time.sleep(0.05)
@@ -113,16 +124,15 @@ def test_a_killed_ray_worker_is_retried_and_leaves_no_partial_record(third_party
     assert results_of(out) == results_of(tmp_path / "uninterrupted")
 
 
-def test_a_killed_driver_loses_nothing_written_and_its_restart_completes_the_run(third_party_plugins, write_spec, tmp_path):
+def test_a_killed_driver_loses_nothing_written_and_its_restart_completes_the_run(third_party_plugins, write_spec, tmp_path,
+                                                                                  ray_head):
     """SIGKILL the driver of a Ray run once some records are written: they stay, the restarted run
     computes only the others, and the records equal those of an uninterrupted run."""
-    spec = write_spec(SLOW)
+    spec = slow_spec(write_spec, tmp_path / "log")
     out = tmp_path / "out"
-    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(tmp_path / "log"))
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "ntkbench.cli", "run", str(spec), "--out", str(out), "--no-progress", "--executor", "ray"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-    )
+    env = third_party_plugins
+    driver = subprocess.Popen(ray_command(spec, out, ray_head), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                              start_new_session=True)
     try:
         deadline = time.time() + 180
         while len(list((out / "records").glob("*/*.json"))) < 3 and time.time() < deadline:
@@ -133,8 +143,8 @@ def test_a_killed_driver_loses_nothing_written_and_its_restart_completes_the_run
         assert 3 <= len(written) < 18
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)  # the local Ray instance the driver started
-    restarted = ray_run(spec, out, env)
+            os.killpg(driver.pid, signal.SIGKILL)  # anything the driver started
+    restarted = ray_run(spec, out, ray_head, env)
     assert restarted.returncode == 0, restarted.stderr
     assert f"{18 - len(written)} cell(s) computed, {len(written)} already recorded, 0 failed" in restarted.stdout
     final = results_of(out)
@@ -144,11 +154,10 @@ def test_a_killed_driver_loses_nothing_written_and_its_restart_completes_the_run
     assert final == results_of(tmp_path / "uninterrupted")
 
 
-def test_a_group_whose_worker_always_dies_fails_without_a_record(third_party_plugins, write_spec, tmp_path):
-    spec = write_spec(SLOW.replace("{name: slow_mean, seconds: 0.4}", "{name: crashes_its_process, seconds: 0.05, crash_seed: 1, crash_n: 12}"))
+def test_a_group_whose_worker_always_dies_fails_without_a_record(third_party_plugins, write_spec, tmp_path, ray_head):
+    spec = slow_spec(write_spec, tmp_path / "log", "{name: crashes_its_process, seconds: 0.05, crash_seed: 1, crash_n: 12, log: LOG}")
     out = tmp_path / "out"
-    env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(tmp_path / "log"))
-    result = ray_run(spec, out, env)
+    result = ray_run(spec, out, ray_head, third_party_plugins)
     assert result.returncode == 1, result.stderr
     assert "12 cell(s) computed, 0 already recorded, 6 failed" in result.stdout
     assert "Ray task failed after 3 retries" in result.stderr

@@ -151,21 +151,41 @@ spec = load_spec(sys.argv[1]).as_dict()
 cell = cells_of(spec)[-1]
 with RecordStore(sys.argv[2]).claim(spec, cell):
     Path(sys.argv[3]).touch()
-    time.sleep(float(sys.argv[4]))
+    deadline = time.monotonic() + 120
+    while not Path(sys.argv[4]).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 """
+"""Holds the lock of the spec's last cell, writes no record, and lets go only once told to."""
 
 
-def test_a_cell_whose_lock_holder_dies_without_a_record_is_computed(third_party_plugins, write_spec, tmp_path):
+def test_a_cell_whose_lock_holder_dies_without_a_record_is_computed(third_party_plugins, write_spec, tmp_path, monkeypatch):
+    """The run meets the held lock (the holder lets go only when the run waits on it), waits, finds
+    no record, and computes the cell itself."""
+    from ntkbench.runner import RecordStore
+
     spec_path = write_spec(FAST.format(name="first"))
-    out, ready = tmp_path / "out", tmp_path / "ready"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(spec_path), str(out), str(ready), "2"],
+    out, ready, release = tmp_path / "out", tmp_path / "ready", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(spec_path), str(out), str(ready), str(release)],
                               env=third_party_plugins)
     deadline = time.time() + 60
     while not ready.exists() and time.time() < deadline:
         time.sleep(0.05)
     assert ready.exists()
-    summary = run_spec(load_spec(spec_path), out, progress=False)  # meets the held lock, waits, finds no record
-    holder.wait()
+    waited_for, claim = [], RecordStore.claim
+
+    def claim_and_release_the_holder(self, spec_dict, cell, *, wait=False):
+        if wait:  # only a cell found busy is waited for
+            waited_for.append(cell.label())
+            release.touch()
+        return claim(self, spec_dict, cell, wait=wait)
+
+    monkeypatch.setattr(RecordStore, "claim", claim_and_release_the_holder)
+    spec = load_spec(spec_path)
+    summary = run_spec(spec, out, progress=False)
+    assert holder.wait(timeout=60) == 0
+    from ntkbench.runner import cells_of
+
+    assert waited_for == [cells_of(spec.as_dict())[-1].label()]  # the run met the held lock
     assert summary.computed == 8 and summary.busy == [] and len(record_paths(out)) == 8
 
 

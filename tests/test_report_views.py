@@ -134,6 +134,7 @@ def test_the_console_check_sees_an_error():
     assert any("Uncaught Error: boom" in line for line in console)
 
 
+@pytest.mark.slow
 @requires_chromium
 def test_the_html_leaderboard_renders_every_table_and_figure(tmp_path):
     page = tmp_path / "leaderboard.html"

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 
 from ntkbench import load_spec, parse_spec, run_spec
@@ -32,6 +34,7 @@ def stored(out: Path, spec) -> dict[Cell, object]:
     return RecordStore(out).load(spec.as_dict()).current
 
 
+@pytest.mark.slow
 def test_seeds_trained_together_give_the_records_of_one_seed_at_a_time(tmp_path):
     spec = parse_spec(SPEC)
     alone = run_spec(spec, tmp_path / "alone", progress=False, seeds_together=False)
@@ -83,6 +86,7 @@ sweep: {n_train: [64, 128, 256, 512, 1024], seeds: [0, 1, 2, 3]}
 """
 
 
+@pytest.mark.slow
 def test_a_group_killed_midway_loses_nothing_written_and_resumes_to_the_same_records(write_spec, tmp_path):
     path = write_spec(KILLED)
     spec = parse_spec(KILLED)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import run_cli, run_cli_process
 
 import ntkbench
 from ntkbench import SpecError
@@ -38,8 +38,10 @@ def stranger(tmp_path):
 
 @pytest.mark.parametrize("command", [["validate"], ["plan"], ["run", "--no-progress"], ["list", "--spec"], ["check-ntk"]])
 def test_no_command_imports_a_specs_plugins_without_consent(stranger, command):
+    """In a fresh interpreter started in the spec's directory, as a user would run it: that
+    directory is on its import path."""
     spec, marker = stranger
-    result = run_cli(*command, str(spec), cwd=spec.parent)
+    result = run_cli_process(*command, str(spec), cwd=spec.parent)
     assert not marker.exists(), "the plugin file was imported"
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     digest = hashlib.sha256((spec.parent / "probe.py").read_bytes()).hexdigest()
@@ -64,10 +66,11 @@ def test_consent_imports_them(stranger):
     assert marker.exists()
     assert result.returncode == 2 and "probe.py defines no plugin" in result.stderr
     marker.unlink()
-    # --plugin on the command line is consent too, for that file.
+    # --plugin on the command line is consent too, for that file (in a fresh interpreter: this one
+    # imported it already).
     bare = spec.parent / "bare.yaml"
     bare.write_text(yaml.safe_dump({key: value for key, value in SPEC.items() if key != "plugins"}))
-    run_cli("validate", str(bare), "--plugin", str(spec.parent / "probe.py"))
+    run_cli_process("validate", str(bare), "--plugin", str(spec.parent / "probe.py"))
     assert marker.exists()
 
 

@@ -141,6 +141,7 @@ NO_GAPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(GAPS))
 def test_with_a_true_gap_few_verdicts_are_a_false_depends_on_the_fit(case):
     alphas, truth = GAPS[case]
@@ -150,6 +151,7 @@ def test_with_a_true_gap_few_verdicts_are_a_false_depends_on_the_fit(case):
     assert now.get("kernel scales better", 0) == 0 and now.get("network scales better", 0) >= 0.5 * SWEEPS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(NO_GAPS))
 def test_without_a_gap_scales_better_is_no_more_frequent_than_before(case):
     alphas, truth = NO_GAPS[case]
@@ -161,6 +163,7 @@ def test_without_a_gap_scales_better_is_no_more_frequent_than_before(case):
     assert separated_now <= 0.05 * SWEEPS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeds", [3, 5, 8])
 def test_equivalent_at_a_true_gap_of_the_margin_is_rare(seeds):
     """Two one-sided tests at 5%: at a true |Δα| equal to the margin, "equivalent" in at most 5% of

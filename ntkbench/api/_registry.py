@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -99,7 +100,26 @@ def _load_entry(entry: PluginEntry) -> type:
 
 
 def registered(kind: PluginKind) -> dict[str, PluginEntry]:
-    """Every plugin registered for `kind`, by name, without importing any of them."""
+    """Every plugin registered for `kind`, by name, without importing any of them.
+
+    Reading every distribution's metadata takes tens of milliseconds, and a spec asks several times:
+    the answer is kept while the import path and its folders are unchanged (installing or removing a
+    distribution changes its folder's modification time)."""
+    return dict(_registered(kind, _import_path_state()))
+
+
+def _import_path_state() -> tuple[tuple[str, int | None], ...]:
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, None))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=32)
+def _registered(kind: PluginKind, import_path_state: tuple[tuple[str, int | None], ...]) -> dict[str, PluginEntry]:
     found: dict[str, list[PluginEntry]] = {}
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUPS[kind]):
         dist = entry_point.dist
@@ -162,7 +182,9 @@ def _module_from(reference: str, base_dir: Path) -> Any:
         path = (base_dir / reference).resolve()
         if not path.is_file():
             raise PluginLoadError(f"plugin file {path} does not exist")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        # One module per file and content: a file edited since, or the same code in another folder
+        # (whose errors must name that folder's file), is a module of its own.
+        digest = hashlib.sha256(str(path).encode() + b"\0" + path.read_bytes()).hexdigest()
         stem = re.sub(r"\W", "_", path.stem)
         name = f"ntkbench_local_{digest[:12]}_{stem}"
         if name not in sys.modules:

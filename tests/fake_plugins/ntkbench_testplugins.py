@@ -89,10 +89,13 @@ class FromTheFuture(ntkbench.Learner):
 
 class SlowOptions(ntkbench.LearnerOptions):
     seconds: float = 0.3
+    log: str = ""
+    """Where to log each computation (default: $NTKBENCH_TEST_LOG; a Ray worker of a shared head
+    sees only the head's environment)."""
 
 
 class SlowMean(MeanClassifier):
-    """The nearest-class-mean learner, slowed down, logging every computation to $NTKBENCH_TEST_LOG."""
+    """The nearest-class-mean learner, slowed down, logging every computation (pid, n, seed)."""
 
     Options = SlowOptions
 
@@ -101,7 +104,7 @@ class SlowMean(MeanClassifier):
         import time
 
         time.sleep(self.options.seconds)
-        with open(os.environ["NTKBENCH_TEST_LOG"], "a") as log:
+        with open(self.options.log or os.environ["NTKBENCH_TEST_LOG"], "a") as log:
             log.write(f"{os.getpid()} {task.n_train} {task.seed}\n")
         return super().fit_predict(task)
 
