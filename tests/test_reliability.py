@@ -71,10 +71,19 @@ def test_a_killed_run_leaves_complete_records_and_resumes(third_party_plugins, w
 
 
 def test_two_runs_on_one_directory_never_compute_a_cell_twice(third_party_plugins, write_spec, tmp_path):
-    spec = write_spec(SLOW.format(seconds=0.2))
+    """Two processes on one directory: each cell is computed exactly once between them. Both are in
+    a cell before any cell ends (a gate the learner waits for), so both do some of the work however
+    long either takes to start."""
+    gate = tmp_path / "gate"
+    spec = write_spec(SLOW.format(seconds=f"0.05, gate: {gate}"))
     out, log = tmp_path / "out", tmp_path / "log"
     env = dict(third_party_plugins, NTKBENCH_TEST_LOG=str(log))
     first, second = start_run(spec, out, env), start_run(spec, out, env)
+    waiting = tmp_path / "gate.waiting"
+    deadline = time.time() + 120
+    while len(set(waiting.read_text().split()) if waiting.exists() else ()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    gate.touch()
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     assert first.returncode == second.returncode == 0, outputs
     done = computations(log)

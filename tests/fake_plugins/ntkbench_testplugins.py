@@ -92,6 +92,9 @@ class SlowOptions(ntkbench.LearnerOptions):
     log: str = ""
     """Where to log each computation (default: $NTKBENCH_TEST_LOG; a Ray worker of a shared head
     sees only the head's environment)."""
+    gate: str = ""
+    """A file every computation waits for, after appending its process id to `<gate>.waiting`: a
+    test opens it once the processes it expects are all inside a cell."""
 
 
 class SlowMean(MeanClassifier):
@@ -103,6 +106,12 @@ class SlowMean(MeanClassifier):
         import os
         import time
 
+        if self.options.gate:
+            with open(self.options.gate + ".waiting", "a") as waiting:
+                waiting.write(f"{os.getpid()}\n")
+            deadline = time.monotonic() + 120
+            while not os.path.exists(self.options.gate) and time.monotonic() < deadline:
+                time.sleep(0.02)
         time.sleep(self.options.seconds)
         with open(self.options.log or os.environ["NTKBENCH_TEST_LOG"], "a") as log:
             log.write(f"{os.getpid()} {task.n_train} {task.seed}\n")
