@@ -39,3 +39,46 @@ def simulated_sweep(
         curves["test_error"].append(Curve(learner, learner, n, outcomes.mean(axis=-1), outcomes))
         curves["test_loss"].append(Curve(learner, learner, n, losses.mean(axis=-1), losses))
     return curves
+
+
+N_CENTRE = 256.0
+"""Where a seed's random exponent pivots: its curve is the same function of n in every design."""
+
+
+class SimulatedStudy:
+    """One simulated experiment whose seeds are fixed draws, as a spec's are: a seed asked for again
+    (at other sizes, with another test set) has the same level and exponent offsets and the same
+    noise at each size, and a design's test set is the first n_test examples of one pool, nested as
+    the runner's balanced test subsets are. A pilot and a final study that share seeds or test
+    examples share their errors, as real ones do.
+
+    The learners' errors are `prefactor n^-alpha + floor` (as `simulated_sweep`'s), times each seed's
+    level and exponent offsets and each point's noise; the standard deviations are arguments."""
+
+    def __init__(self, rng: np.random.Generator, law: str, alphas: dict[str, float], *, slope_sd: float = SLOPE_SD,
+                 level_sd: float = LEVEL_SD, point_sd: float = POINT_SD, test_pool: int = 8000):
+        self.key = int(rng.integers(2**62))
+        self.difficulty = rng.random(test_pool)
+        self.law, self.alphas = law, alphas
+        self.slope_sd, self.level_sd, self.point_sd = slope_sd, level_sd, point_sd
+
+    def _offsets(self, seed: int, learner: int, n: np.ndarray) -> np.ndarray:
+        """The log-scale offset of one seed's curve of one learner at each size."""
+        slope, level = np.random.default_rng([self.key, seed, learner]).normal(0.0, [self.slope_sd, self.level_sd])
+        points = [np.random.default_rng([self.key, seed, learner, int(size)]).normal(0.0, self.point_sd) for size in n]
+        return slope * np.log(n / N_CENTRE) + level + np.array(points)
+
+    def curves(self, seeds: list[int], n: np.ndarray, n_test: int) -> dict[str, list[Curve]]:
+        """Every learner's curves of `test_error` and `test_loss` (as `simulated_sweep` gives them)."""
+        n = np.asarray(n, dtype=float)
+        difficulty = self.difficulty[:n_test]
+        curves: dict[str, list[Curve]] = {"test_error": [], "test_loss": []}
+        for index, (learner, alpha) in enumerate(self.alphas.items()):
+            floor = FLOOR if self.law == "saturating" else 0.0
+            offsets = np.stack([self._offsets(seed, index, n) for seed in seeds])
+            error = (floor + PREFACTOR * n**-alpha) * np.exp(offsets)
+            outcomes = (difficulty[None, None, :] < error[:, :, None]).astype(np.float64)
+            losses = outcomes + 0.5 * error[:, :, None] * -np.log(difficulty)[None, None, :]
+            curves["test_error"].append(Curve(learner, learner, n, outcomes.mean(axis=-1), outcomes))
+            curves["test_loss"].append(Curve(learner, learner, n, losses.mean(axis=-1), losses))
+        return curves

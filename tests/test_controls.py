@@ -39,9 +39,10 @@ def test_the_positive_control_finds_the_network_ahead(tmp_path):
 
 @pytest.mark.slow
 def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_what_would_decide(tmp_path):
-    """The reduced negative control reads "equivalent". Its first two seeds alone, run first as a
-    pilot, read "inconclusive" with the seeds that would decide; `ntkbench plan --pilot` predicts
-    the half-width of the full design from them; the full run then reuses the pilot's cells."""
+    """The reduced negative control reads "equivalent". Two seeds, run first as a pilot, read
+    "inconclusive" with the seeds that would decide; `ntkbench plan --pilot` predicts the half-width
+    of the full design from them and names seeds apart from the pilot's, on which the full run
+    then computes every cell."""
     spec = yaml.safe_load(reduced("control_negative", n_train=[64, 128, 256], seeds=[0, 1, 2, 3]))
     spec["architecture"]["width"] = 2048
     spec["dataset"]["n_test"] = 600
@@ -64,8 +65,10 @@ def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_
     row = next(line for line in sizing.splitlines() if line.startswith("ntk_infinite "))
     half_width_as_written = float(row.split()[3])
 
-    summary = run(tmp_path / "out", path.read_text())  # the pilot's 12 cells are reused
-    assert len(summary.records.current) == 24
+    assert "Seeds to run: [2, 3" in planned.stdout and "The pilot's seeds [0, 1] are left out" in planned.stdout
+    spec["sweep"]["seeds"] = [2, 3, 4, 5]  # the spec's four seeds, apart from the pilot's
+    summary = run(tmp_path / "final", yaml.safe_dump(spec))
+    assert len(summary.records.current) == 24 and {cell.seed for cell in summary.records.current} == {2, 3, 4, 5}
     group = summary.groups[0]
     (comparison,) = group.comparison.comparisons
     curves = {curve.learner_id: curve.mean() for curve in group.curves}

@@ -4,6 +4,7 @@ decides, and clear refusals of what cannot be sized (exit 2)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 from conftest import run_cli, synthetic_record
 
@@ -50,8 +51,10 @@ def test_a_pilot_predicts_the_half_width_and_names_the_cheapest_design_that_deci
     assert by_design[(4, 400, 1024)].half_widths[pair.label] < by_design[(4, 400, 256)].half_widths[pair.label]
     cheapest = sizing.cheapest()
     assert cheapest.decides and all(d.seconds >= cheapest.seconds for d in sizing.designs if d.decides)
-    # Cells the pilot holds cost nothing: its 3 seeds at n <= 256 are already computed.
-    assert by_design[(3, 400, 256)].seconds == 0.0 < by_design[(4, 400, 256)].seconds
+    # The final study's seeds are fresh: none of its cells is the pilot's, so each seed costs the same.
+    assert sizing.seeds_of(by_design[(4, 400, 256)]) == [3, 4, 5, 6]
+    assert by_design[(3, 400, 256)].seconds > 0
+    assert by_design[(4, 400, 256)].seconds == pytest.approx(4 / 3 * by_design[(3, 400, 256)].seconds)
 
     path = tmp_path / "sized.yaml"
     path.write_text(yaml.safe_dump(SPEC))
@@ -59,6 +62,12 @@ def test_a_pilot_predicts_the_half_width_and_names_the_cheapest_design_that_deci
     assert printed.returncode == 0, printed.stderr
     assert "half-width in the pilot" in printed.stdout and "±0.02" in printed.stdout
     assert "Cheapest design that decides every pair at ±0.02" in printed.stdout
+    sizing_at_margin = size_study(spec, tmp_path / "pilot", RATES, 0.02)
+    chosen = sizing_at_margin.chosen()
+    seeds = list(range(3, 3 + chosen.seeds))
+    assert f"Seeds to run: {seeds}. The pilot's seeds [0, 1, 2] are left out of the final analysis" in printed.stdout
+    assert f"--set sweep.seeds=[{','.join(map(str, seeds))}] --set dataset.n_test={chosen.n_test}" in printed.stdout
+    assert sizing_at_margin.cheapest() is chosen
     plain = run_cli("plan", str(path))
     assert "predicts cost, not power" in plain.stdout and "--pilot DIR" in plain.stdout
 

@@ -15,6 +15,7 @@ margin is "equivalent", with the difference reported beside it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Literal
 
 import numpy as np
@@ -55,6 +56,12 @@ class Interval:
         return self.low > margin or self.high < -margin
 
 
+@functools.lru_cache(maxsize=1024)
+def t_quantile(probability: float, freedom: int) -> float:
+    """Student's t quantile, kept: a sizing asks for the same few thousands of times."""
+    return float(scipy.stats.t.ppf(probability, freedom))
+
+
 @dataclasses.dataclass(frozen=True)
 class Spread:
     """The sampling variance of an estimate in its two parts, as the jackknife measured them, and
@@ -86,7 +93,7 @@ class Spread:
         return (self.seed_variance or 0.0) + (self.test_variance or 0.0)
 
     def half_width(self, level: float = LEVEL) -> float:
-        return float(scipy.stats.t.ppf(0.5 + level / 2, self.freedom) * np.sqrt(self.variance))
+        return t_quantile(0.5 + level / 2, self.freedom) * float(np.sqrt(self.variance))
 
     def interval(self, estimate: float, level: float = LEVEL) -> Interval:
         half = self.half_width(level)

@@ -15,17 +15,22 @@ ratio of the model's variance of the exponent at the design's sizes to that at t
 learners' fitted laws extended to the design's sizes.
 
 `tests/test_power.py` checks the projections against simulated studies at the projected design.
+
+From the projections, the final study is chosen (`designs_at`, `chosen_design`): the cheapest
+design whose expected interval at the pilot's Δα decides every pair, run on seeds apart from the
+pilot's (`fresh_seeds`). `tests/test_procedure.py` simulates the whole procedure.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.optimize
 
-from ._compare import Curve, _left_out
-from ._intervals import Spread
+from ._compare import Curve, SpecComparison, _left_out
+from ._intervals import DECISIVE, Spread, verdict
 from ._laws import Model, ScalingLaw, fit_law
 
 PROBABILITY_CLIP = 1e-6
@@ -113,13 +118,22 @@ class Projection:
             return 1.0
         return self._variance(model, n_values, part) / self._variance(model, self.n_values, part)
 
+    def size_ratios(self, n_values: np.ndarray) -> tuple[float, float]:
+        """How much fitting `n_values` instead of the pilot's sizes scales the seeds' and the test
+        set's part of the variance (`spread_scaled` applies them)."""
+        n_values = np.asarray(n_values, dtype=np.float64)
+        return self._size_ratio(self.seed_model, n_values, "seed"), self._size_ratio(self.test_model, n_values, "test")
+
+    def spread_scaled(self, ratios: tuple[float, float], seeds: int, n_test: int | None) -> Spread:
+        """The spread expected with `seeds` seeds and `n_test` test examples at sizes whose `size_ratios` are `ratios`."""
+        scaled = self.spread.at(seeds, n_test)
+        seed = None if scaled.seed_variance is None else scaled.seed_variance * ratios[0]
+        test = None if scaled.test_variance is None else scaled.test_variance * ratios[1]
+        return dataclasses.replace(scaled, seed_variance=seed, test_variance=test)
+
     def spread_at(self, n_values: np.ndarray, seeds: int, n_test: int | None) -> Spread:
         """The spread expected for a design fitting `n_values` with `seeds` seeds and `n_test` test examples."""
-        n_values = np.asarray(n_values, dtype=np.float64)
-        scaled = self.spread.at(seeds, n_test)
-        seed = None if scaled.seed_variance is None else scaled.seed_variance * self._size_ratio(self.seed_model, n_values, "seed")
-        test = None if scaled.test_variance is None else scaled.test_variance * self._size_ratio(self.test_model, n_values, "test")
-        return dataclasses.replace(scaled, seed_variance=seed, test_variance=test)
+        return self.spread_scaled(self.size_ratios(n_values), seeds, n_test)
 
 
 def project(curves: list[Curve], reference: str, learner_id: str, spread: Spread, delta_alpha: float, metric: str,
@@ -146,3 +160,91 @@ def project(curves: list[Curve], reference: str, learner_id: str, spread: Spread
             continue
         models.append(_fit_size_model(_covariance(differences), log_n, projection._weights(n_values, name)))
     return dataclasses.replace(projection, seed_model=models[0], test_model=models[1])
+
+
+# --- choosing the final study from a pilot ------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One compared pair of a pilot: (width, learner id) against the reference."""
+
+    width: int | None
+    learner_id: str
+    projection: Projection
+
+    @property
+    def label(self) -> str:
+        return self.learner_id + (f" (width {self.width})" if self.width is not None else "")
+
+
+def pairs_of(comparison: SpecComparison, metric: str, one_seed: str = "no_interval", width: int | None = None) -> list[Pair]:
+    """The pairs of a pilot's comparison (over its fit window) that have an interval, with their projections."""
+    windowed = [fit.curve for fit in comparison.fits]
+    return [
+        Pair(width, compared.learner_id, project(windowed, comparison.reference, compared.learner_id, compared.delta_spread,
+                                                  compared.delta_alpha, metric, comparison.model, one_seed))
+        for compared in comparison.comparisons if compared.delta_spread is not None
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """A final study: how many seeds, test examples and which sizes, what it would cost, and the
+    Δα half-width each pair would have."""
+
+    seeds: int
+    n_test: int
+    n_train: tuple[int, ...]
+    seconds: float | None
+    """Planned compute (None: a learner gives no estimate)."""
+    half_widths: dict[str, float]
+    """Per pair (its label): the expected 95% half-width of Δα."""
+    deciding: dict[str, bool]
+
+    @property
+    def decides(self) -> bool:
+        return all(self.deciding.values())
+
+
+def designs_at(pairs: list[Pair], margin: float, n_train: tuple[int, ...], window: np.ndarray,
+               candidates: Iterable[tuple[int, int, float | None]]) -> list[Design]:
+    """The designs on the sizes `n_train` (fitted over `window`, those in the fit window), one per
+    candidate `(seeds, n_test, planned seconds)`: each pair's expected half-width, and whether its
+    expected interval at the pilot's Δα would decide at ±margin."""
+    ratios = {pair.label: pair.projection.size_ratios(window) for pair in pairs}
+    designs = []
+    for seeds, n_test, seconds in candidates:
+        half_widths, deciding = {}, {}
+        for pair in pairs:
+            spread = pair.projection.spread_scaled(ratios[pair.label], seeds, n_test)
+            half_widths[pair.label] = spread.half_width()
+            deciding[pair.label] = verdict(pair.projection.delta_alpha, spread, margin) in DECISIVE
+        designs.append(Design(seeds, n_test, n_train, seconds, half_widths, deciding))
+    return designs
+
+
+def cheapest(designs: list[Design], label: str | None = None) -> Design | None:
+    """The design of least planned time that decides every pair (or the pair `label`)."""
+    deciding = [d for d in designs if d.seconds is not None and (d.decides if label is None else d.deciding[label])]
+    return min(deciding, key=lambda d: (d.seconds, d.seeds, d.n_test, d.n_train[-1]), default=None)
+
+
+def narrowest(designs: list[Design]) -> Design:
+    """The design whose widest pair is narrowest (what to run when none decides)."""
+    return min(designs, key=lambda d: (max(d.half_widths.values()), d.seconds or 0.0))
+
+
+def chosen_design(designs: list[Design]) -> Design:
+    """What the plan recommends: the cheapest design that decides every pair, else the narrowest."""
+    return cheapest(designs) or narrowest(designs)
+
+
+def fresh_seeds(pilot_seeds: list[int] | tuple[int, ...], count: int) -> list[int]:
+    """The final study's seeds: `count` integers after the pilot's largest seed.
+
+    The design is chosen from the pilot's Δα; a final analysis that reused the pilot's seeds would
+    let that choice lean on its own verdict (`docs/power.md` measures how much: about twice the
+    nominal rate of false separations). Seeds apart from the pilot's keep the verdict's level."""
+    start = max(pilot_seeds) + 1
+    return list(range(start, start + count))

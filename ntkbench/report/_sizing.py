@@ -1,11 +1,12 @@
 """Sizing a study before it runs (`ntkbench plan SPEC --pilot DIR`): from a pilot run of the spec,
 the Δα half-width every compared pair would have in the spec as written and in designs that vary
-the seeds, the test-set size and the largest n, each with its planned time, and the cheapest
-design that decides every pair at the margin.
+the seeds, the test-set size and the largest n, each with its planned time, the cheapest design
+that decides every pair at the margin, and the seeds to run it on.
 
 A pilot is the spec run with fewer seeds, fewer sizes or a smaller test set (`ntkbench run SPEC
---set sweep.seeds=[0,1,2] --out DIR`). Its records are reused: a cell of the full design whose key
-the pilot already holds costs nothing, when the full run writes to the pilot's directory. A design
+--set sweep.seeds=[0,1,2] --out DIR`). The final study runs on seeds after the pilot's
+(`ntkbench.analysis._power.fresh_seeds`): the design is chosen from the pilot's Δα, and reusing
+the pilot's seeds in the final analysis would let that choice lean on its own verdict. A design
 *decides* a pair when its expected interval at the pilot's Δα excludes 0 or lies inside ±margin
 (`ntkbench.analysis.verdict`); the half-widths come from `ntkbench.analysis._power`.
 """
@@ -18,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import DECISIVE, verdict
-from ..analysis._power import Projection, project
+from ..analysis._power import Design, Pair, cheapest, chosen_design, designs_at, fresh_seeds, narrowest, pairs_of
 from ..api import InputError, SpecError
-from ..runner import RecordedFacts, RecordStore, cell_key, plan_spec, recorded_facts
+from ..runner import RecordedFacts, plan_spec, recorded_facts
 from ..spec import Spec, parse_spec
 from ._collect import SpecSummary, load_results, summarize
 
@@ -38,48 +38,31 @@ COMPARED = ("dataset", "architecture", "metric", "plugins")
 
 
 @dataclasses.dataclass(frozen=True)
-class Pair:
-    """One compared pair of the pilot: (width, learner id) against the reference."""
-
-    width: int | None
-    learner_id: str
-    projection: Projection
-
-    @property
-    def label(self) -> str:
-        return self.learner_id + (f" (width {self.width})" if self.width is not None else "")
-
-
-@dataclasses.dataclass(frozen=True)
-class Design:
-    seeds: int
-    n_test: int
-    n_train: tuple[int, ...]
-    seconds: float | None
-    """Planned compute of the cells the pilot does not hold (None: a learner gives no estimate)."""
-    half_widths: dict[str, float]
-    """Per pair (its label): the expected 95% half-width of Δα."""
-    deciding: dict[str, bool]
-
-    @property
-    def decides(self) -> bool:
-        return all(self.deciding.values())
-
-
-@dataclasses.dataclass(frozen=True)
 class Sizing:
     pilot: SpecSummary
     pairs: list[Pair]
     margin: float
     as_written: Design
+    """The spec's seeds (as many, after the pilot's), test set and sizes."""
     designs: list[Design]
     facts: RecordedFacts
     """What the pilot's records say of the cells' costs (how long trainings until a rule took)."""
 
+    @property
+    def pilot_seeds(self) -> list[int]:
+        return list(self.pilot.spec["sweep"]["seeds"])
+
     def cheapest(self, label: str | None = None) -> Design | None:
         """The design of least planned time that decides every pair (or the pair `label`)."""
-        deciding = [d for d in self.designs if d.seconds is not None and (d.decides if label is None else d.deciding[label])]
-        return min(deciding, key=lambda d: (d.seconds, d.seeds, d.n_test, d.n_train[-1]), default=None)
+        return cheapest(self.designs, label)
+
+    def chosen(self) -> Design:
+        """The recommended design: the cheapest that decides every pair, else the narrowest."""
+        return chosen_design(self.designs)
+
+    def seeds_of(self, design: Design) -> list[int]:
+        """The seeds to run `design` on: after the pilot's."""
+        return fresh_seeds(self.pilot_seeds, design.seeds)
 
 
 def _differences(spec: dict[str, Any], pilot: dict[str, Any]) -> list[str]:
@@ -124,18 +107,8 @@ def load_pilot(spec: Spec, directory: str | Path) -> SpecSummary:
 
 
 def _pairs(pilot: SpecSummary) -> list[Pair]:
-    pairs = []
-    for group in pilot.groups:
-        comparison = group.comparison
-        windowed = [fit.curve for fit in comparison.fits]
-        for compared in comparison.comparisons:
-            if compared.delta_spread is None:
-                continue
-            projection = project(windowed, comparison.reference, compared.learner_id, compared.delta_spread,
-                                 compared.delta_alpha, pilot.spec["metric"], comparison.model,
-                                 pilot.spec["fit"].get("one_seed", "no_interval"))
-            pairs.append(Pair(group.width, compared.learner_id, projection))
-    return pairs
+    one_seed = pilot.spec["fit"].get("one_seed", "no_interval")
+    return [pair for group in pilot.groups for pair in pairs_of(group.comparison, pilot.spec["metric"], one_seed, group.width)]
 
 
 def _ladders(spec: Spec, pool: int | None) -> list[tuple[int, ...]]:
@@ -158,12 +131,6 @@ def _window(spec: Spec, ladder: tuple[int, ...]) -> np.ndarray:
     return np.array([n for n in ladder if n_min <= n <= n_max], dtype=np.float64)
 
 
-def _seed_list(spec: Spec, count: int) -> list[int]:
-    """The spec's seeds, then the next integers after its largest, `count` in all."""
-    extra = count - len(spec.seeds)
-    return [*spec.seeds, *range(max(spec.seeds) + 1, max(spec.seeds) + 1 + extra)][:count]
-
-
 def _variant(spec: Spec, seeds: list[int], ladder: tuple[int, ...], n_test: int) -> Spec | None:
     """The spec with these seeds, sizes and test set (None when it is not a valid spec)."""
     changes = [f"sweep.seeds={seeds}", f"sweep.n_train={list(ladder)}", f"dataset.n_test={n_test}"]
@@ -175,19 +142,12 @@ def _variant(spec: Spec, seeds: list[int], ladder: tuple[int, ...], n_test: int)
         return None
 
 
-def _seconds_by_seed(spec: Spec, pilot_dir: Path, facts: dict, rates: dict[str, float]) -> dict[int, float] | None:
-    """Planned seconds per seed of the cells of `spec` that the pilot's directory does not hold."""
-    spec_dict = spec.as_dict()
-    held = {
-        cell_key(spec_dict, cell)
-        for cell, record in RecordStore(pilot_dir).load(spec_dict, set_aside=False).current.items() if record.ok
-    }
+def _seconds_by_seed(spec: Spec, facts: dict, rates: dict[str, float]) -> dict[int, float] | None:
+    """Planned seconds per seed of the cells of `spec`."""
     by_seed: dict[int, float] = {}
     for plan in plan_spec(spec, detailed=True, rates=rates, recorded=facts):
         if plan.seconds is None:
             return None
-        if cell_key(spec_dict, plan.cell) in held:
-            continue
         by_seed[plan.cell.seed] = by_seed.get(plan.cell.seed, 0.0) + plan.seconds
     return by_seed
 
@@ -216,32 +176,23 @@ def size_study(spec: Spec, pilot_dir: str | Path, rates: dict[str, float], margi
 def _sized(spec: Spec, pilot_dir: Path, pilot: SpecSummary, pairs: list[Pair], margin: float, dataset: Any,
            facts: RecordedFacts, rates: dict[str, float]) -> Sizing:
     test_pool = dataset.test_pool_size()
-
-    def design(seeds: int, n_test: int, ladder: tuple[int, ...], seconds: float | None) -> Design:
-        window = _window(spec, ladder)
-        half_widths, deciding = {}, {}
-        for pair in pairs:
-            spread = pair.projection.spread_at(window, seeds, n_test)
-            half_widths[pair.label] = spread.half_width()
-            deciding[pair.label] = verdict(pair.projection.delta_alpha, spread, margin) in DECISIVE
-        return Design(seeds, n_test, ladder, seconds, half_widths, deciding)
-
+    seeds = fresh_seeds(pilot.spec["sweep"]["seeds"], MAX_SEEDS)
     designs = []
     test_sizes = sorted({spec.dataset.options.n_test * f for f in TEST_FACTORS
                          if test_pool is None or spec.dataset.options.n_test * f <= test_pool})
     for n_test in test_sizes:
         for ladder in _ladders(spec, dataset.pool_size()):
-            seeds = _seed_list(spec, MAX_SEEDS)
             variant = _variant(spec, seeds, ladder, n_test)
             if variant is None:
                 continue
-            by_seed = _seconds_by_seed(variant, pilot_dir, facts, rates)
-            for count in range(2, MAX_SEEDS + 1):
-                seconds = None if by_seed is None else sum(by_seed.get(seed, 0.0) for seed in seeds[:count])
-                designs.append(design(count, n_test, ladder, seconds))
-    written_seconds = _seconds_by_seed(spec, pilot_dir, facts, rates)
-    as_written = design(len(spec.seeds), spec.dataset.options.n_test, spec.n_train,
-                        None if written_seconds is None else sum(written_seconds.values()))
+            by_seed = _seconds_by_seed(variant, facts, rates)
+            candidates = [(count, n_test, None if by_seed is None else sum(by_seed.get(seed, 0.0) for seed in seeds[:count]))
+                          for count in range(2, MAX_SEEDS + 1)]
+            designs += designs_at(pairs, margin, ladder, _window(spec, ladder), candidates)
+    written = _variant(spec, seeds[:len(spec.seeds)], spec.n_train, spec.dataset.options.n_test)
+    written_seconds = None if written is None else _seconds_by_seed(written, facts, rates)
+    (as_written,) = designs_at(pairs, margin, spec.n_train, _window(spec, spec.n_train), [
+        (len(spec.seeds), spec.dataset.options.n_test, None if written_seconds is None else sum(written_seconds.values()))])
     return Sizing(pilot, pairs, margin, as_written, designs, facts)
 
 
@@ -286,12 +237,21 @@ def sizing_text(sizing: Sizing, spec: Spec) -> str:
     if best is not None:
         lines += ["", f"Cheapest design that decides every pair at ±{sizing.margin:g}: {_design_text(best)}."]
     else:
-        closest = min(sizing.designs, key=lambda d: max(d.half_widths.values()))
         lines += ["", f"No design of up to {MAX_SEEDS} seeds, n_test up to {max(d.n_test for d in sizing.designs)} and "
                       f"n up to {max(d.n_train[-1] for d in sizing.designs)} decides every pair at ±{sizing.margin:g}; "
-                      f"the narrowest: {_design_text(closest)}."]
-    lines.append("Planned time counts only the cells the pilot's directory does not hold: run the design with "
-                 "--out on the pilot's directory to reuse them.")
+                      f"the narrowest: {_design_text(narrowest(sizing.designs))}."]
+    design = sizing.chosen()
+    seeds = sizing.seeds_of(design)
+    overrides = [f"sweep.seeds=[{','.join(map(str, seeds))}]", f"dataset.n_test={design.n_test}",
+                 f"sweep.n_train=[{','.join(map(str, design.n_train))}]"]
+    lines += [
+        "",
+        f"Seeds to run: {seeds}. The pilot's seeds {sizing.pilot_seeds} are left out of the final analysis: the design "
+        "was chosen from their Δα, and a verdict fitted to them again would lean on that choice (docs/power.md). "
+        "Run the design in a new directory, and keep the pilot's apart (a published study keeps it under "
+        "leaderboard/pilots/):",
+        f"  ntkbench run {spec.source} " + " ".join(f"--set {o}" for o in overrides) + f" --out runs/{spec.name}",
+    ]
     return "\n".join(lines)
 
 
