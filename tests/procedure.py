@@ -44,8 +44,8 @@ def seconds(seeds: int, n_test: int, ladder: tuple[int, ...]) -> float:
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """One run of the procedure: the design chosen, and the final verdict on seeds apart from the
-    pilot's (`fresh`) and, as the procedure was before, on the spec's seeds counted from 0 (the
-    pilot's among them, `reused`)."""
+    pilot's (`fresh`, the procedure now) and, as it was before, on the spec's seeds counted from 0,
+    the pilot's among them (`reused`)."""
 
     seeds: int
     n_test: int
@@ -54,11 +54,17 @@ class Outcome:
     reused: str
 
 
-def run_procedure(rng: np.random.Generator, delta: float, margin: float = 0.05, *, kernel_alpha: float = 0.35) -> Outcome | None:
+def run_procedure(rng: np.random.Generator, delta: float, margin: float = 0.05, *, kernel_alpha: float = 0.35,
+                  pilot_test_offset: int = 0, outcomes: bool = True) -> Outcome | None:
     """Pilot → plan → final study → verdict, for a true Δα = α(network) − α(kernel) of `delta` (None
-    when the pilot compares nothing with an interval)."""
+    when the pilot compares nothing with an interval). The pilot's test set is the final study's
+    (offset 0: a pilot of the spec as written) or examples beyond it (`pilot_test_offset`);
+    without `outcomes` the intervals have the seeds' part only. The final verdict is the spec's
+    law and metric alone (`verdict`): the leaderboard's `decide` can only turn a separated or an
+    equivalent answer into another, so these rates bound its."""
     study = SimulatedStudy(rng, "power_law", {"network": kernel_alpha + delta, "kernel": kernel_alpha}, slope_sd=SLOPE_SD)
-    pilot = compare(study.curves(PILOT_SEEDS, np.array(SIZES), N_TEST)["test_error"], "power_law", margin=margin)
+    pilot_curves = study.curves(PILOT_SEEDS, np.array(SIZES), N_TEST, test_offset=pilot_test_offset, outcomes=outcomes)
+    pilot = compare(pilot_curves["test_error"], "power_law", margin=margin)
     pairs = pairs_of(pilot, "test_error")
     if not pairs:
         return None
@@ -72,6 +78,6 @@ def run_procedure(rng: np.random.Generator, delta: float, margin: float = 0.05, 
     design = chosen_design(designs)
     verdicts = {}
     for name, seeds in (("fresh", fresh_seeds(PILOT_SEEDS, design.seeds)), ("reused", list(range(design.seeds)))):
-        final = study.curves(seeds, np.array(design.n_train), design.n_test)["test_error"]
+        final = study.curves(seeds, np.array(design.n_train), design.n_test, outcomes=outcomes)["test_error"]
         verdicts[name] = compare(final, "power_law", margin=margin).comparisons[0].verdict
     return Outcome(design.seeds, design.n_test, design.n_train[-1], **verdicts)

@@ -68,17 +68,20 @@ class SimulatedStudy:
         points = [np.random.default_rng([self.key, seed, learner, int(size)]).normal(0.0, self.point_sd) for size in n]
         return slope * np.log(n / N_CENTRE) + level + np.array(points)
 
-    def curves(self, seeds: list[int], n: np.ndarray, n_test: int) -> dict[str, list[Curve]]:
-        """Every learner's curves of `test_error` and `test_loss` (as `simulated_sweep` gives them)."""
+    def curves(self, seeds: list[int], n: np.ndarray, n_test: int, *, test_offset: int = 0,
+               outcomes: bool = True) -> dict[str, list[Curve]]:
+        """Every learner's curves of `test_error` and `test_loss` (as `simulated_sweep` gives them), on
+        the test examples from `test_offset` on; without `outcomes`, curves without per-example
+        outcomes (as older records are), whose intervals have the seeds' part only."""
         n = np.asarray(n, dtype=float)
-        difficulty = self.difficulty[:n_test]
+        difficulty = self.difficulty[test_offset:test_offset + n_test]
         curves: dict[str, list[Curve]] = {"test_error": [], "test_loss": []}
         for index, (learner, alpha) in enumerate(self.alphas.items()):
             floor = FLOOR if self.law == "saturating" else 0.0
             offsets = np.stack([self._offsets(seed, index, n) for seed in seeds])
             error = (floor + PREFACTOR * n**-alpha) * np.exp(offsets)
-            outcomes = (difficulty[None, None, :] < error[:, :, None]).astype(np.float64)
-            losses = outcomes + 0.5 * error[:, :, None] * -np.log(difficulty)[None, None, :]
-            curves["test_error"].append(Curve(learner, learner, n, outcomes.mean(axis=-1), outcomes))
-            curves["test_loss"].append(Curve(learner, learner, n, losses.mean(axis=-1), losses))
+            wrong = (difficulty[None, None, :] < error[:, :, None]).astype(np.float64)
+            losses = wrong + 0.5 * error[:, :, None] * -np.log(difficulty)[None, None, :]
+            curves["test_error"].append(Curve(learner, learner, n, wrong.mean(axis=-1), wrong if outcomes else None))
+            curves["test_loss"].append(Curve(learner, learner, n, losses.mean(axis=-1), losses if outcomes else None))
         return curves

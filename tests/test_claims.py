@@ -51,6 +51,23 @@ def test_kernels_equivalent_to_the_network_contradict_them(tmp_path):
     assert claims[2].status == "contradicted"
 
 
+def test_kernels_that_disagree_make_a_mixed_claim_that_names_each(tmp_path):
+    """The network beats its initial kernel but its infinite one keeps pace: neither "supported"
+    nor "contradicted" says that."""
+    claims = results(tmp_path, SPEC, {"network": 0.5, "ntk_infinite": 0.5, "entk_init": 0.3, "entk_pretrained": 0.3})
+    assert claims[1].status == "mixed" and claims[2].status == "supported"
+    assert claims[1].label.startswith("mixed: ")
+    assert set(claims[1].parts) == {"equivalent to `ntk_infinite`", "beats `entk_init`"}
+    # The same label in the terminal and in `Results.claims`.
+    from ntkbench import Results
+    from ntkbench.report import exponents_text
+
+    loaded = Results.load(tmp_path / "results")
+    assert loaded.claims.set_index("claim").loc[1, "label"] == claims[1].label
+    assert loaded.claims["status"].tolist() == ["mixed", "supported", "not tested"]
+    assert f"claim 1, {claims[1].statement}: {claims[1].label}" in exponents_text(loaded.summary)
+
+
 def test_too_few_data_to_tell_are_inconclusive_and_say_what_would_decide(tmp_path):
     claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4}, noise=0.3)
     assert claims[1].status == "inconclusive" and claims[2].status == "inconclusive"

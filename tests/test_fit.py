@@ -65,7 +65,23 @@ def test_paired_intervals_separate_what_the_pairing_makes_clear():
     assert delta.delta_interval.low > 0 and delta.verdict == "network scales better"
     # Clear, but inside the default margin of 0.05: equivalent.
     assert compare(curves).comparisons[0].verdict == "equivalent"
-    assert [fit.rank for fit in result.fits] == [1, 1]
+    # Ranks follow the paired intervals too: the network out-scales the kernel, so it ranks ahead.
+    assert [(fit.curve.learner_id, fit.rank) for fit in result.fits] == [("network", 1), ("ntk", 2)]
+    assert [result.rank_label(fit) for fit in result.fits] == ["1", "2"]
+
+
+def test_two_learners_that_two_seeds_cannot_order_share_a_rank_and_a_clear_error_gap_orders_them():
+    """With two seeds each learner's interval is wide, but the learners share seeds and the test set:
+    a 40% lower error at the largest n, the same in every seed, orders them; equal errors do not."""
+    rng = np.random.default_rng(8)
+    shared = np.exp(rng.normal(0, 0.2, size=(2, len(N))))  # seed effects both learners share
+    ahead = Curve("network", "network", N, law(0.4)[None, :] * shared)
+    behind = Curve("k", "ntk_infinite", N, 1.4 * law(0.4)[None, :] * shared * np.exp(rng.normal(0, 0.01, (2, len(N)))))
+    level = Curve("k", "ntk_infinite", N, law(0.4)[None, :] * shared * np.exp(rng.normal(0, 0.01, (2, len(N)))))
+    ordered = compare([ahead, behind])
+    assert {fit.curve.learner_id: ordered.rank_label(fit) for fit in ordered.fits} == {"network": "1", "k": "2"}
+    tied = compare([ahead, level])
+    assert {fit.curve.learner_id: tied.rank_label(fit) for fit in tied.fits} == {"network": "=1", "k": "=1"}
 
 
 def test_ranks_share_when_intervals_overlap():
@@ -210,3 +226,17 @@ def test_a_tie_between_the_laws_goes_to_the_power_law():
     assert better_law({"power_law": 0.02, "saturating": 0.02 * (1 - 1e-10)}) == "power_law"
     assert better_law({"power_law": 0.02, "saturating": 0.019}) == "saturating"
     assert better_law({"power_law": 0.019, "saturating": 0.02}) == "power_law"
+
+
+def test_intervals_of_positive_quantities_stay_positive():
+    """Two noisy seeds: the intervals of the error ratio and of the error at the largest n are
+    computed on the log scale, so they never reach below 0 (on the linear scale they would)."""
+    rng = np.random.default_rng(12)
+    network = law(0.3)[None, :] * np.exp(rng.normal(0, 0.6, size=(2, len(N))))
+    kernel = law(0.3)[None, :] * np.exp(rng.normal(0, 0.6, size=(2, len(N))))
+    result = compare([Curve("network", "network", N, network), Curve("k", "k", N, kernel)])
+    (pair,) = result.comparisons
+    assert 0 < pair.ratio_interval.low < pair.error_ratio < pair.ratio_interval.high
+    assert pair.ratio_interval.high - pair.error_ratio > 3 * (pair.error_ratio - pair.ratio_interval.low) / 4  # skewed, as a ratio's is
+    for fit in result.fits:
+        assert 0 < fit.final_error.low < fit.curve.mean()[-1] < fit.final_error.high

@@ -176,3 +176,32 @@ def test_equivalent_at_a_true_gap_of_the_margin_is_rare(seeds):
         wrong += compare(curves).comparisons[0].verdict == "equivalent"
     print(f"{seeds} seeds: equivalent in {wrong}/{sweeps}")
     assert wrong <= sweeps * (0.05 + 2 * np.sqrt(0.05 * 0.95 / sweeps))
+
+
+def test_a_verdict_on_a_law_that_predicts_far_worse_says_so_in_its_own_line():
+    chosen = comparison(0.1, 0.05, held_out=0.2)
+    far_better = decide(chosen, {("saturating", "test_error"): comparison(0.12, 0.05, held_out=0.01)})
+    assert far_better.verdict == "network scales better"
+    assert far_better.text().startswith("network scales better; the saturating law predicts the held-out largest n 20 times better")
+    somewhat_better = decide(chosen, {("saturating", "test_error"): comparison(0.12, 0.05, held_out=0.04)})
+    assert somewhat_better.law_note is None and somewhat_better.text() == "network scales better"
+
+
+def test_an_underpowered_sweep_over_a_narrow_range_of_n_is_offered_wider_sizes():
+    """Three sizes and three seeds: the advice names more seeds, a larger test set, and the sizes
+    that would decide with fewer seeds; without the pair's projection, only the first two."""
+    from simulated import N
+
+    from ntkbench.analysis._power import project
+
+    rng = np.random.default_rng(4)
+    curves = simulated_sweep(rng, 3, "power_law", {"network": 0.45, "kernel": 0.30}, n=N[:3])["test_error"]
+    result = compare(curves)
+    (chosen,) = result.comparisons
+    assert chosen.verdict == "inconclusive"
+    projection = project([fit.curve for fit in result.fits], "network", "kernel", chosen.delta_spread, chosen.delta_alpha,
+                         "test_error")
+    advice = decide(chosen, {}, projection).would_decide
+    assert advice.n_max > N[2] and advice.seeds_with_n_max < (advice.seeds or 10**6)
+    assert f"{advice.seeds_with_n_max} seeds with n up to {advice.n_max}" in decide(chosen, {}, projection).text()
+    assert "with n up to" not in decide(chosen, {}).text()

@@ -78,8 +78,8 @@ class LearnerFit:
     reason: str | None = None
     """Why there is no exponent or no interval."""
     final_error: Interval | None = None
-    """The 95% interval of the mean metric at the largest n of the fit window (None without an
-    interval, or without a result there)."""
+    """The 95% interval of the mean metric at the largest n of the fit window, on the log scale (so
+    positive); None without an interval, or without a result there."""
     in_front: bool = False
     """Whether the metric at the largest n is within the best learner's interval there: ranks by α
     are given first among these learners."""
@@ -104,6 +104,7 @@ class Comparison:
     error_ratio: float
     """Reference metric / learner metric at the largest n both have (below 1: the network is better)."""
     ratio_interval: Interval | None
+    """Its 95% interval, on the log scale (so positive)."""
     verdict: Verdict
     """The verdict of this law and metric alone (`verdict`); the leaderboard's weighs the others too (`decide`)."""
     delta_spread: Spread | None = None
@@ -116,6 +117,8 @@ class Comparison:
     """Under the saturating law, the irreducible errors (reference's, learner's)."""
     scale: float = 1.0
     """The reference's metric at `ratio_n`: what a difference of floors is measured against."""
+    model: Model = "power_law"
+    """The law this comparison was fitted with."""
 
     @property
     def equivalence_interval(self) -> Interval | None:
@@ -132,6 +135,13 @@ class SpecComparison:
     resampling: str
     """How the intervals were obtained, for the leaderboard."""
     margin: float = DEFAULT_MARGIN
+
+    def rank_label(self, fit: LearnerFit) -> str:
+        """The fit's rank as every view shows it: "=2" when another learner shares it, "—" without one."""
+        if fit.rank is None:
+            return "—"
+        shared = sum(1 for other in self.fits if other.rank == fit.rank) > 1
+        return f"={fit.rank}" if shared else str(fit.rank)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +188,16 @@ class LeftOut:
         Welch-Satterthwaite value itself undercovers in `tests/test_calibration.py`.)"""
         spread = self.spread(by_seed, by_test)
         return None if spread is None else spread.interval(estimate)
+
+    def positive_interval(self, estimate: float, by_seed: np.ndarray | None, by_test: np.ndarray | None) -> Interval | None:
+        """The interval of a positive quantity (an error, a ratio of errors): computed on the log
+        scale, as `interval` computes it there, and mapped back, so that it is positive too."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logs = [None if values is None else np.log(values) for values in (by_seed, by_test)]
+            if not estimate > 0:
+                return None
+            log_interval = self.interval(float(np.log(estimate)), *logs)
+        return None if log_interval is None else Interval(float(np.exp(log_interval.low)), float(np.exp(log_interval.high)))
 
 
 def _jackknife_error(values: np.ndarray | None) -> float | None:
@@ -321,12 +341,12 @@ def compare(
         reason = None if alpha_interval else _no_interval_reason(left_out)
         final = None
         if np.isfinite(curve.mean()[-1]):
-            final = left_out.interval(float(curve.mean()[-1]), *(None if means is None else means[:, -1] for means in left))
+            final = left_out.positive_interval(float(curve.mean()[-1]), *(None if means is None else means[:, -1] for means in left))
         fits.append(
             LearnerFit(curve, laws, model, alpha_interval, floor_interval, held_out_of[curve.learner_id], None, reason, final)
         )
 
-    fits = _ranked(fits)
+    fits = _ranked(fits, refits, left_out)
     reference_fit = next((f for f in fits if f.curve.learner_id == reference and f.law), None)
     comparisons = []
     if reference_fit is not None:
@@ -343,31 +363,49 @@ def _no_interval_reason(left_out: LeftOut) -> str:
     return "a left-out fit failed: no interval"
 
 
-def _ranked(fits: list[LearnerFit]) -> list[LearnerFit]:
-    """Ranks that mean "better": first the learners whose metric at the largest n lies within the
-    interval of the best learner's there (the front), then the others; within each, rank = the
-    number of learners before the group + 1 + the number in the group whose α interval lies
-    entirely above this one's."""
-    def bounds(fit: LearnerFit) -> Interval:
-        return fit.alpha_interval or Interval(fit.alpha, fit.alpha)
-
+def _ranked(fits: list[LearnerFit], refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]],
+            left_out: LeftOut) -> list[LearnerFit]:
+    """Ranks that mean "better", tied only where the data cannot order two learners. Learners share
+    seeds and the test set, so each pair is judged by its paired interval, not by whether two
+    learners' own intervals overlap. First come the learners whose metric at the largest n the best
+    learner's does not beat (the 95% interval of the ratio of their metrics there contains 1), then
+    the others; within each, rank = the number of learners before the group + 1 + the number in the
+    group that out-scale this one (the 95% interval of the difference of their exponents lies above 0).
+    Without intervals (one seed) the point estimates order them."""
     fitted = [f for f in fits if f.law is not None]
     last = [f for f in fitted if np.isfinite(f.curve.mean()[-1])]
     best = min(last, key=lambda f: f.curve.mean()[-1], default=None)
-    reach = best.final_error if best is not None and best.final_error else None
-    front = {
-        id(f) for f in last
-        if f is best or (reach is not None and reach.low <= f.curve.mean()[-1] <= reach.high)
-    }
+    front = {id(f) for f in last if f is best or not _lower_at_largest_n(best, f, left_out)}
     groups = [[f for f in fitted if id(f) in front], [f for f in fitted if id(f) not in front]]
     ranked, before = [], 0
     for group in groups:
         for fit in group:
-            above = sum(1 for other in group if bounds(other).low > bounds(fit).high)
+            above = sum(1 for other in group if other is not fit and _out_scales(other, fit, refits, left_out))
             ranked.append(dataclasses.replace(fit, rank=before + 1 + above, in_front=id(fit) in front))
         before += len(group)
     ranked += [fit for fit in fits if fit.law is None]
     return sorted(ranked, key=lambda f: (f.rank is None, f.rank or 0, -(f.alpha or 0.0)))
+
+
+def _lower_at_largest_n(ahead: LearnerFit, behind: LearnerFit, left_out: LeftOut) -> bool:
+    """Whether `ahead`'s metric at the largest n is lower than `behind`'s, its paired 95% interval of
+    the ratio behind / ahead lying above 1 (without an interval: whether it is lower at all)."""
+    ratio = float(behind.curve.mean()[-1] / ahead.curve.mean()[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left = [None if top is None else top[:, -1] / bottom[:, -1]
+                for top, bottom in zip(left_out.means(behind.curve.learner_id), left_out.means(ahead.curve.learner_id), strict=True)]
+    interval = left_out.positive_interval(ratio, *left)
+    return interval.low > 1 if interval is not None else ratio > 1
+
+
+def _out_scales(one: LearnerFit, other: LearnerFit, refits: dict[str, tuple[np.ndarray | None, np.ndarray | None]],
+                left_out: LeftOut) -> bool:
+    """Whether `one`'s exponent exceeds `other`'s, the paired 95% interval of the difference lying
+    above 0 (without an interval: whether it is larger at all)."""
+    delta = one.alpha - other.alpha
+    ours, theirs = refits.get(one.curve.learner_id, (None, None)), refits.get(other.curve.learner_id, (None, None))
+    spread = left_out.spread(*(None if a is None or b is None else a - b for a, b in zip(ours, theirs, strict=True)))
+    return spread.interval(delta).low > 0 if spread is not None else delta > 0
 
 
 def _compare_pair(
@@ -389,7 +427,7 @@ def _compare_pair(
             None if top is None else top[:, last] / bottom[:, last]
             for top, bottom in zip(left_out.means(reference.curve.learner_id), left_out.means(other.curve.learner_id), strict=True)
         ]
-    ratio_interval = left_out.interval(ratio, *ratios)
+    ratio_interval = left_out.positive_interval(ratio, *ratios)
     one_seed = left_out.seed_count < 2 and delta_spread is None
     model = reference.model
     held_out = None
@@ -401,5 +439,5 @@ def _compare_pair(
         "one seed: no verdict" if one_seed else verdict(delta, delta_spread, margin),
         delta_spread, margin, held_out,
         (reference.law.floor, other.law.floor) if model == "saturating" else None,
-        float(reference.curve.mean()[last]),
+        float(reference.curve.mean()[last]), model,
     )

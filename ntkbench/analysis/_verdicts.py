@@ -25,6 +25,7 @@ import numpy as np
 
 from ._compare import Comparison
 from ._intervals import DECISIVE, SEPARATED, Spread, Verdict, verdict
+from ._power import Projection
 
 FLOOR_TOLERANCE = 0.05
 """Two floors of the saturating law differ when they are further apart than this fraction of the
@@ -38,24 +39,43 @@ FitKey = tuple[str, str]
 """(law, metric) of one fit of a spec's records."""
 
 
+WIDER_STEPS = 3
+"""`WouldDecide` also tries the sizes extended by up to this many steps of their ladder (n up to 8
+times the largest, for sizes that double)."""
+WORSE_BY = 10.0
+"""A fit whose law predicts the held-out largest sizes this many times worse than another law's is
+named in the verdict's own line."""
+
+
 @dataclasses.dataclass(frozen=True)
 class WouldDecide:
     """The designs whose expected interval, at the observed Δα, would decide (exclude 0 or lie inside
-    ±margin): the fewest seeds at the current test-set size, and the fewest with a test set
-    `LARGER_TEST` times larger (given when it needs fewer seeds). None: not within `MAX_SEEDS`."""
+    ±margin): the fewest seeds at the current sizes and test-set size; the fewest with a test set
+    `LARGER_TEST` times larger and with the sizes extended to `n_max` (each given when it needs
+    fewer seeds than the current design). None: not within `MAX_SEEDS`."""
 
     seeds: int | None
     n_test: int | None = None
     seeds_with_n_test: int | None = None
+    n_max: int | None = None
+    seeds_with_n_max: int | None = None
+    searched_n_max: int | None = None
+    """The largest n tried (None: the sizes were not varied)."""
 
     def text(self, margin: float) -> str:
-        larger = f"{self.seeds_with_n_test} seeds and n_test {self.n_test}" if self.seeds_with_n_test else None
+        others = []
+        if self.seeds_with_n_test:
+            others.append(f"{self.seeds_with_n_test} seeds and n_test {self.n_test}")
+        if self.seeds_with_n_max:
+            others.append(f"{self.seeds_with_n_max} seeds with n up to {self.n_max}")
+        alternatives = " or ".join(others)
         if self.seeds is not None:
-            alternative = f" (or {larger})" if larger else ""
-            return f"about {self.seeds} seeds{alternative} would decide at ±{margin:g}"
-        if larger:
-            return f"about {larger} would decide at ±{margin:g} (seeds alone: more than {MAX_SEEDS})"
-        return f"no design of up to {MAX_SEEDS} seeds would decide at ±{margin:g}: Δα lies too near the margin"
+            return f"about {self.seeds} seeds{f' (or {alternatives})' if alternatives else ''} would decide at ±{margin:g}"
+        if alternatives:
+            return f"about {alternatives} would decide at ±{margin:g} (seeds alone: more than {MAX_SEEDS})"
+        sizes = f", n up to {self.searched_n_max}" if self.searched_n_max else ""
+        return (f"no design of up to {MAX_SEEDS} seeds{sizes} or a test set {LARGER_TEST} times larger would decide at "
+                f"±{margin:g}: the spread between seeds is too large for the margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +89,9 @@ class Decision:
     "depends on the fit", the fit that overruled."""
     would_decide: WouldDecide | None = None
     """For "inconclusive": the designs that would decide."""
+    law_note: str | None = None
+    """When another law predicts the held-out largest sizes `WORSE_BY` times better than the spec's
+    law: which, and by how much (shown in the verdict's line)."""
 
     @property
     def label(self) -> str:
@@ -76,10 +99,11 @@ class Decision:
         return f"equivalent (within ±{self.margin:g})" if self.verdict == "equivalent" else self.verdict
 
     def text(self) -> str:
-        """The label, and for "inconclusive" what would decide."""
+        """The label, for "inconclusive" what would decide, and the law note."""
+        text = self.label
         if self.verdict == "inconclusive" and self.would_decide is not None:
-            return f"inconclusive: {self.would_decide.text(self.margin)}"
-        return self.label
+            text = f"inconclusive: {self.would_decide.text(self.margin)}"
+        return f"{text}; {self.law_note}" if self.law_note else text
 
 
 def fit_label(key: FitKey) -> str:
@@ -107,9 +131,29 @@ def _floors_text(comparison: Comparison) -> str:
     return f"but the steeper one approaches a higher floor (c = {reference_floor:.4g} against {learner_floor:.4g})"
 
 
-def decide(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
+def decide(chosen: Comparison, others: Mapping[FitKey, Comparison], projection: Projection | None = None) -> Decision:
     """The verdict of `chosen` (the spec's own law and metric) weighed against `others` (the same
-    learner under every other law and metric), as the module docstring says."""
+    learner under every other law and metric), as the module docstring says, with a note when
+    another law predicts the held-out largest sizes far better. `projection` (of the chosen pair)
+    lets an inconclusive verdict's advice try wider ranges of n too."""
+    return dataclasses.replace(_decided(chosen, others, projection), law_note=_law_note(chosen, others))
+
+
+def _law_note(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> str | None:
+    """Which other law predicts the held-out largest sizes `WORSE_BY` times better than the chosen one."""
+    if chosen.held_out is None:
+        return None
+    better = [(other.held_out, key) for key, other in others.items()
+              if key[0] != chosen.model and other.held_out is not None and other.held_out * WORSE_BY < chosen.held_out]
+    if not better:
+        return None
+    held_out, (law, metric) = min(better)
+    return (f"the {law.replace('_', ' ')} law predicts the held-out largest n {chosen.held_out / max(held_out, 1e-12):.0f} times "
+            f"better on {metric} (held-out error {held_out:.3f} against {chosen.held_out:.3f}): this verdict rests on the "
+            "worse-fitting law (`fit.model`)")
+
+
+def _decided(chosen: Comparison, others: Mapping[FitKey, Comparison], projection: Projection | None) -> Decision:
     margin, own = chosen.margin, chosen.verdict
     if own in SEPARATED:
         return _separated(chosen, others)
@@ -129,7 +173,7 @@ def decide(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decision:
                 caveats.append(f"{label}: a clear difference, not beyond ±{margin:g}")
         return Decision("equivalent", margin, tuple(caveats))
     if own == "inconclusive":
-        return Decision(own, margin, (), would_decide(chosen.delta_alpha, chosen.delta_spread, margin))
+        return Decision(own, margin, (), would_decide(chosen.delta_alpha, chosen.delta_spread, margin, projection))
     return Decision(own, margin)
 
 
@@ -156,19 +200,31 @@ def _separated(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decis
     return Decision(chosen.verdict, margin, tuple(caveats))
 
 
-def would_decide(delta: float, spread: Spread | None, margin: float) -> WouldDecide | None:
+def would_decide(delta: float, spread: Spread | None, margin: float, projection: Projection | None = None) -> WouldDecide | None:
     """The designs whose expected interval around `delta` would decide at `margin` (see `WouldDecide`);
+    with the pair's `projection`, the sizes extended by up to `WIDER_STEPS` steps of their ladder too.
     None without a spread."""
     if spread is None:
         return None
     seeds = None if spread.seed_variance is None else _fewest_seeds(delta, spread, margin, None, spread.seeds + 1)
-    if spread.test_variance is None:
-        return WouldDecide(seeds)
-    larger = LARGER_TEST * spread.n_test
-    with_larger = _fewest_seeds(delta, spread, margin, larger, spread.seeds)
-    if with_larger is None or (seeds is not None and with_larger >= seeds):
-        return WouldDecide(seeds)
-    return WouldDecide(seeds, larger, with_larger)
+    found = WouldDecide(seeds)
+    if spread.test_variance is not None:
+        larger = LARGER_TEST * spread.n_test
+        with_larger = _fewest_seeds(delta, spread, margin, larger, spread.seeds)
+        if with_larger is not None and (seeds is None or with_larger < seeds):
+            found = dataclasses.replace(found, n_test=larger, seeds_with_n_test=with_larger)
+    if projection is not None and len(projection.n_values) >= 2:
+        sizes = projection.n_values
+        ratio = sizes[-1] / sizes[-2]
+        wider = [np.concatenate([sizes, sizes[-1] * ratio ** np.arange(1, steps + 1)]) for steps in range(1, WIDER_STEPS + 1)]
+        found = dataclasses.replace(found, searched_n_max=int(round(wider[-1][-1])))
+        for ladder in wider:
+            scaled = projection.size_ratios(ladder)
+            fewest = next((count for count in range(2, MAX_SEEDS + 1)
+                           if verdict(delta, projection.spread_scaled(scaled, count, spread.n_test), margin) in DECISIVE), None)
+            if fewest is not None and (seeds is None or fewest < seeds):
+                return dataclasses.replace(found, n_max=int(round(ladder[-1])), seeds_with_n_max=fewest)
+    return found
 
 
 def _fewest_seeds(delta: float, spread: Spread, margin: float, n_test: int | None, start: int) -> int | None:

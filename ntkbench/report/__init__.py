@@ -1,6 +1,7 @@
 """The report: results directories gathered, fitted and compared, rendered as a Markdown
 leaderboard with its figures or as one self-contained HTML page."""
 
+from ._claims import spec_claims as spec_claims
 from ._collect import SpecSummary as SpecSummary
 from ._collect import load_results as load_results
 from ._collect import summarize as summarize

@@ -8,9 +8,11 @@
    gap between the network and its kernel at initialisation.
 
 Each is *supported*, *contradicted* or *inconclusive* by the data of a spec, with the numbers it
-rests on, or *not tested* when the spec lacks what would test it (and then says what would). A
-kernel that is equivalent to the network (within the spec's margin) contradicts the claims as
-one that scales better does: it keeps pace.
+rests on, *mixed* when the kernels it names disagree (the network beats one and another keeps
+pace, or one is decided and another is not: `Claim.label` names each), or *not tested* when the
+spec lacks what would test it (and then says what would). A kernel that is equivalent to the
+network (within the spec's margin) contradicts the claims as one that scales better does: it
+keeps pace.
 Learners are recognised by what they declare (`Learner.network_kernel`), never by name.
 """
 
@@ -25,7 +27,7 @@ from ..analysis import Comparison
 from ..api import load_all
 from ._collect import SpecSummary, WidthGroup, dynamics_table
 
-Status = Literal["supported", "contradicted", "inconclusive", "not tested"]
+Status = Literal["supported", "contradicted", "mixed", "inconclusive", "not tested"]
 
 STATEMENTS = (
     "the network's exponent beats its infinite NTK's and its empirical NTK's at initialisation",
@@ -42,10 +44,17 @@ class Claim:
     status: Status
     evidence: str
     """The numbers the status rests on, or what would test the claim."""
+    parts: tuple[str, ...] = ()
+    """For a mixed status, what each kernel's verdict says, in words (e.g. "beats `entk_init`")."""
 
     @property
     def statement(self) -> str:
         return STATEMENTS[self.number - 1]
+
+    @property
+    def label(self) -> str:
+        """The status, with its parts when they disagree: "mixed: beats `entk_init`; equivalent to `ntk_infinite`"."""
+        return f"{self.status}: {'; '.join(self.parts)}" if self.parts else self.status
 
 
 def spec_claims(summary: SpecSummary) -> list[Claim]:
@@ -86,6 +95,29 @@ def _delta(group: WidthGroup, comparison: Comparison) -> str:
 KEEPS_PACE = ("kernel scales better", "equivalent")
 """Verdicts that contradict "the network scales better than this kernel": the kernel scales as well
 (within the margin) or better."""
+IN_WORDS = {
+    "network scales better": "beats {}",
+    "equivalent": "equivalent to {}",
+    "kernel scales better": "{} scales better",
+    "inconclusive": "inconclusive against {}",
+    "depends on the fit": "depends on the fit against {}",
+}
+
+
+def _status(verdicts: dict[str, str], complete: bool) -> tuple[Status, tuple[str, ...]]:
+    """The status of a claim that the network beats each of these kernels (learner id -> verdict),
+    and, when they disagree, each one's verdict in words. `complete`: every kernel the claim names
+    is in the spec (else "supported" is out of reach)."""
+    supports = [verdict == "network scales better" for verdict in verdicts.values()]
+    against = [verdict in KEEPS_PACE for verdict in verdicts.values()]
+    if all(against):
+        return "contradicted", ()
+    if all(supports):
+        return ("supported" if complete else "inconclusive"), ()
+    if not any(supports) and not any(against):
+        return "inconclusive", ()
+    words = tuple(IN_WORDS.get(verdict, "no verdict against {}").format(f"`{learner}`") for learner, verdict in verdicts.items())
+    return "mixed", words
 
 
 def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
@@ -96,16 +128,13 @@ def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     if not comparisons or group.comparison.reference is None:
         needed = " and ".join(_would_test(role) for role in wanted)
         return Claim(1, "not tested", f"needs {needed} beside the network")
-    verdicts = [group.decision(c).verdict for c in comparisons.values()]
+    verdicts = {learner_id: group.decision(c).verdict for learner_id, c in comparisons.items()}
     evidence = "; ".join(_delta(group, c) for c in comparisons.values())
     missing = [role for role in wanted if not present[role]]
     if missing:
         evidence += "; not in this spec: " + ", ".join(_would_test(role) for role in missing)
-    if any(v in KEEPS_PACE for v in verdicts):
-        return Claim(1, "contradicted", evidence)
-    if all(v == "network scales better" for v in verdicts) and not missing:
-        return Claim(1, "supported", evidence)
-    return Claim(1, "inconclusive", evidence)
+    status, parts = _status(verdicts, not missing)
+    return Claim(1, status, evidence, parts)
 
 
 def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
@@ -114,12 +143,12 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     comparisons = _comparisons(group, ids)
     if not comparisons:
         return Claim(2, "not tested", f"needs {_would_test('pretrained')} beside the network")
-    parts, verdicts = [], []
+    parts, verdicts = [], {}
     curves = {curve.learner_id: curve for curve in group.curves}
     reference = curves[group.comparison.reference]
     plugins = load_all("learner").usable
     for learner_id, comparison in comparisons.items():
-        verdicts.append(group.decision(comparison).verdict)
+        verdicts[learner_id] = group.decision(comparison).verdict
         entry = next(e for e in summary.spec["learners"] if e["id"] == learner_id)
         text = _delta(group, comparison)
         pretrained_on = _held_out(plugins[entry["name"]], entry)
@@ -131,12 +160,8 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
             text += (f"; error ratio network / kernel {ratios[usable][near]:.3f} at n = {int(n[near])} "
                      f"(pre-trained on {pretrained_on}), {ratios[usable][-1]:.3f} at n = {int(n[-1])}")
         parts.append(text)
-    evidence = "; ".join(parts)
-    if any(v in KEEPS_PACE for v in verdicts):
-        return Claim(2, "contradicted", evidence)
-    if all(v == "network scales better" for v in verdicts):
-        return Claim(2, "supported", evidence)
-    return Claim(2, "inconclusive", evidence)
+    status, words = _status(verdicts, True)
+    return Claim(2, status, "; ".join(parts), words)
 
 
 def _held_out(plugin: type, entry: dict[str, Any]) -> int | None:

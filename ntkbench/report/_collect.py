@@ -24,6 +24,7 @@ from ..analysis import (
     spectral_curves,
     spectral_points,
 )
+from ..analysis._power import project
 from ..api import load_all
 from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, load_spectra, widths_of
 from ..spec import DEFAULT_REFERENCE
@@ -58,15 +59,23 @@ class WidthGroup:
     """The comparison under every (law, metric) that is one quantity for all learners, the spec's own included."""
     metrics_left_out: str | None = None
     """Why a metric is not among `fits` (test losses that are different quantities), or None."""
+    one_seed: str = "no_interval"
+    """The spec's `fit.one_seed`."""
 
     def decision(self, chosen: Comparison) -> Decision:
-        """The verdict on one learner of `comparison`, weighed against every other law and metric (`decide`)."""
+        """The verdict on one learner of `comparison`, weighed against every other law and metric
+        (`decide`); an inconclusive one's advice projects the pair to other sizes too."""
         others = {
             key: other
             for key, fits in self.fits.items() if fits is not self.comparison
             for other in fits.comparisons if other.learner_id == chosen.learner_id
         }
-        return decide(chosen, others)
+        projection = None
+        if chosen.verdict == "inconclusive" and chosen.delta_spread is not None:
+            metric = next((key[1] for key, fits in self.fits.items() if fits is self.comparison), "test_error")
+            projection = project([fit.curve for fit in self.comparison.fits], self.comparison.reference, chosen.learner_id,
+                                 chosen.delta_spread, chosen.delta_alpha, metric, self.comparison.model, self.one_seed)
+        return decide(chosen, others, projection)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _width_group(records: StoredRecords, width: int | None) -> WidthGroup:
         for metric, metric_curves in metrics.items()
         for law in MODELS
     }
-    return WidthGroup(width, curves, chosen, failed, training, fits, left_out)
+    return WidthGroup(width, curves, chosen, failed, training, fits, left_out, fit.get("one_seed", "no_interval"))
 
 
 def _curves(records: StoredRecords, width: int | None, metric: str) -> tuple[list[Curve], dict[str, int], dict[str, TrainingFacts | None]]:

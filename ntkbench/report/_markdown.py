@@ -61,13 +61,6 @@ def _learner_label(curve: Curve) -> str:
     return f"`{curve.learner_id}`" + (f" ({curve.name})" if curve.name != curve.learner_id else "")
 
 
-def _rank_cell(fit: LearnerFit, fits: list[LearnerFit]) -> str:
-    if fit.rank is None:
-        return "—"
-    shared = sum(1 for other in fits if other.rank == fit.rank) > 1
-    return f"={fit.rank}" if shared else str(fit.rank)
-
-
 def _interval_cell(interval, reason: str | None) -> str:
     if interval is None:
         return f"— ({reason})" if reason else "—"
@@ -146,7 +139,7 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
         fitted = curve.n_values[curve.usable()]
         rows.append(
             [
-                _rank_cell(fit, comparison.fits),
+                comparison.rank_label(fit),
                 _learner_label(curve),
                 f"{fit.alpha:.3f}" if fit.law else "—",
                 _interval_cell(fit.alpha_interval, fit.reason) if fit.law else f"no fit: {fit.reason}",
@@ -257,7 +250,7 @@ def _fit_lines(summary: SpecSummary) -> list[str]:
 def _claims_lines(claims: list[Claim]) -> list[str]:
     from tabulate import tabulate
 
-    rows = [[str(claim.number), claim.statement, f"**{claim.status}**", claim.evidence] for claim in claims]
+    rows = [[str(claim.number), claim.statement, f"**{claim.label}**", claim.evidence] for claim in claims]
     return [
         "### Claims",
         "",
@@ -454,7 +447,7 @@ def summary_table(summaries: list[SpecSummary]) -> list[str]:
         for group in groups:
             architecture = summary.spec["architecture"] | ({"width": group.width} if group and group.width is not None else {})
             row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
-            row += [claim.status for claim in claims]
+            row += [claim.label for claim in claims]
             comparisons = {c.learner_id: c for c in group.comparison.comparisons} if group else {}
             row += [_delta_cell(group, comparisons[i]) if i in comparisons else "—" for i in learner_ids]
             rows.append(row)

@@ -1,8 +1,9 @@
 """The answer at the end of `ntkbench run`: every learner's exponent and its verdict against the
-reference, as a plain-text table for the terminal (the leaderboard has the rest)."""
+reference, as a plain-text table for the terminal, and the paper's claims (the leaderboard has the rest)."""
 
 from __future__ import annotations
 
+from ._claims import spec_claims
 from ._collect import SpecSummary
 
 
@@ -32,7 +33,7 @@ def exponents_text(summary: SpecSummary) -> str:
                     f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else ""
                 )
                 verdict = group.decision(c).text()
-            rows.append([fit.rank or "—", learner, alpha, f"{last:.4f}" if last == last else "—", delta, verdict])
+            rows.append([comparison.rank_label(fit), learner, alpha, f"{last:.4f}" if last == last else "—", delta, verdict])
         metric = summary.spec["metric"]
         n_last = int(group.curves[0].n_values[-1])
         headers = ["rank", "learner", "α [95% CI]", f"{metric} at n={n_last}", f"Δα vs {comparison.reference}", "verdict"]
@@ -40,4 +41,6 @@ def exponents_text(summary: SpecSummary) -> str:
             headers, rows = headers[:4], [row[:4] for row in rows]
         title = f"{summary.name}" + (f", width {group.width}" if group.width is not None else "")
         blocks.append(f"{title}\n" + tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+    claims = [f"  claim {claim.number}, {claim.statement}: {claim.label}" for claim in spec_claims(summary)]
+    blocks.append("The paper's claims, as this spec's data bear on them:\n" + "\n".join(claims))
     return "\n\n".join(blocks)

@@ -32,7 +32,8 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
     `kernel scales better`, `equivalent` (within ±margin), `inconclusive`, `depends on the fit`, ...),
     `caveats` (what the leaderboard reports beside the verdict, `; `-separated), for an
     inconclusive verdict `seeds_to_decide` (the seeds whose expected interval would decide, at this
-    `n_test`) and `larger_n_test` with `seeds_with_larger_n_test` (a larger test set that needs fewer
+    `n_test`), `larger_n_test` with `seeds_with_larger_n_test` (a larger test set that needs fewer
+    seeds) and `wider_n_max` with `seeds_with_wider_n` (sizes extended up to that n, needing fewer
     seeds), and `reason` (why an exponent or interval is missing). An empty frame for a dynamics spec.
     """
     pandas = import_pandas()
@@ -85,11 +86,13 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
                 "seeds_to_decide": deciding.seeds if deciding else None,
                 "larger_n_test": deciding.n_test if deciding else None,
                 "seeds_with_larger_n_test": deciding.seeds_with_n_test if deciding else None,
+                "wider_n_max": deciding.n_max if deciding else None,
+                "seeds_with_wider_n": deciding.seeds_with_n_max if deciding else None,
                 "reason": fit.reason,
             }
             rows.append(row)
     frame = pandas.DataFrame(rows)
-    for column in ("seeds_to_decide", "larger_n_test", "seeds_with_larger_n_test"):
+    for column in ("seeds_to_decide", "larger_n_test", "seeds_with_larger_n_test", "wider_n_max", "seeds_with_wider_n"):
         if column in frame:
             frame[column] = frame[column].astype("Int64")
     return frame

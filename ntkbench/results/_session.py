@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import SpecSummary, load_results, summarize, write_leaderboard
+from ..report import SpecSummary, load_results, spec_claims, summarize, write_leaderboard
 from ..runner import RunSummary, refuse_over_budget, run_spec
 from ..spec import Spec, load_spec, parse_spec
 from ._fits import fits_frame
-from ._records import records_frame
+from ._records import import_pandas, records_frame
 from ._spectra import spectra_frame
 
 if TYPE_CHECKING:
@@ -63,6 +63,19 @@ class Results:
         """One row per learner (and width): α with its interval, the saturating fit, Δα against the
         reference with its interval, and the verdict (see `fits_frame`)."""
         return fits_frame(self.summary)
+
+    @functools.cached_property
+    def claims(self) -> pandas.DataFrame:
+        """The paper's three claims as this spec's data bear on them: one row per claim with
+        `claim` (1-3), `statement`, `status` (`supported`, `contradicted`, `mixed`, `inconclusive`,
+        `not tested`), `label` (the status with, when mixed, each kernel's verdict in words) and
+        `evidence` (the numbers it rests on, or what would test it)."""
+        pandas = import_pandas()
+        return pandas.DataFrame([
+            {"claim": claim.number, "statement": claim.statement, "status": claim.status, "label": claim.label,
+             "evidence": claim.evidence}
+            for claim in spec_claims(self.summary)
+        ])
 
     @functools.cached_property
     def spectra(self) -> pandas.DataFrame:
