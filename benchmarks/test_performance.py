@@ -289,7 +289,7 @@ def demo_networks(**changes) -> object:
 def test_seeds_together_against_one_at_a_time(benchmark, tmp_path):
     """Target: the demo's network cells (5 seeds x 7 n, trained until a loss) grouped by seed at
     least 2.5x faster than one seed at a time, with the same test errors and test losses within 1e-5."""
-    from ntkbench.runner import RecordStore
+    from ntkbench.storage import RecordStore
 
     spec = demo_networks()
     alone = timed(lambda: run_spec(spec, tmp_path / "alone", progress=False, seeds_together=False))

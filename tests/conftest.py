@@ -216,8 +216,8 @@ requires_fashion_mnist = pytest.mark.skipif(
 
 def synthetic_record(spec_dict: dict, cell, error: float = 0.5, info: dict | None = None):
     """A successful record of `cell` with the given test error, as the runner would write it."""
-    from ntkbench.runner import Record, cell_key
-    from ntkbench.runner._records import RECORD_FORMAT
+    from ntkbench.storage import Record, cell_key
+    from ntkbench.storage import RECORD_FORMAT
 
     return Record(
         format=RECORD_FORMAT,

@@ -8,9 +8,9 @@ import pytest
 from conftest import synthetic_record
 
 from ntkbench import parse_spec
-from ntkbench.report._claims import spec_claims
-from ntkbench.report._collect import load_results, summarize
-from ntkbench.runner import RecordStore, cells_of
+from ntkbench.analysis._claims import spec_claims
+from ntkbench.analysis._collect import load_results, summarize
+from ntkbench.storage import RecordStore, cells_of
 
 SPEC = """\
 name: claims

@@ -15,7 +15,7 @@ from ntkbench import parse_spec
 from ntkbench.architectures.mlp import MLPArchitecture
 from ntkbench.kernels import empirical_ntk
 from ntkbench.nt_compat import available_implementations
-from ntkbench.runner import Cell, cell_key
+from ntkbench.storage import Cell, cell_key
 
 
 def _jacobians(model, x: np.ndarray) -> np.ndarray:

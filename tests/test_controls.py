@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO, run_cli
 
 from ntkbench import parse_spec, run_spec
-from ntkbench.report._collect import load_results, summarize
+from ntkbench.analysis._collect import load_results, summarize
 
 
 def reduced(name: str, **sweep) -> str:

@@ -10,7 +10,7 @@ from conftest import requires_fashion_mnist, run_cli
 
 from ntkbench import DynamicsRequest, SpecError, parse_spec
 from ntkbench.numerics._dynamics import kernel_distance, settling_fraction
-from ntkbench.runner._cells import cells_of
+from ntkbench.storage._cells import cells_of
 
 
 def test_kernel_distance_is_zero_symmetric_and_scale_invariant():

@@ -10,7 +10,7 @@ import pytest
 from ntkbench import SpecError, parse_spec, run_spec
 from ntkbench.architectures.mlp import MLPArchitecture
 from ntkbench.numerics._training import predict, train_network, training_fit
-from ntkbench.runner import RecordStore
+from ntkbench.storage import RecordStore
 from ntkbench.training import SGDOptions, TrainingOptions
 
 CLASSES = 3

@@ -9,7 +9,7 @@ import numpy as np
 
 import ntkbench
 from ntkbench import parse_spec, run_spec
-from ntkbench.runner import RecordStore
+from ntkbench.storage import RecordStore
 
 SPEC = """\
 name: spike

@@ -8,7 +8,7 @@ import yaml
 
 import ntkbench
 from ntkbench import SpecError, parse_spec
-from ntkbench.runner import Cell, cell_key
+from ntkbench.storage import Cell, cell_key
 
 BASE = {
     "name": "grids",

@@ -251,7 +251,7 @@ def test_auto_implementation_never_times_one_that_does_many_times_the_work(monke
 
 def test_performance_only_options_do_not_change_a_result_key():
     from ntkbench import parse_spec
-    from ntkbench.runner._cells import cell_key, cells_of
+    from ntkbench.storage._cells import cell_key, cells_of
 
     text = """\
 name: k

@@ -10,7 +10,7 @@ from conftest import REPO, run_cli, synthetic_record
 
 from ntkbench import parse_spec
 from ntkbench.report import leaderboard_is_current, render_leaderboard, write_leaderboard
-from ntkbench.runner import RecordStore, cells_of
+from ntkbench.storage import RecordStore, cells_of
 
 PUBLISHED = REPO / "leaderboard"
 
@@ -72,7 +72,7 @@ def test_a_width_sweep_counts_its_cells_at_every_width(tmp_path):
 
 
 def test_learners_declare_that_they_are_the_same_at_every_width():
-    from ntkbench.report._collect import same_at_every_width
+    from ntkbench.analysis._collect import same_at_every_width
 
     assert same_at_every_width("ntk_infinite") and same_at_every_width("nngp_infinite")
     assert not same_at_every_width("network") and not same_at_every_width("not_installed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ntkbench import SpecError, parse_spec, run_spec
-from ntkbench.runner import RecordStore
+from ntkbench.storage import RecordStore
 
 SPEC = """\
 name: rates

@@ -78,7 +78,7 @@ def test_a_centred_linearised_network_trained_to_convergence_is_kernel_regressio
 
 def test_a_spec_runs_the_linearised_network_beside_the_network(tmp_path):
     from ntkbench import parse_spec, run_spec
-    from ntkbench.runner import RecordStore
+    from ntkbench.storage import RecordStore
 
     spec = parse_spec("""\
 name: linearised

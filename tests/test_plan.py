@@ -226,7 +226,7 @@ def test_a_plan_counts_the_steps_an_earlier_run_took_to_meet_an_until_rule(tmp_p
     the records of a run of the spec, at the mean steps recorded (interpolated for an n the run
     did not record)."""
     from ntkbench import run_spec
-    from ntkbench.runner import RecordStore
+    from ntkbench.storage import RecordStore
 
     spec = parse_spec(UNTIL)
     rates = {"gemm_flops": 1e11, "cholesky_flops": 5e10}

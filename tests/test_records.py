@@ -7,8 +7,8 @@ import json
 from conftest import synthetic_record
 
 from ntkbench import parse_spec
-from ntkbench.runner._cells import Cell, cells_of
-from ntkbench.runner._records import RecordStore, read_record, write_json_atomically
+from ntkbench.storage._cells import Cell, cells_of
+from ntkbench.storage import RecordStore, read_record, write_json_atomically
 
 SPEC = """\
 name: store

@@ -112,7 +112,7 @@ def test_corrupt_records_are_reported_set_aside_and_recomputed(third_party_plugi
 
 
 def test_a_full_disk_stops_the_run_keeping_what_was_written(third_party_plugins, write_spec, tmp_path, monkeypatch):
-    import ntkbench.runner._records as store_module
+    import ntkbench.storage._atomic as store_module
     from ntkbench import load_spec, run_spec
     from ntkbench.cli import main
 
@@ -139,7 +139,7 @@ def test_a_full_disk_stops_the_run_keeping_what_was_written(third_party_plugins,
 
 
 def test_full_disk_message(third_party_plugins, write_spec, tmp_path, monkeypatch, capsys):
-    import ntkbench.runner._records as store_module
+    import ntkbench.storage._atomic as store_module
     from ntkbench.cli import main
 
     monkeypatch.setenv("NTKBENCH_TEST_LOG", str(tmp_path / "log"))

@@ -13,7 +13,7 @@ from conftest import REPO, run_cli, synthetic_record
 
 import ntkbench
 from ntkbench import SpecError, parse_spec
-from ntkbench.runner import RecordStore, cells_of
+from ntkbench.storage import RecordStore, cells_of
 
 PUBLISHED = REPO / "leaderboard" / "results" / "fashion_mlp"
 
@@ -166,7 +166,7 @@ def test_an_override_inside_a_section_is_named_by_its_rule_problems(write_spec):
 
 
 def test_records_carry_their_code_and_a_changed_source_is_reported_and_rerun(tmp_path, monkeypatch):
-    from ntkbench.runner import _provenance
+    from ntkbench.storage import _provenance
 
     spec = {**TINY, "learners": [{"name": "ntk_infinite"}], "compare": {"reference": "ntk_infinite"}}
     first = ntkbench.run(spec, out=tmp_path, leaderboard=False)
@@ -190,7 +190,7 @@ def test_records_carry_their_code_and_a_changed_source_is_reported_and_rerun(tmp
 
 
 def test_a_change_outside_the_computing_code_leaves_the_fingerprint_alone(tmp_path):
-    from ntkbench.runner._provenance import NOT_COMPUTING, source_fingerprint
+    from ntkbench.storage._provenance import NOT_COMPUTING, source_fingerprint
 
     package = tmp_path / "pkg"
     for folder in ("numerics", "report"):

@@ -15,7 +15,7 @@ import pytest
 from conftest import run_cli
 
 from ntkbench import load_spec, parse_spec, run_spec
-from ntkbench.runner import Cell, RecordStore, cells_of
+from ntkbench.storage import Cell, RecordStore, cells_of
 from ntkbench.runner._groups import cell_groups
 
 SPEC = """\

@@ -9,8 +9,8 @@ import yaml
 from conftest import run_cli, synthetic_record
 
 from ntkbench import parse_spec
-from ntkbench.report import size_study
-from ntkbench.runner import RecordStore, cells_of
+from ntkbench.results import size_study
+from ntkbench.storage import RecordStore, cells_of
 
 SPEC = {
     "name": "sized",

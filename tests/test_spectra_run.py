@@ -13,8 +13,9 @@ import pytest
 from ntkbench.api import SpecError
 from ntkbench.learners.entk_init import InitEmpiricalNTKLearner
 from ntkbench.results import Results
-from ntkbench.runner import SeedSampler, cell_key, cells_of, run_spec
-from ntkbench.runner._spectra import read_spectrum, spectral_units
+from ntkbench.runner import SeedSampler, run_spec
+from ntkbench.storage import cell_key, cells_of
+from ntkbench.runner._spectrum_work import read_spectrum, spectral_units
 from ntkbench.spec import parse_spec
 
 SPEC = """\

@@ -123,7 +123,7 @@ def test_a_pools_spectrum_falls_short_at_large_n_and_its_corrections_mend_it(noi
     n = M / 4 (the noise every pool mode carries, and its truncated, biased tail); with its noise
     floor moved into noise and its modes beyond M / 16 continued by the fitted power laws (as the
     leaderboard does), it stays within 7% of the exact spectrum's prediction at every n."""
-    from ntkbench.analysis._spectra import corrected_spectrum
+    from ntkbench.analysis._spectral_predictions import corrected_spectrum
 
     exact, estimated = pool_of_gaussian_samples(noise)
     corrected, exponents, noise_fraction = corrected_spectrum(estimated.eigenvalues, estimated.target_power, (4, 64))

@@ -102,7 +102,7 @@ def hostile_results(directory) -> None:
     from conftest import synthetic_record
 
     from ntkbench import parse_spec
-    from ntkbench.runner import RecordStore, cells_of
+    from ntkbench.storage import RecordStore, cells_of
 
     spec = {key: value for key, value in SPEC.items() if key != "plugins"}
     spec["learners"] = [{"name": "network", "steps": 5}, {"name": "ntk_infinite"}]

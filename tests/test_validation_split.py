@@ -77,7 +77,7 @@ def test_at_the_rank_of_a_finite_rank_kernel_validation_avoids_the_interpolation
 
 def test_a_run_records_the_chosen_ridge_and_the_validation_errors(tmp_path):
     from ntkbench import RIDGE_GRID, run_spec
-    from ntkbench.runner import RecordStore
+    from ntkbench.storage import RecordStore
 
     spec = parse_spec(SPEC)
     summary = run_spec(spec, tmp_path / "out", progress=False)

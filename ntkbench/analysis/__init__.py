@@ -1,6 +1,8 @@
-"""From records to exponents: the scaling laws fitted to each learner's curve, the paired
-comparison of the learners of one spec, with jointly computed (jackknife) intervals, the
-verdicts those intervals give, and what each kernel's spectrum predicts against what it measured."""
+"""From records to exponents: a results directory's records collected into curves (`summarize`),
+the scaling laws fitted to each learner's curve, the paired comparison of the learners of one
+spec, with jointly computed (jackknife) intervals, the verdicts those intervals give, the
+paper's three claims as the data bear on them, and what each kernel's spectrum predicts against
+what it measured."""
 
 from ._compare import Comparison as Comparison
 from ._compare import Curve as Curve
@@ -24,8 +26,19 @@ from ._verdicts import WouldDecide as WouldDecide
 from ._verdicts import decide as decide
 from ._verdicts import fit_label as fit_label
 from ._verdicts import would_decide as would_decide
-from ._spectra import CellOutcome as CellOutcome
-from ._spectra import SpectralCurve as SpectralCurve
-from ._spectra import SpectralPoint as SpectralPoint
-from ._spectra import spectral_curves as spectral_curves
-from ._spectra import spectral_points as spectral_points
+from ._spectral_predictions import CellOutcome as CellOutcome
+from ._spectral_predictions import SpectralCurve as SpectralCurve
+from ._spectral_predictions import SpectralPoint as SpectralPoint
+from ._spectral_predictions import spectral_curves as spectral_curves
+from ._spectral_predictions import spectral_points as spectral_points
+from ._collect import SpecSummary as SpecSummary
+from ._collect import TrainingFacts as TrainingFacts
+from ._collect import dynamics_by_seed as dynamics_by_seed
+from ._collect import dynamics_table as dynamics_table
+from ._collect import same_at_every_width as same_at_every_width
+from ._collect import WidthGroup as WidthGroup
+from ._collect import load_results as load_results
+from ._collect import summarize as summarize
+from ._claims import STATEMENTS as STATEMENTS
+from ._claims import Claim as Claim
+from ._claims import spec_claims as spec_claims

@@ -83,7 +83,7 @@ def _cache_dir() -> Path:
 
 def _check_key(kind: str, name: str, entry: Any, plugin: type) -> str:
     """A plugin version: its distribution, version and the fingerprint of its source."""
-    from ..runner import source_of
+    from ..storage import source_of
 
     return f"{kind}:{name}:{entry.distribution}:{entry.version}:{source_of(entry.distribution, plugin.__module__) or ''}"
 
@@ -98,7 +98,7 @@ def _read_checks() -> dict[str, str]:
 
 def _remember_check(key: str, result: str) -> None:
     """Keep the result for `ntkbench list`; a cache that cannot be written is only reported."""
-    from ..runner import write_json_atomically
+    from ..storage import write_json_atomically
 
     checks = _read_checks()
     checks[key] = result

@@ -98,8 +98,8 @@ def _parse_cell(text: str) -> tuple[str, dict[str, int]]:
 
 def _show_failure(args: argparse.Namespace) -> int:
     from ..api import InputError
-    from ..report import load_results
-    from ..runner import Cell
+    from ..analysis import load_results
+    from ..storage import Cell
 
     stored = load_results(args.results, set_aside=False)
     failed = sorted((r for r in stored.current.values() if not r.ok), key=lambda r: (r.cell.learner_id, r.cell.width or 0, r.cell.n_train, r.cell.seed))

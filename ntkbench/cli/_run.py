@@ -156,7 +156,7 @@ def _plan(args: argparse.Namespace) -> int:
     budget, rates = memory_budget(), calibration()
     sizing = None
     if args.pilot is not None:
-        from ..report import size_study
+        from ..results import size_study
 
         sizing = size_study(spec, args.pilot, rates, args.margin)  # an unfit pilot exits before anything is printed
     out_dir = Path(args.out) if args.out else Path(args.pilot) if args.pilot else Path("runs") / spec.name
@@ -232,7 +232,7 @@ def _plan(args: argparse.Namespace) -> int:
             "Δα half-width and the cheapest design that decides."
         )
         return 0
-    from ..report import sizing_text
+    from ..results import sizing_text
 
     print("\n" + sizing_text(sizing, spec))
     return 0

@@ -50,7 +50,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ..runner import cells_of
+    from ..storage import cells_of
 
     status = 0
     for path in args.specs:

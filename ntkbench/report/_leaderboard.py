@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..analysis import SpecSummary, load_results, summarize
 from ..api import RunFailure
-from ..runner import library_versions, write_atomically
-from ._collect import SpecSummary, load_results, summarize
+from ..storage import library_versions, write_atomically
 from ._html import markdown_to_html
 from ._markdown import spec_section, summary_table
 from ._plots import (

@@ -8,12 +8,22 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import Comparison, Curve, LearnerFit, better_law
+from ..analysis import (
+    STATEMENTS,
+    Claim,
+    Comparison,
+    Curve,
+    LearnerFit,
+    SpecSummary,
+    TrainingFacts,
+    WidthGroup,
+    better_law,
+    dynamics_table,
+    spec_claims,
+)
 from ..numerics._dynamics import SETTLED
-from ..runner import cells_of, describe_code
 from ..spec import content_hash
-from ._claims import STATEMENTS, Claim, spec_claims
-from ._collect import SpecSummary, TrainingFacts, WidthGroup, dynamics_table
+from ..storage import cells_of, describe_code
 
 
 def _format_options(section: dict[str, Any]) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
 from ..numerics._spectrum import Spectrum
-from ..runner import write_atomically
-from ._collect import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
+from ..storage import write_atomically
 from ._colors import VERDICT_COLORS, learner_colors
 
 BAND_ALPHA = 0.15

@@ -3,8 +3,7 @@ reference, as a plain-text table for the terminal, and the paper's claims (the l
 
 from __future__ import annotations
 
-from ._claims import spec_claims
-from ._collect import SpecSummary
+from ..analysis import SpecSummary, spec_claims
 
 
 def exponents_text(summary: SpecSummary) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from ..api import RunFailure
-from ..runner import write_atomically
-from ._records import load_records
+from ..storage import write_atomically
+from ._record_frames import load_records
 
 Format = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet", "jsonl")

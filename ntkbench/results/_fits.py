@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..analysis import Interval
-from ..report import SpecSummary
-from ._records import import_pandas
+from ..analysis import Interval, SpecSummary
+from ._record_frames import import_pandas
 
 if TYPE_CHECKING:
     import pandas

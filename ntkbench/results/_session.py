@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import SpecSummary, load_results, spec_claims, summarize, write_leaderboard
+from ..analysis import SpecSummary, load_results, spec_claims, summarize
+from ..report import write_leaderboard
 from ..runner import RunSummary, refuse_over_budget, run_spec
 from ..spec import Spec, load_spec, parse_spec
 from ._fits import fits_frame
-from ._records import import_pandas, records_frame
-from ._spectra import spectra_frame
+from ._record_frames import import_pandas, records_frame
+from ._spectrum_frames import spectra_frame
 
 if TYPE_CHECKING:
     import pandas

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..api import InputError
 from ..spec import Spec
-from ._cells import Cell
+from ..storage import Cell
 
 
 def seeds_together_here() -> bool:

@@ -13,10 +13,10 @@ import contextlib
 
 from ..api import ArtifactCache, memory_budget
 from ..spec import Spec
-from ._cells import Cell
+from ..storage import Cell
 from ._groups import cell_groups
 from ._progress import ProgressBar
-from ._records import RecordWriter
+from ._record_writer import RecordWriter
 from ._work import BrokenLearner, prepare
 
 

@@ -26,18 +26,3 @@ def test_outcomes(
 def test_error(predictions: np.ndarray, labels: np.ndarray) -> float:
     """The fraction of test examples whose argmax is wrong (the mean of `test_outcomes`' `test_error`)."""
     return float(np.mean(np.argmax(predictions, axis=1) != np.asarray(labels)))
-
-
-def encode_outcomes(outcomes: dict[str, np.ndarray]) -> dict[str, object]:
-    """A compact JSON form: errors as a string of 0s and 1s, losses to 6 significant digits."""
-    return {
-        "test_error": "".join("1" if wrong else "0" for wrong in outcomes["test_error"]),
-        "test_loss": [float(f"{value:.6g}") for value in outcomes["test_loss"]],
-    }
-
-
-def decode_outcomes(encoded: dict[str, object], metric: str) -> np.ndarray:
-    values = encoded[metric]
-    if isinstance(values, str):
-        return np.frombuffer(values.encode(), dtype=np.uint8) - ord("0")
-    return np.asarray(values, dtype=np.float64)

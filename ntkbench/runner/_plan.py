@@ -19,8 +19,7 @@ from typing import Any
 
 from ..api import CellCost, CostContext, InputError, format_bytes
 from ..spec import Spec
-from ._cells import Cell, cells_of, widths_of
-from ._records import SPEC_FILE, RecordStore
+from ..storage import SPEC_FILE, Cell, RecordStore, cells_of, widths_of
 
 FALLBACK_CLASSES = 10
 EIGH_FLOPS_PER_CUBE = 4.0
@@ -87,7 +86,7 @@ def plan_spectra(spec: Spec, *, detailed: bool, rates: dict[str, float] | None =
 
 
 def _plan_spectra(spec: Spec, detailed: bool, rates: dict[str, float] | None) -> list[CellPlan]:
-    from ._spectra import spectral_units
+    from ._spectrum_work import spectral_units
 
     pool = spec.spectrum.pool
     input_shape, num_classes, data_bytes, architectures, learners = _planning(spec)

@@ -20,10 +20,10 @@ from typing import Any
 
 from ..api import ArtifactCache, InputError, NtkbenchError, memory_budget
 from ..spec import Spec
-from ._cells import Cell
+from ..storage import Cell, Record
 from ._groups import cell_groups
 from ._progress import ProgressBar
-from ._records import Record, RecordWriter
+from ._record_writer import RecordWriter
 from ._work import prepare
 
 INSTALL_HINT = "pip install 'ntkbench[ray]'"

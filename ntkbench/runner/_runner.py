@@ -15,10 +15,9 @@ from pathlib import Path
 
 from ..api import RunFailure
 from ..spec import Spec
-from ._cells import Cell, cells_of
-from ._provenance import recorded_code, run_facts, same_code, spec_code
-from ._records import RecordStore, RecordWriter, remove_stale_temporaries
-from ._spectra import SpectraSummary, compute_spectra
+from ..storage import Cell, RecordStore, cells_of, recorded_code, remove_stale_temporaries, run_facts, same_code, spec_code
+from ._record_writer import RecordWriter
+from ._spectrum_work import SpectraSummary, compute_spectra
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,11 +28,9 @@ from ..api import (
     RunFailure,
 )
 from ..spec import Spec, pool_problem
-from ._cells import Cell, architecture_at, cell_key, widths_of
+from ..storage import RECORD_FORMAT, Cell, Record, architecture_at, cell_key, device_info, encode_outcomes, library_versions, machine_info, widths_of
 from ._checks import dataset_problems, plugin_file, plugin_origin, prediction_problem
-from ._metrics import encode_outcomes, test_error, test_outcomes
-from ._provenance import device_info, library_versions, machine_info
-from ._records import RECORD_FORMAT, Record
+from ._metrics import test_error, test_outcomes
 from ._sampling import SeedSampler, balanced_test_indices, training_order
 
 

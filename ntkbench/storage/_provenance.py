@@ -45,7 +45,7 @@ def machine_info() -> dict[str, Any]:
     return {"system": platform.system(), "machine": platform.machine(), "cpu_count": os.cpu_count()}
 
 
-NOT_COMPUTING = frozenset({"cli", "report", "analysis", "results"})
+NOT_COMPUTING = frozenset({"cli", "report", "analysis", "results", "storage"})
 """ntkbench's subpackages that never change a record (they read, fit and show records); a change
 in them does not make records "from other code"."""
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis import SpecSummary, load_results, summarize
 from ..analysis._power import Design, Pair, cheapest, chosen_design, designs_at, fresh_seeds, narrowest, pairs_of
 from ..api import InputError, SpecError
 from ..runner import RecordedFacts, plan_spec, recorded_facts
 from ..spec import Spec, parse_spec
-from ._collect import SpecSummary, load_results, summarize
 
 MAX_SEEDS = 20
 """Designs of at most this many seeds."""

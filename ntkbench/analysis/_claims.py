@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..analysis import Comparison
 from ..api import load_all
 from ._collect import SpecSummary, WidthGroup, dynamics_table
+from ._compare import Comparison
 
 Status = Literal["supported", "contradicted", "mixed", "inconclusive", "not tested"]
 

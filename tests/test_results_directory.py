@@ -65,7 +65,7 @@ def test_a_malformed_spec_json_is_reported_not_a_crash(third_party_plugins, writ
 
 
 def test_a_checksum_valid_record_of_the_wrong_shape_is_set_aside(third_party_plugins, tmp_path, write_spec):
-    from ntkbench.runner._records import _with_checksum, write_json_atomically
+    from ntkbench.storage._record_store import _with_checksum, write_json_atomically
 
     spec = load_spec(write_spec(FAST.format(name="first")))
     out = tmp_path / "out"
@@ -118,7 +118,7 @@ def test_files_are_created_with_the_users_umask(third_party_plugins, write_spec,
 
 def test_a_full_disk_while_the_leaderboard_is_written_keeps_the_old_files(third_party_plugins, write_spec, tmp_path,
                                                                           monkeypatch, capsys):
-    import ntkbench.runner._records as store_module
+    import ntkbench.storage._atomic as store_module
     from ntkbench.cli import main
 
     out = tmp_path / "out"
@@ -146,7 +146,7 @@ HOLDER = """\
 import sys, time
 from pathlib import Path
 from ntkbench import load_spec
-from ntkbench.runner import RecordStore, cells_of
+from ntkbench.storage import RecordStore, cells_of
 spec = load_spec(sys.argv[1]).as_dict()
 cell = cells_of(spec)[-1]
 with RecordStore(sys.argv[2]).claim(spec, cell):
@@ -161,7 +161,7 @@ with RecordStore(sys.argv[2]).claim(spec, cell):
 def test_a_cell_whose_lock_holder_dies_without_a_record_is_computed(third_party_plugins, write_spec, tmp_path, monkeypatch):
     """The run meets the held lock (the holder lets go only when the run waits on it), waits, finds
     no record, and computes the cell itself."""
-    from ntkbench.runner import RecordStore
+    from ntkbench.storage import RecordStore
 
     spec_path = write_spec(FAST.format(name="first"))
     out, ready, release = tmp_path / "out", tmp_path / "ready", tmp_path / "release"
@@ -183,7 +183,7 @@ def test_a_cell_whose_lock_holder_dies_without_a_record_is_computed(third_party_
     spec = load_spec(spec_path)
     summary = run_spec(spec, out, progress=False)
     assert holder.wait(timeout=60) == 0
-    from ntkbench.runner import cells_of
+    from ntkbench.storage import cells_of
 
     assert waited_for == [cells_of(spec.as_dict())[-1].label()]  # the run met the held lock
     assert summary.computed == 8 and summary.busy == [] and len(record_paths(out)) == 8
@@ -199,7 +199,7 @@ sweep: {n_train: [16, 24, 32, 48, 64, 96, 128, 192, 256, 384], seeds: SEEDS}
 
 
 def test_three_processes_meet_one_corrupt_record_among_3000(tmp_path):
-    from ntkbench.runner import RecordStore, cells_of
+    from ntkbench.storage import RecordStore, cells_of
 
     spec_dict = parse_spec(MANY.replace("SEEDS", str(list(range(150))))).as_dict()
     store = RecordStore(tmp_path / "many")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import load_results
-from ..runner import Record, StoredRecords
+from ..analysis import load_results
+from ..storage import Record, StoredRecords
 
 if TYPE_CHECKING:
     import pandas

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..api import InputError, RunFailure
 from ..spec import DEFAULT_MARGIN, DEFAULT_REFERENCE, content_hash
+from ._atomic import exclusive_lock, write_json_atomically
 from ._cells import Cell, cell_key, cells_of
 
 RECORD_FORMAT = 1
@@ -132,63 +130,6 @@ def _with_checksum(record: dict[str, Any]) -> dict[str, Any]:
     return {**body, "checksum": content_hash(body)}
 
 
-TEMPORARY_SUFFIX = ".tmp"
-STALE_TEMPORARY_SECONDS = 60.0
-"""A temporary file lives milliseconds (write, flush, rename); one older than this was left by a
-process that died while writing, and a run removes it."""
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(path: Path, write: Callable[[IO[Any]], Any], *, binary: bool = False) -> None:
-    """Write `path` through `write(handle)` so that it is always either absent, old, or complete: into a
-    temporary file beside it, flushed to disk, then renamed over it. The file gets the permissions
-    the user's umask gives a new file (a shared results directory stays readable to its group).
-
-    **Raises:** `OSError` (no space, read-only, permission); the temporary file is removed.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Write `payload` as JSON to `path` (see `write_atomically`)."""
-
-    def write(out: IO[str]) -> None:
-        json.dump(payload, out, indent=2, sort_keys=True, allow_nan=False)
-        out.write("\n")
-
-    write_atomically(path, write)
-
-
-def remove_stale_temporaries(directory: Path, now: float) -> list[Path]:
-    """Remove the temporary files under `directory` that processes which died while writing left
-    behind (older than `STALE_TEMPORARY_SECONDS` at `now`); return them."""
-    removed = []
-    for path in directory.rglob(f".*{TEMPORARY_SUFFIX}"):
-        try:
-            if path.stat().st_mtime < now - STALE_TEMPORARY_SECONDS:
-                path.unlink()
-                removed.append(path)
-        except FileNotFoundError:  # another run removed it first
-            continue
-    return removed
-
-
 @dataclasses.dataclass(frozen=True)
 class StoredRecords:
     """The records of a results directory, sorted against the spec stored beside them."""
@@ -262,22 +203,9 @@ class RecordStore:
                     return
             self.write_spec(spec_dict)
 
-    @contextlib.contextmanager
-    def _lock(self, name: str, *, wait: bool = True) -> Iterator[bool]:
-        """Hold the exclusive lock `<root>/.locks/<name>.lock` for the block (released by the OS if the
-        process dies); yields False, without waiting, when another process holds it and not `wait`."""
-        lock_path = self.root / ".locks" / f"{name}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _lock(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """Hold the exclusive lock `<root>/.locks/<name>.lock` for the block (see `exclusive_lock`)."""
+        return exclusive_lock(self.root / ".locks" / f"{name}.lock", wait=wait)
 
     def write(self, spec_dict: dict[str, Any], cell: Cell, record: Record) -> Path:
         """Store the record of `cell` (its checksum is added here); return its path."""
@@ -361,51 +289,3 @@ def read_record(path: Path) -> Record | None:
         return Record.model_validate(record)
     except ValidationError:
         return None
-
-
-@dataclasses.dataclass
-class RecordWriter:
-    """Writes a run's records (whichever executor computed them), counting them and its failed cells."""
-
-    store: RecordStore
-    spec_dict: dict[str, Any]
-    provenance: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    """Per learner id, the `provenance` every record of that learner gets (empty: none)."""
-    rerun_changed: bool = False
-    """Whether a successful record from other code than `provenance` names counts as not done."""
-    computed: int = 0
-    failed: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
-    stopped: dict[str, str] = dataclasses.field(default_factory=dict)
-    """Learners whose first cell broke the learner contract, with the reason: their other cells
-    are not computed (they have no record, so the next run tries them again)."""
-
-    def stop(self, learner_id: str, reason: str) -> None:
-        """Compute no further cell of `learner_id` in this run."""
-        self.stopped[learner_id] = reason
-
-    def done(self, cell: Cell) -> bool:
-        """Whether the cell has a successful record (from this code, with `rerun_changed`): checked
-        under the cell's lock, since another process may have computed it meanwhile."""
-        from ._provenance import same_code
-
-        record = self.store.read(self.spec_dict, cell)
-        if record is None or not record.ok:
-            return False
-        current = self.provenance.get(cell.learner_id, {}).get("code")
-        return not (self.rerun_changed and current and not same_code(record.provenance.get("code"), current))
-
-    def write(self, cell: Cell, record: Record) -> None:
-        """**Raises:** `RunFailure` when the record cannot be written (a full disk); earlier ones are kept."""
-        if cell.learner_id in self.provenance:
-            record = record.model_copy(update={"provenance": self.provenance[cell.learner_id]})
-        try:
-            self.store.write(self.spec_dict, cell, record)
-        except OSError as error:
-            raise RunFailure(
-                f"cannot write the record of {cell.label()} under {self.store.records_dir}: {error.strerror or error}. "
-                f"The partial file was removed; the {self.computed} record(s) this run wrote before are kept. "
-                "Free space (or fix the directory) and run the same command to resume."
-            ) from None
-        self.computed += 1
-        if not record.ok:
-            self.failed.append((cell, record.failure))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..report import SpecSummary
-from ._records import import_pandas
+from ..analysis import SpecSummary
+from ._record_frames import import_pandas
 
 if TYPE_CHECKING:
     import pandas

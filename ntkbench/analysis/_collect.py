@@ -1,5 +1,5 @@
-"""Gathering a results directory for the report: its records as curves per learner and width, fitted
-and compared, and the trajectory of a dynamics spec."""
+"""Gathering a results directory: its records as curves per learner and width, fitted and compared,
+and the trajectory of a dynamics spec. The report renders it; the results API frames it."""
 
 from __future__ import annotations
 
@@ -9,25 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import (
-    DEFAULT_MARGIN,
-    MODELS,
-    CellOutcome,
-    Comparison,
-    Curve,
-    Decision,
-    SpecComparison,
-    SpectralCurve,
-    SpectralPoint,
-    compare,
-    decide,
-    spectral_curves,
-    spectral_points,
-)
-from ..analysis._power import project
 from ..api import load_all
-from ..runner import Cell, RecordStore, StoredRecords, decode_outcomes, load_spectra, widths_of
 from ..spec import DEFAULT_REFERENCE
+from ..storage import Cell, RecordStore, StoredRecords, decode_outcomes, load_spectra, widths_of
+from ._compare import Comparison, Curve, SpecComparison, compare
+from ._intervals import DEFAULT_MARGIN
+from ._laws import MODELS
+from ._power import project
+from ._spectral_predictions import CellOutcome, SpectralCurve, SpectralPoint, spectral_curves, spectral_points
+from ._verdicts import Decision, decide
 
 
 @dataclasses.dataclass(frozen=True)
