@@ -229,14 +229,15 @@ def _every_fit_lines(group: WidthGroup) -> list[str]:
 
 
 EXPLANATION = [
-    "Rank: first the learners whose metric at the largest n lies within the 95% interval of the best learner's "
-    "there, then the others; within each group, 1 + the learners before it + the number in it whose α interval "
-    "lies entirely above; learners whose intervals overlap share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
+    "Rank: first the learners whose metric at the largest n the best learner's does not beat (the paired 95% interval "
+    "of the ratio of their metrics there contains 1), then the others; within each group, 1 + the learners before it "
+    "+ the number in it that out-scale it (the paired 95% interval of the difference of their α lies above 0); "
+    "learners the data cannot order share a rank (=). Held-out error: |log(predicted / observed)| at the largest n when fitted without it. "
     "Training: the steps a trained learner took at the largest n and its worst train error over all cells; "
     "NOT CONVERGED counts the cells that reached `max_steps` before their `until` rule. "
     "Verdict from the interval of Δα under the spec's law and metric: equivalent when its 90% interval lies inside "
     "±margin (`compare.margin`; two one-sided tests at 5%); else network (or kernel) scales better when its 95% "
-    "interval lies above (below) 0; else inconclusive, with the seeds (and test-set size) whose expected interval "
+    "interval lies above (below) 0; else inconclusive, with the seeds (and test-set size, or range of n) whose expected interval "
     "at the observed Δα would decide. \"depends on the fit\" when another law or metric overrules it: separated "
     "with the other sign, or with the other sign and predicting the largest n at least as well (held-out error), "
     "or, against \"equivalent\", lying beyond the margin. Other disagreements are listed beside the verdict.",
