@@ -1,11 +1,12 @@
 """ntkbench: declarative benchmarks of data-scaling exponents, finite networks against their NTKs.
 
 The public API for plugin authors (`ntkbench.api`, re-exported here) and for scripting runs:
-`ntkbench.run(spec)` computes a spec and returns its `Results`; `ntkbench.load_records(dir)` reads
-a results directory as a pandas DataFrame. Importing this package imports neither jax, scipy nor
-pandas: the numerical modules load when a run needs them, and the fitting, report and results
-functions (`compare`, `fit_power_law`, `fit_saturating`, `Curve`, `write_leaderboard`, `run`,
-`Results`, `load_records`, `export_records`) when first used.
+`ntkbench.run(spec)` computes a spec and returns its `Results`; `ntkbench.plan(spec)` returns the
+table `ntkbench plan` prints; `ntkbench.load_records(dir)` reads a results directory as a pandas
+DataFrame. Importing this package imports neither jax, scipy nor pandas: the numerical modules
+load when a run needs them, and the fitting, report and results functions (`compare`,
+`fit_power_law`, `fit_saturating`, `Curve`, `write_leaderboard`, `run`, `plan`, `Results`,
+`load_records`, `export_records`) when first used.
 """
 
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
@@ -46,7 +47,7 @@ from .spec import parse_spec as parse_spec
 
 _ANALYSIS = {"Curve", "compare", "fit_power_law", "fit_saturating"}
 _REPORT = {"write_leaderboard"}
-_RESULTS = {"Results", "export_records", "load_records", "run"}
+_RESULTS = {"Results", "export_records", "load_records", "plan", "run"}
 
 
 def __getattr__(name: str) -> _Any:

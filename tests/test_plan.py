@@ -70,6 +70,21 @@ def test_plan_command_prints_a_table_and_totals(write_spec, tmp_path):
     assert (tmp_path / "data" / "calibration.json").exists()
 
 
+def test_the_python_api_returns_the_plan_the_command_prints(write_spec, tmp_path, monkeypatch):
+    import ntkbench
+
+    path = write_spec(SPEC)
+    monkeypatch.setenv("NTKBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "16M")
+    printed = run_cli("plan", str(path), "--out", str(tmp_path / "none"))
+    table = ntkbench.plan(path, out=tmp_path / "none")
+    assert printed.returncode == 0 and printed.stdout.startswith(table.text() + "\n")
+    by_row = {(row.learner, row.n): row for row in table.rows}
+    assert by_row["network", "1024"].over_budget and by_row["network", "1024"].cells == 2
+    assert not by_row["ntk_infinite", "1024"].over_budget
+    assert table.total_seconds == pytest.approx(sum(p.seconds for p in table.plans if p.seconds is not None))
+
+
 SHARED = """\
 name: shared
 dataset: {name: teacher_student, dim: 8, num_classes: 3, n_test: 30, pool: POOL}

@@ -142,10 +142,8 @@ def apply_memory_budget(args: argparse.Namespace) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from ..api import InputError, format_bytes, memory_budget
-    from ..runner import calibration, cell_groups, over_budget, plan_spec, plan_spectra
+    from ..api import InputError, memory_budget
+    from ..runner import calibration, plan_table
     if args.margin is not None and not (math.isfinite(args.margin) and args.margin > 0):
         raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
     if args.pilot is not None and not Path(args.pilot).is_dir():
@@ -160,71 +158,12 @@ def _plan(args: argparse.Namespace) -> int:
 
         sizing = size_study(spec, args.pilot, rates, args.margin)  # an unfit pilot exits before anything is printed
     out_dir = Path(args.out) if args.out else Path(args.pilot) if args.pilot else Path("runs") / spec.name
-    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=sizing.facts if sizing else None)
-    groups: dict[tuple, list] = {}
-    for plan in plans:
-        groups.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
-    rows, untimed_rows = [], 0
-    for (learner, width, n), members in groups.items():
-        cost, seconds = members[0].cost, members[0].seconds
-        if len({(m.cost, m.seconds) for m in members}) > 1:  # the first cell of a seed costs more
-            cost = max((m.cost for m in members), key=lambda c: c.peak_bytes)
-            seconds = max(m.seconds or 0.0 for m in members)
-        # Most of the time at the GEMM rate: work the plan did not time, a lower bound.
-        untimed = seconds is not None and cost.flops is not None and (cost.flops - cost.timed_flops) / rates["gemm_flops"] > 0.5 * seconds
-        untimed_rows += untimed
-        rows.append([
-            learner, width if width is not None else "", n, len(members),
-            "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
-            "?" if cost is None else format_bytes(cost.peak_bytes),
-            "?" if seconds is None else (">=" if untimed else "") + f"{seconds:.2f}",
-            "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
-        ])
-    spectra = plan_spectra(spec, detailed=True, rates=rates)
-    for learner, width in dict.fromkeys((p.cell.learner_id, p.cell.width) for p in spectra):
-        members = [p for p in spectra if (p.cell.learner_id, p.cell.width) == (learner, width)]
-        cost, seconds = members[0].cost, members[0].seconds
-        rows.append([
-            f"spectrum of {learner}", width if width is not None else "", f"M={spec.spectrum.pool}", len(members),
-            "?" if cost is None or cost.flops is None else f"{cost.flops + cost.factor_flops:.3g}",
-            "?" if cost is None else format_bytes(cost.peak_bytes), "?" if seconds is None else f"{seconds:.2f}",
-            "OVER BUDGET" if cost is not None and cost.peak_bytes > budget else "",
-        ])
-    print(tabulate(rows, headers=["learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", ""],
-                   tablefmt="simple", disable_numparse=True))
-    known = [p for p in plans + spectra if p.seconds is not None]
-    total_flops = sum(p.cost.flops + p.cost.factor_flops for p in known)
-    units = f" and {len(spectra)} spectra" if spectra else ""
-    print(
-        f"\n{len(plans)} cells{units}; estimated {total_flops:.3g} FLOPs, {sum(p.seconds for p in known) / 60:.1f} min of compute "
-        f"(at {rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {rates['cholesky_flops'] / 1e9:.0f} GFLOP/s float64 "
-        f"Cholesky; compilation not included); peak memory {format_bytes(max((p.cost.peak_bytes for p in plans + spectra if p.cost), default=0))} "
-        f"of a {format_bytes(budget)} budget"
-        + (f"; {len(plans) - len(known)} cells of learners that give no estimate" if len(known) < len(plans) else "")
-    )
-    groups = [unit for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=SEEDS_TOGETHER[args.seeds_together],
-                                           budget=budget) if len(unit) > 1]
-    if groups:
-        largest = max(groups, key=len)
-        print(
-            f"{len(groups)} groups of seeds train as one computation (up to {len(largest)} seeds at one n); a group holds "
-            "its cells' memory together and takes their time together"
-        )
-    if untimed_rows:
-        print(
-            f"{untimed_rows} rows marked >= count most of their work at the GEMM rate, a lower bound (the plan times a "
-            "small instance of each computation for a few seconds in all, and not one too costly to time); plan again "
-            "to time more: what was timed is kept"
-        )
-    bounded = [p for p in plans if p.cost is not None and p.cost.upper_bound]
-    if bounded:
-        print(
-            f"{len(bounded)} cells train until a rule and no records in {out_dir} say how long that takes: their time counts "
-            "the whole max_steps, an upper bound (plan with --out DIR of an earlier run of this spec to estimate from its records)"
-        )
-    exceeding = over_budget(plans + spectra, budget)
-    if exceeding:
-        print(f"{len(exceeding)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force", file=sys.stderr)
+    table = plan_table(spec, rates=rates, budget=budget, out_dir=out_dir, seeds_together=SEEDS_TOGETHER[args.seeds_together],
+                       recorded=sizing.facts if sizing else None)
+    print(table.text())
+    if table.over_budget:
+        print(f"{len(table.over_budget)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force",
+              file=sys.stderr)
     if sizing is None:
         print(
             "This plan predicts cost, not power: run a pilot (the spec with fewer seeds, sizes or a smaller test set, e.g. "

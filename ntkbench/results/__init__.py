@@ -10,6 +10,7 @@ from ._record_frames import records_frame as records_frame
 from ._session import Results as Results
 from ._session import SpecLike as SpecLike
 from ._session import as_spec as as_spec
+from ._session import plan as plan
 from ._session import run as run
 from ._sizing import Sizing as Sizing
 from ._sizing import size_study as size_study

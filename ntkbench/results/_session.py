@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..analysis import SpecSummary, load_results, spec_claims, summarize
 from ..report import write_leaderboard
-from ..runner import RunSummary, refuse_over_budget, run_spec
+from ..runner import PlanTable, RunSummary, refuse_over_budget, run_spec
 from ..spec import Spec, load_spec, parse_spec
 from ._fits import fits_frame
 from ._record_frames import import_pandas, records_frame
@@ -146,3 +146,28 @@ def run(
         return Results(out_dir, summary)
     rendered = write_leaderboard([out_dir], out_dir / "leaderboard.md")
     return Results(out_dir, summary, out_dir / "leaderboard.md", rendered.summaries[0])
+
+
+def plan(
+    spec: SpecLike,
+    out: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    learners: Sequence[str] | None = None,
+    seeds_together: bool | None = None,
+    trust_plugins: bool = False,
+) -> PlanTable:
+    """What `ntkbench plan` prints, as data: a row per learner, width and n with the FLOPs, peak
+    memory and seconds of its cells, the totals, and `.text()`, the table itself. `out` (default
+    `runs/<spec name>`) is an earlier run whose records say how long trainings until a rule take.
+    The device's speed is measured once and kept (`ntkbench.runner.calibration`); the memory budget
+    is `$NTKBENCH_MEMORY_BUDGET`, else half the free memory.
+
+    **Raises:** `SpecError` for an invalid spec.
+    """
+    from ..api import memory_budget
+    from ..runner import calibration, plan_table
+
+    validated = as_spec(spec, overrides=overrides, learners=learners, trust_plugins=trust_plugins)
+    out_dir = Path(out) if out is not None else Path("runs") / validated.name
+    return plan_table(validated, rates=calibration(), budget=memory_budget(), out_dir=out_dir, seeds_together=seeds_together)

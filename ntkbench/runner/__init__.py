@@ -14,6 +14,9 @@ from ._plan import plan_spec as plan_spec
 from ._plan import plan_spectra as plan_spectra
 from ._plan import recorded_facts as recorded_facts
 from ._plan import refuse_over_budget as refuse_over_budget
+from ._plan_table import PlanRow as PlanRow
+from ._plan_table import PlanTable as PlanTable
+from ._plan_table import plan_table as plan_table
 from ._ray import import_ray as import_ray
 from ._record_writer import RecordWriter as RecordWriter
 from ._resources import calibration as calibration

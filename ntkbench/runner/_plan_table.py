@@ -1,0 +1,143 @@
+"""A spec's plan as one table: a row per (learner, width, n) with its cells' FLOPs, peak memory and
+seconds (the first cell of a seed, which computes what the others share, when they differ), a row
+per spectrum, the totals, and what the numbers leave out. `ntkbench plan` prints it and
+`ntkbench.plan` returns it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..api import format_bytes
+from ..spec import Spec
+from ._groups import cell_groups
+from ._plan import CellPlan, RecordedFacts, over_budget, plan_spec, plan_spectra
+
+HEADERS = ("learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanRow:
+    """The cells of one learner at one width and n (or the spectra of one learner at one width)."""
+
+    learner: str
+    width: int | None
+    n: str
+    """The training-set size, or `M=<pool>` for spectra."""
+    cells: int
+    flops: float | None
+    """Per cell, the solve's factorisation included (None: the learner gives no estimate)."""
+    peak_bytes: int | None
+    seconds: float | None
+    lower_bound: bool
+    """Whether most of the time is work the plan did not time, counted at the GEMM rate (a lower bound)."""
+    over_budget: bool
+
+    def cells_text(self) -> list[str]:
+        return [
+            self.learner, "" if self.width is None else str(self.width), self.n, str(self.cells),
+            "?" if self.flops is None else f"{self.flops:.3g}",
+            "?" if self.peak_bytes is None else format_bytes(self.peak_bytes),
+            "?" if self.seconds is None else (">=" if self.lower_bound else "") + f"{self.seconds:.2f}",
+            "OVER BUDGET" if self.over_budget else "",
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanTable:
+    rows: list[PlanRow]
+    plans: list[CellPlan]
+    """Every cell's plan, and every spectrum's after them."""
+    spectra: int
+    rates: dict[str, float]
+    budget: int
+    seed_groups: list[int]
+    """The sizes of the groups of seeds that train as one computation (empty: none)."""
+    out_dir: Path
+
+    @property
+    def total_flops(self) -> float:
+        return sum(p.cost.flops + p.cost.factor_flops for p in self.plans if p.seconds is not None)
+
+    @property
+    def total_seconds(self) -> float:
+        """The compute of every cell and spectrum with an estimate (compilation not included)."""
+        return sum(p.seconds for p in self.plans if p.seconds is not None)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((p.cost.peak_bytes for p in self.plans if p.cost), default=0)
+
+    @property
+    def over_budget(self) -> list[CellPlan]:
+        return over_budget(self.plans, self.budget)
+
+    def text(self) -> str:
+        """What `ntkbench plan` prints (without a pilot's sizing)."""
+        from tabulate import tabulate
+
+        cells = len(self.plans) - self.spectra
+        unknown = sum(1 for p in self.plans[:cells] if p.seconds is None)
+        units = f" and {self.spectra} spectra" if self.spectra else ""
+        lines = [
+            tabulate([row.cells_text() for row in self.rows], headers=HEADERS, tablefmt="simple", disable_numparse=True),
+            "",
+            f"{cells} cells{units}; estimated {self.total_flops:.3g} FLOPs, {self.total_seconds / 60:.1f} min of compute "
+            f"(at {self.rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {self.rates['cholesky_flops'] / 1e9:.0f} GFLOP/s "
+            f"float64 Cholesky; compilation not included); peak memory {format_bytes(self.peak_bytes)} of a "
+            f"{format_bytes(self.budget)} budget" + (f"; {unknown} cells of learners that give no estimate" if unknown else ""),
+        ]
+        if self.seed_groups:
+            lines.append(
+                f"{len(self.seed_groups)} groups of seeds train as one computation (up to {max(self.seed_groups)} seeds at one "
+                "n); a group holds its cells' memory together and takes their time together"
+            )
+        lower = sum(row.lower_bound for row in self.rows)
+        if lower:
+            lines.append(
+                f"{lower} rows marked >= count most of their work at the GEMM rate, a lower bound (the plan times a small "
+                "instance of each computation for a few seconds in all, and not one too costly to time); plan again to "
+                "time more: what was timed is kept"
+            )
+        bounded = sum(1 for p in self.plans if p.cost is not None and p.cost.upper_bound)
+        if bounded:
+            lines.append(
+                f"{bounded} cells train until a rule and no records in {self.out_dir} say how long that takes: their time "
+                "counts the whole max_steps, an upper bound (plan with --out DIR of an earlier run of this spec to "
+                "estimate from its records)"
+            )
+        return "\n".join(lines)
+
+
+def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Path, seeds_together: bool | None = None,
+               recorded: RecordedFacts | None = None) -> PlanTable:
+    """The plan of every cell and spectrum of `spec` at `rates` (the device's calibration), checked
+    against `budget` bytes, with what the records in `out_dir` (or `recorded`) say of trainings until a rule."""
+    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=recorded)
+    grouped: dict[tuple, list[CellPlan]] = {}
+    for plan in plans:
+        grouped.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
+    rows = [_row(learner, width, str(n), members, rates, budget) for (learner, width, n), members in grouped.items()]
+    spectra = plan_spectra(spec, detailed=True, rates=rates)
+    for learner, width in dict.fromkeys((p.cell.learner_id, p.cell.width) for p in spectra):
+        members = [p for p in spectra if (p.cell.learner_id, p.cell.width) == (learner, width)]
+        rows.append(_row(f"spectrum of {learner}", width, f"M={spec.spectrum.pool}", members, rates, budget, timed=False))
+    groups = [len(unit) for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=seeds_together, budget=budget)
+              if len(unit) > 1]
+    return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir)
+
+
+def _row(learner: str, width: int | None, n: str, members: list[CellPlan], rates: dict[str, float], budget: int,
+         *, timed: bool = True) -> PlanRow:
+    cost, seconds = members[0].cost, members[0].seconds
+    if len({(m.cost, m.seconds) for m in members}) > 1:  # the first cell of a seed costs more
+        cost = max((m.cost for m in members), key=lambda c: c.peak_bytes)
+        seconds = max(m.seconds or 0.0 for m in members)
+    # Most of the time at the GEMM rate: work the plan did not time, a lower bound.
+    lower = (timed and seconds is not None and cost is not None and cost.flops is not None
+             and (cost.flops - cost.timed_flops) / rates["gemm_flops"] > 0.5 * seconds)
+    return PlanRow(
+        learner, width, n, len(members),
+        None if cost is None or cost.flops is None else cost.flops + cost.factor_flops,
+        None if cost is None else cost.peak_bytes, seconds, lower, cost is not None and cost.peak_bytes > budget,
+    )
