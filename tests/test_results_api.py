@@ -13,7 +13,7 @@ from conftest import REPO, run_cli, synthetic_record
 
 import ntkbench
 from ntkbench import SpecError, parse_spec
-from ntkbench.storage import RecordStore, cells_of
+from ntkbench.storage import RecordStore, cells_of, read_record, summarize_provenance
 
 PUBLISHED = REPO / "leaderboard" / "results" / "fashion_mlp"
 
@@ -187,6 +187,14 @@ def test_records_carry_their_code_and_a_changed_source_is_reported_and_rerun(tmp
     assert rerun.run.computed == 8
     assert set(rerun.records["provenance.code.ntkbench.source"]) == {"0" * 12}
     assert ntkbench.run(spec, out=tmp_path, leaderboard=False).run.changed == {}
+
+    # Provenance summed over records: each code version once, with how many records it computed.
+    records = [read_record(path) for path in (tmp_path / "records" / "ntk_infinite").glob("*.json")]
+    provenance = summarize_provenance([*records, records[0].model_copy(update={"provenance": {}})])
+    assert [count for _, count in provenance.code] == [1, 8]
+    assert provenance.code[0][0].startswith("not recorded") and "source 000000000000" in provenance.code[1][0]
+    assert provenance.cell_seconds == pytest.approx(sum(r.wall_seconds for r in records) + records[0].wall_seconds)
+    assert provenance.first_date <= provenance.last_date and len(provenance.devices) == 1
 
 
 def test_a_change_outside_the_computing_code_leaves_the_fingerprint_alone(tmp_path):

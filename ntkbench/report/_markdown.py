@@ -23,7 +23,7 @@ from ..analysis import (
 )
 from ..numerics._dynamics import SETTLED
 from ..spec import content_hash
-from ..storage import cells_of, describe_code
+from ..storage import cells_of, summarize_provenance
 
 
 def _format_options(section: dict[str, Any]) -> str:
@@ -408,38 +408,24 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
     records = summary.records
     spec = summary.spec
     expected = len(cells_of(spec))
-    ok_records = [r for r in records.current.values() if r.ok]
-    failed = len(records.current) - len(ok_records)
+    succeeded = sum(r.ok for r in records.current.values())
     lines = [
-        f"Cells: {len(ok_records)} of {expected} succeeded, {failed} failed, "
+        f"Cells: {succeeded} of {expected} succeeded, {len(records.current) - succeeded} failed, "
         f"{expected - len(records.current)} not run; {records.stale} stale record(s) of earlier spec versions ignored.",
     ]
     failures = sorted({r.failure for r in records.current.values() if not r.ok})
     lines += [f"- failed: {reason}" for reason in failures]
-    if ok_records:
-        versions = sorted({", ".join(f"{k} {v}" for k, v in r.versions.items()) for r in ok_records})
-        devices = sorted({f"{r.device['kind']} ×{r.device['count']} ({r.device['platform']})" for r in ok_records})
-        machines = sorted({f"{r.machine['system']} {r.machine['machine']}, {r.machine['cpu_count']} CPUs" for r in ok_records})
-        dates = sorted(r.created for r in ok_records)
-        compute = sum(r.wall_seconds for r in ok_records)
+    provenance = summarize_provenance(records.current.values())
+    if provenance is not None:
+        code = "; ".join(f"{label}: {count} record{'s' if count > 1 else ''}" for label, count in provenance.code)
         lines += [
             "",
-            "<sub>Provenance: " + "; ".join(versions) + f". Code: {_code_versions(ok_records)}. "
-            f"Device: {', '.join(devices)}. Machine: {', '.join(machines)}. "
-            f"Computed {dates[0][:10]} to {dates[-1][:10]}, {compute / 60:.1f} min of cell time. "
+            "<sub>Provenance: " + "; ".join(provenance.versions) + f". Code: {code}. "
+            f"Device: {', '.join(provenance.devices)}. Machine: {', '.join(provenance.machines)}. "
+            f"Computed {provenance.first_date} to {provenance.last_date}, {provenance.cell_seconds / 60:.1f} min of cell time. "
             f"Spec hash `{content_hash(spec)[:16]}`.</sub>",
         ]
     return lines + [""]
-
-
-def _code_versions(records: list) -> str:
-    """Every code version the records came from, with how many records each computed."""
-    counts: dict[str, int] = {}
-    for record in records:
-        code = record.provenance.get("code")
-        label = "; ".join(sorted({describe_code(part) for part in code.values()})) if code else "not recorded (before ntkbench kept code versions)"
-        counts[label] = counts.get(label, 0) + 1
-    return "; ".join(f"{label}: {count} record{'s' if count > 1 else ''}" for label, count in sorted(counts.items()))
 
 
 def summary_table(summaries: list[SpecSummary]) -> list[str]:

@@ -15,6 +15,7 @@ from ._cells import cells_of as cells_of
 from ._cells import widths_of as widths_of
 from ._outcomes import decode_outcomes as decode_outcomes
 from ._outcomes import encode_outcomes as encode_outcomes
+from ._provenance import ProvenanceSummary as ProvenanceSummary
 from ._provenance import describe_code as describe_code
 from ._provenance import device_info as device_info
 from ._provenance import library_versions as library_versions
@@ -24,6 +25,7 @@ from ._provenance import run_facts as run_facts
 from ._provenance import same_code as same_code
 from ._provenance import source_of as source_of
 from ._provenance import spec_code as spec_code
+from ._provenance import summarize_provenance as summarize_provenance
 from ._record_store import RECORD_FORMAT as RECORD_FORMAT
 from ._record_store import SPEC_FILE as SPEC_FILE
 from ._record_store import Record as Record

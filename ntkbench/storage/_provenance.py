@@ -3,6 +3,7 @@ computed it (distribution, source fingerprint, git commit) and how the run was s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -12,11 +13,13 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..api import PluginKind
     from ..spec import Spec
+    from ._record_store import Record
 
 TRACKED_DISTRIBUTIONS = ("ntkbench", "jax", "jaxlib", "neural-tangents", "equinox", "optax", "numpy", "scipy")
 
@@ -178,3 +181,43 @@ def spec_code(spec: Spec) -> dict[str, dict[str, dict[str, Any]]]:
         "architecture": plugin_code("architecture", spec.architecture.name, spec.architecture.plugin),
     }
     return {learner.id: {**shared, "learner": plugin_code("learner", learner.name, learner.plugin)} for learner in spec.learners}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProvenanceSummary:
+    """What a set of successful records came from, each distinct value once: library versions,
+    code versions (with how many records each computed), devices, machines, the dates computed and
+    the total cell time."""
+
+    versions: tuple[str, ...]
+    code: tuple[tuple[str, int], ...]
+    devices: tuple[str, ...]
+    machines: tuple[str, ...]
+    first_date: str
+    last_date: str
+    cell_seconds: float
+
+
+NO_CODE_VERSIONS = "not recorded (before ntkbench kept code versions)"
+
+
+def summarize_provenance(records: Iterable[Record]) -> ProvenanceSummary | None:
+    """The provenance shared by `records` (the successful ones are what count); None when none."""
+    ok = [record for record in records if record.ok]
+    if not ok:
+        return None
+    code_counts: dict[str, int] = {}
+    for record in ok:
+        code = record.provenance.get("code")
+        label = "; ".join(sorted({describe_code(part) for part in code.values()})) if code else NO_CODE_VERSIONS
+        code_counts[label] = code_counts.get(label, 0) + 1
+    dates = sorted(record.created for record in ok)
+    return ProvenanceSummary(
+        versions=tuple(sorted({", ".join(f"{k} {v}" for k, v in r.versions.items()) for r in ok})),
+        code=tuple(sorted(code_counts.items())),
+        devices=tuple(sorted({f"{r.device['kind']} ×{r.device['count']} ({r.device['platform']})" for r in ok})),
+        machines=tuple(sorted({f"{r.machine['system']} {r.machine['machine']}, {r.machine['cpu_count']} CPUs" for r in ok})),
+        first_date=dates[0][:10],
+        last_date=dates[-1][:10],
+        cell_seconds=sum(r.wall_seconds for r in ok),
+    )
