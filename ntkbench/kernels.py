@@ -1,5 +1,5 @@
 """Kernel tools for plugin authors: evaluate kernels in tiles, the infinite and empirical NTK,
-and kernel ridge regression of a cell.
+kernel ridge regression of a cell, and the empirical NTK followed through training (`kernel_trajectory`).
 
 A learner that is "a kernel" only has to supply the kernel function:
 
@@ -10,6 +10,7 @@ A learner that is "a kernel" only has to supply the kernel function:
 This module imports jax; import it inside plugin methods, not at the top of a plugin module.
 """
 
+from .numerics._dynamics import kernel_trajectory as kernel_trajectory
 from .numerics._kernel_regression import empirical_ntk_kernel as empirical_ntk_kernel
 from .numerics._kernel_regression import regress_with_empirical_ntk as regress_with_empirical_ntk
 from .numerics._kernel_regression import regress_with_features as regress_with_features
@@ -24,6 +25,7 @@ from .numerics._kernels import evaluate_tiled as evaluate_tiled
 from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn
 
 __all__ = [
+    "kernel_trajectory",
     "empirical_ntk_kernel",
     "regress_with_empirical_ntk",
     "regress_with_features",

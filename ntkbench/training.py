@@ -1,12 +1,14 @@
 """Network training for plugin authors: the same optax loop and batched prediction the built-in
-`network` learner uses, for modules and `StatefulModel`s alike.
+`network` learner uses, for modules and `StatefulModel`s alike, and the linearisation of a network
+around its initial parameters (`Linearized`), trained the same way.
 
 This module imports jax; import it inside plugin methods, not at the top of a plugin module.
 """
 
-from .numerics._options import AdamOptions as AdamOptions
-from .numerics._options import SGDOptions as SGDOptions
-from .numerics._options import TrainingOptions as TrainingOptions
+from .api import AdamOptions as AdamOptions
+from .api import SGDOptions as SGDOptions
+from .api import TrainingOptions as TrainingOptions
+from .numerics._linearized import Linearized as Linearized
 from .numerics._training import TrainingLog as TrainingLog
 from .numerics._training import TrainingMember as TrainingMember
 from .numerics._training import choose_learning_rate as choose_learning_rate
@@ -19,6 +21,7 @@ __all__ = [
     "AdamOptions",
     "SGDOptions",
     "TrainingOptions",
+    "Linearized",
     "TrainingLog",
     "TrainingMember",
     "choose_learning_rate",

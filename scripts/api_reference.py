@@ -1,5 +1,5 @@
 """Write docs/api.md, the reference of ntkbench's public API, from the signatures and docstrings of
-what `ntkbench`, `ntkbench.kernels`, `ntkbench.infinite`, `ntkbench.training` and `ntkbench.testing` export (`__all__`).
+what `ntkbench`, `ntkbench.kernels`, `ntkbench.infinite`, `ntkbench.training`, `ntkbench.costs` and `ntkbench.testing` export (`__all__`).
 
     python scripts/api_reference.py          # rewrite docs/api.md
     python scripts/api_reference.py --check  # exit 1 when docs/api.md is not what the code gives
@@ -20,7 +20,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "api.md"
-MODULES = ("ntkbench", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.testing")
+MODULES = ("ntkbench", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.costs", "ntkbench.testing")
 
 INTRODUCTION = """\
 # ntkbench API reference
@@ -31,8 +31,9 @@ what a plugin implements, what it receives, and how it registers.
 
 - `ntkbench`: the plugin contract (base classes, options, the task, results, errors), running a
   spec and reading its results.
-- `ntkbench.kernels`, `ntkbench.training`: the numerical tools the built-in learners use (they
-  import jax: import them inside plugin methods).
+- `ntkbench.kernels`, `ntkbench.training`, `ntkbench.costs`: the numerical tools and the cost
+  estimates the built-in learners use, and nothing else of ntkbench's (they import jax: import them
+  inside plugin methods).
 - `ntkbench.infinite`: the layers of an architecture's `kernel_map` (its infinite-width kernel,
   computed natively).
 - `ntkbench.testing`: tasks and data as the runner makes them, and the plugin contract checked.

@@ -133,6 +133,42 @@ class NearestMean(ntkbench.Learner):
     def estimate_cost(self, context: ntkbench.CostContext) -> ntkbench.CellCost:
         d = math.prod(context.input_shape)
         return ntkbench.CellCost(peak_bytes=8 * d * (context.n_train + context.n_test), flops=3.0 * d * context.n_test * context.num_classes)
+
+
+class LaplaceOptions(ntkbench.KernelRidgeOptions):
+    scale: PositiveFloat = 1.0
+
+
+class LaplaceRidge(ntkbench.Learner):
+    """Kernel ridge regression with a Laplace kernel, its plan counted as the built-in kernels' are."""
+
+    Options = LaplaceOptions
+    api_version = 1
+    plugin_name = "file_laplace"
+
+    def _kernel(self):
+        import jax.numpy as jnp
+
+        scale = self.options.scale
+
+        def kernel_fn(x1, x2):
+            a, b = x1.reshape(x1.shape[0], -1), x2.reshape(x2.shape[0], -1)  # sizes are symbolic in a plan: no len()
+            distances = jnp.sqrt(jnp.maximum(jnp.sum(a * a, 1)[:, None] + jnp.sum(b * b, 1)[None] - 2 * a @ b.T, 0.0))
+            return jnp.exp(-distances / scale)
+
+        return kernel_fn
+
+    def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
+        from ntkbench.kernels import regress_with_kernel
+
+        return regress_with_kernel(self._kernel(), task, self.options.ridges(), kernel_key=("laplace", self.options.scale))
+
+    def estimate_cost(self, context: ntkbench.CostContext) -> ntkbench.CellCost:
+        from ntkbench.costs import KernelComputation, kernel_regression_cost
+
+        if not context.detailed:
+            return kernel_regression_cost(None, context)
+        return kernel_regression_cost(KernelComputation(self._kernel(), (), ("laplace", self.options.scale)), context)
 '''
 
 
@@ -234,6 +270,24 @@ def test_plan_gives_figures_for_a_plugin_that_estimates_its_cost(plugin_file, wr
     assert len(rows) == 3 and all("?" not in row for row in rows)
     assert rows[0][:4] == ["file_nearest_mean", "32", "2", f"{3.0 * 8 * 300 * 3:.3g}"]  # FLOPs as estimate_cost gave them
     assert "give no estimate" not in result.stdout
+
+
+def test_a_third_party_kernel_learner_counts_its_cost_with_the_public_cost_helpers(plugin_file, write_spec):
+    spec = _spec(plugin_file)
+    spec["learners"] = [{"name": "file_laplace"}, {"name": "ntk_infinite"}]
+    spec["compare"] = {"reference": "ntk_infinite"}
+    plan = ntkbench.plan(spec, trust_plugins=True)
+    rows = {(row.learner, row.n): row for row in plan.rows}
+    first, later = rows[("file_laplace", "32")], rows[("file_laplace", "128")]
+    # The first cell of a seed computes the kernel on the seed's largest set (128 training and 300
+    # test rows, 8 inputs each), traced from the plugin's own function and timed, and factors it;
+    # the later cells only solve.
+    kernel_flops = first.flops - 128**3 / 3
+    assert kernel_flops >= 2 * 8 * (128 * 129 / 2 + 300 * 128) and first.seconds is not None and not first.lower_bound
+    assert later.flops == 2 * 128 * 128 * 3 + 2 * 300 * 128 * 3
+    assert first.peak_bytes >= 8 * 128 * 128 + 4 * 300 * 128
+    laplace = ntkbench.run(spec, out=write_spec("x").parent / "out", trust_plugins=True, leaderboard=False)
+    assert laplace.run.computed == 12 and not laplace.run.failed
 
 
 def test_a_learner_with_the_wrong_shape_is_stopped_after_its_first_cell(plugin_file, tmp_path, write_spec):

@@ -39,6 +39,10 @@ from ._options import KernelRidgeOptions as KernelRidgeOptions
 from ._options import LearnerOptions as LearnerOptions
 from ._options import PluginOptions as PluginOptions
 from ._options import StrictModel as StrictModel
+from ._training_options import AdamOptions as AdamOptions
+from ._training_options import SGDOptions as SGDOptions
+from ._training_options import StoppingRule as StoppingRule
+from ._training_options import TrainingOptions as TrainingOptions
 from ._registry import API_VERSION as API_VERSION
 from ._registry import ENTRY_POINT_GROUPS as ENTRY_POINT_GROUPS
 from ._registry import LOCAL_DISTRIBUTION as LOCAL_DISTRIBUTION

@@ -10,7 +10,7 @@ explain. Unlike `entk_pretrained`, the kernel differs for every n: one training 
 from __future__ import annotations
 
 from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
-from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
+from ._learner_options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
 class FinalEmpiricalNTKOptions(OneLearningRate, EmpiricalNTKOptions):
@@ -53,7 +53,7 @@ class FinalEmpiricalNTKLearner(Learner):
         return result
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
+        from ..costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
 
         model = initial_model(context)
         options = self.options

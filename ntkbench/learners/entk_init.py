@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
-from ._options import EmpiricalNTKOptions, ridge_count
+from ._learner_options import EmpiricalNTKOptions, ridge_count
 
 
 class InitEmpiricalNTKLearner(Learner):
@@ -29,7 +29,7 @@ class InitEmpiricalNTKLearner(Learner):
                                           contraction=self.options.contraction)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import empirical_kernel, initial_model, kernel_regression_cost
+        from ..costs import empirical_kernel, initial_model, kernel_regression_cost
 
         options = self.options
         if not context.detailed:

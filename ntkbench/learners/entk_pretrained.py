@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import PositiveInt
 
 from ..api import Architecture, CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
-from ._options import EmpiricalNTKOptions, OneLearningRate, ridge_count
+from ._learner_options import EmpiricalNTKOptions, OneLearningRate, ridge_count
 
 
 class PretrainedEmpiricalNTKOptions(OneLearningRate, EmpiricalNTKOptions):
@@ -62,7 +62,7 @@ class PretrainedEmpiricalNTKLearner(Learner):
         return result
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
+        from ..costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
 
         if not context.first_of_seed:
             return kernel_regression_cost(None, context)

@@ -16,8 +16,8 @@ from ..api import (
     LearnerResult,
     LearnerTask,
     TestLoss,
+    TrainingOptions,
 )
-from ..numerics._options import TrainingOptions
 
 
 class TrainedNetworkLearner(Learner):
@@ -67,12 +67,12 @@ class NetworkLearner(TrainedNetworkLearner):
         return results
 
     def kernel_dynamics(self, task: LearnerTask, request: DynamicsRequest) -> LearnerResult:
-        from ..numerics._dynamics import kernel_trajectory
+        from ..kernels import kernel_trajectory
 
         return kernel_trajectory(task, self.options, request)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import initial_model, training_cost
+        from ..costs import initial_model, training_cost
 
         return training_cost(
             initial_model(context), self.options, context, context.n_train, steps=context.recorded.get("steps")

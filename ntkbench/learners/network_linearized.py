@@ -20,7 +20,7 @@ class LinearizedNetworkLearner(TrainedNetworkLearner):
     api_version = 1
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
-        from ..numerics._linearized import Linearized
+        from ..training import Linearized
         from ..training import predict
 
         network = task.init_model()
@@ -34,8 +34,8 @@ class LinearizedNetworkLearner(TrainedNetworkLearner):
     def estimate_cost(self, context: CostContext) -> CellCost:
         import equinox as eqx
 
-        from ..numerics._costs import initial_model, training_cost
-        from ..numerics._linearized import Linearized
+        from ..costs import initial_model, training_cost
+        from ..training import Linearized
 
         model = initial_model(context)
         return training_cost(

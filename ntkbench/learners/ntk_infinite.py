@@ -4,7 +4,7 @@ its kernel map, else from its `stax` twin)."""
 from __future__ import annotations
 
 from ..api import CellCost, CostContext, Learner, LearnerResult, LearnerTask, RegressionKernel
-from ._options import KernelRidgeOptions, ridge_count
+from ._learner_options import KernelRidgeOptions, ridge_count
 
 
 class InfiniteNTKLearner(Learner):
@@ -40,8 +40,8 @@ class InfiniteNTKLearner(Learner):
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
-        from ..numerics._costs import KernelComputation, kernel_regression_cost
-        from ..numerics._kernels import architecture_kernel_fn
+        from ..costs import KernelComputation, kernel_regression_cost
+        from ..kernels import architecture_kernel_fn
 
         if not context.detailed:
             return kernel_regression_cost(None, context, same_for_every_seed=True)

@@ -23,7 +23,7 @@ from ._jaxpr_costs import TracedCost, trace_cost, traceable
 from ._kernels import MAX_TILE, MIN_TILE, TILE_MEMORY_FRACTION, network_structure, tile_size
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
-from ._options import TrainingOptions
+from ..api import TrainingOptions
 from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
 
 FLOAT32, FLOAT64 = 4, 8

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..api import DynamicsRequest, InputError, LearnerResult, LearnerTask
 from ..nt_compat import preferred_implementation
-from ._options import TrainingOptions
+from ..api import TrainingOptions
 
 SETTLED = 0.1
 """The kernel has settled when its distance to the final kernel first falls below this fraction

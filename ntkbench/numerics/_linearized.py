@@ -34,6 +34,6 @@ class Linearized(eqx.Module):
         return outputs + tangent
 
     def trainable_filter(self) -> Any:
-        """What training updates: `delta` only (see `numerics._networks.trainable`)."""
+        """What training updates: `delta` only; the network stays at its initial parameters."""
         spec = jax.tree_util.tree_map(lambda _: False, self)
         return eqx.tree_at(lambda module: module.delta, spec, replace=jax.tree_util.tree_map(lambda _: True, self.delta))

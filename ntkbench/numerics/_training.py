@@ -16,8 +16,7 @@ import numpy as np
 import optax
 
 from ..api import CellFailure, InputError
-from ._networks import batch_logits, join_model, split_model, trainable
-from ._options import (
+from ..api._training_options import (
     ConstantSchedule,
     CosineSchedule,
     SGDOptions,
@@ -26,6 +25,7 @@ from ._options import (
     WarmupCosineSchedule,
     steps_per_epoch,
 )
+from ._networks import batch_logits, join_model, split_model, trainable
 
 PREDICT_BATCH = 1024
 

@@ -6,8 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from ..api import KernelRidgeOptions
-from ..numerics._options import TrainingOptions
+from ..api import KernelRidgeOptions, TrainingOptions
 
 
 def ridge_count(options: KernelRidgeOptions) -> int:

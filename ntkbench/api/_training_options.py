@@ -6,7 +6,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from ..api import Architecture, LearnerOptions, StrictModel
+from ._architecture import Architecture
+from ._options import LearnerOptions, StrictModel
 
 MAX_STEPS = 10_000_000
 """More minibatch steps than this are refused: days of training per cell even on a GPU."""
