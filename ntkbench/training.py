@@ -10,9 +10,9 @@ from .api import SGDOptions as SGDOptions
 from .api import TrainingOptions as TrainingOptions
 from .numerics._linearized import Linearized as Linearized
 from .numerics._training import TrainingLog as TrainingLog
-from .numerics._training import TrainingMember as TrainingMember
+from .numerics._training_steps import TrainingMember as TrainingMember
 from .numerics._training import choose_learning_rate as choose_learning_rate
-from .numerics._training import predict as predict
+from .numerics._prediction import predict as predict
 from .numerics._training import train_choosing_learning_rate as train_choosing_learning_rate
 from .numerics._training import train_network as train_network
 from .numerics._training import train_networks as train_networks

@@ -79,7 +79,7 @@ def _compared(separated: float, equivalent: float) -> str:
 
 
 def _bounded(rate: float) -> str:
-    return "within the nominal 0.05" if rate <= 0.05 else f"above the nominal 0.05"
+    return "within the nominal 0.05" if rate <= 0.05 else "above the nominal 0.05"
 
 
 def procedure_section(rates: dict) -> str:

@@ -15,7 +15,8 @@ from ntkbench.nt_compat import import_neural_tangents
 from ntkbench.numerics._convergence import log_log_slope, ntk_distances
 from ntkbench.numerics._kernels import empirical_ntk
 from ntkbench.numerics._networks import batch_logits, split_model
-from ntkbench.numerics._training import predict, train_network
+from ntkbench.numerics._prediction import predict
+from ntkbench.numerics._training import train_network
 from ntkbench.training import SGDOptions, TrainingOptions
 
 CLASSES = 3

@@ -9,7 +9,9 @@ import pytest
 
 from ntkbench import SpecError, parse_spec, run_spec
 from ntkbench.architectures.mlp import MLPArchitecture
-from ntkbench.numerics._training import predict, train_network, training_fit
+from ntkbench.numerics._prediction import predict
+from ntkbench.numerics._stopping import training_fit
+from ntkbench.numerics._training import train_network
 from ntkbench.storage import RecordStore
 from ntkbench.training import SGDOptions, TrainingOptions
 

@@ -8,7 +8,9 @@ import pytest
 
 from ntkbench import CellFailure
 from ntkbench.architectures.mlp import MLPArchitecture, MLPOptions
-from ntkbench.numerics._training import MinibatchOrder, predict, train_network
+from ntkbench.numerics._prediction import predict
+from ntkbench.numerics._training import train_network
+from ntkbench.numerics._training_steps import MinibatchOrder
 from ntkbench.training import SGDOptions, TrainingOptions
 
 
@@ -79,7 +81,7 @@ def test_an_epoch_budget_takes_epochs_times_the_batches_per_epoch():
 
 
 def test_until_stops_at_the_first_check_that_meets_the_rule():
-    from ntkbench.numerics._training import training_fit
+    from ntkbench.numerics._stopping import training_fit
 
     x, y = data()
     options = TrainingOptions(
@@ -114,7 +116,7 @@ def test_a_budget_is_one_of_steps_epochs_or_until(options, message):
 
 
 def test_schedules_follow_their_definitions():
-    from ntkbench.numerics._training import learning_rate_schedule
+    from ntkbench.numerics._optimizers import learning_rate_schedule
 
     def schedule(spec):
         options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.2), schedule=spec)
@@ -135,7 +137,7 @@ def test_schedules_follow_their_definitions():
 def test_weight_decay_shrinks_the_weights_by_learning_rate_times_decay(optimizer):
     import jax.numpy as jnp
 
-    from ntkbench.numerics._training import build_optimizer
+    from ntkbench.numerics._optimizers import build_optimizer
 
     options = TrainingOptions(optimizer=optimizer, weight_decay=0.01)
     transform = build_optimizer(options, 10)
@@ -225,7 +227,7 @@ def test_the_cells_of_a_sweep_share_one_compiled_training_step_and_train_exactly
     size; the padding is never gathered, so a network trains bit for bit as on its own power of two."""
     import logging
 
-    from ntkbench.numerics import _training
+    from ntkbench.numerics import _training_steps
 
     options = TrainingOptions(optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=16, steps=30)
     sizes = (20, 40, 100)
@@ -235,8 +237,8 @@ def test_the_cells_of_a_sweep_share_one_compiled_training_step_and_train_exactly
             shared[n] = train_network(model(), *data(n=n, seed=n), 2, options, seed=0)
     compiled = [record for record in caplog.records if "Finished XLA compilation of jit(_compiled_steps)" in record.getMessage()]
     assert len(compiled) <= 1  # none when an earlier test compiled this step for these rows
-    monkeypatch.setattr(_training, "SHARED_PADDING_BYTES", 0)
-    assert {_training.padded_rows(n, 4 * 16) for n in sizes} == {32, 64, 128}
+    monkeypatch.setattr(_training_steps, "SHARED_PADDING_BYTES", 0)
+    assert {_training_steps.padded_rows(n, 4 * 16) for n in sizes} == {32, 64, 128}
     for n in sizes:
         alone, alone_log = train_network(model(), *data(n=n, seed=n), 2, options, seed=0)
         trained, log = shared[n]
@@ -249,27 +251,28 @@ def test_the_until_check_stops_computing_a_training_set_once_part_of_it_fails_th
     """Per-example losses are non-negative, so a chunk of the training set whose loss alone, over n,
     exceeds the rule decides the check: the rest is not computed, and training stops at the same
     step with the same fit as when every chunk of every check is computed."""
-    from ntkbench.numerics import _training
+    from ntkbench.numerics import _prediction, _stopping, _training_steps
 
-    monkeypatch.setattr(_training, "PREDICT_BATCH", 64)
+    for module in (_prediction, _training_steps):
+        monkeypatch.setattr(module, "PREDICT_BATCH", 64)
     options = TrainingOptions(
         optimizer=SGDOptions(name="sgd", learning_rate=0.5, momentum=0.9), batch_size=64, center=True,
         until={"train_loss": 5e-3}, max_steps=3000,
     )
     computed = []
-    chunks = _training._Networks.chunks
+    chunks = _training_steps.NetworkGroup.chunks
 
     def counted(self, inputs):
         for rows, outputs in chunks(self, inputs):
             computed.append(rows.start)
             yield rows, outputs
 
-    monkeypatch.setattr(_training._Networks, "chunks", counted)
+    monkeypatch.setattr(_training_steps.NetworkGroup, "chunks", counted)
     x, y = data(n=512)
     _, log = train_network(model(), x, y, 2, options, seed=0)
     with_shortcut = len(computed)
     computed.clear()
-    monkeypatch.setattr(_training, "BOUND_MARGIN", 2.0)  # a negative bound never fails a loss rule: every chunk is computed
+    monkeypatch.setattr(_stopping, "BOUND_MARGIN", 2.0)  # a negative bound never fails a loss rule: every chunk is computed
     _, full = train_network(model(), x, y, 2, options, seed=0)
     assert log.converged and (log.steps, log.train_loss, log.train_error) == (full.steps, full.train_loss, full.train_error)
     assert np.array_equal(log.losses, full.losses)

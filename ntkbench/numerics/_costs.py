@@ -24,7 +24,8 @@ from ._kernels import MAX_TILE, MIN_TILE, TILE_MEMORY_FRACTION, network_structur
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
 from ..api import TrainingOptions
-from ._training import STEPS_PER_CALL, build_optimizer, padded_rows, train_steps
+from ._optimizers import build_optimizer
+from ._training_steps import STEPS_PER_CALL, padded_rows, train_steps
 
 FLOAT32, FLOAT64 = 4, 8
 

@@ -48,7 +48,8 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
     """
     from ._kernel_ridge import kernel_ridge_predict, one_hot
     from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, tile_edge, tile_size
-    from ._training import predict, train_network
+    from ._prediction import predict
+    from ._training import train_network
 
     x_probe = request.x_probe
 

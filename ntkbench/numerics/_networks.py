@@ -47,3 +47,17 @@ def example_function(module: eqx.Module, state: Any):
         return module
     inference = eqx.nn.inference_mode(module)
     return lambda x: inference(x, state)[0]
+
+
+def split_network(module: Any) -> tuple[Any, tuple]:
+    """A network's arrays, and the rest of it as `jax.jit` takes a static argument: its structure and
+    its other leaves, hashable (`join_network` puts the two back together)."""
+    arrays, rest = eqx.partition(module, eqx.is_array)
+    leaves, structure = jax.tree_util.tree_flatten(rest)
+    return arrays, (structure, tuple(leaves))
+
+
+def join_network(arrays: Any, rest: tuple) -> Any:
+    """The network that `split_network` split into `arrays` and `rest`."""
+    structure, leaves = rest
+    return eqx.combine(arrays, jax.tree_util.tree_unflatten(structure, leaves))
