@@ -11,6 +11,8 @@ This module imports jax; import it inside plugin methods, not at the top of a pl
 """
 
 from .numerics._dynamics import kernel_trajectory as kernel_trajectory
+from .numerics._kernel_identity import empirical_kernel_description as empirical_kernel_description
+from .numerics._kernel_identity import infinite_kernel_description as infinite_kernel_description
 from .numerics._kernel_regression import empirical_ntk_kernel as empirical_ntk_kernel
 from .numerics._kernel_regression import regress_with_empirical_ntk as regress_with_empirical_ntk
 from .numerics._kernel_regression import regress_with_features as regress_with_features
@@ -26,6 +28,8 @@ from .numerics._kernels import infinite_kernel_fn as infinite_kernel_fn
 
 __all__ = [
     "kernel_trajectory",
+    "empirical_kernel_description",
+    "infinite_kernel_description",
     "empirical_ntk_kernel",
     "regress_with_empirical_ntk",
     "regress_with_features",

@@ -11,6 +11,7 @@ import yaml
 from conftest import run_cli
 
 import ntkbench
+from ntkbench.storage import stored_kernels
 from ntkbench.testing import check_plugin, make_task, tiny_dataset
 
 PLUGINS = '''
@@ -161,7 +162,8 @@ class LaplaceRidge(ntkbench.Learner):
     def fit_predict(self, task: ntkbench.LearnerTask) -> ntkbench.LearnerResult:
         from ntkbench.kernels import regress_with_kernel
 
-        return regress_with_kernel(self._kernel(), task, self.options.ridges(), kernel_key=("laplace", self.options.scale))
+        return regress_with_kernel(self._kernel(), task, self.options.ridges(), kernel_key=("laplace", self.options.scale),
+                                   kernel_description={"kernel": "laplace", "scale": self.options.scale})
 
     def estimate_cost(self, context: ntkbench.CostContext) -> ntkbench.CellCost:
         from ntkbench.costs import KernelComputation, kernel_regression_cost
@@ -286,8 +288,13 @@ def test_a_third_party_kernel_learner_counts_its_cost_with_the_public_cost_helpe
     assert kernel_flops >= 2 * 8 * (128 * 129 / 2 + 300 * 128) and first.seconds is not None and not first.lower_bound
     assert later.flops == 2 * 128 * 128 * 3 + 2 * 300 * 128 * 3
     assert first.peak_bytes >= 8 * 128 * 128 + 4 * 300 * 128
-    laplace = ntkbench.run(spec, out=write_spec("x").parent / "out", trust_plugins=True, leaderboard=False)
+    out = write_spec("x").parent / "out"
+    laplace = ntkbench.run(spec, out=out, trust_plugins=True, leaderboard=False)
     assert laplace.run.computed == 12 and not laplace.run.failed
+    # Its kernel, described by the plugin, is kept in the run's kernel store beside ntk_infinite's.
+    stored = {kernel.description["kernel"]: kernel for kernel in stored_kernels(out / "kernels")}
+    assert stored["laplace"].description == {"kernel": "laplace", "scale": 1.0} and "infinite ntk" in stored
+    assert all(evaluation.present == evaluation.tiles for evaluation in stored["laplace"].evaluations)
 
 
 def test_a_learner_with_the_wrong_shape_is_stopped_after_its_first_cell(plugin_file, tmp_path, write_spec):

@@ -26,6 +26,9 @@ from ._errors import NtkbenchError as NtkbenchError
 from ._errors import RunFailure as RunFailure
 from ._errors import SpecError as SpecError
 from ._errors import SpecProblem as SpecProblem
+from ._kernel_store import KernelStore as KernelStore
+from ._kernel_store import StoredKernel as StoredKernel
+from ._kernel_store import kernel_identity as kernel_identity
 from ._learner import Learner as Learner
 from ._learner import TestLoss as TestLoss
 from ._memory import BUDGET_VARIABLE as BUDGET_VARIABLE

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 
 from ._architecture import Architecture
+from ._kernel_store import KernelStore, StoredKernel
 
 T = TypeVar("T")
 
@@ -93,6 +94,17 @@ class LearnerTask:
     n_train_values: tuple[int, ...] = ()
     """Every n_train of the sweep, ascending, so that per-seed work can serve all of them at once
     (empty: only this cell's n is known)."""
+    kernel_store: KernelStore | None = None
+    """Where kernels are kept tile by tile (`ntkbench.kernels.regress_with_kernel` keeps a kernel
+    there when told what it is); None: kernels are computed in memory only."""
+    on_tiles: Callable[[int, int], None] | None = None
+    """Told (tiles done, tiles in all) as a stored kernel is evaluated: the run's progress display."""
+
+    def stored_kernel(self, description: Mapping[str, Any] | None) -> StoredKernel | None:
+        """The kernel that `description` names, kept in this task's store; None without a store or a description."""
+        if self.kernel_store is None or description is None:
+            return None
+        return StoredKernel(self.kernel_store, description, self.on_tiles)
 
     @property
     def n_train(self) -> int:
@@ -148,6 +160,10 @@ class RegressionKernel:
 
     function: Callable[[Any, Any], Any]
     key: Hashable | None = None
+    description: Mapping[str, Any] | None = None
+    """What determines the kernel's values, as JSON (its architecture and options for an infinite
+    kernel, a hash of its network's parameters for an empirical one): given, its tiles are kept in
+    the run's kernel store under it and read back by every run that evaluates it on the same inputs."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """`ntkbench leaderboard`: fit the exponents of results directories and render the leaderboard;
-`ntkbench export`: a results directory's records as one table file."""
+`ntkbench export`: a results directory's records as one table file; `ntkbench show-failure`: why a
+cell failed; `ntkbench kernels`: what a kernel store holds."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     failure.add_argument("cell", nargs="?", metavar="CELL",
                          help="the cell, as ntkbench run names it: 'LEARNER [width=W] n=N seed=S' (default: list the failed cells)")
     failure.set_defaults(handler=_show_failure)
+
+    kernels = commands.add_parser("kernels", help="list the kernels in a kernel store: what they are, tiles stored, size on disk")
+    kernels.add_argument("store", metavar="DIR", help="a kernel store (--kernel-store), or a results directory (its kernels/)")
+    kernels.set_defaults(handler=_kernels)
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
@@ -127,3 +132,41 @@ def _show_failure(args: argparse.Namespace) -> int:
     print(record.traceback.rstrip() if record.traceback else
           "No traceback is stored: the learner reported this failure itself (CellFailure), or it broke the contract.")
     return 0
+
+
+def _kernels(args: argparse.Namespace) -> int:
+    from ..api import InputError, format_bytes
+    from ..storage import KERNEL_STORE_DIR, SPEC_FILE, stored_kernels
+
+    root = Path(args.store)
+    if (root / SPEC_FILE).is_file():
+        root = root / KERNEL_STORE_DIR
+    if not root.is_dir():
+        raise InputError(f"{args.store}: no such kernel store (a folder that --kernel-store named, or a results directory)")
+    kernels = stored_kernels(root)
+    if not kernels:
+        print(f"{root}: no kernel stored")
+        return 0
+    total = sum(kernel.disk_bytes for kernel in kernels)
+    print(f"{root}: {len(kernels)} kernel(s), {format_bytes(total)} on disk")
+    for kernel in kernels:
+        print(f"\n{kernel.identity}  {format_bytes(kernel.disk_bytes)}, {kernel.tile_files} tile file(s): {_describe_kernel(kernel.description)}")
+        for evaluation in kernel.evaluations:
+            rows, columns = evaluation.shape
+            form = "symmetric" if evaluation.symmetric else "rectangular"
+            print(f"  inputs {evaluation.inputs[:8]}: {rows} x {columns} ({form}, tiles {evaluation.tile_shape[0]} x {evaluation.tile_shape[1]}): "
+                  f"{evaluation.present} of {evaluation.tiles} tiles stored")
+    return 0
+
+
+def _describe_kernel(description: dict) -> str:
+    """`infinite ntk of mlp.MLPArchitecture {width: 512, ...}`, say, from a stored kernel's description."""
+    architecture = description.get("architecture") or {}
+    name = str(architecture.get("class", "a network")).rsplit(".", 2)
+    options = architecture.get("options") or {}
+    text = f"{description.get('kernel', 'kernel')} of {'.'.join(name[-2:])}"
+    if options:
+        text += " {" + ", ".join(f"{key}: {value}" for key, value in sorted(options.items())) + "}"
+    if "parameters" in description:
+        text += f", parameters {description['parameters']}"
+    return text

@@ -24,6 +24,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each Ray task asks for (default 0)")
     run.add_argument("--rerun-changed", action="store_true",
                      help="recompute the cells whose records came from other code (another ntkbench or plugin source)")
+    run.add_argument("--kernel-store", metavar="DIR",
+                     help="keep kernels tile by tile in DIR, shared by every run and spec pointed at it (default: OUT/kernels)")
     add_seeds_together(run)
     add_spec_changes(run)
     run.set_defaults(handler=_run)
@@ -36,6 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--pilot", metavar="DIR",
                       help="results directory of a pilot run of this spec (fewer seeds, sizes or a smaller test set): predict "
                            "each compared pair's Δα half-width, as written and in other designs, and name the cheapest that decides")
+    plan.add_argument("--kernel-store", metavar="DIR", help="the kernel store the run will use (default: OUT/kernels)")
     plan.add_argument("--margin", type=float, metavar="DELTA",
                       help="the margin of equivalence to size the study for (default: the spec's compare.margin)")
     add_seeds_together(plan)
@@ -61,6 +64,8 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("runs") / spec.name
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: is a file, not a results directory; choose another --out")
+    if args.kernel_store and Path(args.kernel_store).exists() and not Path(args.kernel_store).is_dir():
+        raise InputError(f"--kernel-store {args.kernel_store}: is a file, not a folder; choose another")
     apply_memory_budget(args)
     if args.executor != "ray" and (args.address or args.num_gpus):
         raise InputError("--address and --num-gpus apply to Ray tasks; add --executor ray")
@@ -78,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
         num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
-        seeds_together=SEEDS_TOGETHER[args.seeds_together],
+        seeds_together=SEEDS_TOGETHER[args.seeds_together], kernel_store=args.kernel_store,
     )
     leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
@@ -159,7 +164,8 @@ def _plan(args: argparse.Namespace) -> int:
         sizing = size_study(spec, args.pilot, rates, args.margin)  # an unfit pilot exits before anything is printed
     out_dir = Path(args.out) if args.out else Path(args.pilot) if args.pilot else Path("runs") / spec.name
     table = plan_table(spec, rates=rates, budget=budget, out_dir=out_dir, seeds_together=SEEDS_TOGETHER[args.seeds_together],
-                       recorded=sizing.facts if sizing else None)
+                       recorded=sizing.facts if sizing else None,
+                       kernel_store=Path(args.kernel_store) if args.kernel_store else None)
     print(table.text())
     if table.over_budget:
         print(f"{len(table.over_budget)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force",

@@ -41,7 +41,9 @@ class FinalEmpiricalNTKLearner(Learner):
         from ..kernels import empirical_ntk_kernel
 
         trained, _ = self._trained(task)
-        return empirical_ntk_kernel(trained, task.x_test, self.options.implementation, self.options.contraction)
+        return empirical_ntk_kernel(
+            trained, task.x_test, self.options.implementation, self.options.contraction, task.architecture
+        )
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

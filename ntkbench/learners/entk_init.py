@@ -20,7 +20,9 @@ class InitEmpiricalNTKLearner(Learner):
     def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
         from ..kernels import empirical_ntk_kernel
 
-        return empirical_ntk_kernel(task.init_model(), task.x_test, self.options.implementation, self.options.contraction)
+        return empirical_ntk_kernel(
+            task.init_model(), task.x_test, self.options.implementation, self.options.contraction, task.architecture
+        )
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

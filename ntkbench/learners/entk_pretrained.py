@@ -50,7 +50,9 @@ class PretrainedEmpiricalNTKLearner(Learner):
         from ..kernels import empirical_ntk_kernel
 
         model, _ = self._pretrained(task)
-        return empirical_ntk_kernel(model, task.x_test, self.options.implementation, self.options.contraction)
+        return empirical_ntk_kernel(
+            model, task.x_test, self.options.implementation, self.options.contraction, task.architecture
+        )
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_empirical_ntk

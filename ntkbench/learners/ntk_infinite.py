@@ -25,18 +25,20 @@ class InfiniteNTKLearner(Learner):
         return self.options.chooses_ridge()
 
     def regression_kernel(self, task: LearnerTask) -> RegressionKernel:
-        from ..kernels import architecture_kernel_fn
+        from ..kernels import architecture_kernel_fn, infinite_kernel_description
 
         if self._kernel_fn is None:  # compiled once per run, shared by every seed
             self._kernel_fn = architecture_kernel_fn(task.architecture, num_classes=task.num_classes)
-        return RegressionKernel(self._kernel_fn, key=self._kernel_fn)
+        description = infinite_kernel_description(task.architecture, num_classes=task.num_classes)
+        return RegressionKernel(self._kernel_fn, key=self._kernel_fn, description=description)
 
     def fit_predict(self, task: LearnerTask) -> LearnerResult:
         from ..kernels import regress_with_kernel
 
         kernel = self.regression_kernel(task)
         return regress_with_kernel(
-            kernel.function, task, self.options.ridges(), kernel_key=kernel.key, same_for_every_seed=True
+            kernel.function, task, self.options.ridges(), kernel_key=kernel.key, same_for_every_seed=True,
+            kernel_description=kernel.description,
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:

@@ -16,13 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..api import AcrossSeeds, CellFailure, InputError, LearnerResult, LearnerTask, RegressionKernel, memory_budget
+from ..api import (
+    AcrossSeeds,
+    Architecture,
+    CellFailure,
+    InputError,
+    LearnerResult,
+    LearnerTask,
+    RegressionKernel,
+    StoredKernel,
+    memory_budget,
+)
 from ._costs import union_kernel_pays
+from ._kernel_identity import empirical_kernel_description
 from ._kernel_ridge import FactoredKernel, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
     Contraction,
@@ -58,11 +69,16 @@ def _kernel_edge(kernel_fn: Callable, x_train: np.ndarray, rows: int, kernel_key
 
 
 def _train_and_test_kernels(
-    kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, kernel_key: Hashable | None
+    kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, kernel_key: Hashable | None,
+    stored: StoredKernel | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """K(x_train, x_train) and K(x_test, x_train), float32, in tiles that fit the memory budget."""
+    """K(x_train, x_train) and K(x_test, x_train), float32, in tiles that fit the memory budget (kept
+    in `stored`'s kernel store, when given)."""
     edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key)
-    return evaluate_tiled(kernel_fn, x_train, max_tile=edge), evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge)
+    return (
+        evaluate_tiled(kernel_fn, x_train, max_tile=edge, stored=stored),
+        evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge, stored=stored),
+    )
 
 
 def _factored(train: np.ndarray, test: np.ndarray, ridge: float, kernel_seconds: float, **facts: int) -> SeedKernel:
@@ -73,11 +89,12 @@ def _factored(train: np.ndarray, test: np.ndarray, ridge: float, kernel_seconds:
 
 
 def seed_kernel(
-    kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, ridge: float, *, kernel_key: Hashable | None = None
+    kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, ridge: float, *, kernel_key: Hashable | None = None,
+    stored: StoredKernel | None = None,
 ) -> SeedKernel:
     """The kernel of `x_train` (factored) and of `x_test` against it, in tiles that fit the memory budget."""
     started = time.perf_counter()
-    train, test = _train_and_test_kernels(kernel_fn, x_train, x_test, kernel_key)
+    train, test = _train_and_test_kernels(kernel_fn, x_train, x_test, kernel_key, stored)
     return _factored(train, test, ridge, time.perf_counter() - started, samples=len(x_train))
 
 
@@ -87,25 +104,29 @@ def union_pays(across: AcrossSeeds, n_train_max: int, n_test: int) -> bool:
     return union_kernel_pays(across.union_size, len(across.seeds), n_train_max, n_test)
 
 
-def _union_blocks(kernel_fn: Callable, task: LearnerTask, kernel_key: Hashable | None) -> tuple[np.ndarray, np.ndarray]:
+def _union_blocks(
+    kernel_fn: Callable, task: LearnerTask, kernel_key: Hashable | None, stored: StoredKernel | None
+) -> tuple[np.ndarray, np.ndarray]:
     """The seed's blocks K(X_max, X_max) and K(X_test, X_max) of the kernel on the union of the seeds'
     largest training sets, which the first seed that asks computes."""
     across = task.across_seeds
     union_train, union_test = across.cache.get_or_create(
-        "union_kernel", lambda: _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key)
+        "union_kernel", lambda: _train_and_test_kernels(kernel_fn, across.union_inputs(), task.x_test, kernel_key, stored)
     )
     positions = across.positions(task.seed)
     return union_train[np.ix_(positions, positions)], union_test[:, positions]
 
 
-def _shared_seed_kernel(kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None) -> SeedKernel:
+def _shared_seed_kernel(
+    kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None, stored: StoredKernel | None
+) -> SeedKernel:
     """The seed's kernel, taken from the kernel on the union of the seeds' largest training sets.
 
     The first seed that asks computes the union's kernel, and its `kernel_seconds` include that
     time; the other seeds' include only taking their block.
     """
     started = time.perf_counter()
-    train, test = _union_blocks(kernel_fn, task, kernel_key)
+    train, test = _union_blocks(kernel_fn, task, kernel_key, stored)
     across = task.across_seeds
     return _factored(
         train, test, ridge, time.perf_counter() - started, samples=across.union_size, seeds_sharing=len(across.seeds)
@@ -120,6 +141,7 @@ def regress_with_kernel(
     per_seed: bool = True,
     kernel_key: Hashable | None = None,
     same_for_every_seed: bool = False,
+    kernel_description: Mapping[str, Any] | None = None,
 ) -> LearnerResult:
     """Kernel ridge regression of one-hot training labels with `kernel_fn(x1, x2)`, predicting the test inputs.
 
@@ -129,25 +151,29 @@ def regress_with_kernel(
     an infinite-width kernel does), seeds computed by this process share one kernel on the union
     of their largest training sets when `union_pays`. The tile size follows the memory budget
     (see `tile_edge`); `kernel_key` names the kernel's computation (the same for every seed) so
-    that it is measured only once.
+    that it is measured only once. `kernel_description` says what determines the kernel's values
+    (`RegressionKernel.description`): given, and the task has a kernel store, every tile is kept
+    there as it is computed and read back by any later evaluation on the same inputs (a resumed
+    run, another spec), bit for bit.
 
     `ridge` is relative to the mean diagonal of the training kernel. Given several, the one with the
     lowest error on the seed's validation samples (`task.validation`; ties: lowest squared error)
     is chosen for each n, and the record says which (see `choose_ridges`).
     """
+    stored = task.stored_kernel(kernel_description)
     if not isinstance(ridge, int | float):
-        return _regress_choosing_ridge(kernel_fn, task, tuple(ridge), per_seed, kernel_key, same_for_every_seed)
+        return _regress_choosing_ridge(kernel_fn, task, tuple(ridge), per_seed, kernel_key, same_for_every_seed, stored)
     if per_seed:
 
         def create() -> SeedKernel:
             if same_for_every_seed and task.across_seeds and union_pays(task.across_seeds, task.n_train_max, len(task.x_test)):
-                return _shared_seed_kernel(kernel_fn, task, ridge, kernel_key)
+                return _shared_seed_kernel(kernel_fn, task, ridge, kernel_key, stored)
             x_max, _ = task.nested_subset(task.n_train_max)
-            return seed_kernel(kernel_fn, x_max, task.x_test, ridge, kernel_key=kernel_key)
+            return seed_kernel(kernel_fn, x_max, task.x_test, ridge, kernel_key=kernel_key, stored=stored)
 
         kernel = task.cache.get_or_create("seed_kernel", create)
     else:
-        kernel = seed_kernel(kernel_fn, task.x_train, task.x_test, ridge, kernel_key=kernel_key)
+        kernel = seed_kernel(kernel_fn, task.x_train, task.x_test, ridge, kernel_key=kernel_key, stored=stored)
     n = task.n_train
     started = time.perf_counter()
     weights = kernel.factored.weights(one_hot(task.y_train, task.num_classes))
@@ -236,6 +262,7 @@ def _regress_choosing_ridge(
     per_seed: bool,
     kernel_key: Hashable | None,
     same_for_every_seed: bool,
+    stored: StoredKernel | None,
 ) -> LearnerResult:
     """`regress_with_kernel` with a ridge chosen per n on the seed's validation samples."""
     x_validation, y_validation = _validated_ridges(task, ridges)
@@ -246,15 +273,15 @@ def _regress_choosing_ridge(
     def create() -> tuple[dict[int, RidgeChoice], dict[str, float | int], np.ndarray]:
         started = time.perf_counter()
         if per_seed and same_for_every_seed and task.across_seeds and union_pays(task.across_seeds, task.n_train_max, len(task.x_test)):
-            train, test = _union_blocks(kernel_fn, task, kernel_key)
+            train, test = _union_blocks(kernel_fn, task, kernel_key, stored)
             samples, sharing = task.across_seeds.union_size, len(task.across_seeds.seeds)
             x_train = task.nested_subset(task.n_train_max)[0]
         else:
             x_train = task.nested_subset(max(sizes))[0] if per_seed else task.x_train
-            train, test = _train_and_test_kernels(kernel_fn, x_train, task.x_test, kernel_key)
+            train, test = _train_and_test_kernels(kernel_fn, x_train, task.x_test, kernel_key, stored)
             samples, sharing = len(x_train), 1
         edge = _kernel_edge(kernel_fn, x_train, len(x_validation), kernel_key)
-        validation = evaluate_tiled(kernel_fn, x_validation, x_train, max_tile=edge)
+        validation = evaluate_tiled(kernel_fn, x_validation, x_train, max_tile=edge, stored=stored)
         kernel_seconds = time.perf_counter() - started
         y_train = task.nested_subset(len(x_train))[1] if per_seed else task.y_train
         choices = choose_ridges(train, test, validation, y_train, y_validation, task.num_classes, sizes, ridges)
@@ -334,17 +361,21 @@ def regress_with_features(
 
 
 def empirical_ntk_kernel(
-    model: Any, x_probe: np.ndarray, implementation: int | str = "auto", contraction: Contraction = "trace"
+    model: Any, x_probe: np.ndarray, implementation: int | str = "auto", contraction: Contraction = "trace",
+    architecture: Architecture | None = None,
 ) -> RegressionKernel:
     """The empirical NTK of `model` as a `RegressionKernel`, with `implementation` resolved as
-    `regress_with_empirical_ntk` resolves it (`"auto"`: the fastest on `x_probe`)."""
-    return _empirical_ntk_kernel(model, resolve_implementation(model, x_probe, implementation, contraction=contraction), contraction)
+    `regress_with_empirical_ntk` resolves it (`"auto"`: the fastest on `x_probe`); described by the
+    hash of its parameters (and `architecture`, the network's, when given) for a kernel store."""
+    chosen = resolve_implementation(model, x_probe, implementation, contraction=contraction)
+    return _empirical_ntk_kernel(model, chosen, contraction, architecture)
 
 
-def _empirical_ntk_kernel(model: Any, implementation: int, contraction: Contraction) -> RegressionKernel:
+def _empirical_ntk_kernel(model: Any, implementation: int, contraction: Contraction, architecture: Architecture | None) -> RegressionKernel:
     return RegressionKernel(
         lambda x1, x2: empirical_ntk(model, x1, x2, implementation, contraction),
         key=empirical_ntk_key(model, implementation, contraction),
+        description=empirical_kernel_description(model, architecture, implementation, contraction),
     )
 
 
@@ -365,7 +396,9 @@ def regress_with_empirical_ntk(
     `contraction`: `trace` (the mean over logits) or `sum_logits` (see `Contraction`).
     """
     chosen = resolve_implementation(model, task.x_test, implementation, contraction=contraction)
-    kernel = _empirical_ntk_kernel(model, chosen, contraction)
-    result = regress_with_kernel(kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key)
+    kernel = _empirical_ntk_kernel(model, chosen, contraction, task.architecture)
+    result = regress_with_kernel(
+        kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key, kernel_description=kernel.description
+    )
     result.info["implementation"] = chosen
     return result

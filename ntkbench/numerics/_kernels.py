@@ -7,10 +7,12 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import equinox as eqx
@@ -18,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..api import Architecture, StaxTwin
+from ..api import Architecture, StaxTwin, StoredKernel
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
 from ._empirical import jacobian_contraction, ntk_vector_products
 from ._jaxpr_costs import trace_cost
@@ -160,7 +162,12 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def evaluate_tiled(
-    kernel_fn: KernelFn, x1: np.ndarray, x2: np.ndarray | None = None, *, max_tile: int | None = None
+    kernel_fn: KernelFn,
+    x1: np.ndarray,
+    x2: np.ndarray | None = None,
+    *,
+    max_tile: int | None = None,
+    stored: StoredKernel | None = None,
 ) -> np.ndarray:
     """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`.
 
@@ -171,6 +178,9 @@ def evaluate_tiled(
     them (one tile per device at a time); the result is the same as on one device. A matrix larger
     than `MEMMAP_BYTES` lives in a temporary file (memory-mapped), so that only the tiles in use
     occupy memory.
+
+    With `stored`, every tile is read from its kernel store when it is there and written to it as
+    soon as it is computed (see `_stored_tiles`): the matrix is the same, bit for bit.
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
@@ -178,7 +188,11 @@ def evaluate_tiled(
     a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
     origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
     out = kernel_matrix(len(x1), len(x2))
-    for (i, j), block in _tiles(kernel_fn, a, b, origins, rows, columns):
+    if stored is None:
+        tiles = _tiles(kernel_fn, a, b, origins, rows, columns)
+    else:
+        tiles = _stored_tiles(kernel_fn, a, b, origins, rows, columns, symmetric, (len(x1), len(x2)), stored)
+    for (i, j), block in tiles:
         if symmetric and i == j:
             block = 0.5 * (block + block.T)  # float32 round-off makes diagonal tiles slightly asymmetric
         block = block[: len(x1) - i, : len(x2) - j]
@@ -186,6 +200,77 @@ def evaluate_tiled(
         if symmetric and j != i:
             out[j : j + block.shape[1], i : i + block.shape[0]] = block.T
     return out
+
+
+def _block_names(x: np.ndarray, edge: int) -> list[str]:
+    """Per block of `edge` rows of the padded inputs `x`: 16 hex digits of a SHA-256 of its values."""
+    return [
+        hashlib.sha256(f"{x.dtype.str}{x[start : start + edge].shape}".encode() + x[start : start + edge].tobytes()).hexdigest()[:16]
+        for start in range(0, len(x), edge)
+    ]
+
+
+def _stored_tiles(
+    kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int,
+    symmetric: bool, shape: tuple[int, int], stored: StoredKernel,
+) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+    """`_tiles`, through a kernel store: each tile is named by the hashes of its row and column
+    inputs and its shape, so a tile is read back wherever the same kernel meets the same inputs (a
+    resumed run, another spec, the leading blocks of a larger nested training set). Missing tiles are
+    computed under their lock and written at once; a tile another process is computing is left for
+    last and then read (or computed, if that process died). `stored.on_tiles` hears of every tile."""
+    store, kernel = stored.store, stored.identity
+    row_names = _block_names(a, rows)
+    column_names = row_names if symmetric and rows == columns else _block_names(b, columns)
+    names = {(i, j): f"{rows}x{columns}-{row_names[i // rows]}-{column_names[j // columns]}" for i, j in origins}
+    inputs = hashlib.sha256(" ".join(names[origin] for origin in origins).encode()).hexdigest()[:16]
+    store.describe(kernel, stored.description, {
+        "inputs": inputs, "shape": list(shape), "tile_shape": [rows, columns], "symmetric": symmetric,
+        "tiles": [names[origin] for origin in origins],
+    })
+    done, total = 0, len(origins)
+
+    def tell() -> None:
+        if stored.on_tiles is not None:
+            stored.on_tiles(done, total)
+
+    missing = []
+    for origin in origins:
+        tile = store.read(kernel, names[origin])
+        if tile is None:
+            missing.append(origin)
+            continue
+        done += 1
+        yield origin, tile
+    tell()
+    devices, deferred = len(jax.local_devices()), []
+    for start in range(0, len(missing), devices):
+        with contextlib.ExitStack() as locks:
+            claimed = [origin for origin in missing[start : start + devices]
+                       if locks.enter_context(store.claim(kernel, names[origin], wait=False))]
+            deferred += [origin for origin in missing[start : start + devices] if origin not in claimed]
+            to_compute = []
+            for origin in claimed:  # another process may have written it between our read and our claim
+                tile = store.read(kernel, names[origin])
+                if tile is None:
+                    to_compute.append(origin)
+                else:
+                    done += 1
+                    yield origin, tile
+            for origin, tile in _tiles(kernel_fn, a, b, to_compute, rows, columns):
+                store.write(kernel, names[origin], tile)
+                done += 1
+                tell()
+                yield origin, tile
+    for origin in deferred:
+        with store.claim(kernel, names[origin], wait=True):
+            tile = store.read(kernel, names[origin])
+            if tile is None:  # its process died before writing it
+                ((_, tile),) = _tiles(kernel_fn, a, b, [origin], rows, columns)
+                store.write(kernel, names[origin], tile)
+            done += 1
+            tell()
+            yield origin, tile
 
 
 def _tiles(kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int):

@@ -119,6 +119,7 @@ def run(
     seeds_together: bool | None = None,
     leaderboard: bool = True,
     trust_plugins: bool = False,
+    kernel_store: str | Path | None = None,
 ) -> Results:
     """Compute every cell of `spec` without a successful record in `out` (default `runs/<spec name>`),
     as `ntkbench run` does, and return the results.
@@ -130,7 +131,9 @@ def run(
     `seeds_together` trains a network learner's seeds as one computation (None: on an
     accelerator only; the records are the same either way). Failed cells do not raise: they are in
     `Results.run.failed` and in the records with their reason. With `leaderboard`, the Markdown
-    leaderboard and its figures are written to `<out>/leaderboard.md`.
+    leaderboard and its figures are written to `<out>/leaderboard.md`. Kernels are kept tile by
+    tile in `kernel_store` (default `<out>/kernels`): a run killed inside a kernel resumes from its
+    last tile, and every run and spec pointed at one store computes each tile once.
 
     **Raises:** `SpecError`, `InputError` (invalid input), `RunFailure` (a record or the
     leaderboard cannot be written; records already written are kept).
@@ -140,7 +143,8 @@ def run(
     if not force:
         refuse_over_budget(chosen)
     summary = run_spec(
-        chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed, seeds_together=seeds_together
+        chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed, seeds_together=seeds_together,
+        kernel_store=kernel_store,
     )
     if not leaderboard:
         return Results(out_dir, summary)
@@ -156,12 +160,14 @@ def plan(
     learners: Sequence[str] | None = None,
     seeds_together: bool | None = None,
     trust_plugins: bool = False,
+    kernel_store: str | Path | None = None,
 ) -> PlanTable:
     """What `ntkbench plan` prints, as data: a row per learner, width and n with the FLOPs, peak
     memory and seconds of its cells, the totals, and `.text()`, the table itself. `out` (default
     `runs/<spec name>`) is an earlier run whose records say how long trainings until a rule take.
     The device's speed is measured once and kept (`ntkbench.runner.calibration`); the memory budget
-    is `$NTKBENCH_MEMORY_BUDGET`, else half the free memory.
+    is `$NTKBENCH_MEMORY_BUDGET`, else half the free memory. The table also says what the kernel
+    store (`kernel_store`, default `<out>/kernels`) holds on disk.
 
     **Raises:** `SpecError` for an invalid spec.
     """
@@ -170,4 +176,5 @@ def plan(
 
     validated = as_spec(spec, overrides=overrides, learners=learners, trust_plugins=trust_plugins)
     out_dir = Path(out) if out is not None else Path("runs") / validated.name
-    return plan_table(validated, rates=calibration(), budget=memory_budget(), out_dir=out_dir, seeds_together=seeds_together)
+    return plan_table(validated, rates=calibration(), budget=memory_budget(), out_dir=out_dir, seeds_together=seeds_together,
+                      kernel_store=None if kernel_store is None else Path(kernel_store))

@@ -10,10 +10,12 @@ is written before the next starts (a group's cells as soon as the group is done)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from pathlib import Path
 
 from ..api import ArtifactCache, memory_budget
 from ..spec import Spec
-from ..storage import Cell
+from ..storage import Cell, TileDirectory
 from ._groups import cell_groups
 from ._progress import ProgressBar
 from ._record_writer import RecordWriter
@@ -21,14 +23,18 @@ from ._work import BrokenLearner, prepare
 
 
 def run_locally(
-    spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool, seeds_together: bool | None = None
+    spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool, seeds_together: bool | None = None,
+    kernel_store: Path | None = None,
 ) -> list[Cell]:
-    """Compute and write every cell of `todo` (in order, seeds grouped as `cell_groups` says);
-    return those another process holds."""
+    """Compute and write every cell of `todo` (in order, seeds grouped as `cell_groups` says), with
+    kernels kept in the store at `kernel_store` (None: in memory only); return the cells another
+    process holds."""
     store, spec_dict = writer.store, writer.spec_dict
-    context, learners = prepare(spec)
+    context, learners = prepare(spec, None if kernel_store is None else TileDirectory(kernel_store))
     units = cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget())
     bar = ProgressBar(len(todo)) if progress else None
+    if bar:
+        context = dataclasses.replace(context, on_tiles=bar.tiles)
     busy: list[Cell] = []
     cache_owner, cache = None, ArtifactCache()
     seeds_todo: dict[tuple[str, int | None], list[int]] = {}

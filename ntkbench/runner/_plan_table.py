@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..api import format_bytes
 from ..spec import Spec
+from ..storage import KERNEL_STORE_DIR, store_disk_bytes
 from ._groups import cell_groups
 from ._plan import CellPlan, RecordedFacts, over_budget, plan_spec, plan_spectra
 
@@ -54,6 +55,10 @@ class PlanTable:
     seed_groups: list[int]
     """The sizes of the groups of seeds that train as one computation (empty: none)."""
     out_dir: Path
+    kernel_store: Path | None = None
+    """The kernel store the run would use."""
+    kernel_store_bytes: int = 0
+    """What its tiles take on disk now."""
 
     @property
     def total_flops(self) -> float:
@@ -87,6 +92,11 @@ class PlanTable:
             f"float64 Cholesky; compilation not included); peak memory {format_bytes(self.peak_bytes)} of a "
             f"{format_bytes(self.budget)} budget" + (f"; {unknown} cells of learners that give no estimate" if unknown else ""),
         ]
+        if self.kernel_store is not None and self.kernel_store_bytes:
+            lines.append(
+                f"kernel store {self.kernel_store}: {format_bytes(self.kernel_store_bytes)} on disk; the tiles it holds are "
+                "read, not computed, so kernels it shares with this spec cost less than counted here"
+            )
         if self.seed_groups:
             lines.append(
                 f"{len(self.seed_groups)} groups of seeds train as one computation (up to {max(self.seed_groups)} seeds at one "
@@ -110,9 +120,10 @@ class PlanTable:
 
 
 def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Path, seeds_together: bool | None = None,
-               recorded: RecordedFacts | None = None) -> PlanTable:
+               recorded: RecordedFacts | None = None, kernel_store: Path | None = None) -> PlanTable:
     """The plan of every cell and spectrum of `spec` at `rates` (the device's calibration), checked
-    against `budget` bytes, with what the records in `out_dir` (or `recorded`) say of trainings until a rule."""
+    against `budget` bytes, with what the records in `out_dir` (or `recorded`) say of trainings until
+    a rule, and the disk use of the kernel store (default `out_dir/kernels`)."""
     plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=recorded)
     grouped: dict[tuple, list[CellPlan]] = {}
     for plan in plans:
@@ -124,7 +135,8 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
         rows.append(_row(f"spectrum of {learner}", width, f"M={spec.spectrum.pool}", members, rates, budget, timed=False))
     groups = [len(unit) for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=seeds_together, budget=budget)
               if len(unit) > 1]
-    return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir)
+    store = kernel_store if kernel_store is not None else out_dir / KERNEL_STORE_DIR
+    return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir, store, store_disk_bytes(store))
 
 
 def _row(learner: str, width: int | None, n: str, members: list[CellPlan], rates: dict[str, float], budget: int,

@@ -16,11 +16,12 @@ import logging
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from ..api import ArtifactCache, InputError, NtkbenchError, memory_budget
 from ..spec import Spec
-from ..storage import Cell, Record
+from ..storage import Cell, Record, TileDirectory
 from ._groups import cell_groups
 from ._progress import ProgressBar
 from ._record_writer import RecordWriter
@@ -39,12 +40,16 @@ def import_ray() -> Any:
     return ray
 
 
-def compute_group(spec: Spec, cells: list[Cell], seeds: bool = False) -> list[tuple[Cell, Record]]:
+def compute_group(
+    spec: Spec, cells: list[Cell], seeds: bool = False, kernel_store: Path | None = None
+) -> list[tuple[Cell, Record]]:
     """On a worker: the records of cells that share a learner, width and seed (n ascending), or,
-    with `seeds`, of the seeds of one learner, width and n, computed as one group."""
-    if spec.hash not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
-        _WORKER_CONTEXTS[spec.hash] = prepare(spec)
-    context, learners = _WORKER_CONTEXTS[spec.hash]
+    with `seeds`, of the seeds of one learner, width and n, computed as one group, with kernels
+    kept in the store at `kernel_store` (a folder every worker reaches)."""
+    key = (spec.hash, kernel_store)
+    if key not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
+        _WORKER_CONTEXTS[key] = prepare(spec, None if kernel_store is None else TileDirectory(kernel_store))
+    context, learners = _WORKER_CONTEXTS[key]
     learner = learners[cells[0].learner_id, cells[0].width]
     if seeds:
         return list(zip(cells, context.compute_seeds(cells, learner)))
@@ -53,7 +58,8 @@ def compute_group(spec: Spec, cells: list[Cell], seeds: bool = False) -> list[tu
 
 
 def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: bool,
-               address: str | None, num_gpus: float, seeds_together: bool | None = None) -> list[Cell]:
+               address: str | None, num_gpus: float, seeds_together: bool | None = None,
+               kernel_store: Path | None = None) -> list[Cell]:
     """Submit every group of `todo` as a Ray task; write records as results come back. Return the
     cells another process holds.
 
@@ -92,7 +98,7 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
                 busy += [cell for cell in members if cell not in claimed]
                 if claimed:
                     seeds = isinstance(key[0], Cell)
-                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed, seeds)] = claimed
+                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed, seeds, kernel_store)] = claimed
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for reference in ready:

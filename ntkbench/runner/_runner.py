@@ -15,7 +15,17 @@ from pathlib import Path
 
 from ..api import RunFailure
 from ..spec import Spec
-from ..storage import Cell, RecordStore, cells_of, recorded_code, remove_stale_temporaries, run_facts, same_code, spec_code
+from ..storage import (
+    KERNEL_STORE_DIR,
+    Cell,
+    RecordStore,
+    cells_of,
+    recorded_code,
+    remove_stale_temporaries,
+    run_facts,
+    same_code,
+    spec_code,
+)
 from ._record_writer import RecordWriter
 from ._spectrum_work import SpectraSummary, compute_spectra
 
@@ -51,6 +61,7 @@ def run_spec(
     num_gpus: float = 0.0,
     rerun_changed: bool = False,
     seeds_together: bool | None = None,
+    kernel_store: str | Path | None = None,
 ) -> RunSummary:
     """Compute every cell of `spec` that has no successful record in `out_dir`, a directory that
     holds the results of this spec only (`InputError` for another's).
@@ -67,8 +78,13 @@ def run_spec(
     driver, exactly as locally. `seeds_together`: train the seeds of a learner that can as one
     computation (None: on an accelerator, not on a CPU; see `_groups.py`); the records are the
     same either way, up to floating-point rounding.
+
+    Kernels are kept tile by tile in `kernel_store` (default `<out_dir>/kernels`), so that a run
+    killed inside a kernel resumes from its last tile, and runs and specs that point at one store
+    compute each tile once (`ntkbench.storage.TileDirectory`).
     """
     store = RecordStore(out_dir)
+    kernels = Path(kernel_store) if kernel_store is not None else store.root / KERNEL_STORE_DIR
     spec_dict = spec.as_dict()
     try:
         store.claim_for(spec_dict, spec.source)
@@ -96,7 +112,7 @@ def run_spec(
         changed=changed, rerun_changed=rerun_changed,
     )
     if not todo:
-        return _with_spectra(summary, spec, store.root, progress)
+        return _with_spectra(summary, spec, store.root, progress, kernels)
     writer = RecordWriter(
         store, spec_dict, {learner: {"code": versions, **facts} for learner, versions in code.items()}, rerun_changed
     )
@@ -106,13 +122,13 @@ def run_spec(
         def compute(cells: list[Cell]) -> list[Cell]:
             return run_on_ray(
                 spec, writer, cells, progress=progress, address=ray_address, num_gpus=num_gpus,
-                seeds_together=seeds_together,
+                seeds_together=seeds_together, kernel_store=kernels.resolve(),
             )
     else:
         from ._local import run_locally
 
         def compute(cells: list[Cell]) -> list[Cell]:
-            return run_locally(spec, writer, cells, progress=progress, seeds_together=seeds_together)
+            return run_locally(spec, writer, cells, progress=progress, seeds_together=seeds_together, kernel_store=kernels)
 
     busy, done_elsewhere = compute(todo), []
     while busy:  # cells another process held: wait for it, and compute those it left without a record
@@ -124,10 +140,10 @@ def run_spec(
     summary = dataclasses.replace(
         summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere, stopped=writer.stopped
     )
-    return _with_spectra(summary, spec, store.root, progress)
+    return _with_spectra(summary, spec, store.root, progress, kernels)
 
 
-def _with_spectra(summary: RunSummary, spec: Spec, root: Path, progress: bool) -> RunSummary:
+def _with_spectra(summary: RunSummary, spec: Spec, root: Path, progress: bool, kernels: Path) -> RunSummary:
     if spec.spectrum is None:
         return summary
-    return dataclasses.replace(summary, spectra=compute_spectra(spec, root, progress=progress))
+    return dataclasses.replace(summary, spectra=compute_spectra(spec, root, progress=progress, kernel_store=kernels))

@@ -21,7 +21,16 @@ from pathlib import Path
 
 from ..api import NtkbenchError, RunFailure
 from ..spec import Spec
-from ..storage import Cell, StoredSpectrum, read_spectrum, spectrum_key, spectrum_path, widths_of, write_spectrum
+from ..storage import (
+    Cell,
+    StoredSpectrum,
+    TileDirectory,
+    read_spectrum,
+    spectrum_key,
+    spectrum_path,
+    widths_of,
+    write_spectrum,
+)
 
 
 def spectral_units(spec: Spec, learners: dict[str, type]) -> list[Cell]:
@@ -50,8 +59,11 @@ class SpectraSummary:
     failed: list[tuple[Cell, str]]
 
 
-def compute_spectra(spec: Spec, root: str | Path, *, progress: bool = True) -> SpectraSummary:
-    """Take every spectrum of `spec` that `root` does not hold yet (see `spectral_units`)."""
+def compute_spectra(
+    spec: Spec, root: str | Path, *, progress: bool = True, kernel_store: Path | None = None
+) -> SpectraSummary:
+    """Take every spectrum of `spec` that `root` does not hold yet (see `spectral_units`), with the
+    pool kernels kept in the store at `kernel_store` (None: in memory only)."""
     from ._work import prepare
 
     root, spec_dict = Path(root), spec.as_dict()
@@ -61,7 +73,7 @@ def compute_spectra(spec: Spec, root: str | Path, *, progress: bool = True) -> S
     todo = [unit for unit in units if read_spectrum(paths[unit]) is None]
     if not todo:
         return SpectraSummary(0, len(units), [])
-    context, learners = prepare(spec)
+    context, learners = prepare(spec, None if kernel_store is None else TileDirectory(kernel_store))
     failed = []
     for index, unit in enumerate(todo):
         if progress:

@@ -22,6 +22,7 @@ from ..api import (
     CellFailure,
     DynamicsRequest,
     InputError,
+    KernelStore,
     LearnerResult,
     LearnerTask,
     NtkbenchError,
@@ -34,8 +35,9 @@ from ._metrics import test_error, test_outcomes
 from ._sampling import SeedSampler, balanced_test_indices, training_order
 
 
-def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
-    """Load the data and build what every cell shares, and the learner plugins (per id and width).
+def prepare(spec: Spec, kernel_store: KernelStore | None = None) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
+    """Load the data and build what every cell shares, and the learner plugins (per id and width);
+    the learners keep their kernels in `kernel_store`, when given.
 
     **Raises:** `InputError` when the data do not fit the spec (sizes, input shapes).
     """
@@ -99,6 +101,7 @@ def prepare(spec: Spec) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
         architectures=architectures,
         provenance={"versions": library_versions(), "device": device_info(), "machine": machine_info()},
         dynamics=dynamics,
+        kernel_store=kernel_store,
     )
     return context, learners
 
@@ -118,6 +121,10 @@ class RunContext:
     provenance: dict[str, Any]
     dynamics: DynamicsRequest | None = None
     """What a dynamics spec asks of its learner."""
+    kernel_store: KernelStore | None = None
+    """Where the learners keep their kernels, tile by tile (None: in memory only)."""
+    on_tiles: Callable[[int, int], None] | None = None
+    """Told (tiles done, tiles in all) while a stored kernel is evaluated."""
 
     def across_seeds(self, seeds: list[int]) -> AcrossSeeds | None:
         """What `seeds` (computed by this process for one learner) can share; None for a single seed."""
@@ -144,6 +151,8 @@ class RunContext:
             across_seeds=across_seeds,
             validation=sampler.validation_subset(),
             n_train_values=tuple(self.spec.n_train),
+            kernel_store=self.kernel_store,
+            on_tiles=self.on_tiles,
         )
 
     def compute(
@@ -174,12 +183,13 @@ class RunContext:
         from ..numerics._kernels import evaluate_tiled, tile_edge, tile_size
         from ..numerics._spectrum import pool_spectrum
 
-        kernel = learner.regression_kernel(self._task(cell, ArtifactCache(), None))
+        task = self._task(cell, ArtifactCache(), None)
+        kernel = learner.regression_kernel(task)
         sampler = self.samplers[cell.seed]
         indices = sampler.spectrum_pool_indices(self.spec.spectrum.pool)
         x, labels = sampler.data.x_pool[indices], sampler.data.y_pool[indices]
         edge = tile_edge(kernel.function, x.shape[1:], key=kernel.key, at_most=tile_size(len(x)))
-        matrix = evaluate_tiled(kernel.function, x, max_tile=edge)
+        matrix = evaluate_tiled(kernel.function, x, max_tile=edge, stored=task.stored_kernel(kernel.description))
         return pool_spectrum(matrix, one_hot(labels, self.num_classes))
 
     def compute_seeds(

@@ -1,5 +1,5 @@
 """What a run leaves on disk and how it is read back: the cells of a spec and their keys, the
-records (one checksummed JSON file per cell), the spectra beside them, what code and machine
+records (one checksummed JSON file per cell), the spectra beside them, kernels tile by tile, what code and machine
 computed them, atomic writes and the locks that let several processes share a results directory.
 The runner writes through it; analysis, the report, the results API and the CLI read through it."""
 
@@ -9,6 +9,12 @@ from ._atomic import remove_stale_temporaries as remove_stale_temporaries
 from ._atomic import write_atomically as write_atomically
 from ._atomic import write_json_atomically as write_json_atomically
 from ._cells import Cell as Cell
+from ._kernel_tiles import KERNEL_STORE_DIR as KERNEL_STORE_DIR
+from ._kernel_tiles import KernelEvaluation as KernelEvaluation
+from ._kernel_tiles import StoredKernelSummary as StoredKernelSummary
+from ._kernel_tiles import TileDirectory as TileDirectory
+from ._kernel_tiles import store_disk_bytes as store_disk_bytes
+from ._kernel_tiles import stored_kernels as stored_kernels
 from ._cells import architecture_at as architecture_at
 from ._cells import cell_key as cell_key
 from ._cells import cells_of as cells_of

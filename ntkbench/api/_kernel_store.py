@@ -1,0 +1,59 @@
+"""Where kernels are kept, tile by tile: the contract between the numerics that compute a kernel and
+the storage that keeps it (`ntkbench.storage.TileDirectory`), so that a kernel computation killed
+part-way resumes from its last tile and a kernel computed once is read by every run that needs it."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+
+class KernelStore(abc.ABC):
+    """Tiles of kernels, each kept under its kernel's identity (`kernel_identity`) and its own name
+    (what its rows and columns are). Reading never runs code from the store (plain arrays only);
+    a tile that does not read back as written is no tile."""
+
+    @abc.abstractmethod
+    def read(self, kernel: str, tile: str) -> np.ndarray | None:
+        """The stored tile, or None when it is absent (or was corrupt, and has been set aside)."""
+
+    @abc.abstractmethod
+    def write(self, kernel: str, tile: str, values: np.ndarray) -> None:
+        """Keep `values` as the tile, whole or not at all."""
+
+    @abc.abstractmethod
+    def claim(self, kernel: str, tile: str, *, wait: bool) -> contextlib.AbstractContextManager[bool]:
+        """Hold the tile's lock for the block: True when held; False, without waiting, when another
+        process holds it and not `wait`."""
+
+    @abc.abstractmethod
+    def describe(self, kernel: str, description: Mapping[str, Any], layout: Mapping[str, Any]) -> None:
+        """Keep what the kernel is (`description`) and one evaluation's layout of tiles (its `inputs`
+        hash, shape, tile edges and tile names), for listing."""
+
+
+def kernel_identity(description: Mapping[str, Any]) -> str:
+    """The identity of a kernel: 16 hex digits of a SHA-256 of `description` as canonical JSON."""
+    text = json.dumps(description, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredKernel:
+    """A kernel whose tiles go to `store`: its identity, what it is, and whom to tell how far its
+    evaluation has got (`on_tiles(done, total)`, after every tile)."""
+
+    store: KernelStore
+    description: Mapping[str, Any]
+    on_tiles: Callable[[int, int], None] | None = None
+
+    @property
+    def identity(self) -> str:
+        return kernel_identity(self.description)

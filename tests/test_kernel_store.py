@@ -1,0 +1,244 @@
+"""Kernels kept tile by tile: the same matrix bit for bit, each tile computed once across runs, specs,
+nested sizes and processes, a killed computation resumed from its last tile, a corrupt tile kept
+aside and recomputed, a full disk stopped with every tile kept, and `ntkbench kernels` listing it."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, run_cli
+
+import ntkbench
+from ntkbench.api import RunFailure, StoredKernel
+from ntkbench.numerics import _kernels
+from ntkbench.numerics._kernels import evaluate_tiled
+from ntkbench.storage import TileDirectory, stored_kernels
+
+DESCRIPTION = {"kernel": "test rbf", "scale": 1.0}
+
+
+def rbf(x1, x2):
+    """A kernel of two batches that jax computes (any function of two arrays serves)."""
+    import jax.numpy as jnp
+
+    squared = jnp.sum(x1**2, 1)[:, None] + jnp.sum(x2**2, 1)[None] - 2 * x1 @ x2.T
+    return jnp.exp(-squared / x1.shape[1])
+
+
+def inputs(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 5)).astype(np.float32)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many tiles were computed (not read from a store) since the test began."""
+    computed = []
+    real = _kernels._tiles
+
+    def counting(kernel_fn, a, b, origins, rows, columns):
+        for origin, tile in real(kernel_fn, a, b, origins, rows, columns):
+            computed.append(origin)
+            yield origin, tile
+
+    monkeypatch.setattr(_kernels, "_tiles", counting)
+    return computed
+
+
+def test_a_stored_kernel_is_the_same_matrix_and_is_computed_once(tmp_path, counted):
+    x, test = inputs(100), inputs(30, seed=1)
+    plain = evaluate_tiled(rbf, x, max_tile=32), evaluate_tiled(rbf, test, x, max_tile=32)
+    assert len(counted) == 10 + 4  # 4 x 4 blocks on and above the diagonal; 1 x 4 test blocks
+    store, reports = TileDirectory(tmp_path), []
+    stored = StoredKernel(store, DESCRIPTION, lambda done, total: reports.append((done, total)))
+    first = evaluate_tiled(rbf, x, max_tile=32, stored=stored), evaluate_tiled(rbf, test, x, max_tile=32, stored=stored)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, first))
+    assert len(counted) == 2 * 14 and reports[-1] == (4, 4) and (10, 10) in reports
+    again = evaluate_tiled(rbf, x, max_tile=32, stored=stored), evaluate_tiled(rbf, test, x, max_tile=32, stored=stored)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again)) and len(counted) == 2 * 14  # all read back
+    other = StoredKernel(store, {**DESCRIPTION, "scale": 2.0})  # another kernel: nothing of the first is read
+    evaluate_tiled(rbf, x, max_tile=32, stored=other)
+    assert len(counted) == 2 * 14 + 10
+
+
+def test_a_larger_nested_set_reads_the_leading_blocks_of_the_smaller(tmp_path, counted):
+    x, stored = inputs(128), StoredKernel(TileDirectory(tmp_path), DESCRIPTION)
+    evaluate_tiled(rbf, x[:64], max_tile=32, stored=stored)
+    assert len(counted) == 3
+    larger = evaluate_tiled(rbf, x, max_tile=32, stored=stored)
+    assert len(counted) == 3 + 10 - 3  # of 10 blocks, the 3 of the first 64 samples were stored
+    assert np.array_equal(larger, evaluate_tiled(rbf, x, max_tile=32))
+
+
+def test_a_corrupt_tile_is_kept_aside_and_computed_again(tmp_path, counted):
+    x, store = inputs(64), TileDirectory(tmp_path)
+    stored = StoredKernel(store, DESCRIPTION)
+    expected = evaluate_tiled(rbf, x, max_tile=32, stored=stored)
+    tile = sorted(tmp_path.glob("*/tiles/*.npy"))[0]
+    content = bytearray(tile.read_bytes())
+    content[-1] ^= 0xFF
+    tile.write_bytes(bytes(content))
+    with pytest.warns(UserWarning, match="did not match its checksum: set aside"):
+        again = evaluate_tiled(rbf, x, max_tile=32, stored=stored)
+    assert np.array_equal(again, expected) and len(counted) == 3 + 1
+    assert [path.name for path in store.set_aside] == [tile.name] and store.set_aside[0].read_bytes() == bytes(content)
+    assert len(list(tmp_path.glob("*/tiles/*.npy"))) == 3
+
+
+def test_a_full_disk_stops_with_a_message_and_keeps_every_tile_written(tmp_path, monkeypatch):
+    from ntkbench.storage import _kernel_tiles
+
+    x, writes = inputs(64), []
+    real = _kernel_tiles.write_atomically
+
+    def filling(path, write, **options):
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        writes.append(path)
+        real(path, write, **options)
+
+    monkeypatch.setattr(_kernel_tiles, "write_atomically", filling)
+    stored = StoredKernel(TileDirectory(tmp_path), DESCRIPTION)
+    with pytest.raises(RunFailure, match="No space left on device. Every tile written before is kept"):
+        evaluate_tiled(rbf, x, max_tile=32, stored=stored)
+    assert sorted(tmp_path.glob("*/tiles/*.npy")) == sorted(writes)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+SLOW_KERNEL = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from ntkbench.api import StoredKernel
+    from ntkbench.numerics import _kernels
+    from ntkbench.storage import TileDirectory
+
+    computed = []
+    real = _kernels._tiles
+
+    def counting(kernel_fn, a, b, origins, rows, columns):
+        for origin, tile in real(kernel_fn, a, b, origins, rows, columns):
+            computed.append(origin)
+            yield origin, tile
+
+    _kernels._tiles = counting
+
+    def slow(x1, x2):
+        time.sleep(float(sys.argv[2]))
+        return np.asarray(x1) @ np.asarray(x2).T
+
+    x = np.random.default_rng(0).normal(size=(96, 5)).astype(np.float32)
+    matrix = _kernels.evaluate_tiled(slow, x, max_tile=16, stored=StoredKernel(TileDirectory(sys.argv[1]), {"kernel": "slow"}))
+    np.save(sys.argv[3], matrix)
+    print(len(computed))
+""")
+
+
+def _slow(tmp_path, store, seconds: float, out: str) -> subprocess.Popen:
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_KERNEL)
+    return subprocess.Popen([sys.executable, str(script), str(store), str(seconds), str(tmp_path / out)],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def _wait_for_tiles(store, count: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while len(list(store.glob("*/tiles/*.npy"))) < count:
+        assert process.poll() is None and time.monotonic() < deadline, "the kernel process ended before its tiles"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_kernel_killed_part_way_resumes_from_its_last_tile(tmp_path):
+    store = tmp_path / "store"
+    process = _slow(tmp_path, store, 0.3, "killed.npy")
+    _wait_for_tiles(store, 5, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = len(list(store.glob("*/tiles/*.npy")))
+    assert 5 <= kept < 21  # 6 x 6 blocks of 16: 21 on and above the diagonal
+    [kernel] = stored_kernels(store)
+    assert kernel.evaluations[0].present == kept and kernel.evaluations[0].tiles == 21
+    listing = run_cli("kernels", str(store))
+    assert f"{kept} of 21 tiles stored" in listing.stdout and "slow of a network" in listing.stdout
+    resumed = _slow(tmp_path, store, 0.0, "resumed.npy")
+    assert int(resumed.communicate(timeout=120)[0]) == 21 - kept
+    x = np.random.default_rng(0).normal(size=(96, 5)).astype(np.float32)
+    assert np.array_equal(np.load(tmp_path / "resumed.npy"), evaluate_tiled(lambda a, b: np.asarray(a) @ np.asarray(b).T, x, max_tile=16))
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_store_never_compute_a_tile_twice(tmp_path):
+    store = tmp_path / "store"
+    first = _slow(tmp_path, store, 0.1, "first.npy")
+    _wait_for_tiles(store, 1, first)
+    second = _slow(tmp_path, store, 0.1, "second.npy")
+    counts = [int(process.communicate(timeout=120)[0]) for process in (first, second)]
+    assert sum(counts) == 21 and min(counts) > 0  # shared: both computed some, none twice
+    assert np.array_equal(np.load(tmp_path / "first.npy"), np.load(tmp_path / "second.npy"))
+
+
+def test_runs_and_specs_on_one_store_share_their_kernels_and_give_the_same_records(tmp_path, write_spec, counted):
+    spec = {
+        "name": "stored",
+        "dataset": {"name": "teacher_student", "dim": 8, "pool": 800, "n_test": 100},
+        "architecture": {"name": "mlp", "width": 32, "depth": 1},
+        "learners": [{"name": "ntk_infinite"}, {"name": "entk_init", "implementation": 1}],
+        "sweep": {"n_train": [16, 32, 64], "seeds": [0, 1]},
+        "compare": {"reference": "ntk_infinite"},
+    }
+    first = ntkbench.run(spec, out=tmp_path / "first", leaderboard=False)
+    computed = len(counted)
+    assert computed > 0 and (tmp_path / "first" / "kernels").is_dir()
+    kinds = sorted(kernel.description["kernel"] for kernel in stored_kernels(tmp_path / "first" / "kernels"))
+    assert kinds == ["empirical ntk", "empirical ntk", "infinite ntk"]  # one network per seed, one infinite kernel
+    plan = ntkbench.plan(spec, out=tmp_path / "first")
+    on_disk = sum(path.stat().st_size for path in (tmp_path / "first" / "kernels").rglob("*.npy"))
+    assert plan.kernel_store_bytes == on_disk and f"kernel store {tmp_path / 'first' / 'kernels'}:" in plan.text()
+
+    # Another spec on the same architecture and data (another ridge, a learner less) reads every tile.
+    other = {**spec, "name": "other", "learners": [{"name": "ntk_infinite", "ridge": 1e-3}]}
+    ntkbench.run(other, out=tmp_path / "other", leaderboard=False, kernel_store=tmp_path / "first" / "kernels")
+    assert len(counted) == computed
+
+    # The same spec again in a fresh directory, from the stored tiles: the same records.
+    again = ntkbench.run(spec, out=tmp_path / "again", leaderboard=False, kernel_store=tmp_path / "first" / "kernels")
+    assert len(counted) == computed
+    columns = ["learner_id", "n_train", "seed", "test_error", "test_loss"]
+    ordered = [frame.records[columns].sort_values(columns[:3]).reset_index(drop=True) for frame in (first, again)]
+    assert ordered[0].equals(ordered[1])
+
+
+def test_the_kernels_command_refuses_what_is_no_store(tmp_path):
+    result = run_cli("kernels", str(tmp_path / "missing"))
+    assert result.returncode == 2 and "no such kernel store" in result.stderr
+    (tmp_path / "empty").mkdir()
+    assert "no kernel stored" in run_cli("kernels", str(tmp_path / "empty")).stdout
+
+
+def test_the_progress_bar_shows_a_kernels_tiles_rate_and_time_left(monkeypatch):
+    import io
+
+    from ntkbench.runner._progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock = iter([0.0, 100.0, 110.0])  # created; first report; second report
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    stream = Terminal()
+    bar = ProgressBar(4, stream)
+    bar.start("ntk_infinite n=1024 seed=0")
+    bar.tiles(10, 110)  # ten read from the store
+    bar.tiles(30, 110)  # twenty computed in 10 s
+    lines = stream.getvalue().split("\r\033[K")
+    assert lines[-1].endswith("ntk_infinite n=1024 seed=0 | kernel 30/110 tiles, 2/s, ETA 40s")
+    assert "kernel 10/110 tiles, ETA --" in lines[-2]
