@@ -1,5 +1,5 @@
 """Write docs/api.md, the reference of ntkbench's public API, from the signatures and docstrings of
-what `ntkbench`, `ntkbench.kernels`, `ntkbench.infinite`, `ntkbench.training`, `ntkbench.costs` and `ntkbench.testing` export (`__all__`).
+what `ntkbench`, `ntkbench.layers`, `ntkbench.kernels`, `ntkbench.infinite`, `ntkbench.training`, `ntkbench.costs` and `ntkbench.testing` export (`__all__`).
 
     python scripts/api_reference.py          # rewrite docs/api.md
     python scripts/api_reference.py --check  # exit 1 when docs/api.md is not what the code gives
@@ -20,7 +20,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "api.md"
-MODULES = ("ntkbench", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.costs", "ntkbench.testing")
+MODULES = ("ntkbench", "ntkbench.layers", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.costs", "ntkbench.testing")
 
 INTRODUCTION = """\
 # ntkbench API reference
@@ -34,6 +34,8 @@ what a plugin implements, what it receives, and how it registers.
 - `ntkbench.kernels`, `ntkbench.training`, `ntkbench.costs`: the numerical tools and the cost
   estimates the built-in learners use, and nothing else of ntkbench's (they import jax: import them
   inside plugin methods).
+- `ntkbench.layers`: layers described once (network, infinite-width kernel and `stax` twin from one
+  description) and `LayeredArchitecture`, which the built-in architectures are written with.
 - `ntkbench.infinite`: the layers of an architecture's `kernel_map` (its infinite-width kernel,
   computed natively).
 - `ntkbench.testing`: tasks and data as the runner makes them, and the plugin contract checked.

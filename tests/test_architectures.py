@@ -47,10 +47,11 @@ def build(cls, options, x, parameterization="ntk", **scaling):
     [("ntk", {}), ("standard", {}), ("mup", {}), ("ntk", {"output_scale": 4.0}), ("standard", {"output_scale": 0.5})],
     ids=["ntk", "standard", "mup", "ntk-scaled", "standard-scaled"],
 )
-@pytest.mark.parametrize(("cls", "options"), TWINNED, ids=IDS)
+@pytest.mark.parametrize(("cls", "options"), [TWINNED[0], TWINNED[3], TWINNED[6]], ids=[IDS[0], IDS[3], IDS[6]])
 @pytest.mark.parity
 def test_equinox_and_stax_networks_agree(cls, options, parameterization, scaling):
-    """A `mup` or rescaled network's twin is the `ntk` (`standard`) one fed the same effective weights."""
+    """A `mup` or rescaled network's twin is the `ntk` (`standard`) one fed the same effective weights.
+    Once per built-in architecture: each layer is tested alone in test_layers.py."""
     x = images(6)
     architecture, model, twin = build(cls, options, x, parameterization, **scaling)
     ours = np.asarray(jax.vmap(model)(x))
@@ -82,10 +83,12 @@ def test_empirical_ntk_matches_neural_tangents_on_the_twin(cls, options, paramet
 def test_ntk_parameterisation_initialises_standard_normal_weights():
     x = images(2)
     _, model, _ = build(MyrtleArchitecture, {"depth": 5, "width": 64}, x)
-    weights = np.concatenate([np.ravel(conv.weight) for stage in model.stages for conv in stage])
+    convolutions = [layer for layer in model.body.layers if hasattr(layer, "weight")]
+    assert len(convolutions) == 4
+    weights = np.concatenate([np.ravel(conv.weight) for conv in convolutions])
     assert abs(weights.mean()) < 0.01 and abs(weights.std() - 1) < 0.01
     _, standard, _ = build(MyrtleArchitecture, {"depth": 5, "width": 64}, x, "standard")
-    second = np.ravel(standard.stages[0][1].weight)
+    second = np.ravel([layer for layer in standard.body.layers if hasattr(layer, "weight")][1].weight)
     assert abs(second.std() - np.sqrt(2 / (64 * 9))) < 0.002  # w_std / sqrt(fan_in)
 
 

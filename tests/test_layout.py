@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "ntkbench"
-RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "infinite": 1, "training": 1, "costs": 1, "spec": 2, "storage": 3,
+RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "infinite": 1, "training": 1, "costs": 1, "layers": 1, "spec": 2, "storage": 3,
          "runner": 4, "analysis": 4, "testing": 5, "report": 5, "results": 6, "cli": 7, "": 8}
 """The core's layers, lowest first ("" is `ntkbench/__init__.py`): a module imports only from its own
 layer and those below. Storage lies below the runner, which writes through it; analysis reads
@@ -24,7 +24,7 @@ records and fits without the renderer (`FACADES` excepted)."""
 FACADES = {"ntkbench.results._session"}
 """`ntkbench.run` computes a spec and renders its leaderboard: it may use every layer below it."""
 PLUGINS = {"learners", "architectures", "datasets"}
-PLUGINS_MAY_IMPORT = {"api", "nt_compat", "kernels", "infinite", "training", "costs"}
+PLUGINS_MAY_IMPORT = {"api", "nt_compat", "kernels", "infinite", "training", "costs", "layers"}
 """Built-in plugins use ntkbench's public API, what a third-party plugin has: nothing of the numerics
 below it, nothing of the runner."""
 

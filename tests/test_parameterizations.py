@@ -29,8 +29,13 @@ def effective(model) -> list[tuple[jax.Array, jax.Array]]:
     """Every layer's (weight, bias) as the network uses them: multiplier times stored value."""
     return [
         (layer.scaling.weight_multiplier * layer.weight, layer.scaling.bias_multiplier * layer.bias)
-        for layer in (*model.hidden, model.readout)
+        for layer in dense_layers(model)
     ]
+
+
+def dense_layers(model) -> list:
+    """The MLP's dense layers, input first and readout last (its body also holds flatten and ReLUs)."""
+    return [layer for layer in model.body.layers if hasattr(layer, "weight")] + [model.readout]
 
 
 def plain_mlp(params, x):
@@ -97,7 +102,7 @@ def feature_movement(width: int, parameterization: str) -> float:
     x, y = data()
     model = mlp(width, parameterization=parameterization)
     trained = one_sgd_step(model, x, y, 0.5)
-    change = jax.vmap(trained.features)(x) - jax.vmap(model.features)(x)
+    change = jax.vmap(lambda v: trained.features(v)[0])(x) - jax.vmap(lambda v: model.features(v)[0])(x)
     return float(jnp.sqrt(jnp.mean(change**2)))
 
 
@@ -125,7 +130,7 @@ def test_output_scale_sgd_step_is_gradient_descent_on_the_rescaled_loss(alpha):
     rate = 0.1
     model, plain = mlp(32, output_scale=alpha), mlp(32)
     x, y = data()
-    multipliers = [(layer.scaling.weight_multiplier, layer.scaling.bias_multiplier) for layer in (*plain.hidden, plain.readout)]
+    multipliers = [(layer.scaling.weight_multiplier, layer.scaling.bias_multiplier) for layer in dense_layers(plain)]
     alphas = [1.0, 1.0, alpha]  # the readout carries alpha * f
 
     def theta_of(network):

@@ -24,7 +24,7 @@ def test_docs_show_the_scaffold_examples_verbatim():
         assert code == plugin_source(kind, name), f"docs/plugins.md's {kind} example drifted from the scaffold"
 
 
-@pytest.mark.parametrize(("kind", "name"), [("learner", "rbf_ridge"), ("dataset", "clusters"), ("architecture", "linear")])
+@pytest.mark.parametrize(("kind", "name"), [("learner", "rbf_ridge"), ("dataset", "clusters"), ("architecture", "two_layer")])
 def test_new_plugin_writes_a_package_whose_test_passes(kind, name, tmp_path):
     result = run_cli("new-plugin", name, "--kind", kind, "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr

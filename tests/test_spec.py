@@ -300,6 +300,7 @@ def test_without_neural_tangents_a_twin_only_architecture_is_refused_with_the_in
     monkeypatch.setattr(_rules, "neural_tangents_installed", lambda: False)
     parse_spec(VALID, "spec.yaml")  # valid: the built-in kernels are native, neural-tangents is not needed
     monkeypatch.setattr(MLPArchitecture, "has_kernel_map", lambda self: False)  # as a third-party twin-only architecture
+    monkeypatch.setattr(MLPArchitecture, "has_stax_twin", lambda self: True)
     problem = only_problem(VALID)
     assert problem.key == "learners[1].name"
     assert "needs the stax twin of architecture 'mlp'" in problem.reason

@@ -1,5 +1,5 @@
-"""`myrtle`: the Myrtle CNNs of Shankar et al. (2020), "Neural Kernels Without Tangents", with
-their `stax` twins (as in neural-tangents' own Myrtle example).
+"""`myrtle`: the Myrtle CNNs of Shankar et al. (2020), "Neural Kernels Without Tangents", described
+once with `ntkbench.layers` (as in neural-tangents' own Myrtle example).
 
 Depth 5, 7 or 10: three stages of 2/1/1, 2/2/2 or 3/3/3 3x3 convolutions (SAME padding) with
 ReLU, 2x2 average pooling after the first two stages, global average pooling after the third
@@ -8,14 +8,14 @@ ReLU, 2x2 average pooling after the first two stages, global average pooling aft
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import PositiveInt
 
-from ..api import StaxTwin
-from ._base import LayeredArchitecture, LayeredOptions, conv_parameters, dense_parameters
-from ._topology import STAGE_DEPTHS
+from ..layers import AvgPool, Conv, Dense, GlobalAvgPool, LayeredArchitecture, LayeredOptions, Relu, Serial, serial
+
+STAGE_DEPTHS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+"""Convolutions per stage; with the dense readout they make the network's depth."""
 
 
 class MyrtleOptions(LayeredOptions):
@@ -27,31 +27,18 @@ class MyrtleOptions(LayeredOptions):
 
 
 class MyrtleArchitecture(LayeredArchitecture):
-    """Myrtle CNN with an exact `stax` twin; needs image inputs of at least 4x4 pixels."""
+    """Myrtle CNN; needs image inputs of at least 4x4 pixels."""
 
     Options = MyrtleOptions
     api_version = 1
 
-    def init_model(self, *, input_shape: tuple[int, ...], num_classes: int, key: Any) -> Any:
-        from ._myrtle_network import Myrtle
-
-        options = self.options
-        return Myrtle(
-            input_shape,
-            num_classes,
-            depth=options.depth,
-            width=options.width,
-            scaling=self.scaling(),
-            key=key,
-        )
-
-    def parameter_count(self, *, input_shape: tuple[int, ...], num_classes: int) -> int:
-        options = self.options
-        channels, count = input_shape[-1], 0
-        for _ in range(sum(STAGE_DEPTHS[options.depth])):
-            count += conv_parameters(channels, options.width, 3, options.b_std)
-            channels = options.width
-        return count + dense_parameters(options.width, num_classes, options.b_std)
+    def layers(self, *, num_classes: int) -> Serial:
+        counts = STAGE_DEPTHS[self.options.depth]
+        layers = []
+        for index, count in enumerate(counts):
+            layers += [Conv(self.options.width, 3), Relu()] * count
+            layers.append(AvgPool(2, 2) if index < len(counts) - 1 else GlobalAvgPool())
+        return serial(*layers, Dense(num_classes))
 
     def input_problem(self, input_shape: tuple[int, ...]) -> str | None:
         if len(input_shape) != 3:
@@ -59,35 +46,3 @@ class MyrtleArchitecture(LayeredArchitecture):
         if min(input_shape[:2]) < 4:
             return f"myrtle pools twice by 2x2, so it needs images of at least 4x4 pixels; got {list(input_shape[:2])}"
         return None
-
-    def stax_twin(self, *, num_classes: int) -> StaxTwin:
-        from ..nt_compat import import_neural_tangents
-
-        stax = import_neural_tangents().stax
-        options = self.options
-        b_std = options.b_std or None
-        conv = dict(W_std=options.w_std, b_std=b_std, padding="SAME", parameterization=self.twin_parameterization())
-        layers = []
-        counts = STAGE_DEPTHS[options.depth]
-        for index, count in enumerate(counts):
-            layers += [stax.Conv(options.width, (3, 3), **conv), stax.Relu()] * count
-            layers.append(stax.AvgPool((2, 2), strides=(2, 2)) if index < len(counts) - 1 else stax.GlobalAvgPool())
-        layers.append(stax.Dense(num_classes, options.w_std, b_std, parameterization=self.twin_parameterization()))
-        return StaxTwin(*stax.serial(*layers))
-
-    def kernel_map(self, *, num_classes: int) -> Any:
-        from .. import infinite
-
-        options = self.options
-        b_std = options.b_std or None
-        layers: list[Any] = []
-        counts = STAGE_DEPTHS[options.depth]
-        conv = infinite.Conv(options.width, 3, 1, "SAME", options.w_std, b_std, self.twin_parameterization())
-        for index, count in enumerate(counts):
-            layers += [conv, infinite.Relu()] * count
-            layers.append(infinite.AvgPool(2, 2) if index < len(counts) - 1 else infinite.GlobalAvgPool())
-        layers.append(infinite.Dense(num_classes, options.w_std, b_std, self.twin_parameterization()))
-        return infinite.serial(*layers)
-
-    def readout_input(self, model: Any) -> Callable[[Any], Any]:
-        return model.features

@@ -1,4 +1,5 @@
-"""Equinox layers that compute exactly what their neural-tangents `stax` counterparts compute.
+"""Equinox layers that compute exactly what their neural-tangents `stax` counterparts compute, and the
+containers that a network built from `ntkbench.layers` descriptions is made of.
 
 Every layer acts on ONE example (`(features,)` or `(height, width, channels)`), like equinox's
 own layers; the batch dimension comes from `jax.vmap`. Weights are laid out as stax lays them
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -176,22 +177,109 @@ def _twin_parameters(
     return weight, _in_twin_layout(bias, scaling.bias_multiplier, scaling.twin_bias_multiplier).reshape(bias_shape)
 
 
-def avg_pool(x: jax.Array) -> jax.Array:
-    """2x2 average pooling with stride 2 and VALID padding (`stax.AvgPool((2, 2), (2, 2))`)."""
-    summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, (2, 2, 1), (2, 2, 1), "VALID")
-    return summed / 4.0
+class Relu(eqx.Module):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jax.nn.relu(x)
 
 
-def global_avg_pool(x: jax.Array) -> jax.Array:
+class Flatten(eqx.Module):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.ravel(x)
+
+
+class AvgPool(eqx.Module):
+    """Average pooling of `window` x `window` patches at `stride`, VALID padding (`stax.AvgPool`)."""
+
+    window: int = eqx.field(static=True)
+    stride: int = eqx.field(static=True)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        shape, strides = (self.window, self.window, 1), (self.stride, self.stride, 1)
+        summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, shape, strides, "VALID")
+        return summed / float(self.window * self.window)
+
+
+class GlobalAvgPool(eqx.Module):
     """Mean over the spatial axes (`stax.GlobalAvgPool()`)."""
-    return jnp.mean(x, axis=(0, 1))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.mean(x, axis=(0, 1))
 
 
-def layer_norm_channels(x: jax.Array, eps: float = 1e-12) -> jax.Array:
+class LayerNorm(eqx.Module):
     """Normalise over the channel axis at every position, without parameters (`stax.LayerNorm(axis=-1)`)."""
-    mean = jnp.mean(x, axis=-1, keepdims=True)
-    var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
-    return (x - mean) / jnp.sqrt(eps + var)
+
+    def __call__(self, x: jax.Array, eps: float = 1e-12) -> jax.Array:
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(eps + var)
+
+
+class WithState(eqx.Module):
+    """A layer called as `layer(x, state) -> (x, state)`: batch norm, and the containers that may hold it."""
+
+
+class BatchNorm(WithState):
+    """Batch norm over the channels (last axis): batch statistics in training (a `vmap` named
+    "batch"), running statistics otherwise (equinox's, which normalises channels first)."""
+
+    norm: eqx.nn.BatchNorm
+
+    def __init__(self, channels: int):
+        self.norm = eqx.nn.BatchNorm(channels, axis_name="batch", mode="batch")
+
+    def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        if x.ndim == 1:
+            return self.norm(x, state)
+        y, state = self.norm(jnp.moveaxis(x, -1, 0), state)
+        return jnp.moveaxis(y, 0, -1), state
+
+
+def apply_layer(layer: eqx.Module, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+    """`layer` on one example, threading the state through the layers that have one."""
+    return layer(x, state) if isinstance(layer, WithState) else (layer(x), state)
+
+
+class Chain(WithState):
+    """Layers one after the other."""
+
+    layers: tuple[eqx.Module, ...]
+
+    def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        for layer in self.layers:
+            x, state = apply_layer(layer, x, state)
+        return x, state
+
+
+class ResidualSum(WithState):
+    """`main(x) + shortcut(x)`, the shortcut the identity when None."""
+
+    main: eqx.Module
+    shortcut: eqx.Module | None
+
+    def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        out, state = apply_layer(self.main, x, state)
+        if self.shortcut is None:
+            return out + x, state
+        short, state = apply_layer(self.shortcut, x, state)
+        return out + short, state
+
+
+class Network(eqx.Module):
+    """A network: its body, then a dense readout. Called as `network(x)` (logits), or, holding batch
+    norm, as `network(x, state)` (logits and the new state; the state lives in an `eqx.nn.State`)."""
+
+    body: Chain
+    readout: Dense
+
+    def features(self, x: jax.Array, state: Any = None) -> tuple[jax.Array, Any]:
+        """What the readout sees, and the new state."""
+        return self.body(x, state)
+
+    def __call__(self, x: jax.Array, state: Any = None) -> Any:
+        features, new_state = self.features(x, state)
+        logits = self.readout(features)
+        return logits if state is None else (logits, new_state)
 
 
 def readout_covariance_features(features: jax.Array, readout: Dense) -> jax.Array:
