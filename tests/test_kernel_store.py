@@ -134,6 +134,13 @@ SLOW_KERNEL = textwrap.dedent("""
         time.sleep(float(sys.argv[2]))
         return np.asarray(x1) @ np.asarray(x2).T
 
+    if len(sys.argv) > 4:  # a barrier: start computing when this many processes are ready
+        import os, pathlib
+        barrier = pathlib.Path(sys.argv[4])
+        (barrier / str(os.getpid())).touch()
+        while len(list(barrier.iterdir())) < int(sys.argv[5]):
+            time.sleep(0.01)
+
     x = np.random.default_rng(0).normal(size=(96, 5)).astype(np.float32)
     matrix = _kernels.evaluate_tiled(slow, x, max_tile=16, stored=StoredKernel(TileDirectory(sys.argv[1]), {"kernel": "slow"}))
     np.save(sys.argv[3], matrix)
@@ -141,10 +148,10 @@ SLOW_KERNEL = textwrap.dedent("""
 """)
 
 
-def _slow(tmp_path, store, seconds: float, out: str) -> subprocess.Popen:
+def _slow(tmp_path, store, seconds: float, out: str, *barrier: str) -> subprocess.Popen:
     script = tmp_path / "slow.py"
     script.write_text(SLOW_KERNEL)
-    return subprocess.Popen([sys.executable, str(script), str(store), str(seconds), str(tmp_path / out)],
+    return subprocess.Popen([sys.executable, str(script), str(store), str(seconds), str(tmp_path / out), *barrier],
                             stdout=subprocess.PIPE, text=True, cwd=REPO)
 
 
@@ -176,10 +183,10 @@ def test_a_kernel_killed_part_way_resumes_from_its_last_tile(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_on_one_store_never_compute_a_tile_twice(tmp_path):
-    store = tmp_path / "store"
-    first = _slow(tmp_path, store, 0.1, "first.npy")
-    _wait_for_tiles(store, 1, first)
-    second = _slow(tmp_path, store, 0.1, "second.npy")
+    store, barrier = tmp_path / "store", tmp_path / "barrier"
+    barrier.mkdir()
+    first = _slow(tmp_path, store, 0.2, "first.npy", str(barrier), "2")
+    second = _slow(tmp_path, store, 0.2, "second.npy", str(barrier), "2")
     counts = [int(process.communicate(timeout=120)[0]) for process in (first, second)]
     assert sum(counts) == 21 and min(counts) > 0  # shared: both computed some, none twice
     assert np.array_equal(np.load(tmp_path / "first.npy"), np.load(tmp_path / "second.npy"))

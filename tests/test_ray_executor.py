@@ -163,3 +163,68 @@ def test_a_group_whose_worker_always_dies_fails_without_a_record(third_party_plu
     assert "Ray task failed after 3 retries" in result.stderr
     done = records(out)
     assert sorted({seed for _, _, seed in done}) == [0, 2] and all(r["status"] == "ok" for r in done.values())
+
+
+SPREAD = """\
+import os, sys
+import numpy as np
+import ray
+from ntkbench.api import StoredKernel
+from ntkbench.numerics._kernels import evaluate_tiled
+from ntkbench.runner._ray import tile_spreader
+from ntkbench.storage import TileDirectory
+
+address, store, mode = sys.argv[1:4]
+ray.init(address=address, log_to_driver=False)
+x = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+
+
+def rbf(a, b):
+    import jax.numpy as jnp
+    return jnp.exp(-(jnp.sum(a**2, 1)[:, None] + jnp.sum(b**2, 1)[None] - 2 * a @ b.T) / 5)
+
+
+def pid(a, b):
+    return np.full((a.shape[0], b.shape[0]), os.getpid(), np.float32)
+
+
+def dies_once(a, b):
+    marker = os.path.join(store, "died")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)  # the worker dies inside the kernel, once
+    return rbf(a, b)
+
+
+done = []
+spread = tile_spreader(store, 0.0)
+kernel = {"spread": rbf, "pids": pid, "retry": dies_once}[mode]
+stored = StoredKernel(TileDirectory(store), {"kernel": mode}, lambda d, t: done.append((d, t)), spread)
+matrix = evaluate_tiled(kernel, x, max_tile=16, stored=stored)
+if mode == "pids":
+    print(" ".join(str(int(v)) for v in np.unique(matrix)), "driver", os.getpid())
+else:
+    print(int(np.array_equal(matrix, evaluate_tiled(rbf, x, max_tile=16))), done[-1])
+"""
+
+
+@pytest.mark.parametrize("mode", ["spread", "pids", "retry"])
+def test_a_kernels_tiles_spread_over_the_cluster_and_equal_the_local_kernel(ray_head, tmp_path, mode):
+    """10 tiles (4 x 4 blocks of 16 on and above the diagonal) as Ray tasks: computed by the workers,
+    written to the store, the kernel bit for bit the local one; a worker that dies mid-kernel has
+    its tiles retried."""
+    script = tmp_path / "spread.py"
+    script.write_text(SPREAD)
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    result = subprocess.run([sys.executable, str(script), ray_head, str(tmp_path / "store"), mode],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    if mode == "pids":
+        workers, driver = last.split(" driver ")
+        assert int(driver) not in {int(pid) for pid in workers.split()}  # every tile computed by a worker
+    else:
+        assert last == "1 (10, 10)"
+    assert len(list((tmp_path / "store").glob("*/tiles/*.npy"))) == 10
+    if mode == "retry":
+        assert (tmp_path / "store" / "died").exists()

@@ -47,12 +47,15 @@ def kernel_identity(description: Mapping[str, Any]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class StoredKernel:
-    """A kernel whose tiles go to `store`: its identity, what it is, and whom to tell how far its
-    evaluation has got (`on_tiles(done, total)`, after every tile)."""
+    """A kernel whose tiles go to `store`: its identity, what it is, whom to tell how far its
+    evaluation has got (`on_tiles(done, total)`, after every tile), and who can spread its tiles
+    over other processes (`spread(job, done)`: computes a `TileJob`'s tiles into the store,
+    calling `done(count)` as they are written; a Ray worker's)."""
 
     store: KernelStore
     description: Mapping[str, Any]
     on_tiles: Callable[[int, int], None] | None = None
+    spread: Callable[[Any, Callable[[int], None]], None] | None = None
 
     @property
     def identity(self) -> str:

@@ -99,12 +99,15 @@ class LearnerTask:
     there when told what it is); None: kernels are computed in memory only."""
     on_tiles: Callable[[int, int], None] | None = None
     """Told (tiles done, tiles in all) as a stored kernel is evaluated: the run's progress display."""
+    spread_tiles: Callable[[Any, Callable[[int], None]], None] | None = None
+    """Spreads a stored kernel's tiles over the run's other processes (`StoredKernel.spread`);
+    None: this process computes them."""
 
     def stored_kernel(self, description: Mapping[str, Any] | None) -> StoredKernel | None:
         """The kernel that `description` names, kept in this task's store; None without a store or a description."""
         if self.kernel_store is None or description is None:
             return None
-        return StoredKernel(self.kernel_store, description, self.on_tiles)
+        return StoredKernel(self.kernel_store, description, self.on_tiles, self.spread_tiles)
 
     @property
     def n_train(self) -> int:

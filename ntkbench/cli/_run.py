@@ -39,6 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       help="results directory of a pilot run of this spec (fewer seeds, sizes or a smaller test set): predict "
                            "each compared pair's Δα half-width, as written and in other designs, and name the cheapest that decides")
     plan.add_argument("--kernel-store", metavar="DIR", help="the kernel store the run will use (default: OUT/kernels)")
+    plan.add_argument("--devices", type=int, metavar="N", help="also give device-hours and the least wall time on N devices like this one")
     plan.add_argument("--margin", type=float, metavar="DELTA",
                       help="the margin of equivalence to size the study for (default: the spec's compare.margin)")
     add_seeds_together(plan)
@@ -151,6 +152,8 @@ def _plan(args: argparse.Namespace) -> int:
     from ..runner import calibration, plan_table
     if args.margin is not None and not (math.isfinite(args.margin) and args.margin > 0):
         raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
+    if args.devices is not None and args.devices < 1:
+        raise InputError(f"--devices {args.devices}: give at least one device")
     if args.pilot is not None and not Path(args.pilot).is_dir():
         raise InputError(f"--pilot {args.pilot}: no such results directory; run a pilot first, e.g. "
                          f"ntkbench run {args.spec} --set sweep.seeds=[0,1,2] --out {args.pilot}")
@@ -166,7 +169,7 @@ def _plan(args: argparse.Namespace) -> int:
     table = plan_table(spec, rates=rates, budget=budget, out_dir=out_dir, seeds_together=SEEDS_TOGETHER[args.seeds_together],
                        recorded=sizing.facts if sizing else None,
                        kernel_store=Path(args.kernel_store) if args.kernel_store else None)
-    print(table.text())
+    print(table.text(args.devices))
     if table.over_budget:
         print(f"{len(table.over_budget)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force",
               file=sys.stderr)

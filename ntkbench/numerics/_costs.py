@@ -227,7 +227,9 @@ def kernel_regression_cost(
     if per_seed and not context.first_of_seed:  # the seed's kernel and factor exist: only solves
         n = context.n_train
         return CellCost(held, 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes)
-    peak = held + n_factor * n_factor * FLOAT32  # the float32 kernel and its float64 factor, briefly both
+    # One ridge: the training kernel is assembled straight into its float64 factor. A ridge list
+    # factors the float32 kernel once per ridge, and a union's seeds take float32 blocks: both held.
+    peak = held + (n_factor * n_factor * FLOAT32 if union is not None or ridges > 1 else 0)
     cost = None if not context.detailed or kernel is None else kernel.cost(context.input_shape)
     if cost is None:
         return CellCost(peak)

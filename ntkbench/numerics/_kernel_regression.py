@@ -34,7 +34,7 @@ from ..api import (
 )
 from ._costs import union_kernel_pays
 from ._kernel_identity import empirical_kernel_description
-from ._kernel_ridge import FactoredKernel, factor_kernel, kernel_ridge_predict, one_hot
+from ._kernel_ridge import FactoredKernel, factor_assembled, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
     Contraction,
     empirical_ntk,
@@ -63,7 +63,7 @@ class SeedKernel:
 
 def _kernel_edge(kernel_fn: Callable, x_train: np.ndarray, rows: int, kernel_key: Hashable | None) -> int:
     """The tile edge for K(x_train, x_train) and `rows` more rows against x_train, within the memory budget."""
-    held = 4 * len(x_train) * (len(x_train) + rows)  # the float32 kernels, while tiles are computed
+    held = 8 * len(x_train) ** 2 + 4 * len(x_train) * rows  # the kernels (the training one in float64), while tiles are computed
     longest = tile_size(max(len(x_train), rows))
     return tile_edge(kernel_fn, x_train.shape[1:], key=kernel_key, budget=max(memory_budget() - held, 0), at_most=longest)
 
@@ -92,10 +92,25 @@ def seed_kernel(
     kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, ridge: float, *, kernel_key: Hashable | None = None,
     stored: StoredKernel | None = None,
 ) -> SeedKernel:
-    """The kernel of `x_train` (factored) and of `x_test` against it, in tiles that fit the memory budget."""
+    """The kernel of `x_train` (factored) and of `x_test` against it, in tiles that fit the memory
+    budget. The training kernel is assembled straight into the float64 array that is factored in
+    place, tile by tile (read from `stored`'s kernel store where it holds them): the factor is the
+    only n x n array held."""
     started = time.perf_counter()
-    train, test = _train_and_test_kernels(kernel_fn, x_train, x_test, kernel_key, stored)
-    return _factored(train, test, ridge, time.perf_counter() - started, samples=len(x_train))
+    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key)
+    test = evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge, stored=stored)
+    assembled: list[tuple[np.ndarray, float]] = []  # the diagonal, and when the first assembly was done
+
+    def assemble() -> np.ndarray:
+        n = len(x_train)
+        train = evaluate_tiled(kernel_fn, x_train, max_tile=edge, stored=stored, out=np.empty((n, n), dtype=np.float64))
+        if not assembled:
+            assembled.append((np.diag(train).copy(), time.perf_counter()))
+        return train
+
+    factored = factor_assembled(assemble, ridge)
+    diagonal, kernel_done = assembled[0]
+    return SeedKernel(factored, test, diagonal, kernel_done - started, time.perf_counter() - kernel_done, len(x_train))
 
 
 def union_pays(across: AcrossSeeds, n_train_max: int, n_test: int) -> bool:

@@ -7,6 +7,7 @@ linear in its features (the NTK regime), with a small ridge for numerical safety
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
@@ -80,19 +81,35 @@ def factor_kernel(k_train: np.ndarray, ridge: float) -> FactoredKernel:
 
     **Raises:** `CellFailure` when the kernel is degenerate or not positive definite even with jitter.
     """
-    diagonal = np.asarray(np.diag(k_train), dtype=np.float64)
-    scale = float(np.mean(diagonal))
-    if not np.isfinite(scale) or scale <= 0:
-        raise CellFailure(f"training kernel has mean diagonal {scale}; the kernel is degenerate")
-    for jitter in JITTERS:
-        effective_ridge = ridge * scale + jitter * scale
-        # A float64 copy, then its transpose: Fortran order, which LAPACK factors in place. The
-        # transpose of the symmetric kernel is the kernel; converting straight into Fortran order
-        # would be a strided, ten times slower copy. The upper factor is LAPACK's faster one here.
+
+    def copy() -> np.ndarray:
+        # A float64 copy (C order): `factor_assembled` factors its transpose, in Fortran order, in
+        # place; converting straight into Fortran order would be a strided, ten times slower copy.
         regularised = np.empty(k_train.shape, dtype=np.float64)
         np.copyto(regularised, k_train)
-        if not np.isfinite(regularised.sum()):  # any inf or nan makes the sum non-finite
-            raise CellFailure("training kernel has non-finite entries")
+        return regularised
+
+    return factor_assembled(copy, ridge)
+
+
+def factor_assembled(assemble: Callable[[], np.ndarray], ridge: float) -> FactoredKernel:
+    """`factor_kernel` of the symmetric float64 kernel (C order) that `assemble()` returns, factored in
+    place: no other n x n array is held. `assemble` is called again for each jitter tried (it must
+    return a fresh copy: the last one was overwritten by its factor).
+
+    **Raises:** `CellFailure` as `factor_kernel`.
+    """
+    for jitter in JITTERS:
+        regularised = assemble()
+        if jitter == JITTERS[0]:
+            scale = float(np.mean(np.diag(regularised)))
+            if not np.isfinite(scale) or scale <= 0:
+                raise CellFailure(f"training kernel has mean diagonal {scale}; the kernel is degenerate")
+            if not np.isfinite(regularised.sum()):  # any inf or nan makes the sum non-finite
+                raise CellFailure("training kernel has non-finite entries")
+        effective_ridge = ridge * scale + jitter * scale
+        # Its transpose is the kernel, in Fortran order, which LAPACK factors in place; the upper
+        # factor is LAPACK's faster one here.
         regularised = regularised.T
         regularised[np.diag_indices_from(regularised)] += effective_ridge
         try:

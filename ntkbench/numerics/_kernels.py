@@ -8,6 +8,7 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import tempfile
 import time
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..api import Architecture, StaxTwin, StoredKernel
+from ..api import Architecture, KernelStore, StaxTwin, StoredKernel
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
 from ._empirical import jacobian_contraction, ntk_vector_products
 from ._jaxpr_costs import trace_cost
@@ -168,8 +169,10 @@ def evaluate_tiled(
     *,
     max_tile: int | None = None,
     stored: StoredKernel | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`.
+    """Evaluate `kernel_fn(x1, x2)` tile by tile into a float32 matrix of shape `(len(x1), len(x2))`
+    (or into `out`, of that shape and any float dtype: a float64 kernel is then never held in float32).
 
     Tiles are `tile_size(len(x1), max_tile)` by `tile_size(len(x2), max_tile)`, so a short axis is
     not padded to a long one; `tile_edge` gives the `max_tile` that fits the memory budget. With
@@ -187,7 +190,7 @@ def evaluate_tiled(
     rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
     a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
     origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
-    out = kernel_matrix(len(x1), len(x2))
+    out = kernel_matrix(len(x1), len(x2)) if out is None else out
     if stored is None:
         tiles = _tiles(kernel_fn, a, b, origins, rows, columns)
     else:
@@ -210,6 +213,56 @@ def _block_names(x: np.ndarray, edge: int) -> list[str]:
     ]
 
 
+MIN_SPREAD_TILES = 8
+"""A kernel with fewer tiles left than this is computed where it is asked for, never spread: each
+process a tile goes to compiles the kernel first."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TileJob:
+    """Tiles of one kernel evaluation for another process to compute into the kernel store: the
+    kernel function (it must pickle), the padded inputs, the tile shape and every tile's origin and name."""
+
+    kernel_fn: KernelFn
+    a: np.ndarray
+    b: np.ndarray
+    rows: int
+    columns: int
+    kernel: str
+    """The kernel's identity in the store."""
+    names: dict[tuple[int, int], str]
+
+
+def compute_tiles(job: TileJob, origins: list[tuple[int, int]], store: KernelStore) -> int:
+    """Compute the tiles of `origins` that `store` does not hold yet (skipping those another
+    process is computing) and write each as it is done; how many this computed."""
+    return sum(computed for _, _, computed in _compute_missing(job, origins, store, []))
+
+
+def _compute_missing(
+    job: TileJob, missing: list[tuple[int, int]], store: KernelStore, deferred: list[tuple[int, int]]
+) -> Iterator[tuple[tuple[int, int], np.ndarray, bool]]:
+    """The tiles of `missing` with whether this computed them: each read if another process wrote
+    it meanwhile, else computed under its lock and written; the origins whose lock another process
+    holds are appended to `deferred`."""
+    devices = len(jax.local_devices())
+    for start in range(0, len(missing), devices):
+        with contextlib.ExitStack() as locks:
+            group = missing[start : start + devices]
+            claimed = [origin for origin in group if locks.enter_context(store.claim(job.kernel, job.names[origin], wait=False))]
+            deferred += [origin for origin in group if origin not in claimed]
+            to_compute = []
+            for origin in claimed:  # another process may have written it between our read and our claim
+                tile = store.read(job.kernel, job.names[origin])
+                if tile is None:
+                    to_compute.append(origin)
+                else:
+                    yield origin, tile, False
+            for origin, tile in _tiles(job.kernel_fn, job.a, job.b, to_compute, job.rows, job.columns):
+                store.write(job.kernel, job.names[origin], tile)
+                yield origin, tile, True
+
+
 def _stored_tiles(
     kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int,
     symmetric: bool, shape: tuple[int, int], stored: StoredKernel,
@@ -218,7 +271,10 @@ def _stored_tiles(
     inputs and its shape, so a tile is read back wherever the same kernel meets the same inputs (a
     resumed run, another spec, the leading blocks of a larger nested training set). Missing tiles are
     computed under their lock and written at once; a tile another process is computing is left for
-    last and then read (or computed, if that process died). `stored.on_tiles` hears of every tile."""
+    last and then read (or computed, if that process died). With `stored.spread` (a Ray worker's),
+    a kernel with `MIN_SPREAD_TILES` or more missing tiles is first handed out as a `TileJob` to
+    every worker of the cluster; what they leave undone is computed here. `stored.on_tiles` hears
+    of every tile."""
     store, kernel = stored.store, stored.identity
     row_names = _block_names(a, rows)
     column_names = row_names if symmetric and rows == columns else _block_names(b, columns)
@@ -228,47 +284,41 @@ def _stored_tiles(
         "inputs": inputs, "shape": list(shape), "tile_shape": [rows, columns], "symmetric": symmetric,
         "tiles": [names[origin] for origin in origins],
     })
+    job = TileJob(kernel_fn, a, b, rows, columns, kernel, names)
     done, total = 0, len(origins)
 
-    def tell() -> None:
+    def tell(count: int = 1) -> None:
+        nonlocal done
+        done += count
         if stored.on_tiles is not None:
             stored.on_tiles(done, total)
 
-    missing = []
-    for origin in origins:
-        tile = store.read(kernel, names[origin])
-        if tile is None:
-            missing.append(origin)
-            continue
-        done += 1
-        yield origin, tile
-    tell()
-    devices, deferred = len(jax.local_devices()), []
-    for start in range(0, len(missing), devices):
-        with contextlib.ExitStack() as locks:
-            claimed = [origin for origin in missing[start : start + devices]
-                       if locks.enter_context(store.claim(kernel, names[origin], wait=False))]
-            deferred += [origin for origin in missing[start : start + devices] if origin not in claimed]
-            to_compute = []
-            for origin in claimed:  # another process may have written it between our read and our claim
-                tile = store.read(kernel, names[origin])
-                if tile is None:
-                    to_compute.append(origin)
-                else:
-                    done += 1
-                    yield origin, tile
-            for origin, tile in _tiles(kernel_fn, a, b, to_compute, rows, columns):
-                store.write(kernel, names[origin], tile)
-                done += 1
-                tell()
+    def stored_of(candidates: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        for origin in candidates:
+            tile = store.read(kernel, names[origin])
+            if tile is None:
+                missing.append(origin)
+            else:
                 yield origin, tile
+
+    missing: list[tuple[int, int]] = []
+    found = list(stored_of(origins))
+    yield from found
+    tell(len(found))
+    if stored.spread is not None and len(missing) >= MIN_SPREAD_TILES:
+        spread, missing = missing, []
+        stored.spread(dataclasses.replace(job, names={origin: names[origin] for origin in spread}), tell)
+        yield from stored_of(spread)
+    deferred: list[tuple[int, int]] = []
+    for origin, tile, _ in _compute_missing(job, missing, store, deferred):
+        tell()
+        yield origin, tile
     for origin in deferred:
         with store.claim(kernel, names[origin], wait=True):
             tile = store.read(kernel, names[origin])
             if tile is None:  # its process died before writing it
                 ((_, tile),) = _tiles(kernel_fn, a, b, [origin], rows, columns)
                 store.write(kernel, names[origin], tile)
-            done += 1
             tell()
             yield origin, tile
 

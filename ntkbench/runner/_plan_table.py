@@ -13,6 +13,7 @@ from ..spec import Spec
 from ..storage import KERNEL_STORE_DIR, store_disk_bytes
 from ._groups import cell_groups
 from ._plan import CellPlan, RecordedFacts, over_budget, plan_spec, plan_spectra
+from ._progress import format_duration
 
 HEADERS = ("learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", "")
 
@@ -77,8 +78,13 @@ class PlanTable:
     def over_budget(self) -> list[CellPlan]:
         return over_budget(self.plans, self.budget)
 
-    def text(self) -> str:
-        """What `ntkbench plan` prints (without a pilot's sizing)."""
+    def device_hours(self) -> float:
+        """The compute of every estimated cell and spectrum, in hours of this device."""
+        return self.total_seconds / 3600
+
+    def text(self, devices: int | None = None) -> str:
+        """What `ntkbench plan` prints (without a pilot's sizing); with `devices`, the device-hours
+        and the least wall time on that many devices like this one."""
         from tabulate import tabulate
 
         cells = len(self.plans) - self.spectra
@@ -92,6 +98,12 @@ class PlanTable:
             f"float64 Cholesky; compilation not included); peak memory {format_bytes(self.peak_bytes)} of a "
             f"{format_bytes(self.budget)} budget" + (f"; {unknown} cells of learners that give no estimate" if unknown else ""),
         ]
+        if devices is not None:
+            lines.append(
+                f"on {devices} device(s) like this one: {self.device_hours():.3g} device-hours; at best "
+                f"{format_duration(self.total_seconds / devices)} of wall time, with every kernel spread by its tiles "
+                "(--executor ray) and the cells of a seed in order (compilation and data loading not included)"
+            )
         if self.kernel_store is not None and self.kernel_store_bytes:
             lines.append(
                 f"kernel store {self.kernel_store}: {format_bytes(self.kernel_store_bytes)} on disk; the tiles it holds are "

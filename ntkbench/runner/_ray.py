@@ -6,7 +6,9 @@ kernel, its pre-trained network), or per group of seeds a learner trains as one 
 (possibly shared) data root once per process and return records; the driver writes them to
 the record store as they arrive, so progress, resume, locks and the leaderboard behave exactly
 as with the local executor. A worker that dies has its task retried by Ray; nothing partial is
-ever written, because only the driver writes.
+ever written, because only the driver writes records. A kernel with many tiles left is spread
+too (`tile_spreader`): its tiles become Ray tasks over every worker, each written to the kernel
+store (atomically, under its lock) by the worker that computed it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ..api import ArtifactCache, InputError, NtkbenchError, memory_budget
@@ -40,15 +43,57 @@ def import_ray() -> Any:
     return ray
 
 
+def compute_tiles_task(job: Any, origins: list[tuple[int, int]], kernel_store: Path) -> int:
+    """On a worker: the tiles of `origins` of a kernel's `TileJob`, written to the store; how many it computed."""
+    from ..numerics._kernels import compute_tiles
+
+    return compute_tiles(job, origins, TileDirectory(kernel_store))
+
+
+def tile_spreader(kernel_store: Path, num_gpus: float) -> Callable[[Any, Callable[[int], None]], None]:
+    """`StoredKernel.spread` for a Ray worker: a kernel's missing tiles as Ray tasks over the
+    cluster (each asking for `num_gpus`), in batches of a few tiles so that every worker gets some;
+    a task whose worker dies is retried (`TASK_RETRIES`), and tiles still missing after that are
+    computed by the caller. A kernel function that does not pickle is not spread."""
+
+    def spread(job: Any, done: Callable[[int], None]) -> None:
+        ray = import_ray()
+        try:
+            ray.cloudpickle.dumps(job.kernel_fn)
+        except Exception:  # noqa: BLE001 - an unpicklable kernel (a closure over a lock, say) is computed here
+            return
+        task = ray.remote(max_retries=TASK_RETRIES)(compute_tiles_task).options(num_cpus=1, num_gpus=num_gpus)
+        origins = list(job.names)
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = max(1, -(-len(origins) // (4 * workers)))
+        shared = ray.put(job)
+        batches = [origins[start : start + size] for start in range(0, len(origins), size)]
+        pending = {task.remote(shared, batch, kernel_store): len(batch) for batch in batches}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for reference in ready:
+                count = pending.pop(reference)
+                try:
+                    ray.get(reference)
+                except ray.exceptions.RayError:  # its tiles are computed by the caller
+                    continue
+                done(count)
+
+    return spread
+
+
 def compute_group(
-    spec: Spec, cells: list[Cell], seeds: bool = False, kernel_store: Path | None = None
+    spec: Spec, cells: list[Cell], seeds: bool = False, kernel_store: Path | None = None, num_gpus: float = 0.0
 ) -> list[tuple[Cell, Record]]:
     """On a worker: the records of cells that share a learner, width and seed (n ascending), or,
     with `seeds`, of the seeds of one learner, width and n, computed as one group, with kernels
-    kept in the store at `kernel_store` (a folder every worker reaches)."""
+    kept in the store at `kernel_store` (a folder every worker reaches) and their tiles spread over
+    the cluster (`tile_spreader`)."""
     key = (spec.hash, kernel_store)
     if key not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
-        _WORKER_CONTEXTS[key] = prepare(spec, None if kernel_store is None else TileDirectory(kernel_store))
+        store = None if kernel_store is None else TileDirectory(kernel_store)
+        spread = None if kernel_store is None else tile_spreader(kernel_store, num_gpus)
+        _WORKER_CONTEXTS[key] = prepare(spec, store, spread)
     context, learners = _WORKER_CONTEXTS[key]
     learner = learners[cells[0].learner_id, cells[0].width]
     if seeds:
@@ -98,7 +143,7 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
                 busy += [cell for cell in members if cell not in claimed]
                 if claimed:
                     seeds = isinstance(key[0], Cell)
-                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed, seeds, kernel_store)] = claimed
+                    pending[task.options(num_gpus=num_gpus, num_cpus=1).remote(spec, claimed, seeds, kernel_store, num_gpus)] = claimed
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for reference in ready:

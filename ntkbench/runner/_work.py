@@ -35,9 +35,12 @@ from ._metrics import test_error, test_outcomes
 from ._sampling import SeedSampler, balanced_test_indices, training_order
 
 
-def prepare(spec: Spec, kernel_store: KernelStore | None = None) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
+def prepare(
+    spec: Spec, kernel_store: KernelStore | None = None, spread_tiles: Callable[[Any, Callable[[int], None]], None] | None = None
+) -> tuple[RunContext, dict[tuple[str, int | None], Any]]:
     """Load the data and build what every cell shares, and the learner plugins (per id and width);
-    the learners keep their kernels in `kernel_store`, when given.
+    the learners keep their kernels in `kernel_store`, when given, and spread their tiles with
+    `spread_tiles` (`StoredKernel.spread`).
 
     **Raises:** `InputError` when the data do not fit the spec (sizes, input shapes).
     """
@@ -102,6 +105,7 @@ def prepare(spec: Spec, kernel_store: KernelStore | None = None) -> tuple[RunCon
         provenance={"versions": library_versions(), "device": device_info(), "machine": machine_info()},
         dynamics=dynamics,
         kernel_store=kernel_store,
+        spread_tiles=spread_tiles,
     )
     return context, learners
 
@@ -125,6 +129,8 @@ class RunContext:
     """Where the learners keep their kernels, tile by tile (None: in memory only)."""
     on_tiles: Callable[[int, int], None] | None = None
     """Told (tiles done, tiles in all) while a stored kernel is evaluated."""
+    spread_tiles: Callable[[Any, Callable[[int], None]], None] | None = None
+    """Spreads a stored kernel's tiles over other processes (a Ray worker's: over the cluster)."""
 
     def across_seeds(self, seeds: list[int]) -> AcrossSeeds | None:
         """What `seeds` (computed by this process for one learner) can share; None for a single seed."""
@@ -153,6 +159,7 @@ class RunContext:
             n_train_values=tuple(self.spec.n_train),
             kernel_store=self.kernel_store,
             on_tiles=self.on_tiles,
+            spread_tiles=self.spread_tiles,
         )
 
     def compute(
