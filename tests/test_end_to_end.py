@@ -83,6 +83,8 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     spec.write_text(TINY.replace("{name: entk_init, ridge: 1.0e-6}", "{name: entk_init, ridge: 1.0e-4}"))
     edited = run_cli("run", str(spec), "--out", str(out), "--no-progress")
     assert "6 cell(s) computed, 18 already recorded" in edited.stdout
+    assert f"6 stale record(s) of earlier versions of this spec (other options or sizes) are kept in {out}/records" in edited.stdout
+    assert "stale" not in again.stdout
     assert len(records(out)) == 30
     assert "6 stale record(s)" in (out / "leaderboard.md").read_text()
 

@@ -358,3 +358,41 @@ def test_a_union_kernel_is_used_only_when_it_takes_fewer_entries_and_fits_the_bu
     assert 49000 < cifar.union_size < 50000 and union_pays(cifar, 2**15, 10000)
     monkeypatch.setenv("NTKBENCH_MEMORY_BUDGET", "8G")  # the union's 10 GB float32 kernel does not fit
     assert not union_pays(cifar, 2**15, 10000)
+
+
+def test_a_large_kernel_is_factored_on_one_blas_thread_and_a_small_one_on_all(monkeypatch):
+    """The threaded Cholesky of scipy's OpenBLAS crashes the process on large kernels: above
+    `THREADED_FACTOR_LIMIT` rows the factorisation runs on one BLAS thread, with the same factor."""
+    import scipy.linalg
+    from threadpoolctl import threadpool_info
+
+    from ntkbench.numerics import _kernel_ridge
+
+    threads = []
+    real = scipy.linalg.cho_factor
+
+    def recording(*arguments, **options):
+        threads.append(max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+        return real(*arguments, **options)
+
+    monkeypatch.setattr(scipy.linalg, "cho_factor", recording)
+    features = np.random.default_rng(0).normal(size=(100, 8))
+    kernel = (features @ features.T).astype(np.float32)
+    threaded = _kernel_ridge.factor_kernel(kernel, 1e-3)
+    monkeypatch.setattr(_kernel_ridge, "THREADED_FACTOR_LIMIT", 64)
+    single = _kernel_ridge.factor_kernel(kernel, 1e-3)
+    every = max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+    assert threads == [every, 1]
+    assert np.allclose(np.triu(single.upper), np.triu(threaded.upper), rtol=1e-10, atol=1e-12)
+
+
+def test_a_large_prefix_is_solved_with_the_whole_factor_and_gives_the_blocks_weights(monkeypatch):
+    from ntkbench.numerics import _kernel_ridge
+
+    features = np.random.default_rng(1).normal(size=(120, 30))
+    factored = _kernel_ridge.factor_kernel((features @ features.T).astype(np.float32), 1e-2)
+    targets = one_hot(np.arange(90) % 3, 3)
+    copied = factored.weights(targets)
+    monkeypatch.setattr(_kernel_ridge, "PREFIX_COPY_LIMIT", 64)
+    in_place = factored.weights(targets)
+    assert in_place.shape == (90, 3) and np.allclose(in_place, copied, rtol=1e-9, atol=1e-12)

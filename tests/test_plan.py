@@ -75,19 +75,19 @@ def test_plan_command_prints_a_table_and_totals(write_spec, tmp_path):
     assert "device-hours" not in result.stdout
 
     on_four = run_cli("plan", str(write_spec(SPEC)), "--devices", "4", env=env)
-    assert re.search(r"on 4 device\(s\) like this one: [\d.e+-]+ device-hours; at best \S+ of wall time", on_four.stdout)
+    assert re.search(r"on 4 device\(s\) like this one: [\d.e+-]+ device-hours; at best [^;]+? of wall time", on_four.stdout)
     refused = run_cli("plan", str(write_spec(SPEC)), "--devices", "0", env=env)
     assert refused.returncode == 2 and "--devices 0: give at least one device" in refused.stderr
 
 
 def test_device_hours_are_the_plans_compute_and_its_wall_time_splits_over_the_devices():
-    from ntkbench.runner._progress import format_duration
+    from ntkbench.runner._plan_table import readable_seconds
 
     table = ntkbench.plan(parse_spec(SPEC))
     assert table.total_seconds > 0 and table.device_hours() == pytest.approx(table.total_seconds / 3600)
     line = next(line for line in table.text(8).splitlines() if "device-hours" in line)
     assert f"on 8 device(s) like this one: {table.device_hours():.3g} device-hours" in line
-    assert f"at best {format_duration(table.total_seconds / 8)} of wall time" in line
+    assert f"at best {readable_seconds(table.total_seconds / 8)} of wall time" in line
 
 
 def test_the_python_api_returns_the_plan_the_command_prints(write_spec, tmp_path, monkeypatch):
@@ -132,7 +132,8 @@ def test_plan_counts_a_kernel_shared_by_the_seeds_once():
     union = len(set().union(*(training_order(y_pool, seed)[:200] for seed in (0, 1, 2))))
     assert abs(expected_union_size(240, 200, 3) - union) <= 0.02 * union  # 239 expected, 237 drawn
     for seed in (1, 2):
-        assert shared[seed, 60].flops == 0 and shared[seed, 60].factor_flops == pytest.approx(200**3 / 3)
+        solve = 2 * 60 * 60 * 3 + 2 * 30 * 60 * 3  # the cell's own solve: no kernel is computed
+        assert shared[seed, 60].flops == solve and shared[seed, 60].factor_flops == pytest.approx(200**3 / 3)
         assert apart[seed, 60].flops > 0 and apart[seed, 60].factor_flops == pytest.approx(200**3 / 3)
     assert shared[0, 60].flops > 0
     def first_cells_flops(costs: dict) -> float:
@@ -279,3 +280,31 @@ def test_a_plan_counts_the_steps_an_earlier_run_took_to_meet_an_until_rule(tmp_p
         expected = np.mean(steps[n]) if n in steps else np.sqrt(np.mean(steps[16]) * np.mean(steps[64]))  # power law
         assert plan.cost.flops == pytest.approx(expected * per_step, rel=1e-6), n
         assert plan.cost.flops < 0.5 * blind[0].cost.flops
+
+
+def test_the_plan_shows_a_seeds_shared_work_as_its_own_row_and_reads_in_plain_units():
+    from ntkbench.runner._plan_table import readable_seconds
+
+    table = ntkbench.plan(parse_spec(SPEC))
+    rows = {(row.learner, row.n): row for row in table.rows}
+    shared, first, later = rows["ntk_infinite", "per seed"], rows["ntk_infinite", "64"], rows["ntk_infinite", "256"]
+    # The seed's kernel on its largest set and the float64 factor: once per seed, not in the first n's row.
+    assert shared.cells == 2 and shared.flops > 1024**3 / 3 > 100 * first.flops
+    assert first.flops < later.flops and rows["network", "64"].n == "64" and ("network", "per seed") not in rows
+    totals = sum(p.seconds for p in table.plans if p.seconds is not None)
+    assert table.total_seconds == pytest.approx(totals)  # the rows split the cells; the totals are the cells'
+    text = table.text()
+    header = text.splitlines()[0].split()
+    assert header == ["learner", "n", "count", "FLOPs", "each", "peak", "memory", "seconds", "each"]  # no empty column
+    assert f"{readable_seconds(table.total_seconds)} of compute" in text
+    assert [readable_seconds(s) for s in (0.001, 0.42, 75, 3600 * 5.3, 86400 * 31, 86400 * 365.25 * 8.5)] == [
+        "<0.01 s", "0.42 s", "75 s", "5.3 h", "31 days", "8.5 years"]
+
+
+def test_the_suggested_pilot_is_smaller_than_the_spec():
+    from ntkbench.results import pilot_command
+
+    five = parse_spec(SPEC.replace("seeds: [0, 1]", "seeds: [3, 4, 5, 6, 7]"))
+    assert pilot_command(five, "s.yaml", "DIR") == "ntkbench run s.yaml --set sweep.seeds=[3,4,5] --out DIR"
+    two = parse_spec(SPEC)
+    assert pilot_command(two, "s.yaml", "DIR") == "ntkbench run s.yaml --set dataset.n_test=25 --out DIR"

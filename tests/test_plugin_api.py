@@ -74,3 +74,12 @@ def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
     board = (tmp_path / "out" / "leaderboard.md").read_text()
     for learner in ("nngp_infinite", "nngp_empirical", "rf_64", "rf_1024", "ntk_infinite"):
         assert f"`{learner}`" in board
+
+
+def test_the_readmes_check_plugin_example_names_a_plugin_a_fresh_clone_has():
+    readme = (REPO / "README.md").read_text()
+    examples = re.findall(r"^ntkbench check-plugin (\w+) --options '([^']*)'", readme, re.M)
+    assert examples
+    for name, options in examples:
+        result = run_cli("check-plugin", name, "--options", options)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -280,14 +280,14 @@ def test_a_third_party_kernel_learner_counts_its_cost_with_the_public_cost_helpe
     spec["compare"] = {"reference": "ntk_infinite"}
     plan = ntkbench.plan(spec, trust_plugins=True)
     rows = {(row.learner, row.n): row for row in plan.rows}
-    first, later = rows[("file_laplace", "32")], rows[("file_laplace", "128")]
-    # The first cell of a seed computes the kernel on the seed's largest set (128 training and 300
-    # test rows, 8 inputs each), traced from the plugin's own function and timed, and factors it;
-    # the later cells only solve.
-    kernel_flops = first.flops - 128**3 / 3
-    assert kernel_flops >= 2 * 8 * (128 * 129 / 2 + 300 * 128) and first.seconds is not None and not first.lower_bound
-    assert later.flops == 2 * 128 * 128 * 3 + 2 * 300 * 128 * 3
-    assert first.peak_bytes >= 8 * 128 * 128 + 4 * 300 * 128
+    seed, first, later = rows[("file_laplace", "per seed")], rows[("file_laplace", "32")], rows[("file_laplace", "128")]
+    # Once per seed, at its first cell: the kernel on the seed's largest set (128 training and 300
+    # test rows, 8 inputs each), traced from the plugin's own function and timed, and its factor;
+    # every cell solves.
+    kernel_flops = seed.flops - 128**3 / 3
+    assert kernel_flops >= 2 * 8 * (128 * 129 / 2 + 300 * 128) and seed.seconds is not None and not seed.lower_bound
+    assert seed.cells == 2 and seed.peak_bytes >= 8 * 128 * 128 + 4 * 300 * 128
+    assert later.flops == 2 * 128 * 128 * 3 + 2 * 300 * 128 * 3 and first.flops == 2 * 32 * 32 * 3 + 2 * 300 * 32 * 3
     out = write_spec("x").parent / "out"
     laplace = ntkbench.run(spec, out=out, trust_plugins=True, leaderboard=False)
     assert laplace.run.computed == 12 and not laplace.run.failed
@@ -366,6 +366,10 @@ def test_check_plugin_reports_what_breaks_the_contract(plugin_file, tmp_path):
     assert needs.returncode == 1 and "pretrain_n" in needs.stdout
     row = next(line for line in run_cli("list", env=env).stdout.splitlines() if line.split()[1:2] == ["entk_pretrained"])
     assert "needs options" in row
+    # With options, the list shows the last result and the options it was checked with.
+    assert run_cli("check-plugin", "entk_pretrained", "--options", "{pretrain_n: 20}", env=env).returncode == 0
+    row = next(line for line in run_cli("list", env=env).stdout.splitlines() if line.split()[1:2] == ["entk_pretrained"])
+    assert "passes with {pretrain_n: 20}" in row
 
 
 def test_check_plugin_catches_a_learner_that_is_not_deterministic():

@@ -151,3 +151,17 @@ def test_ntkbench_says_its_version_which_is_the_packages_and_the_changelogs():
     assert result.returncode == 0 and result.stdout.strip() == f"ntkbench {declared}" == f"ntkbench {ntkbench.__version__}"
     assert f"## {declared} - " in (REPO / "CHANGELOG.md").read_text()
     assert f"Rendered by ntkbench {declared}" in (REPO / "leaderboard" / "README.md").read_text()
+
+
+def test_the_citation_file_names_this_version_and_the_paper_it_tests():
+    import tomllib
+
+    import yaml
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["message"] and citation["authors"]
+    assert str(citation["version"]) == project["version"] and citation["license"] == project["license"]["text"]
+    paper = citation["preferred-citation"]
+    assert [author["family-names"] for author in paper["authors"]] == ["Vyas", "Bansal", "Nakkiran"]
+    assert "Limitations of the NTK" in paper["title"] and paper["year"] == 2022

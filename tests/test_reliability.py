@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import errno
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +93,9 @@ def test_two_runs_on_one_directory_never_compute_a_cell_twice(third_party_plugin
     assert len(pids) == 2  # both did some of the work
     assert len(records(out)) == 24
     assert any("computed by another process at the same time" in stdout for stdout, _ in outputs)
+    for stdout, _ in outputs:  # each run accounts for every cell: its own, those recorded before, the other's
+        counts = re.search(r"(\d+) cell\(s\) computed, (\d+) already recorded, (\d+) failed(?:, (\d+) computed by another)?", stdout)
+        assert sum(int(count or 0) for count in counts.groups()) == 24, stdout
 
 
 def test_corrupt_records_are_reported_set_aside_and_recomputed(third_party_plugins, write_spec, tmp_path):

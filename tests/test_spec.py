@@ -314,3 +314,42 @@ def test_without_neural_tangents_structured_derivatives_are_refused(monkeypatch)
     assert nt_compat.available_implementations() == (1, 2)
     problem = only_problem(VALID.replace("{name: entk_init}", "{name: entk_init, implementation: 3}"))
     assert "neural-tangents" in problem.reason
+
+
+@pytest.mark.parametrize("command", ["schema", "list"])
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(command, tmp_path):
+    """`ntkbench schema | head -1`: the closed pipe ends the command as a Unix tool ends, without
+    "internal error" or a traceback on standard error."""
+    import subprocess
+    import sys
+
+    errors = tmp_path / "stderr"
+    # `true` reads nothing and exits long before the command (seconds to start) writes its first line.
+    result = subprocess.run(
+        f"'{sys.executable}' -m ntkbench.cli {command} 2>'{errors}' | true; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120,
+    )
+    assert errors.read_text() == "" and result.returncode == 141  # 128 + SIGPIPE, as a Unix tool
+
+
+def test_a_spec_whose_learners_have_no_reference_is_told_so(write_spec, tmp_path):
+    kernels_only = VALID.replace(
+        "  - {name: network, optimizer: {name: sgd, learning_rate: 0.5, momentum: 0.9}, batch_size: 16, steps: 20}\n", ""
+    )
+    validated = run_cli("validate", str(write_spec(kernels_only)))
+    assert validated.returncode == 0
+    assert "note: no learner is compared: compare.reference is 'network', which no learner is" in validated.stderr
+    assert "name one of ntk_infinite, entk_init, entk_pretrained as compare.reference" in validated.stderr
+    named = kernels_only + "compare: {reference: ntk_infinite}\n"
+    assert "note:" not in run_cli("validate", str(write_spec(named))).stderr
+    assert "note:" not in run_cli("validate", str(write_spec(VALID))).stderr
+
+
+def test_a_number_yaml_reads_as_text_and_a_scalar_for_a_list_are_explained(write_spec):
+    spec = VALID.replace("dataset: {name: fashion_mnist, n_test: 100}", "dataset: {name: fashion_mnist, n_test: 100, image_size: 8}")
+    spec = spec.replace("pretrain_n: 32}", "pretrain_n: 32, steps: 5e2}")
+    result = run_cli("validate", str(write_spec(spec)))
+    assert result.returncode == 2
+    assert "dataset.image_size: Input should be a valid tuple: give a list, e.g. [8, 8]" in result.stderr
+    assert "learners[3].steps: '5e2' is text to YAML, which reads a number in scientific notation only with a dot and " \
+           "a signed exponent (5.0e+2); write 500" in result.stderr

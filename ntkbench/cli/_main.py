@@ -17,6 +17,8 @@ from ..api import NtkbenchError, SpecError
 from . import _data, _diagnose, _plugins, _report, _run, _spec
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a Unix tool whose reader went away exits with."""
 COMMAND_GROUPS = (_run, _spec, _report, _plugins, _diagnose, _data)
 
 
@@ -37,13 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # inside the try: a reader that closed the pipe is met here, not at exit
+        return code
     except SpecError as error:
         print(error, file=sys.stderr)  # one "file:line:column: key: reason" line per problem
         return error.exit_code
     except NtkbenchError as error:
         print(f"ntkbench: error: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # the reader closed the pipe (`ntkbench list | head`): end quietly, as a Unix tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         hint = getattr(args, "interrupt_hint", "")
         print(f"\nntkbench: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)

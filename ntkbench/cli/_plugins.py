@@ -137,10 +137,11 @@ def _check_plugin(args: argparse.Namespace) -> int:
     plugin = entry.load()
     report = check_plugin(plugin, options)
     print(report)
-    if not options:  # the list shows the result for the defaults
-        needs_options = [check.name for check in report.checks if not check.ok] == ["options"]
-        result = "passes" if report.ok else "needs options" if needs_options else "FAILS"
-        _remember_check(_check_key(kind, args.name, entry, plugin), result)
+    needs_options = [check.name for check in report.checks if not check.ok] == ["options"]
+    result = "passes" if report.ok else "needs options" if needs_options and not options else "FAILS"
+    if options:  # the list shows the last result, and the options it was checked with
+        result += " with " + yaml.safe_dump(options, default_flow_style=True, width=10**6).strip()
+    _remember_check(_check_key(kind, args.name, entry, plugin), result)
     return 0 if report.ok else 1
 
 

@@ -80,6 +80,8 @@ def _run(args: argparse.Namespace) -> int:
         from ..runner import import_ray
 
         import_ray()  # refuse before anything is written when Ray is not installed
+    if (note := spec.comparison_note()) is not None:
+        print(f"{spec.source}: note: {note}", file=sys.stderr)
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
     summary = run_spec(
         spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
@@ -96,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "
         f"{len(summary.failed)} failed{busy}; records in {out_dir}/records; leaderboard: {leaderboard}"
     )
+    if summary.stale:
+        print(f"{summary.stale} stale record(s) of earlier versions of this spec (other options or sizes) are kept in "
+              f"{out_dir}/records and used by no fit")
     spectra = summary.spectra
     if spectra is not None:
         print(f"spectra: {spectra.computed} taken, {spectra.already_done} already stored, {len(spectra.failed)} failed; "
@@ -154,10 +159,12 @@ def _plan(args: argparse.Namespace) -> int:
         raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
     if args.devices is not None and args.devices < 1:
         raise InputError(f"--devices {args.devices}: give at least one device")
+    spec = load_changed_spec(args.spec, args)
+    from ..results import pilot_command
+
     if args.pilot is not None and not Path(args.pilot).is_dir():
         raise InputError(f"--pilot {args.pilot}: no such results directory; run a pilot first, e.g. "
-                         f"ntkbench run {args.spec} --set sweep.seeds=[0,1,2] --out {args.pilot}")
-    spec = load_changed_spec(args.spec, args)
+                         f"{pilot_command(spec, args.spec, args.pilot)}")
     apply_memory_budget(args)
     budget, rates = memory_budget(), calibration()
     sizing = None
@@ -176,7 +183,7 @@ def _plan(args: argparse.Namespace) -> int:
     if sizing is None:
         print(
             "This plan predicts cost, not power: run a pilot (the spec with fewer seeds, sizes or a smaller test set, e.g. "
-            f"`ntkbench run {args.spec} --set sweep.seeds=[0,1,2] --out DIR`) and plan with --pilot DIR for each pair's "
+            f"`{pilot_command(spec, args.spec, 'DIR')}`) and plan with --pilot DIR for each pair's "
             "Δα half-width and the cheapest design that decides."
         )
         return 0

@@ -62,6 +62,8 @@ def _validate(args: argparse.Namespace) -> int:
             continue
         cells = len(cells_of(spec.as_dict()))
         print(f"{path}: ok ({spec.name}: {len(spec.learners)} learners, {cells} cells, hash {spec.hash[:12]})")
+        if (note := spec.comparison_note()) is not None:
+            print(f"{path}: note: {note}", file=sys.stderr)
     return status
 
 

@@ -224,9 +224,10 @@ def kernel_regression_cost(
     held = n_factor * n_factor * FLOAT64 + context.n_test * n_factor * FLOAT32
     if union is not None:
         held += FLOAT32 * union * (union + context.n_test)
+    n = context.n_train
+    solve = 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes
     if per_seed and not context.first_of_seed:  # the seed's kernel and factor exist: only solves
-        n = context.n_train
-        return CellCost(held, 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes)
+        return CellCost(held, solve)
     # One ridge: the training kernel is assembled straight into its float64 factor. A ridge list
     # factors the float32 kernel once per ridge, and a union's seeds take float32 blocks: both held.
     peak = held + (n_factor * n_factor * FLOAT32 if union is not None or ridges > 1 else 0)
@@ -234,7 +235,7 @@ def kernel_regression_cost(
     if cost is None:
         return CellCost(peak)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
-        return CellCost(peak, 0.0, ridges * n_factor**3 / 3)
+        return CellCost(peak, solve, ridges * n_factor**3 / 3)
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0))
     # A small tile is timed: its seconds per FLOP stand for the kernel's (a tile's work is its
@@ -245,8 +246,9 @@ def kernel_regression_cost(
     timing_flops = cost.flops(rows=timing_edge, columns=timing_edge)
     seconds = kernel.seconds(context.input_shape, timing_edge) if timing_flops <= TIMED_FLOPS_LIMIT else None
     if seconds is None or timing_flops <= 0:
-        return CellCost(peak + work.tile_bytes, work.flops, ridges * n_factor**3 / 3)
-    return CellCost(peak + work.tile_bytes, work.flops, ridges * n_factor**3 / 3, work.flops, seconds * work.flops / timing_flops)
+        return CellCost(peak + work.tile_bytes, work.flops + solve, ridges * n_factor**3 / 3)
+    return CellCost(peak + work.tile_bytes, work.flops + solve, ridges * n_factor**3 / 3, work.flops,
+                    seconds * work.flops / timing_flops)
 
 
 def training_cost(

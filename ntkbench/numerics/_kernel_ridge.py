@@ -20,6 +20,27 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float64)[np.asarray(labels)]
 
 
+THREADED_FACTOR_LIMIT = 8192
+"""A kernel with more rows than this is factored on one BLAS thread: the threaded Cholesky of the
+OpenBLAS that scipy's wheels ship crashes the process (SIGSEGV) on large kernels (benchmarks/README.md
+has the sizes), which a slower factorisation is worth avoiding; up to this size the threads are safe."""
+
+
+def _cholesky(regularised: np.ndarray) -> np.ndarray:
+    """The upper Cholesky factor of a float64 Fortran-order matrix, computed in place."""
+    if len(regularised) <= THREADED_FACTOR_LIMIT:
+        return scipy.linalg.cho_factor(regularised, lower=False, overwrite_a=True, check_finite=False)[0]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return scipy.linalg.cho_factor(regularised, lower=False, overwrite_a=True, check_finite=False)[0]
+
+
+PREFIX_COPY_LIMIT = 8192
+"""`FactoredKernel.weights` copies a leading block of at most this many rows out of the factor (the
+solve of a copied block and of the whole factor may differ in the last bits, and published records
+were computed with copies); a larger block, gigabytes, is solved in place instead."""
+
 JITTERS = (0.0, 1e-10, 1e-8, 1e-6)
 """Added to the ridge (relative to the mean diagonal) in turn when the Cholesky factorisation fails:
 float64 round-off can make a numerically singular kernel slightly indefinite."""
@@ -45,13 +66,23 @@ class FactoredKernel:
     effective_ridge: float
 
     def weights(self, targets: np.ndarray) -> np.ndarray:
-        """`(K_n + lambda I)^-1 targets` for the first n = len(targets) samples, by two triangular solves."""
+        """`(K_n + lambda I)^-1 targets` for the first n = len(targets) samples, by two triangular solves.
+
+        A leading block of more than `PREFIX_COPY_LIMIT` rows is not copied out of the factor (LAPACK
+        wants it contiguous): the whole factor solves for the targets padded with zero rows, whose
+        first n rows of the solution are the block's (as `prefix_weights` argues)."""
         n = len(targets)
-        upper = self.upper[:n, :n]
-        half = scipy.linalg.solve_triangular(
-            upper, np.asarray(targets, dtype=np.float64), trans="T", lower=False, check_finite=False
-        )
-        return scipy.linalg.solve_triangular(upper, half, lower=False, check_finite=False)
+        if n <= PREFIX_COPY_LIMIT or n == len(self.upper):
+            upper = self.upper[:n, :n]
+            half = scipy.linalg.solve_triangular(
+                upper, np.asarray(targets, dtype=np.float64), trans="T", lower=False, check_finite=False
+            )
+            return scipy.linalg.solve_triangular(upper, half, lower=False, check_finite=False)
+        padded = np.zeros((len(self.upper), targets.shape[1]))
+        padded[:n] = targets
+        half = scipy.linalg.solve_triangular(self.upper, padded, trans="T", lower=False, check_finite=False)
+        half[n:] = 0.0
+        return scipy.linalg.solve_triangular(self.upper, half, lower=False, check_finite=False)[:n]
 
     def prefix_weights(self, targets: np.ndarray, sizes: list[int]) -> np.ndarray:
         """`weights(targets[:n])` for every n of `sizes` at once, as the column blocks of one
@@ -113,7 +144,7 @@ def factor_assembled(assemble: Callable[[], np.ndarray], ridge: float) -> Factor
         regularised = regularised.T
         regularised[np.diag_indices_from(regularised)] += effective_ridge
         try:
-            upper, _ = scipy.linalg.cho_factor(regularised, lower=False, overwrite_a=True, check_finite=False)
+            upper = _cholesky(regularised)
         except np.linalg.LinAlgError:
             continue
         return FactoredKernel(upper, effective_ridge)

@@ -3,8 +3,8 @@ the Δα half-width every compared pair would have in the spec as written and in
 the seeds, the test-set size and the largest n, each with its planned time, the cheapest design
 that decides every pair at the margin, and the seeds to run it on.
 
-A pilot is the spec run with fewer seeds, fewer sizes or a smaller test set (`ntkbench run SPEC
---set sweep.seeds=[0,1,2] --out DIR`). The final study runs on seeds after the pilot's
+A pilot is the spec run with fewer seeds, fewer sizes or a smaller test set (`pilot_command`
+suggests one). The final study runs on seeds after the pilot's
 (`ntkbench.analysis._power.fresh_seeds`): the design is chosen from the pilot's Δα, and reusing
 the pilot's seeds in the final analysis would let that choice lean on its own verdict. A design
 *decides* a pair when its expected interval at the pilot's Δα excludes 0 or lies inside ±margin
@@ -86,6 +86,20 @@ def _differences(spec: dict[str, Any], pilot: dict[str, Any]) -> list[str]:
     if not set(pilot["sweep"].get("width") or [None]) <= widths:
         found.append("it has widths the spec does not")
     return found
+
+
+PILOT_SEEDS = 3
+"""Seeds of a suggested pilot: the fewest whose seed-to-seed spread estimates the final study's."""
+
+
+def pilot_command(spec: Spec, spec_path: str, out: str) -> str:
+    """The command that runs a pilot of `spec`: its first `PILOT_SEEDS` seeds when it has more, else
+    its seeds on a test set a quarter the size (a pilot is cheaper than the study it sizes)."""
+    if len(spec.seeds) > PILOT_SEEDS:
+        change = f"sweep.seeds=[{','.join(map(str, spec.seeds[:PILOT_SEEDS]))}]"
+    else:
+        change = f"dataset.n_test={max(1, spec.dataset.options.n_test // 4)}"
+    return f"ntkbench run {spec_path} --set {change} --out {out}"
 
 
 def load_pilot(spec: Spec, directory: str | Path) -> SpecSummary:

@@ -34,6 +34,10 @@ class CellPlan:
     cost: CellCost | None
     """None: the learner does not estimate its cost."""
     seconds: float | None
+    alone: tuple[CellCost | None, float | None] | None = None
+    """For the first cell of a seed, which does the work the seed's other cells share (a kernel on
+    the largest training set and its factorisation, a pre-training): the cost and seconds of the
+    cell without it, as its seed's later cells count theirs."""
 
 
 RecordedFacts = dict[tuple[str, int | None], dict[int, dict[str, float]]]
@@ -137,7 +141,9 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
         # Work shared between seeds is counted at the first seed's first cell: only first cells
         # are estimated apart for the first seed and the others.
         key = (cell.learner_id, cell.width, cell.n_train, first, first and seed_index == 0)
-        if key not in estimates:
+        for estimate in [key, (*key[:3], False, False)] if first else [key]:
+            if estimate in estimates:
+                continue
             context = CostContext(
                 architecture=architectures[cell.width],
                 input_shape=tuple(input_shape),
@@ -145,7 +151,7 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
                 n_train=cell.n_train,
                 n_train_max=max(spec.n_train),
                 n_test=spec.dataset.options.n_test,
-                first_of_seed=first,
+                first_of_seed=estimate[3],
                 detailed=detailed,
                 seeds=len(spec.seeds),
                 seed_index=seed_index,
@@ -156,8 +162,8 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
             if cost is not None:
                 cost = dataclasses.replace(cost, peak_bytes=cost.peak_bytes + data_bytes)
             seconds = cost.seconds(rates) if cost is not None and rates else None
-            estimates[key] = (cost, seconds)
-        plans.append(CellPlan(cell, *estimates[key]))
+            estimates[estimate] = (cost, seconds)
+        plans.append(CellPlan(cell, *estimates[key], estimates[(*key[:3], False, False)] if first else None))
     return plans
 
 

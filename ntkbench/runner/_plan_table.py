@@ -1,7 +1,8 @@
 """A spec's plan as one table: a row per (learner, width, n) with its cells' FLOPs, peak memory and
-seconds (the first cell of a seed, which computes what the others share, when they differ), a row
-per spectrum, the totals, and what the numbers leave out. `ntkbench plan` prints it and
-`ntkbench.plan` returns it."""
+seconds, a row per (learner, width) for the work a seed's cells share (a kernel on the largest
+training set and its factorisation, a pre-training: done once per seed, at its first cell), a row
+per spectrum, the totals in units that read, and what the numbers leave out. `ntkbench plan` prints
+it and `ntkbench.plan` returns it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from ..spec import Spec
 from ..storage import KERNEL_STORE_DIR, store_disk_bytes
 from ._groups import cell_groups
 from ._plan import CellPlan, RecordedFacts, over_budget, plan_spec, plan_spectra
-from ._progress import format_duration
 
-HEADERS = ("learner", "width", "n", "cells", "FLOPs per cell", "peak memory", "seconds per cell", "")
+HEADERS = ("learner", "width", "n", "count", "FLOPs each", "peak memory", "seconds each", "over budget")
+PER_SEED = "per seed"
+"""The `n` of a row of the work a seed's cells share."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,8 +27,9 @@ class PlanRow:
     learner: str
     width: int | None
     n: str
-    """The training-set size, or `M=<pool>` for spectra."""
+    """The training-set size, `per seed` for the work a seed's cells share, or `M=<pool>` for spectra."""
     cells: int
+    """How many cells (or seeds, for a `per seed` row; spectra) the row counts."""
     flops: float | None
     """Per cell, the solve's factorisation included (None: the learner gives no estimate)."""
     peak_bytes: int | None
@@ -40,9 +43,20 @@ class PlanRow:
             self.learner, "" if self.width is None else str(self.width), self.n, str(self.cells),
             "?" if self.flops is None else f"{self.flops:.3g}",
             "?" if self.peak_bytes is None else format_bytes(self.peak_bytes),
-            "?" if self.seconds is None else (">=" if self.lower_bound else "") + f"{self.seconds:.2f}",
+            "?" if self.seconds is None else (">=" if self.lower_bound else "") + readable_seconds(self.seconds),
             "OVER BUDGET" if self.over_budget else "",
         ]
+
+
+def readable_seconds(seconds: float) -> str:
+    """`0.42 s`, `12 min`, `5.3 h`, `31 days`, `8.5 years`: a duration in the unit that reads."""
+    if seconds < 0.01:
+        return "<0.01 s"
+    for unit, size, limit in (("s", 1, 120), ("min", 60, 120 * 60), ("h", 3600, 48 * 3600), ("days", 86400, 730 * 86400)):
+        if seconds < limit:
+            value = seconds / size
+            return f"{value:.2g} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{seconds / (365.25 * 86400):.3g} years"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,10 +104,14 @@ class PlanTable:
         cells = len(self.plans) - self.spectra
         unknown = sum(1 for p in self.plans[:cells] if p.seconds is None)
         units = f" and {self.spectra} spectra" if self.spectra else ""
+        shown = [index for index, header in enumerate(HEADERS)
+                 if (header != "width" or any(row.width is not None for row in self.rows))
+                 and (header != "over budget" or any(row.over_budget for row in self.rows))]
+        table = [[row.cells_text()[index] for index in shown] for row in self.rows]
         lines = [
-            tabulate([row.cells_text() for row in self.rows], headers=HEADERS, tablefmt="simple", disable_numparse=True),
+            tabulate(table, headers=[HEADERS[index] for index in shown], tablefmt="simple", disable_numparse=True),
             "",
-            f"{cells} cells{units}; estimated {self.total_flops:.3g} FLOPs, {self.total_seconds / 60:.1f} min of compute "
+            f"{cells} cells{units}; estimated {self.total_flops:.3g} FLOPs, {readable_seconds(self.total_seconds)} of compute "
             f"(at {self.rates['gemm_flops'] / 1e9:.0f} GFLOP/s float32 GEMM, {self.rates['cholesky_flops'] / 1e9:.0f} GFLOP/s "
             f"float64 Cholesky; compilation not included); peak memory {format_bytes(self.peak_bytes)} of a "
             f"{format_bytes(self.budget)} budget" + (f"; {unknown} cells of learners that give no estimate" if unknown else ""),
@@ -101,7 +119,7 @@ class PlanTable:
         if devices is not None:
             lines.append(
                 f"on {devices} device(s) like this one: {self.device_hours():.3g} device-hours; at best "
-                f"{format_duration(self.total_seconds / devices)} of wall time, with every kernel spread by its tiles "
+                f"{readable_seconds(self.total_seconds / devices)} of wall time, with every kernel spread by its tiles "
                 "(--executor ray) and the cells of a seed in order (compilation and data loading not included)"
             )
         if self.kernel_store is not None and self.kernel_store_bytes:
@@ -140,7 +158,14 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
     grouped: dict[tuple, list[CellPlan]] = {}
     for plan in plans:
         grouped.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
-    rows = [_row(learner, width, str(n), members, rates, budget) for (learner, width, n), members in grouped.items()]
+    rows = []
+    for (learner, width, n), members in grouped.items():
+        sharing = [member for member in members if member.alone is not None]
+        shared = [part for part in map(_shared_part, sharing) if part is not None]
+        if shared:
+            rows.append(_row(learner, width, PER_SEED, shared, rates, budget))
+        alone = [dataclasses.replace(member, cost=member.alone[0], seconds=member.alone[1]) for member in sharing]
+        rows.append(_row(learner, width, str(n), alone if shared else members, rates, budget))
     spectra = plan_spectra(spec, detailed=True, rates=rates)
     for learner, width in dict.fromkeys((p.cell.learner_id, p.cell.width) for p in spectra):
         members = [p for p in spectra if (p.cell.learner_id, p.cell.width) == (learner, width)]
@@ -149,6 +174,21 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
               if len(unit) > 1]
     store = kernel_store if kernel_store is not None else out_dir / KERNEL_STORE_DIR
     return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir, store, store_disk_bytes(store))
+
+
+def _shared_part(plan: CellPlan) -> CellPlan | None:
+    """The work of a seed's first cell that its other cells share: the cell less what it costs
+    alone (None when it costs no more)."""
+    (alone, alone_seconds), cost = plan.alone, plan.cost
+    if cost is None or alone is None or cost.flops is None or alone.flops is None:
+        return None
+    flops, factor = cost.flops - alone.flops, cost.factor_flops - alone.factor_flops
+    seconds = None if plan.seconds is None or alone_seconds is None else plan.seconds - alone_seconds
+    if flops + factor <= 0 and not seconds:
+        return None
+    shared = dataclasses.replace(cost, flops=flops, factor_flops=factor, timed_flops=max(cost.timed_flops - alone.timed_flops, 0.0),
+                                 timed_seconds=max(cost.timed_seconds - alone.timed_seconds, 0.0))
+    return CellPlan(plan.cell, shared, seconds)
 
 
 def _row(learner: str, width: int | None, n: str, members: list[CellPlan], rates: dict[str, float], budget: int,

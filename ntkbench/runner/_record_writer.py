@@ -24,6 +24,8 @@ class RecordWriter:
     stopped: dict[str, str] = dataclasses.field(default_factory=dict)
     """Learners whose first cell broke the learner contract, with the reason: their other cells
     are not computed (they have no record, so the next run tries them again)."""
+    done_elsewhere: list[Cell] = dataclasses.field(default_factory=list)
+    """Cells this run was to compute and found recorded by another process meanwhile."""
 
     def stop(self, learner_id: str, reason: str) -> None:
         """Compute no further cell of `learner_id` in this run."""
@@ -36,7 +38,10 @@ class RecordWriter:
         if record is None or not record.ok:
             return False
         current = self.provenance.get(cell.learner_id, {}).get("code")
-        return not (self.rerun_changed and current and not same_code(record.provenance.get("code"), current))
+        if self.rerun_changed and current and not same_code(record.provenance.get("code"), current):
+            return False
+        self.done_elsewhere.append(cell)
+        return True
 
     def write(self, cell: Cell, record: Record) -> None:
         """**Raises:** `RunFailure` when the record cannot be written (a full disk); earlier ones are kept."""

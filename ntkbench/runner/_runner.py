@@ -37,7 +37,10 @@ class RunSummary:
     computed: int
     failed: list[tuple[Cell, str]]
     busy: list[Cell] = dataclasses.field(default_factory=list)
-    """Cells another process was computing and recorded (this run waited for it)."""
+    """Cells another process computed and recorded while this run was going (found recorded, or
+    waited for)."""
+    stale: int = 0
+    """Records of earlier versions of the spec in the directory: kept, and used by no fit."""
     set_aside: list[Path] = dataclasses.field(default_factory=list)
     changed: dict[Cell, str] = dataclasses.field(default_factory=dict)
     """Cells whose successful record came from other code than this run's: per cell, that code (or
@@ -109,6 +112,7 @@ def run_spec(
     ]
     summary = RunSummary(
         total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside,
+        stale=loaded.stale,
         changed=changed, rerun_changed=rerun_changed,
     )
     if not todo:
@@ -138,7 +142,8 @@ def run_spec(
                 (orphans if store.read(spec_dict, cell) is None else done_elsewhere).append(cell)
         busy = compute(orphans) if orphans else []
     summary = dataclasses.replace(
-        summary, computed=writer.computed, failed=writer.failed, busy=done_elsewhere, stopped=writer.stopped
+        summary, computed=writer.computed, failed=writer.failed, busy=writer.done_elsewhere + done_elsewhere,
+        stopped=writer.stopped
     )
     return _with_spectra(summary, spec, store.root, progress, kernels)
 

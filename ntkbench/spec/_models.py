@@ -257,6 +257,17 @@ class Spec:
     def learner(self, learner_id: str) -> LearnerChoice:
         return next(learner for learner in self.learners if learner.id == learner_id)
 
+    def comparison_note(self) -> str | None:
+        """Why this spec's learners are compared with nothing, when they are: it has several, none
+        is the reference (`compare.reference`, by default `network`) and no dynamics asks for one."""
+        ids = [learner.id for learner in self.learners]
+        if len(ids) < 2 or self.dynamics is not None or self.reference in ids:
+            return None
+        return (
+            f"no learner is compared: compare.reference is {self.reference!r}, which no learner is, so no Δα, "
+            f"verdict or claim will be computed; name one of {', '.join(ids)} as compare.reference"
+        )
+
     def architecture_at(self, width: int | None) -> PluginChoice:
         """The architecture section with the sweep's `width` in place of its own (itself for None)."""
         if width is None:

@@ -226,4 +226,20 @@ class ProblemCollector:
             elif item["type"] == "missing":
                 self.add(path, "required key is missing")
             else:
-                self.add(path, str(item["msg"]).removeprefix("Value error, "))
+                self.add(path, _reason(item))
+
+
+SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
+
+
+def _reason(item: dict[str, Any]) -> str:
+    """Pydantic's message for one error, with what a spec's author needs that it leaves out: the
+    form a tuple takes, and why YAML read `5e2` as text."""
+    value, reason = item.get("input"), str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "int_parsing" and isinstance(value, str) and SCIENTIFIC.fullmatch(value) and float(value).is_integer():
+        return (f"{value!r} is text to YAML, which reads a number in scientific notation only with a dot and a signed "
+                f"exponent (5.0e+2); write {int(float(value))}")
+    if item["type"] == "tuple_type":
+        return f"{reason}: give a list, e.g. [8, 8]"
+    return reason
+
