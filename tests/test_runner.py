@@ -56,3 +56,40 @@ def test_asking_for_ray_without_it_installed_is_an_input_error(third_party_plugi
     assert main(["run", str(spec), "--out", str(tmp_path / "out"), "--executor", "ray", "--no-progress"]) == 2
     assert "--executor ray needs Ray, which is not installed; install it with: pip install 'ntkbench[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+COMPILED = """\
+name: compiled
+dataset: {name: teacher_student, dim: 8, pool: 400, n_test: 50}
+architecture: {name: mlp, width: 16, depth: 1}
+learners:
+  - {name: network, steps: 20, optimizer: {name: sgd, learning_rate: 0.5}}
+  - {name: ntk_infinite}
+sweep: {n_train: [16, 32], seeds: [0]}
+"""
+
+
+def test_a_run_keeps_its_compiled_programs_for_the_next_one(write_spec, tmp_path):
+    """A user's run writes JAX's compilation cache under ntkbench's cache (one folder per jax,
+    jaxlib and Python); the same computations in another run read it instead of compiling again.
+    `NTKBENCH_COMPILATION_CACHE=off` keeps none, and a cache of the user's own is left alone."""
+    import os
+    import sys
+    from importlib.metadata import version
+
+    from conftest import run_cli_process
+
+    spec = write_spec(COMPILED)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_COMPILATION_CACHE_DIR")}
+    env["NTKBENCH_CACHE_DIR"] = str(tmp_path / "cache")
+    folder = tmp_path / "cache" / "jax" / f"jax-{version('jax')}-jaxlib-{version('jaxlib')}-py{sys.version_info[0]}{sys.version_info[1]}"
+    first = run_cli_process("run", str(spec), "--out", str(tmp_path / "first"), "--no-progress", env=env)
+    assert first.returncode == 0, first.stderr
+    entries = {path.name for path in folder.iterdir() if not path.name.endswith("-atime")}
+    assert entries  # the training steps and the kernel tiles, compiled once
+    second = run_cli_process("run", str(spec), "--out", str(tmp_path / "second"), "--no-progress", env=env)
+    assert second.returncode == 0 and {path.name for path in folder.iterdir() if not path.name.endswith("-atime")} == entries
+
+    off = run_cli_process("run", str(spec), "--out", str(tmp_path / "off"), "--no-progress",
+                          env={**env, "NTKBENCH_CACHE_DIR": str(tmp_path / "none"), "NTKBENCH_COMPILATION_CACHE": "off"})
+    assert off.returncode == 0 and not (tmp_path / "none" / "jax").exists()

@@ -59,6 +59,7 @@ from ._registry import local_origin as local_origin
 from ._registry import registered as registered
 from ._storage import DataFile as DataFile
 from ._storage import FileStore as FileStore
+from ._storage import cache_root as cache_root
 from ._storage import data_root as data_root
 from ._storage import verify_file as verify_file
 from ._task import AcrossSeeds as AcrossSeeds

@@ -127,6 +127,14 @@ def data_root() -> Path:
     return Path(cache).expanduser() / "ntkbench"
 
 
+def cache_root() -> Path:
+    """Where ntkbench keeps what it can compute again (plugin checks, compiled programs):
+    $NTKBENCH_CACHE_DIR, else $XDG_CACHE_HOME/ntkbench, else ~/.cache/ntkbench."""
+    if os.environ.get("NTKBENCH_CACHE_DIR"):
+        return Path(os.environ["NTKBENCH_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ntkbench"
+
+
 def file_digest(path: Path, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..api import cache_root
 from ._spec import add_trust_plugins
 
 CHECKS_FILE = "plugin-checks.json"
@@ -74,13 +74,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cache_dir() -> Path:
-    """$NTKBENCH_CACHE_DIR, else $XDG_CACHE_HOME/ntkbench, else ~/.cache/ntkbench."""
-    if os.environ.get("NTKBENCH_CACHE_DIR"):
-        return Path(os.environ["NTKBENCH_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ntkbench"
-
-
 def _check_key(kind: str, name: str, entry: Any, plugin: type) -> str:
     """A plugin version: its distribution, version and the fingerprint of its source."""
     from ..storage import source_of
@@ -90,7 +83,7 @@ def _check_key(kind: str, name: str, entry: Any, plugin: type) -> str:
 
 def _read_checks() -> dict[str, str]:
     try:
-        found = json.loads((_cache_dir() / CHECKS_FILE).read_text(encoding="utf-8"))
+        found = json.loads((cache_root() / CHECKS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
@@ -103,9 +96,9 @@ def _remember_check(key: str, result: str) -> None:
     checks = _read_checks()
     checks[key] = result
     try:
-        write_json_atomically(_cache_dir() / CHECKS_FILE, checks)
+        write_json_atomically(cache_root() / CHECKS_FILE, checks)
     except OSError as error:
-        print(f"note: cannot remember the result in {_cache_dir()}: {error.strerror or error}", file=sys.stderr)
+        print(f"note: cannot remember the result in {cache_root()}: {error.strerror or error}", file=sys.stderr)
 
 
 def _check_plugin(args: argparse.Namespace) -> int:

@@ -154,6 +154,9 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
     """The plan of every cell and spectrum of `spec` at `rates` (the device's calibration), checked
     against `budget` bytes, with what the records in `out_dir` (or `recorded`) say of trainings until
     a rule, and the disk use of the kernel store (default `out_dir/kernels`)."""
+    from ..numerics._compilation_cache import use_compilation_cache
+
+    use_compilation_cache()  # the small instances a plan times compile as the run's will
     plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=recorded)
     grouped: dict[tuple, list[CellPlan]] = {}
     for plan in plans:

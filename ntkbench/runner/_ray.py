@@ -91,6 +91,9 @@ def compute_group(
     the cluster (`tile_spreader`)."""
     key = (spec.hash, kernel_store)
     if key not in _WORKER_CONTEXTS:  # each worker process loads the data once per spec
+        from ..numerics._compilation_cache import use_compilation_cache
+
+        use_compilation_cache()
         store = None if kernel_store is None else TileDirectory(kernel_store)
         spread = None if kernel_store is None else tile_spreader(kernel_store, num_gpus)
         _WORKER_CONTEXTS[key] = prepare(spec, store, spread)

@@ -84,8 +84,12 @@ def run_spec(
 
     Kernels are kept tile by tile in `kernel_store` (default `<out_dir>/kernels`), so that a run
     killed inside a kernel resumes from its last tile, and runs and specs that point at one store
-    compute each tile once (`ntkbench.storage.TileDirectory`).
+    compute each tile once (`ntkbench.storage.TileDirectory`). Compiled programs are kept in
+    ntkbench's cache (`use_compilation_cache`), so the next run does not compile them again.
     """
+    from ..numerics._compilation_cache import use_compilation_cache
+
+    use_compilation_cache()
     store = RecordStore(out_dir)
     kernels = Path(kernel_store) if kernel_store is not None else store.root / KERNEL_STORE_DIR
     spec_dict = spec.as_dict()
