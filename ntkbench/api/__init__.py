@@ -26,6 +26,8 @@ from ._errors import NtkbenchError as NtkbenchError
 from ._errors import RunFailure as RunFailure
 from ._errors import SpecError as SpecError
 from ._errors import SpecProblem as SpecProblem
+from ._fingerprints import installed_version as installed_version
+from ._fingerprints import source_fingerprint as source_fingerprint
 from ._kernel_store import KernelStore as KernelStore
 from ._kernel_store import StoredKernel as StoredKernel
 from ._kernel_store import kernel_identity as kernel_identity

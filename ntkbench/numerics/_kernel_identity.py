@@ -6,9 +6,7 @@ empirical kernel), the code that computes it and the jax that runs it."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.metadata
 import re
 import sys
 from pathlib import Path
@@ -17,20 +15,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..api import Architecture
+from ..api import Architecture, installed_version, source_fingerprint
 
 DESCRIPTION_FORMAT = 1
 """The version of these descriptions: raising it keeps every stored tile from being read again."""
 _NUMERICS = Path(__file__).resolve().parent
-
-
-@functools.cache
-def _folder_fingerprint(folder: Path, recursive: bool = False) -> str:
-    """12 hex digits of a SHA-256 over the Python files of `folder` (and below, if `recursive`)."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py") if recursive else folder.glob("*.py")):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
 
 
 def _code_of(architecture: Architecture) -> str:
@@ -38,17 +27,11 @@ def _code_of(architecture: Architecture) -> str:
     (its network and kernel map are written there or next to it)."""
     module = sys.modules.get(type(architecture).__module__)
     location = getattr(module, "__file__", None)
-    return _folder_fingerprint(Path(location).resolve().parent) if location else "unknown"
+    return source_fingerprint(Path(location).resolve().parent, recursive=False) if location else "unknown"
 
 
 def _versions(*distributions: str) -> dict[str, str]:
-    versions = {}
-    for name in distributions:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "missing"
-    return versions
+    return {name: installed_version(name) for name in distributions}
 
 
 def _architecture(architecture: Architecture) -> dict[str, Any]:
@@ -70,22 +53,26 @@ def infinite_kernel_description(architecture: Architecture, *, num_classes: int,
         "architecture": _architecture(architecture),
         "num_classes": num_classes,
         "dtype": "float32",
-        "code": _folder_fingerprint(_NUMERICS / "infinite", True) if native else "",
+        "code": source_fingerprint(_NUMERICS / "infinite") if native else "",
         "versions": _versions("jax", "jaxlib", *([] if native else ["neural-tangents"])),
     }
+
+
+def _without_addresses(text: str) -> str:
+    """`text` without the addresses a function's repr holds, which differ between processes."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
 def parameters_fingerprint(model: Any) -> str:
     """16 hex digits of a SHA-256 over a network's structure and every array in it."""
     leaves, structure = jax.tree_util.tree_flatten(model)
-    # A static function's repr holds its address, which differs between processes.
-    digest = hashlib.sha256(re.sub(r" at 0x[0-9a-fA-F]+", "", str(structure)).encode())
+    digest = hashlib.sha256(_without_addresses(str(structure)).encode())
     for leaf in leaves:
         if isinstance(leaf, jax.Array | np.ndarray):
             array = np.asarray(leaf)
             digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
         else:
-            digest.update(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(leaf)).encode())
+            digest.update(_without_addresses(repr(leaf)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -102,6 +89,6 @@ def empirical_kernel_description(
         "implementation": implementation,
         "contraction": contraction,
         "dtype": "float32",
-        "code": _folder_fingerprint(_NUMERICS),
+        "code": source_fingerprint(_NUMERICS, recursive=False),
         "versions": _versions("jax", "jaxlib"),
     }

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import importlib.metadata
 import os
 import platform
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..api import installed_version, source_fingerprint
 
 if TYPE_CHECKING:
     from ..api import PluginKind
@@ -26,13 +26,7 @@ TRACKED_DISTRIBUTIONS = ("ntkbench", "jax", "jaxlib", "neural-tangents", "equino
 
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries that determine results (`missing` when absent)."""
-    versions = {"python": platform.python_version()}
-    for name in TRACKED_DISTRIBUTIONS:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "missing"
-    return versions
+    return {"python": platform.python_version()} | {name: installed_version(name) for name in TRACKED_DISTRIBUTIONS}
 
 
 @functools.cache
@@ -51,23 +45,6 @@ def machine_info() -> dict[str, Any]:
 NOT_COMPUTING = frozenset({"cli", "report", "analysis", "results", "storage"})
 """ntkbench's subpackages that never change a record (they read, fit and show records); a change
 in them does not make records "from other code"."""
-
-
-def _python_files(root: Path, skip: frozenset[str] = frozenset()) -> list[Path]:
-    if root.is_file():
-        return [root]
-    return sorted(path for path in root.rglob("*.py") if path.relative_to(root).parts[0] not in skip)
-
-
-@functools.cache
-def source_fingerprint(root: Path, skip: frozenset[str] = frozenset()) -> str:
-    """The first 12 hex digits of a SHA-256 over the relative paths and contents of the Python files
-    under `root` (or of the file `root`), leaving out the top-level folders in `skip`."""
-    digest = hashlib.sha256()
-    base = root.parent if root.is_file() else root
-    for path in _python_files(root, skip):
-        digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
 
 
 @functools.cache
