@@ -5,7 +5,6 @@ aside and recomputed, a full disk stopped with every tile kept, and `ntkbench ke
 from __future__ import annotations
 
 import errno
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 from conftest import REPO, run_cli
 
 import ntkbench
@@ -233,19 +231,82 @@ def test_the_kernels_command_refuses_what_is_no_store(tmp_path):
 def test_the_progress_bar_shows_a_kernels_tiles_rate_and_time_left(monkeypatch):
     import io
 
+    import tqdm.std
+
     from ntkbench.runner._progress import ProgressBar
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
-    clock = iter([0.0, 100.0, 110.0])  # created; first report; second report
-    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    clock = iter(range(0, 10_000, 5))  # tqdm's clock: 5 s per reading
+    monkeypatch.setattr(tqdm.std, "time", lambda: float(next(clock)))
     stream = Terminal()
-    bar = ProgressBar(4, stream)
+    bar = ProgressBar(["a", "b", "c", "d"], stream=stream)
     bar.start("ntk_infinite n=1024 seed=0")
     bar.tiles(10, 110)  # ten read from the store
-    bar.tiles(30, 110)  # twenty computed in 10 s
-    lines = stream.getvalue().split("\r\033[K")
-    assert lines[-1].endswith("ntk_infinite n=1024 seed=0 | kernel 30/110 tiles, 2/s, ETA 40s")
-    assert "kernel 10/110 tiles, ETA --" in lines[-2]
+    bar.tiles(30, 110)  # twenty computed since
+    shown = stream.getvalue()
+    assert "0/4 cells ETA ?  ntk_infinite n=1024 seed=0" in shown
+    assert "kernel [" in shown and "30/110 tiles" in shown and "tile/s" in shown
+    bar.tiles(110, 110)
+    bar.finish("a")
+    bar.close()
+    assert stream.getvalue().endswith("1/4 cells in 00:00\n")  # the run's own clock, not tqdm's
+
+
+def test_in_a_log_the_eta_weighs_cells_by_their_planned_cost_and_long_kernels_report(monkeypatch):
+    import io
+
+    from ntkbench.runner import _progress
+
+    now = [0.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: now[0])
+    stream = io.StringIO()  # not a terminal: lines
+    bar = _progress.ProgressBar(["kernel", "solve 1", "solve 2", "solve 3"], {"kernel": 9.0, "solve 1": 1.0, "solve 2": 1.0}, stream)
+    bar.start("ntk_infinite n=64 seed=0")
+    now[0] = 100.0
+    bar.tiles(10, 110)  # ten read from the store
+    now[0] = 140.0
+    bar.tiles(30, 110)  # twenty computed in 40 s, after 40 s of kernel: a line
+    now[0] = 150.0
+    bar.tiles(31, 110)  # within LOG_EVERY of the last line: none
+    now[0] = 90.0 + 100.0
+    bar.finish("kernel")
+    bar.start("ntk_infinite n=128 seed=0")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[") and "0/4 cells ETA ?  ntk_infinite n=64 seed=0" in lines[0]
+    assert lines[1] == "ntk_infinite n=64 seed=0 |  kernel [####............] 30/110 tiles,  2.00s/tile, ETA 02:40"
+    # 9 of 12 planned seconds done in 190 s (the cell without a plan weighs the median, 1): 3 more take
+    # about 63 s, where counting cells would say 570 s.
+    assert len(lines) == 3 and "1/4 cells ETA 01:03  ntk_infinite n=128 seed=0" in lines[2]
+
+
+def test_the_plan_counts_only_the_tiles_a_store_does_not_hold(tmp_path, counted):
+    spec = {
+        "name": "planned",
+        "dataset": {"name": "teacher_student", "dim": 8, "pool": 3000, "n_test": 100},
+        "architecture": {"name": "mlp", "width": 32, "depth": 1},
+        "learners": [{"name": "ntk_infinite"}],
+        "sweep": {"n_train": [64, 512], "seeds": [0, 1]},
+    }
+    fresh = ntkbench.plan(spec, out=tmp_path / "fresh")
+    assert fresh.kernel_store_share is None  # no store yet: nothing to ask
+    ntkbench.run(spec, out=tmp_path / "first", leaderboard=False)
+    again = ntkbench.plan(spec, out=tmp_path / "first")
+    assert again.kernel_store_share == 1.0 and "it holds 100% of the entries" in again.text()
+    fresh_seed, stored_seed = ([row for row in plan.rows if row.n == "per seed"][0] for plan in (fresh, again))
+    assert 0 < stored_seed.flops < fresh_seed.flops  # the kernel's tiles left out, the factorisation kept
+
+    # A larger sweep and a third seed: the first seeds' 512-sample kernels are the leading tiles of
+    # their 1024-sample ones (of 512 x 512 tiles); the third seed's kernel is not stored at all.
+    larger = {**spec, "sweep": {"n_train": [64, 512, 1024], "seeds": [0, 1, 2]}}
+    store = tmp_path / "first" / "kernels"
+    plan = ntkbench.plan(larger, out=tmp_path / "larger", kernel_store=store)
+    per_seed = (512 * 513 / 2 + 100 * 512) / (1024 * 1025 / 2 + 100 * 1024)
+    assert plan.kernel_store_share == pytest.approx(2 * per_seed / 3)
+    before = len(counted)
+    ntkbench.run(larger, out=tmp_path / "larger", leaderboard=False, kernel_store=store)
+    # What the run computed is what the plan counted: per stored seed, two of the three training
+    # tiles and one of the two test tiles; for the third seed, all five.
+    assert len(counted) - before == 2 * 3 + 5

@@ -299,6 +299,10 @@ def test_the_plan_shows_a_seeds_shared_work_as_its_own_row_and_reads_in_plain_un
     assert f"{readable_seconds(table.total_seconds)} of compute" in text
     assert [readable_seconds(s) for s in (0.001, 0.42, 75, 3600 * 5.3, 86400 * 31, 86400 * 365.25 * 8.5)] == [
         "<0.01 s", "0.42 s", "75 s", "5.3 h", "31 days", "8.5 years"]
+    from ntkbench.runner._plan_table import PlanRow
+
+    assert [PlanRow("ntk_infinite", None, "64", 1, 1e4, 1, seconds, True, False).seconds_text() for seconds in (0.004, 75)] == [
+        ">=0.004 s", ">=75 s"]  # a lower bound below 0.01 s is no ">=<0.01 s"
 
 
 def test_the_suggested_pilot_is_smaller_than_the_spec():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._architecture import Architecture
 
@@ -28,6 +29,11 @@ class CostContext:
     """This cell's seed's place among them: shared work is done (and counted) at the first seed."""
     pool_size: int | None = None
     """Size of the training pool when the dataset knows it (how much the seeds' training sets overlap)."""
+    stored: Callable[[Mapping[str, Any], int], float] | None = None
+    """For a kernel's description (`ntkbench.kernels` describes the built-in ones) and a tile edge:
+    the share of this seed's kernel (its largest training set, and the test set against it) whose
+    tiles of that edge the kernel store already holds, which the run reads instead of computing.
+    None: the store holds nothing."""
     recorded: Mapping[str, float] = dataclasses.field(default_factory=dict)
     """What earlier runs of this learner recorded at this n (the numeric facts of its records'
     `info`, averaged over seeds, interpolated in n from the n recorded), e.g. `steps`: how long an

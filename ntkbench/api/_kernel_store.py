@@ -34,6 +34,10 @@ class KernelStore(abc.ABC):
         process holds it and not `wait`."""
 
     @abc.abstractmethod
+    def names(self, kernel: str) -> set[str]:
+        """The names of the kernel's tiles the store holds (what a plan leaves out; not read, so not checked)."""
+
+    @abc.abstractmethod
     def describe(self, kernel: str, description: Mapping[str, Any], layout: Mapping[str, Any]) -> None:
         """Keep what the kernel is (`description`) and one evaluation's layout of tiles (its `inputs`
         hash, shape, tile edges and tile names), for listing."""

@@ -43,7 +43,7 @@ class InfiniteNTKLearner(Learner):
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..costs import KernelComputation, kernel_regression_cost
-        from ..kernels import architecture_kernel_fn
+        from ..kernels import architecture_kernel_fn, infinite_kernel_description
 
         if not context.detailed:
             return kernel_regression_cost(None, context, same_for_every_seed=True)
@@ -51,6 +51,8 @@ class InfiniteNTKLearner(Learner):
         kernel_fn = architecture_kernel_fn(architecture, num_classes=context.num_classes)
         source = "native" if architecture.has_kernel_map() else "stax"
         name = ("infinite_ntk", source, type(architecture).__qualname__, repr(architecture.options), context.num_classes)
+        description = infinite_kernel_description(architecture, num_classes=context.num_classes)
         return kernel_regression_cost(
-            KernelComputation(kernel_fn, (), name), context, same_for_every_seed=True, ridges=ridge_count(self.options)
+            KernelComputation(kernel_fn, (), name, description), context, same_for_every_seed=True,
+            ridges=ridge_count(self.options),
         )

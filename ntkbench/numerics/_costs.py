@@ -167,6 +167,9 @@ class KernelComputation:
     fn: Callable
     arguments: tuple
     name: Any
+    description: Mapping[str, Any] | None = None
+    """What the kernel is, as the run keeps it in the kernel store (`infinite_kernel_description`):
+    with it, the plan leaves out the tiles the store holds. None: the kernel is counted whole."""
 
     def cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
         """The cost of one tile of `rows` x `columns` inputs (one trace, symbolic sizes); None for a
@@ -217,7 +220,9 @@ def kernel_regression_cost(
     `same_for_every_seed` as in `regress_with_kernel`: a kernel shared by the seeds (when
     `union_kernel_pays` for the expected union of their sets) is computed at the first seed's
     first cell and held for the run; every seed factors its own block. `ridges`: how many ridges
-    are tried (one factorisation each; the validation rows are not counted)."""
+    are tried (one factorisation each; the validation rows are not counted). The share of a
+    seed's kernel that the kernel store holds (`context.stored`, for a kernel with a `description`)
+    is left out; a kernel shared by the seeds is counted whole."""
     n_factor = context.n_train_max if per_seed else context.n_train
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
@@ -238,6 +243,8 @@ def kernel_regression_cost(
         return CellCost(peak, solve, ridges * n_factor**3 / 3)
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0))
+    if per_seed and union is None and context.stored is not None and kernel.description is not None:
+        work = dataclasses.replace(work, flops=work.flops * (1.0 - context.stored(kernel.description, work.edge)))
     # A small tile is timed: its seconds per FLOP stand for the kernel's (a tile's work is its
     # examples' Jacobians, linear in the edge, and their contraction, quadratic: both counted).
     timing_edge = min(work.edge, TIMING_EDGE)

@@ -13,7 +13,7 @@ import hashlib
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Literal
 
 import equinox as eqx
@@ -213,6 +213,32 @@ def _block_names(x: np.ndarray, edge: int) -> list[str]:
     ]
 
 
+def _tile_names(
+    a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int, symmetric: bool
+) -> dict[tuple[int, int], str]:
+    """Every tile's name in a kernel store: its shape and the hashes of its row and column inputs."""
+    row_names = _block_names(a, rows)
+    column_names = row_names if symmetric and rows == columns else _block_names(b, columns)
+    return {(i, j): f"{rows}x{columns}-{row_names[i // rows]}-{column_names[j // columns]}" for i, j in origins}
+
+
+def stored_share(present: Collection[str], x1: np.ndarray, x2: np.ndarray | None = None, *, max_tile: int) -> tuple[float, float]:
+    """(entries stored, entries in all) of `evaluate_tiled(., x1, x2, max_tile=max_tile)`'s kernel
+    for a kernel store whose tiles of this kernel are named `present`, counting a tile's entries
+    inside the matrix: what `ntkbench plan` leaves out of its count."""
+    symmetric = x2 is None
+    x2 = x1 if x2 is None else x2
+    rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
+    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
+    origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
+    stored = 0.0
+    for (i, j), name in _tile_names(a, b, origins, rows, columns, symmetric).items():
+        if name in present:
+            height, width = min(rows, len(x1) - i), min(columns, len(x2) - j)
+            stored += height * (height + 1) / 2 if symmetric and i == j else height * width
+    return stored, len(x1) * (len(x1) + 1) / 2 if symmetric else len(x1) * len(x2)
+
+
 MIN_SPREAD_TILES = 8
 """A kernel with fewer tiles left than this is computed where it is asked for, never spread: each
 process a tile goes to compiles the kernel first."""
@@ -276,9 +302,7 @@ def _stored_tiles(
     every worker of the cluster; what they leave undone is computed here. `stored.on_tiles` hears
     of every tile."""
     store, kernel = stored.store, stored.identity
-    row_names = _block_names(a, rows)
-    column_names = row_names if symmetric and rows == columns else _block_names(b, columns)
-    names = {(i, j): f"{rows}x{columns}-{row_names[i // rows]}-{column_names[j // columns]}" for i, j in origins}
+    names = _tile_names(a, b, origins, rows, columns, symmetric)
     inputs = hashlib.sha256(" ".join(names[origin] for origin in origins).encode()).hexdigest()[:16]
     store.describe(kernel, stored.description, {
         "inputs": inputs, "shape": list(shape), "tile_shape": [rows, columns], "symmetric": symmetric,

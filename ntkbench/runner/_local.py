@@ -17,6 +17,7 @@ from ..api import ArtifactCache, memory_budget
 from ..spec import Spec
 from ..storage import Cell, TileDirectory
 from ._groups import cell_groups
+from ._plan import planned_seconds
 from ._progress import ProgressBar
 from ._record_writer import RecordWriter
 from ._work import BrokenLearner, prepare
@@ -32,7 +33,7 @@ def run_locally(
     store, spec_dict = writer.store, writer.spec_dict
     context, learners = prepare(spec, None if kernel_store is None else TileDirectory(kernel_store))
     units = cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget())
-    bar = ProgressBar(len(todo)) if progress else None
+    bar = ProgressBar(todo, planned_seconds(spec)) if progress else None
     if bar:
         context = dataclasses.replace(context, on_tiles=bar.tiles)
     busy: list[Cell] = []
@@ -75,8 +76,8 @@ def run_locally(
                     for cell, record in zip(cells, records):
                         writer.write(cell, record)
             if bar:
-                for _ in unit:
-                    bar.finish()
+                for cell in unit:
+                    bar.finish(cell)
     finally:
         if bar:
             bar.close()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..api import CellCost, CostContext, InputError, format_bytes
+from ..api import CellCost, CostContext, InputError, format_bytes, kernel_identity
 from ..spec import Spec
-from ..storage import SPEC_FILE, Cell, RecordStore, cells_of, widths_of
+from ..storage import SPEC_FILE, Cell, RecordStore, TileDirectory, cells_of, widths_of
 
 FALLBACK_CLASSES = 10
 EIGH_FLOPS_PER_CUBE = 4.0
@@ -40,6 +41,50 @@ class CellPlan:
     cell without it, as its seed's later cells count theirs."""
 
 
+class StoredShares:
+    """What a kernel store holds of each seed's kernels, as `CostContext.stored` asks it: the data are
+    loaded (as the run loads them) the first time a kernel with tiles in the store is asked for."""
+
+    def __init__(self, spec: Spec, store: Path):
+        self.spec = spec
+        self.store = TileDirectory(store)
+        self.counted: dict[tuple[str, int, int], tuple[float, float]] = {}
+        """(entries stored, entries in all) per (kernel identity, seed, tile edge) asked for."""
+        self._inputs: tuple[dict[int, Any], Any] | None = None
+
+    def of_seed(self, seed: int) -> Callable[[Mapping[str, Any], int], float]:
+        def share(description: Mapping[str, Any], edge: int) -> float:
+            key = (kernel_identity(description), seed, edge)
+            if key not in self.counted:
+                self.counted[key] = self._count(key[0], seed, edge)
+            stored, total = self.counted[key]
+            return stored / total if total else 0.0
+
+        return share
+
+    def _count(self, identity: str, seed: int, edge: int) -> tuple[float, float]:
+        n_max, n_test = max(self.spec.n_train), self.spec.dataset.options.n_test
+        present = self.store.names(identity)
+        if not present:
+            return 0.0, n_max * (n_max + 1) / 2 + n_test * n_max
+        from ..numerics._kernels import stored_share
+        from ._work import prepare
+
+        if self._inputs is None:
+            context, _ = prepare(self.spec)
+            self._inputs = ({seed: sampler.nested_subset(n_max)[0] for seed, sampler in context.samplers.items()},
+                            context.x_test)
+        trains, x_test = self._inputs
+        shares = [stored_share(present, trains[seed], max_tile=edge),
+                  stored_share(present, x_test, trains[seed], max_tile=edge)]
+        return sum(stored for stored, _ in shares), sum(total for _, total in shares)
+
+    def stored_fraction(self) -> float | None:
+        """The share of the entries of every kernel asked for that the store holds (None: none asked)."""
+        total = sum(total for _, total in self.counted.values())
+        return sum(stored for stored, _ in self.counted.values()) / total if total else None
+
+
 RecordedFacts = dict[tuple[str, int | None], dict[int, dict[str, float]]]
 """Per (learner, width) and n: numeric facts of earlier records, averaged over seeds (`recorded_facts`)."""
 
@@ -51,21 +96,23 @@ def plan_spec(
     rates: dict[str, float] | None = None,
     records: str | Path | None = None,
     recorded: RecordedFacts | None = None,
+    stored: StoredShares | None = None,
 ) -> list[CellPlan]:
     """Estimate every cell of `spec`. `detailed` traces to count FLOPs and times computations for a
     few seconds (`measuring`; it needs `rates` for seconds). `records`: a results directory of an
     earlier run of this spec, whose records tell the learners what they cannot know before
     running (`CostContext.recorded`: how long a training `until` a rule took); or those facts
-    themselves as `recorded` (`recorded_facts` of another version of the spec)."""
+    themselves as `recorded` (`recorded_facts` of another version of the spec). `stored`: the kernel
+    store the run will read, whose tiles the learners leave out of their counts (`CostContext.stored`)."""
     if recorded is None:
         recorded = recorded_facts(spec.as_dict(), records) if records is not None else {}
     if not detailed:
-        return _plan_cells(spec, detailed, rates, recorded)
+        return _plan_cells(spec, detailed, rates, recorded, stored)
     from ..numerics._costs import measuring
     from ..numerics._measured import save
 
     with measuring():
-        plans = _plan_cells(spec, detailed, rates, recorded)
+        plans = _plan_cells(spec, detailed, rates, recorded, stored)
     save()
     return plans
 
@@ -128,7 +175,9 @@ def _planning(spec: Spec) -> tuple[tuple[int, ...], int, int, dict[int | None, A
     return tuple(input_shape), num_classes, data_bytes, architectures, {choice.id: choice.instantiate() for choice in spec.learners}
 
 
-def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, recorded: RecordedFacts) -> list[CellPlan]:
+def _plan_cells(
+    spec: Spec, detailed: bool, rates: dict[str, float] | None, recorded: RecordedFacts, stored: StoredShares | None
+) -> list[CellPlan]:
     spec_dict = spec.as_dict()
     input_shape, num_classes, data_bytes, architectures, learners = _planning(spec)
     pool = spec.dataset.instantiate().pool_size()
@@ -140,8 +189,10 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
         seed_index = spec.seeds.index(cell.seed)
         # Work shared between seeds is counted at the first seed's first cell: only first cells
         # are estimated apart for the first seed and the others.
-        key = (cell.learner_id, cell.width, cell.n_train, first, first and seed_index == 0)
-        for estimate in [key, (*key[:3], False, False)] if first else [key]:
+        # With a kernel store, what it holds differs between the seeds' first cells.
+        key = (cell.learner_id, cell.width, cell.n_train, first, first and seed_index == 0,
+               cell.seed if first and stored is not None else None)
+        for estimate in [key, (*key[:3], False, False, None)] if first else [key]:
             if estimate in estimates:
                 continue
             context = CostContext(
@@ -157,14 +208,32 @@ def _plan_cells(spec: Spec, detailed: bool, rates: dict[str, float] | None, reco
                 seed_index=seed_index,
                 pool_size=pool,
                 recorded=_at_n(recorded.get((cell.learner_id, cell.width), {}), cell.n_train),
+                stored=None if stored is None else stored.of_seed(cell.seed),
             )
             cost = learners[cell.learner_id].estimate_cost(context)
             if cost is not None:
                 cost = dataclasses.replace(cost, peak_bytes=cost.peak_bytes + data_bytes)
             seconds = cost.seconds(rates) if cost is not None and rates else None
             estimates[estimate] = (cost, seconds)
-        plans.append(CellPlan(cell, *estimates[key], estimates[(*key[:3], False, False)] if first else None))
+        plans.append(CellPlan(cell, *estimates[key], estimates[(*key[:3], False, False, None)] if first else None))
     return plans
+
+
+def planned_seconds(spec: Spec) -> dict[Cell, float]:
+    """Each cell's seconds as the plan counts them, for a run's ETA: traced, with what earlier plans
+    timed (nothing is timed here, so a run starts at once). Cells a learner does not estimate are
+    absent, and so is every cell when the estimates fail: the ETA then counts cells."""
+    import warnings
+
+    from ._resources import calibration
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a computation the plan cannot trace is the plan's to report
+            plans = _plan_cells(spec, True, calibration(), {}, None)
+    except Exception:  # noqa: BLE001 - a plugin's estimate that fails costs the run its weighted ETA, nothing more
+        return {}
+    return {plan.cell: plan.seconds for plan in plans if plan.seconds is not None}
 
 
 def recorded_facts(spec_dict: dict[str, Any], directory: str | Path) -> RecordedFacts:

@@ -13,7 +13,7 @@ from ..api import format_bytes
 from ..spec import Spec
 from ..storage import KERNEL_STORE_DIR, store_disk_bytes
 from ._groups import cell_groups
-from ._plan import CellPlan, RecordedFacts, over_budget, plan_spec, plan_spectra
+from ._plan import CellPlan, RecordedFacts, StoredShares, over_budget, plan_spec, plan_spectra
 
 HEADERS = ("learner", "width", "n", "count", "FLOPs each", "peak memory", "seconds each", "over budget")
 PER_SEED = "per seed"
@@ -38,12 +38,17 @@ class PlanRow:
     """Whether most of the time is work the plan did not time, counted at the GEMM rate (a lower bound)."""
     over_budget: bool
 
+    def seconds_text(self) -> str:
+        if not self.lower_bound:
+            return readable_seconds(self.seconds)
+        return f">={self.seconds:.1g} s" if self.seconds < 0.01 else ">=" + readable_seconds(self.seconds)
+
     def cells_text(self) -> list[str]:
         return [
             self.learner, "" if self.width is None else str(self.width), self.n, str(self.cells),
             "?" if self.flops is None else f"{self.flops:.3g}",
             "?" if self.peak_bytes is None else format_bytes(self.peak_bytes),
-            "?" if self.seconds is None else (">=" if self.lower_bound else "") + readable_seconds(self.seconds),
+            "?" if self.seconds is None else self.seconds_text(),
             "OVER BUDGET" if self.over_budget else "",
         ]
 
@@ -74,6 +79,9 @@ class PlanTable:
     """The kernel store the run would use."""
     kernel_store_bytes: int = 0
     """What its tiles take on disk now."""
+    kernel_store_share: float | None = None
+    """The share of the entries of the kernels the plan could name (those whose identity is known
+    before running, such as infinite ones) that the store holds: left out of the counts."""
 
     @property
     def total_flops(self) -> float:
@@ -123,10 +131,10 @@ class PlanTable:
                 "(--executor ray) and the cells of a seed in order (compilation and data loading not included)"
             )
         if self.kernel_store is not None and self.kernel_store_bytes:
-            lines.append(
-                f"kernel store {self.kernel_store}: {format_bytes(self.kernel_store_bytes)} on disk; the tiles it holds are "
-                "read, not computed, so kernels it shares with this spec cost less than counted here"
-            )
+            held = ("" if self.kernel_store_share is None else
+                    f"; it holds {100 * self.kernel_store_share:.3g}% of the entries of this spec's kernels known before running "
+                    "(infinite ones), read instead of computed and left out of the counts above")
+            lines.append(f"kernel store {self.kernel_store}: {format_bytes(self.kernel_store_bytes)} on disk{held}")
         if self.seed_groups:
             lines.append(
                 f"{len(self.seed_groups)} groups of seeds train as one computation (up to {max(self.seed_groups)} seeds at one "
@@ -153,11 +161,15 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
                recorded: RecordedFacts | None = None, kernel_store: Path | None = None) -> PlanTable:
     """The plan of every cell and spectrum of `spec` at `rates` (the device's calibration), checked
     against `budget` bytes, with what the records in `out_dir` (or `recorded`) say of trainings until
-    a rule, and the disk use of the kernel store (default `out_dir/kernels`)."""
+    a rule, and the kernel store (default `out_dir/kernels`): its disk use, and the tiles it holds
+    left out of the counts."""
     from ..numerics._compilation_cache import use_compilation_cache
 
     use_compilation_cache()  # the small instances a plan times compile as the run's will
-    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=recorded)
+    store = kernel_store if kernel_store is not None else out_dir / KERNEL_STORE_DIR
+    store_bytes = store_disk_bytes(store)
+    stored = StoredShares(spec, store) if store_bytes else None
+    plans = plan_spec(spec, detailed=True, rates=rates, records=out_dir, recorded=recorded, stored=stored)
     grouped: dict[tuple, list[CellPlan]] = {}
     for plan in plans:
         grouped.setdefault((plan.cell.learner_id, plan.cell.width, plan.cell.n_train), []).append(plan)
@@ -175,8 +187,8 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
         rows.append(_row(f"spectrum of {learner}", width, f"M={spec.spectrum.pool}", members, rates, budget, timed=False))
     groups = [len(unit) for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=seeds_together, budget=budget)
               if len(unit) > 1]
-    store = kernel_store if kernel_store is not None else out_dir / KERNEL_STORE_DIR
-    return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir, store, store_disk_bytes(store))
+    return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir, store, store_bytes,
+                     None if stored is None else stored.stored_fraction())
 
 
 def _shared_part(plan: CellPlan) -> CellPlan | None:

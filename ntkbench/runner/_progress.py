@@ -1,84 +1,110 @@
-"""A progress bar over a run's cells, with the current cell and an ETA, on standard error, and inside a
-long kernel its tiles: done and in all, the rate and the time left."""
+"""A run's progress on standard error: its cells, with an ETA that weighs each cell by what the plan
+says it costs (a seed's first cells hold its kernel or pre-training, so counting cells misleads),
+and inside a long kernel its tiles: done and in all, their rate and the time left.
+
+On a terminal, two tqdm bars redraw in place (the cells; a stored kernel's tiles below them). In a
+log (standard error not a terminal) the same text, formatted by tqdm, is written as lines: one per
+cell, and for a kernel that takes a while one every `LOG_EVERY` seconds.
+"""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
+from tqdm import tqdm
 
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+CELLS_FORMAT = "[{bar:24}] {cells} ETA {remaining}  {label}"
+TILES_FORMAT = "  kernel [{bar:16}] {n:.0f}/{total:.0f} tiles, {rate_fmt}, ETA {remaining}"
+LOG_BAR = ".#"
+"""The bar's characters in a log (empty, full): plain ASCII."""
 
 
 class ProgressBar:
-    """`start(label)` before each cell, `finish()` after it. Redraws one line on a terminal,
-    prints one line per cell otherwise (logs, CI)."""
+    """`start(label)` before each unit of cells, `finish(cell)` after each cell, `tiles(done, total)`
+    while a stored kernel of the current cell is evaluated, `close()` at the end. `weights`: each
+    cell's planned seconds (`planned_seconds`; a cell without an estimate weighs the median of
+    those with one, and with none every cell weighs the same)."""
 
-    WIDTH = 24
     LOG_EVERY = 30.0
     """Seconds between two lines about a kernel's tiles when standard error is not a terminal."""
 
-    def __init__(self, total: int, stream: TextIO | None = None):
-        self.total = total
-        self.done = 0
+    def __init__(self, cells: Sequence[Any], weights: Mapping[Any, float] | None = None, stream: TextIO | None = None):
+        known = [weight for weight in (weights or {}).values() if weight > 0]
+        fallback = statistics.median(known) if known else 1.0
+        self.weights = {cell: (weights or {}).get(cell) or fallback for cell in cells}
+        self.total = sum(self.weights.values())
+        self.cells, self.done, self.done_weight = len(cells), 0, 0.0
+        self.label = ""
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self.started = time.monotonic()
-        self.line = ""
-        self._kernel: tuple[int, float] | None = None  # tiles found done, and when, at the kernel's first report
-        self._logged = 0.0  # when the last line about tiles was written
+        self._bar = tqdm(total=self.total, file=self.stream, bar_format=self._format(), smoothing=0, leave=False,
+                         dynamic_ncols=True, mininterval=0.2) if self.interactive else None
+        self._tiles: tqdm | None = None
+        self._kernel: tuple[int, float] | None = None  # in a log: tiles found done, and when, at the kernel's first report
+        self._logged = 0.0  # in a log: when the last line about tiles was written
 
-    def _eta(self) -> str:
-        if self.done == 0:
-            return "ETA --"
-        remaining = (time.monotonic() - self.started) / self.done * (self.total - self.done)
-        return f"ETA {format_duration(remaining)}"
+    def _format(self) -> str:
+        return CELLS_FORMAT.replace("{cells}", f"{self.done}/{self.cells} cells").replace("{label}", self.label.replace("{", "{{").replace("}", "}}"))
 
     def start(self, label: str) -> None:
-        filled = self.WIDTH * self.done // max(self.total, 1)
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.line = f"[{bar}] {self.done}/{self.total} {self._eta()}  {label}"
-        self._kernel = None
-        self._write(self.line)
-
-    def _write(self, line: str) -> None:
-        if self.interactive:
-            self.stream.write("\r\033[K" + line)
+        self.label = label
+        self._close_tiles()
+        if self._bar is not None:
+            self._bar.bar_format = self._format()
+            self._bar.refresh()
         else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+            elapsed = time.monotonic() - self.started
+            self._line(tqdm.format_meter(self.done_weight, self.total, elapsed, bar_format=self._format(), ascii=LOG_BAR))
 
     def tiles(self, done: int, total: int) -> None:
         """A stored kernel of the current cell has `done` of its `total` tiles: the rate counts the
         tiles computed since its first report (those read from the store took no time)."""
+        if self._bar is not None:
+            if self._tiles is None or done < self._tiles.n:
+                self._close_tiles()
+                self._tiles = tqdm(total=total, initial=done, file=self.stream, bar_format=TILES_FORMAT, unit="tile",
+                                   smoothing=0, position=1, leave=False, dynamic_ncols=True, mininterval=0.2)
+            self._tiles.update(done - self._tiles.n)
+            if done == total:
+                self._close_tiles()
+            return
         now = time.monotonic()
         if self._kernel is None or done < self._kernel[0]:
             self._kernel = (done, now)
         first, since = self._kernel
-        computed, elapsed = done - first, now - since
-        rate = computed / elapsed if computed and elapsed > 0 else None
-        left = "ETA --" if rate is None else f"ETA {format_duration((total - done) / rate)}"
-        text = f"{self.line} | kernel {done}/{total} tiles" + ("" if rate is None else f", {rate:.3g}/s") + f", {left}"
         if done == total:
             self._kernel = None
-        long = elapsed >= self.LOG_EVERY  # in a log, only a kernel that takes a while gets lines of its own
-        if self.interactive or long and (done == total or now - self._logged >= self.LOG_EVERY):
+        # In a log, only a kernel that takes a while gets lines of its own.
+        if now - since >= self.LOG_EVERY and (done == total or now - self._logged >= self.LOG_EVERY):
             self._logged = now
-            self._write(text)
+            text = tqdm.format_meter(done, total, now - since, bar_format=TILES_FORMAT, unit="tile", initial=first, ascii=LOG_BAR)
+            self._line(f"{self.label} |{text.rstrip()}")
 
-    def finish(self) -> None:
+    def _close_tiles(self) -> None:
+        if self._tiles is not None:
+            self._tiles.close()
+            self._tiles = None
+        self._kernel = None
+
+    def _line(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self, cell: Any) -> None:
         self.done += 1
+        self.done_weight += self.weights.get(cell, 0.0)
+        if self._bar is not None:
+            self._bar.bar_format = self._format()
+            self._bar.update(self.weights.get(cell, 0.0))
 
     def close(self) -> None:
-        if self.interactive:
-            self.stream.write("\r\033[K")
-        elapsed = format_duration(time.monotonic() - self.started)
-        self.stream.write(f"{self.done}/{self.total} cells in {elapsed}\n")
-        self.stream.flush()
+        self._close_tiles()
+        if self._bar is not None:
+            self._bar.close()
+        elapsed = tqdm.format_interval(time.monotonic() - self.started)
+        self._line(f"{self.done}/{self.cells} cells in {elapsed}")

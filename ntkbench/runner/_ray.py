@@ -26,6 +26,7 @@ from ..api import ArtifactCache, InputError, NtkbenchError, memory_budget
 from ..spec import Spec
 from ..storage import Cell, Record, TileDirectory
 from ._groups import cell_groups
+from ._plan import planned_seconds
 from ._progress import ProgressBar
 from ._record_writer import RecordWriter
 from ._work import prepare
@@ -136,7 +137,7 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
             groups[tuple(unit)] = unit
         else:
             groups.setdefault((unit[0].learner_id, unit[0].width, unit[0].seed), []).append(unit[0])
-    bar = ProgressBar(len(todo)) if progress else None
+    bar = ProgressBar(todo, planned_seconds(spec)) if progress else None
     busy: list[Cell] = []
     pending: dict[Any, list[Cell]] = {}
     with contextlib.ExitStack() as locks:
@@ -166,7 +167,7 @@ def run_on_ray(spec: Spec, writer: RecordWriter, todo: list[Cell], *, progress: 
                             bar.start(cell.label())
                         writer.write(cell, record)
                         if bar:
-                            bar.finish()
+                            bar.finish(cell)
         finally:
             for reference in pending:
                 ray.cancel(reference, force=True)

@@ -80,6 +80,9 @@ class TileDirectory(KernelStore):
                 "free space (or fix the directory) and run the same command to resume."
             ) from None
 
+    def names(self, kernel: str) -> set[str]:
+        return {path.name.rsplit(".", 2)[0] for path in self._tiles(kernel).glob("*.npy")}
+
     def claim(self, kernel: str, tile: str, *, wait: bool) -> contextlib.AbstractContextManager[bool]:
         return exclusive_lock(self.root / kernel / "locks" / tile, wait=wait)
 
@@ -134,7 +137,7 @@ def stored_kernels(root: str | Path) -> list[StoredKernelSummary]:
         about = _json(folder / "about.json")
         if about is None:
             continue
-        names = {path.name.rsplit(".", 2)[0] for path in (folder / "tiles").glob("*.npy")}
+        names = TileDirectory(root).names(folder.name)
         evaluations = []
         for path in sorted((folder / "layouts").glob("*.json")):
             layout = _json(path)

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..api import InputError, RunFailure
+from ..api import InputError
 from ..spec import DEFAULT_MARGIN, DEFAULT_REFERENCE, content_hash
 from ._atomic import exclusive_lock, write_json_atomically
 from ._cells import Cell, cell_key, cells_of
