@@ -161,6 +161,15 @@ def write_spec(tmp_path: Path):
     return write
 
 
+def spec_page(results: Path, board: Path | None = None) -> str:
+    """The leaderboard page of the spec whose results are in `results` (beside `board`, by default
+    the run's own `results/leaderboard.md`)."""
+    import json
+
+    name = json.loads((results / "spec.json").read_text())["name"]
+    return ((board or results / "leaderboard.md").parent / f"{name}.md").read_text()
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `ntkbench ARGS` in this process (`ntkbench.cli.main`), as the command would in its own:
     the exit code and the text it writes to stdout and stderr, with `env` as the whole environment

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import requires_fashion_mnist, run_cli
+from conftest import requires_fashion_mnist, run_cli, spec_page
 
 from ntkbench import DynamicsRequest, SpecError, parse_spec
 from ntkbench.numerics._dynamics import kernel_distance, settling_fraction
@@ -114,7 +114,7 @@ def test_a_frozen_network_has_a_still_kernel_and_a_trained_one_moves(write_spec,
         records = [json.loads(p.read_text()) for p in (out / "records").glob("*/*.json")]
         assert len(records) == 2
         trajectories[lr] = records[0]["info"]["checkpoints"]
-        assert "### Kernel dynamics" in (out / "leaderboard.md").read_text()
+        assert "## Kernel dynamics" in spec_page(out)
     still, moving = trajectories[0.0], trajectories[0.5]
     assert still[0]["step"] == 0 and still[-1]["step"] == 40 and len(still) == 6
     print("frozen network:", [(row["step"], row["distance_to_init"], row["velocity"]) for row in still])

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import requires_fashion_mnist, run_cli
+from conftest import requires_fashion_mnist, run_cli, spec_page
 
 TINY = """\
 name: tiny_fashion
@@ -46,7 +46,8 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     table = first.stdout.split("tiny_fashion\n", 1)[1]
     for learner in ("network", "ntk_infinite", "entk_init", "entk_pretrained"):
         assert any(line.split()[1:2] == [learner] for line in table.splitlines() if line.strip())
-    assert "Δα vs network" in table and "reference" in table and "The leaderboard, with intervals" in first.stdout
+    assert "Δα vs network" in table and "reference" in table
+    assert f"this spec's intervals, laws, claims and plots: {out}/tiny_fashion.md" in first.stdout
     assert "ETA" in first.stderr and "entk_pretrained n=64 seed=1" in first.stderr  # the progress bar
 
     stored = records(out)
@@ -61,14 +62,16 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     pretrained = [r for r in stored.values() if r["cell"]["learner_id"] == "entk_pretrained"]
     assert {r["info"]["pretrain_train_loss_final"] for r in pretrained if r["cell"]["seed"] == 0}.__len__() == 1
 
-    board = (out / "leaderboard.md").read_text()
+    board = spec_page(out)
+    front = (out / "leaderboard.md").read_text()
+    assert "[tiny_fashion](tiny_fashion.md)" in front and "## Every comparison" in front
     for learner in ("network", "ntk_infinite", "entk_init", "entk_pretrained"):
         assert f"`{learner}`" in board
     assert "95% CI" in board and "Cells: 24 of 24 succeeded" in board
-    against = board.split("### Against `network`")[1].split("\n\n")[1]  # the table after the heading
+    against = board.split("## Against `network`")[1].split("\n\n")[1]  # the table after the heading
     verdicts = ("equivalent (within ±0.05)", "inconclusive", "scales better", "depends on the fit", "one seed: no verdict")
     assert sum(against.count(verdict) for verdict in verdicts) == 3
-    assert "### Claims" in board
+    assert "## Claims" in board
     assert (out / "leaderboard_tiny_fashion.png").stat().st_size > 10_000
     assert (out / "leaderboard_tiny_fashion_delta_alpha.png").stat().st_size > 5_000
     errors = [r["test_outcomes"]["test_error"] for r in stored.values()]
@@ -86,13 +89,13 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     assert f"6 stale record(s) of earlier versions of this spec (other options or sizes) are kept in {out}/records" in edited.stdout
     assert "stale" not in again.stdout
     assert len(records(out)) == 30
-    assert "6 stale record(s)" in (out / "leaderboard.md").read_text()
+    assert "6 stale record(s)" in spec_page(out)
 
     # The leaderboard command renders the same results anywhere.
     target = tmp_path / "board" / "README.md"
     rendered = run_cli("leaderboard", "--results", str(out), "--out", str(target))
     assert rendered.returncode == 0, rendered.stderr
-    assert "## tiny_fashion" in target.read_text() and (target.parent / "README_tiny_fashion.png").exists()
+    assert "# tiny_fashion" in spec_page(out, target) and (target.parent / "README_tiny_fashion.png").exists()
 
 
 def test_held_out_samples_beyond_the_pool_stop_the_run_with_exit_2(third_party_plugins, write_spec, tmp_path):

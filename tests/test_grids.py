@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import spec_page
 
 import ntkbench
 from ntkbench import SpecError, parse_spec
@@ -81,5 +82,5 @@ def test_a_grid_learner_can_be_the_reference_and_runs(tmp_path):
     assert results.run.computed == 9 and not results.run.failed
     assert sorted(path.name for path in (tmp_path / "records").iterdir()) == [
         "ntk_infinite", "random_features[width=16]", "random_features[width=32]"]
-    header = (tmp_path / "leaderboard.md").read_text()
+    header = spec_page(tmp_path)
     assert "- grid `random_features`, 2 learners `[width=16]`, `[width=32]`: `random_features` (ridge=1e-06)" in header

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import REPO, run_cli, synthetic_record
 
 from ntkbench import parse_spec
-from ntkbench.report import leaderboard_is_current, render_leaderboard, write_leaderboard
+from ntkbench.report import render_leaderboard, stale_pages, write_leaderboard
 from ntkbench.storage import RecordStore, cells_of
 
 PUBLISHED = REPO / "leaderboard"
@@ -29,18 +29,22 @@ def test_check_catches_a_stale_file_and_a_changed_record(tmp_path):
     shutil.copytree(published_results()[0], results / published_results()[0].name)
     directories = [results / published_results()[0].name]
     board = tmp_path / "README.md"
-    write_leaderboard(directories, board)
-    assert leaderboard_is_current(directories, board)
+    rendered = write_leaderboard(directories, board)
+    page = tmp_path / next(iter(rendered.pages))
+    assert stale_pages(directories, board) == []
     assert render_leaderboard(directories, board).markdown == board.read_text()  # deterministic
+    assert render_leaderboard(directories, board).pages[page.name] == page.read_text()
 
-    board.write_text(board.read_text() + "\nedited by hand\n")
+    page.write_text(page.read_text() + "\nedited by hand\n")  # a spec's page, not the front page
     check = run_cli("leaderboard", "--check", "--results", *map(str, directories), "--out", str(board))
-    assert check.returncode == 1 and "is stale" in check.stderr
+    assert check.returncode == 1 and f"1 page(s) of {board} are stale or missing ({page})" in check.stderr
+    page.unlink()
+    assert stale_pages(directories, board) == [page]
 
     write_leaderboard(directories, board)
     record = next((directories[0] / "records").glob("*/*.json"))
     record.unlink()  # a cell fewer: the tables change
-    assert not leaderboard_is_current(directories, board)
+    assert board in stale_pages(directories, board) and page in stale_pages(directories, board)
 
 
 WIDTH_SWEEP = """\
@@ -66,9 +70,9 @@ def test_a_width_sweep_counts_its_cells_at_every_width(tmp_path):
     assert len(cells) == 2 * 3 * 2 * 2
     for cell in cells[1:]:
         store.write(spec_dict, cell, falling_record(spec_dict, cell))
-    markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
+    markdown = render_leaderboard([store.root], tmp_path / "README.md").page("widths")
     assert "Cells: 23 of 24 succeeded, 0 failed, 1 not run" in markdown
-    assert "### width 8" in markdown and "### width 32" in markdown
+    assert "## width 8" in markdown and "## width 32" in markdown
 
 
 def test_learners_declare_that_they_are_the_same_at_every_width():
@@ -89,8 +93,8 @@ def test_unconverged_trainings_are_marked_with_their_worst_train_error(tmp_path)
             info = {"steps": 100 if stuck else 40, "train_error": 0.125 if stuck else 0.0, "converged": not stuck}
             record = synthetic_record(spec_dict, cell, record.metrics["test_error"], info)
         store.write(spec_dict, cell, record)
-    markdown = render_leaderboard([store.root], tmp_path / "README.md").markdown
-    exponents = markdown.split("### Exponents")[1].splitlines()
+    markdown = render_leaderboard([store.root], tmp_path / "README.md").page("widths")
+    exponents = markdown.split("## Exponents")[1].splitlines()
     network = next(line for line in exponents if line.startswith("|") and "`network`" in line)
     kernel = next(line for line in exponents if line.startswith("|") and "`ntk_infinite`" in line)
     assert "**NOT CONVERGED** in 1 of 6 cells; 70 steps at largest n, train error ≤ 0.125" in network

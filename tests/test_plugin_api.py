@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, spec_page
 
 from ntkbench.cli._scaffold import plugin_source
 
@@ -71,7 +71,7 @@ def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
     result = run_cli("run", str(path), "--out", str(tmp_path / "out"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "21 cell(s) computed, 0 already recorded, 0 failed" in result.stdout
-    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    board = spec_page(tmp_path / "out")
     for learner in ("nngp_infinite", "nngp_empirical", "rf_64", "rf_1024", "ntk_infinite"):
         assert f"`{learner}`" in board
 

@@ -45,9 +45,10 @@ def test_every_learner_has_one_colour_in_every_figure_of_a_spec(tmp_path, spec):
     import matplotlib.pyplot as plt
 
     rendered = render_leaderboard([RESULTS / spec], tmp_path / "README.md", set_aside=False)
-    assert len(rendered.figures) >= 2
+    assert rendered.figures[0].name == "README_summary_forest.png"  # the front page's: its rows are specs
+    assert len(rendered.figures) >= 3
     seen: dict[str, set[str]] = defaultdict(set)
-    for figure in rendered.figures:
+    for figure in rendered.figures[1:]:
         built = figure.build()
         drawn = _learner_colors(built)
         plt.close(built)
@@ -92,6 +93,7 @@ def test_the_dynamics_figure_shows_the_spread_over_seeds(tmp_path):
     from matplotlib.collections import PolyCollection
 
     rendered = render_leaderboard([RESULTS / "fashion_dynamics"], tmp_path / "README.md", set_aside=False)
+    assert [figure.name for figure in rendered.figures] == ["README_fashion_dynamics_dynamics.png"]  # no forest: nothing compared
     built = rendered.figures[0].build()
     bands = [artist for axes in built.axes for artist in axes.collections if isinstance(artist, PolyCollection)]
     labels = {text.get_text() for axes in built.axes for text in axes.get_legend().get_texts()}
@@ -140,20 +142,71 @@ def test_the_html_leaderboard_renders_every_table_and_figure(tmp_path):
     page = tmp_path / "leaderboard.html"
     result = run_cli("leaderboard", "--html", str(page), cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "README.md").exists()  # one file, nothing beside it
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.md"))  # one file, nothing beside it
     text = page.read_text()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), "the page fetches something"
-    markdown = (REPO / "leaderboard" / "README.md").read_text()
+    specs = sorted(path.name for path in RESULTS.iterdir() if path.is_dir())
+    markdown = "\n".join(path.read_text() for path in [REPO / "leaderboard" / "README.md",
+                                                        *(REPO / "leaderboard" / f"{spec}.md" for spec in specs)])
     tables = len(re.findall(r"^\|[-|: ]+\|$", markdown, flags=re.M))
     figures = len(re.findall(r"^!\[", markdown, flags=re.M))
 
     dom, console = _render_in_chromium(page)
     assert not console, console
-    assert dom.count("<table") == tables and dom.count("<svg") == figures
+    assert dom.count("<table") == tables == dom.count('<div class="table-box">') and dom.count("<svg") == figures
     assert f'data-sortable-tables="{tables}"' in dom  # the script ran to its end
     assert dom.count('<figure role="img"') == figures and 'class="learner" data-learner="network"' in dom
-    for spec in sorted(path.name for path in RESULTS.iterdir() if path.is_dir()):
-        assert f'<h2 id="{spec}">' in dom and f'href="#{spec}"' in dom
+    for spec in specs:  # every spec's page is a section, in the navigation, and the front page's links lead to it
+        assert f'<section class="spec" aria-labelledby="{spec}">' in dom and f'<h2 id="{spec}">' in dom
+        assert dom.count(f'href="#{spec}"') >= 2  # the bar and the specs table
+    assert dom.count('<nav aria-label="sections">') == 1 and '<a class="back" href="#top">' in dom
+    assert 'href="#fashion_mlp-claims"' in dom and '<h3 id="fashion_mlp-claims">' in dom
+    assert ".md" not in "".join(re.findall(r'href="([^"]*)"', dom))  # no link to a Markdown page is left
+
+
+MEASURE = (
+    "var root = document.documentElement; var boxes = document.querySelectorAll('.table-box');"
+    "var scrolling = Array.prototype.filter.call(boxes, function (box) { return box.scrollWidth > box.clientWidth; });"
+    "document.body.setAttribute('data-overflow', String(root.scrollWidth - root.clientWidth));"
+    "document.body.setAttribute('data-scrolling-tables', String(scrolling.length));"
+)
+
+
+def _measured(page_html: str, path: Path, width: int) -> tuple[int, int]:
+    """(how far the page scrolls sideways, how many table boxes scroll inside) at a window `width` px wide."""
+    allowed = base64.b64encode(hashlib.sha256(MEASURE.encode()).digest()).decode()
+    path.write_text(page_html.replace("</body>", f"<script>{MEASURE}</script></body>")
+                    .replace("script-src ", f"script-src 'sha256-{allowed}' "))  # the page's policy, with the measurement allowed
+    browser = _chromium()
+    assert browser is not None, "Chromium is not installed: .ci/run installs Debian's chromium"
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size={width},900",
+         "--virtual-time-budget=5000", "--dump-dom", path.resolve().as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    overflow = re.search(r'data-overflow="(-?\d+)"', result.stdout)
+    scrolling = re.search(r'data-scrolling-tables="(\d+)"', result.stdout)
+    assert overflow and scrolling, "the measurement did not run"
+    return int(overflow.group(1)), int(scrolling.group(1))
+
+
+@pytest.mark.slow
+@requires_chromium
+def test_the_html_leaderboard_never_scrolls_sideways_on_a_desktop_or_a_phone(tmp_path):
+    from ntkbench.report import _html
+
+    page = tmp_path / "leaderboard.html"
+    assert run_cli("leaderboard", "--html", str(page), cwd=REPO).returncode == 0
+    text = page.read_text()
+    for width in (1280, 390):
+        overflow, scrolling = _measured(text, tmp_path / f"measured{width}.html", width)
+        assert overflow <= 0, f"at {width} px the page scrolls sideways by {overflow} px"
+        assert scrolling > 0  # the wide tables scroll inside their own boxes instead
+    # The measurement sees a page that does scroll: the same page without the tables' boxes.
+    unboxed = text.replace(".table-box { overflow-x: auto;", ".table-box {")
+    assert _html.STYLE.count(".table-box { overflow-x: auto;") == 1 and unboxed != text
+    assert _measured(unboxed, tmp_path / "unboxed.html", 390)[0] > 0
 
 
 @requires_chromium

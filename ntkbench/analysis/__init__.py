@@ -10,6 +10,7 @@ from ._compare import LearnerFit as LearnerFit
 from ._compare import SpecComparison as SpecComparison
 from ._compare import compare as compare
 from ._intervals import DECISIVE as DECISIVE
+from ._intervals import SEPARATED as SEPARATED
 from ._intervals import DEFAULT_MARGIN as DEFAULT_MARGIN
 from ._intervals import Interval as Interval
 from ._intervals import Spread as Spread

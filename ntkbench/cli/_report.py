@@ -48,7 +48,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from ..api import InputError
-    from ..report import leaderboard_is_current, write_leaderboard
+    from ..report import stale_pages, write_leaderboard
 
     results = args.results or sorted(path for path in PUBLISHED_RESULTS.glob("*") if path.is_dir())
     if not results:
@@ -64,12 +64,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
             return 0
     args.out = args.out or str(PUBLISHED_LEADERBOARD)
     if args.check:
-        if leaderboard_is_current(results, args.out):
-            print(f"{args.out} is what its {len(results)} results director{'y' if len(results) == 1 else 'ies'} render")
+        stale = stale_pages(results, args.out)
+        if not stale:
+            print(f"{args.out} and its spec pages are what their {len(results)} results director{'y' if len(results) == 1 else 'ies'} "
+                  "render")
             return 0
         print(
-            f"ntkbench: {args.out} is stale: it is not what {', '.join(map(str, results))} render. "
-            f"Regenerate it with: ntkbench leaderboard --out {args.out}",
+            f"ntkbench: {len(stale)} page(s) of {args.out} are stale or missing ({', '.join(map(str, stale))}): they are "
+            f"not what {', '.join(map(str, results))} render. Regenerate them with: ntkbench leaderboard --out {args.out}",
             file=sys.stderr,
         )
         return 1

@@ -110,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
 
         table = exponents_text(rendered.summaries[0])
         if table:
-            print(f"\n{table}\n\nThe leaderboard, with intervals, laws, claims and plots: {leaderboard}")
+            page = Path(leaderboard).parent / next(iter(rendered.pages))
+            print(f"\n{table}\n\nThe leaderboard: {leaderboard}; this spec's intervals, laws, claims and plots: {page}")
     if summary.changed:
         _report_changed(summary.changed, summary.rerun_changed)
     for cell, reason in summary.failed:

@@ -2,7 +2,9 @@
 against the reference, plots, and a summary across specs; as Markdown with PNGs, or as one HTML page.
 
 record -> fit -> leaderboard. Input is one or more results directories (each holds the spec it
-was run from and its records); output is one Markdown file and the PNGs of each spec beside it.
+was run from and its records); output is a front page (the specs and the paper's claims, a forest
+plot, every comparison in words, no table wider than 8 columns), a page per spec beside it, and
+the PNGs.
 Only records of the spec's current version enter a fit. Rendering is deterministic (jackknife
 intervals, no wall-clock date), so `--check` can tell whether a committed leaderboard is
 what its records produce.
@@ -19,8 +21,8 @@ from typing import Any
 from ..analysis import SpecSummary, load_results, summarize
 from ..api import RunFailure
 from ..storage import library_versions, write_atomically
-from ._html import markdown_to_html
-from ._markdown import spec_section, summary_table
+from ._html import leaderboard_html
+from ._markdown import comparisons_table, spec_section, specs_table
 from ._plots import (
     plot_alignment,
     plot_alpha_by_width,
@@ -52,9 +54,19 @@ class Figure:
 @dataclasses.dataclass(frozen=True)
 class RenderedLeaderboard:
     markdown: str
+    """The front page: the specs, the forest plot, every comparison."""
+    pages: dict[str, str]
+    """Per spec, its page: file name (beside the front page) -> Markdown."""
     figures: list[Figure]
     summaries: list[SpecSummary]
     """The fitted results it was rendered from, one per results directory."""
+
+    def page(self, spec_name: str) -> str:
+        """The Markdown of the page of the spec named `spec_name` (its first, if several share the name)."""
+        for summary, markdown in zip(self.summaries, self.pages.values()):
+            if summary.name == spec_name:
+                return markdown
+        raise KeyError(spec_name)
 
 
 def _figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]:
@@ -84,38 +96,47 @@ def _metric_figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]
 def render_leaderboard(
     results_dirs: list[str | Path], out_file: str | Path, *, set_aside: bool = True
 ) -> RenderedLeaderboard:
-    """Fit every results directory and render the Markdown (the figures are named, not drawn). With
-    `set_aside`, corrupt records met on the way are renamed out of the way; without, nothing is written."""
+    """Fit every results directory and render the Markdown: the front page `out_file` and a page per
+    spec beside it (the figures are named, not drawn). With `set_aside`, corrupt records met on the
+    way are renamed out of the way; without, nothing is written."""
     out_file = Path(out_file)
     summaries = [summarize(load_results(directory, set_aside=set_aside)) for directory in results_dirs]
-    lines = [
+    used = {out_file.stem, f"{out_file.stem}_summary_forest"}  # no spec's page or figures take these names
+    pages, stems = [], []
+    for summary in summaries:
+        page, stem, suffix = summary.name, f"{out_file.stem}_{summary.name}", 2
+        while page in used or stem in used:
+            page, stem, suffix = f"{summary.name}_{suffix}", f"{out_file.stem}_{summary.name}_{suffix}", suffix + 1
+        used.update((page, stem))
+        pages.append(f"{page}.md")
+        stems.append(stem)
+    forest = Figure(f"{out_file.stem}_summary_forest.png", functools.partial(plot_forest, summaries))
+    compared = any(c.delta_interval is not None for summary in summaries if not summary.spec.get("dynamics")
+                   for group in summary.groups for c in group.comparison.comparisons)
+    figures = [forest] if compared else []
+    front = [
         "# ntkbench leaderboard",
         "",
-        "Data-scaling exponents α (metric ∝ n^-α) of finite networks and their neural tangent kernels. "
-        "Higher α: the learner improves faster with more data. Every learner is compared with its spec's "
-        "reference learner (`compare.reference`, by default `network`) through Δα and its paired 95% interval.",
+        "Does the neural tangent kernel explain how a network's test error falls with more data? Each spec trains "
+        "networks and fits the data-scaling exponent α (test error ∝ n^-α) of every learner, networks and their "
+        "kernels alike; higher α: the learner improves faster with more data. Each learner is compared with its "
+        "spec's reference (`compare.reference`, by default the trained `network`) through Δα and its paired 95% interval.",
         "",
-        f"<sub>Rendered by ntkbench {library_versions()['ntkbench']}, whose rules give the verdicts. Each spec's section ends with the "
-        "provenance of its records: the versions of ntkbench and the libraries that computed them, device, machine "
-        "and the dates they were computed.</sub>",
+        *specs_table(summaries, pages),
+        *([f"![Δα of every learner against its reference, every spec]({forest.name})", ""] if compared else []),
+        *comparisons_table(summaries, pages),
+        f"<sub>Rendered by ntkbench {library_versions()['ntkbench']}, whose rules give the verdicts. Each spec's page "
+        "gives its settings, exponents, laws, spectra, dynamics and figures, and ends with the provenance of its "
+        "records: the versions of ntkbench and the libraries that computed them, device, machine and dates.</sub>",
         "",
     ]
-    figures: list[Figure] = []
-    used = {f"{out_file.stem}_summary_forest"}  # no spec's figures take the summary's name
-    if len(summaries) > 1:
-        forest = Figure(f"{out_file.stem}_summary_forest.png", functools.partial(plot_forest, summaries))
-        figures.append(forest)
-        lines += summary_table(summaries) + [f"![Δα of every learner against its reference, every spec]({forest.name})", ""]
-    for summary in summaries:
-        stem = f"{out_file.stem}_{summary.name}"
-        suffix = 2
-        while stem in used:
-            stem, suffix = f"{out_file.stem}_{summary.name}_{suffix}", suffix + 1
-        used.add(stem)
+    rendered_pages = {}
+    for summary, page, stem in zip(summaries, pages, stems):
         named = _figures(summary, stem)
         figures += [figure for _, figure in named]
-        lines += spec_section(summary, [(kind, figure.name) for kind, figure in named])
-    return RenderedLeaderboard("\n".join(lines), figures, summaries)
+        lines = [f"[← every spec]({out_file.name})", "", *spec_section(summary, [(kind, figure.name) for kind, figure in named])]
+        rendered_pages[page] = "\n".join(lines)
+    return RenderedLeaderboard("\n".join(front), rendered_pages, figures, summaries)
 
 
 def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
@@ -129,6 +150,8 @@ def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> R
     try:
         for figure in rendered.figures:
             figure.draw(out_file.parent / figure.name)
+        for name, markdown in rendered.pages.items():
+            write_atomically(out_file.parent / name, lambda out, markdown=markdown: out.write(markdown))
         write_atomically(out_file, lambda out: out.write(rendered.markdown))
     except OSError as error:
         raise RunFailure(
@@ -139,17 +162,17 @@ def write_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> R
 
 
 def write_html_leaderboard(results_dirs: list[str | Path], out_file: str | Path) -> RenderedLeaderboard:
-    """Render the leaderboard as one self-contained HTML page (figures inlined as SVG, tables
-    sortable) and write it atomically; return what was rendered.
+    """Render the leaderboard as one self-contained HTML page (the front page, then every spec's page
+    as a section; figures inlined as SVG, tables sortable) and write it atomically; return what was
+    rendered.
 
     **Raises:** `RunFailure` when the file cannot be written.
     """
     out_file = Path(out_file)
     rendered = render_leaderboard(results_dirs, out_file)
     figures = {figure.name: figure for figure in rendered.figures}
-    page = markdown_to_html(
-        rendered.markdown, lambda name: figures[name].svg() if name in figures else None, "ntkbench leaderboard"
-    )
+    page = leaderboard_html(rendered.markdown, rendered.pages, out_file.name,
+                            lambda name: figures[name].svg() if name in figures else None, "ntkbench leaderboard")
     try:
         write_atomically(out_file, lambda out: out.write(page))
     except OSError as error:
@@ -157,9 +180,10 @@ def write_html_leaderboard(results_dirs: list[str | Path], out_file: str | Path)
     return rendered
 
 
-def leaderboard_is_current(results_dirs: list[str | Path], out_file: str | Path) -> bool:
-    """Whether `out_file` holds exactly the Markdown its records render to (nothing is written)."""
+def stale_pages(results_dirs: list[str | Path], out_file: str | Path) -> list[Path]:
+    """The files of the leaderboard `out_file` (its front page and every spec's page) that are not
+    exactly the Markdown their records render to, missing ones included (nothing is written)."""
     out_file = Path(out_file)
-    if not out_file.is_file():
-        return False
-    return out_file.read_text(encoding="utf-8") == render_leaderboard(results_dirs, out_file, set_aside=False).markdown
+    rendered = render_leaderboard(results_dirs, out_file, set_aside=False)
+    expected = {out_file: rendered.markdown, **{out_file.parent / name: text for name, text in rendered.pages.items()}}
+    return [path for path, text in expected.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]

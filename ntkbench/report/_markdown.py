@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from ..analysis import (
+    SEPARATED,
     STATEMENTS,
     Claim,
     Comparison,
     Curve,
+    Decision,
     LearnerFit,
     SpecSummary,
     TrainingFacts,
@@ -121,7 +123,7 @@ def _law_formula(model: str) -> str:
 
 def _spec_header(summary: SpecSummary) -> list[str]:
     spec = summary.spec
-    lines = [f"## {spec['name']}", ""]
+    lines = [f"# {spec['name']}", ""]
     if spec.get("description"):
         lines += [spec["description"], ""]
     sweep = f"- sweep: n_train = {spec['sweep']['n_train']}, seeds = {spec['sweep']['seeds']}"
@@ -263,7 +265,7 @@ def _claims_lines(claims: list[Claim]) -> list[str]:
 
     rows = [[str(claim.number), claim.statement, f"**{claim.label}**", claim.evidence] for claim in claims]
     return [
-        "### Claims",
+        "## Claims",
         "",
         tabulate(rows, headers=["claim", "statement", "status", "what it rests on"], tablefmt="github", disable_numparse=True),
         "",
@@ -279,14 +281,14 @@ def spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str
     figures = dict(plots)
     if len(summary.groups) == 1:
         group = summary.groups[0]
-        lines += _group_tables(summary, group, "###") + EXPLANATION
+        lines += _group_tables(summary, group, "##") + EXPLANATION
         lines += [f"![{summary.spec['metric']} against n for every learner]({figures['metric']})", ""]
         if group.comparison.comparisons:
             lines += [f"![Δα of every learner against the network]({figures['delta']})", ""]
     else:
         lines += _width_table(summary) + [f"![α of every learner against width]({figures['width']})", ""] + EXPLANATION
         for group in summary.groups:
-            lines += [f"### width {group.width}", ""] + _group_tables(summary, group, "####")
+            lines += [f"## width {group.width}", ""] + _group_tables(summary, group, "###")
             lines += [f"![{summary.spec['metric']} against n at width {group.width}]({figures[f'metric_w{group.width}']})", ""]
     return lines + _spectra_lines(summary, figures) + _provenance_lines(summary)
 
@@ -299,7 +301,7 @@ def _spectra_lines(summary: SpecSummary, figures: dict[str, str]) -> list[str]:
     spectrum = summary.spec.get("spectrum")
     if spectrum is None:
         return []
-    lines = ["### Spectra", ""]
+    lines = ["## Spectra", ""]
     if not summary.spectral_curves:
         return lines + ["No spectrum is stored yet: `ntkbench run` takes them after the cells.", ""]
     first, last = spectrum["fit_modes"]
@@ -358,7 +360,7 @@ def _width_table(summary: SpecSummary) -> list[str]:
             row.append(_alpha_with_half_width(fit))
         rows.append(row)
     headers = ["learner", *[f"width {group.width}" for group in summary.groups]]
-    return ["### α by width", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    return ["## α by width", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
 
 
 def _alpha_with_half_width(fit: LearnerFit) -> str:
@@ -391,7 +393,7 @@ def _dynamics_lines(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[
                    f"fractions of training (one per seed): {shown}.")
     figures = dict(plots)
     return [
-        "### Kernel dynamics",
+        "## Kernel dynamics",
         "",
         verdict,
         "",
@@ -428,41 +430,111 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
     return lines + [""]
 
 
-def summary_table(summaries: list[SpecSummary]) -> list[str]:
+def regime(architecture: dict[str, Any]) -> str:
+    """"rich" or "lazy" from the options layered architectures share (`parameterization`,
+    `output_scale`); "—" for an architecture without them."""
+    scale = architecture.get("output_scale")
+    if isinstance(scale, int | float) and scale != 1:
+        return "rich" if scale < 1 else "lazy"
+    parameterization = architecture.get("parameterization")
+    if parameterization == "mup":
+        return "rich"
+    return "lazy" if parameterization in {"ntk", "standard"} else "—"
+
+
+REGIME_NOTE = (
+    "Regime: rich for the maximal-update parameterisation (μP), whose features move at every width, or an "
+    "`output_scale` below 1; lazy for NTK or standard parameterisation, whose features freeze as width grows, or "
+    "an `output_scale` above 1."
+)
+
+
+def _sizes(values: list[int]) -> str:
+    return f"{min(values)}–{max(values)}" if len(values) > 1 else str(values[0])
+
+
+def _architecture_cell(summary: SpecSummary) -> str:
+    spec = summary.spec
+    widths = spec["sweep"].get("width")
+    width = f", widths {_sizes(widths)}" if widths else (f", width {spec['architecture']['width']}"
+                                                          if "width" in spec["architecture"] else "")
+    return f"`{spec['architecture']['name']}`{width}"
+
+
+def specs_table(summaries: list[SpecSummary], pages: list[str]) -> list[str]:
+    """One row per spec, linked to its page: dataset, architecture, regime, n and seeds, and the
+    status of each of the paper's three claims."""
     from tabulate import tabulate
 
-    learner_ids: list[str] = []
-    for summary in summaries:
-        for group in summary.groups:
-            for c in group.comparison.comparisons:
-                if c.learner_id not in learner_ids:
-                    learner_ids.append(c.learner_id)
     rows = []
-    for summary in summaries:
-        claims = spec_claims(summary)
-        groups = [None] if summary.spec.get("dynamics") else summary.groups
-        for group in groups:
-            architecture = summary.spec["architecture"] | ({"width": group.width} if group and group.width is not None else {})
-            row = [f"[{summary.name}](#{summary.name})", f"`{summary.spec['dataset']['name']}`", _format_options(architecture)]
-            row += [claim.label for claim in claims]
-            comparisons = {c.learner_id: c for c in group.comparison.comparisons} if group else {}
-            row += [_delta_cell(group, comparisons[i]) if i in comparisons else "—" for i in learner_ids]
-            rows.append(row)
-    headers = ["spec", "dataset", "architecture", "claim 1", "claim 2", "claim 3", *[f"`{i}`" for i in learner_ids]]
+    for summary, page in zip(summaries, pages):
+        sweep = summary.spec["sweep"]
+        rows.append([
+            f"[{summary.name}]({page})", f"`{summary.spec['dataset']['name']}`", _architecture_cell(summary),
+            regime(summary.spec["architecture"]), f"{_sizes(sweep['n_train'])} × {len(sweep['seeds'])}",
+            *[f"[{claim.status}]({page}#claims)" if claim.status != "not tested" else "—" for claim in spec_claims(summary)],
+        ])
+    claims = "; ".join(f"({k}) {statement}" for k, statement in enumerate(STATEMENTS, 1))
     return [
-        "## Summary",
+        "## Specs",
         "",
-        "Per spec (dataset and architecture): the three claims of Vyas, Bansal & Nakkiran: "
-        + "; ".join(f"({k}) {statement}" for k, statement in enumerate(STATEMENTS, 1))
-        + "; as each spec's data bear on them (its section gives the numbers), and per learner "
-        "Δα = α(reference) − α(learner) with its 95% interval and verdict.",
+        tabulate(rows, headers=["spec", "dataset", "architecture", "regime", "n × seeds", "claim 1", "claim 2", "claim 3"],
+                 tablefmt="github", disable_numparse=True),
         "",
-        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+        f"The claims of Vyas, Bansal & Nakkiran (2022): {claims}. Each status is what that spec's data say; its page "
+        f"gives the numbers it rests on (— : the spec does not test it). n × seeds: the training-set sizes and how many "
+        f"seeds each. {REGIME_NOTE}",
         "",
     ]
 
 
-def _delta_cell(group: WidthGroup, comparison: Comparison) -> str:
-    interval = comparison.delta_interval
-    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
-    return f"{comparison.delta_alpha:+.3f}{shown} {group.decision(comparison).text()}"
+def comparisons_table(summaries: list[SpecSummary], pages: list[str]) -> list[str]:
+    """One row per (spec, width, learner): Δα against the spec's reference, its interval, and the
+    verdict in words."""
+    from tabulate import tabulate
+
+    rows = []
+    for summary, page in zip(summaries, pages):
+        if summary.spec.get("dynamics"):
+            continue
+        for group in summary.groups:
+            name = f"[{summary.name}]({page})" + (f", width {group.width}" if group.width is not None else "")
+            reference = group.comparison.reference
+            for comparison in group.comparison.comparisons:
+                interval = comparison.delta_interval
+                rows.append([
+                    name, f"`{comparison.learner_id}`", f"`{reference}`",
+                    f"{comparison.delta_alpha:+.3f}" + (f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""),
+                    _verdict_in_words(group.decision(comparison), comparison, reference),
+                ])
+    if not rows:
+        return []
+    return [
+        "## Every comparison",
+        "",
+        "Δα = α(reference) − α(learner), with its paired 95% interval: above 0, the reference improves faster with "
+        "more data.",
+        "",
+        tabulate(rows, headers=["spec", "learner", "reference", "Δα [95% CI]", "verdict"], tablefmt="github",
+                 disable_numparse=True),
+        "",
+    ]
+
+
+def _verdict_in_words(decision: Decision, comparison: Comparison, reference: str) -> str:
+    words = _decision_in_words(decision, comparison, reference)
+    return f"{words} (on the worse-fitting law: see its page)" if decision.law_note else words
+
+
+def _decision_in_words(decision: Decision, comparison: Comparison, reference: str) -> str:
+    if decision.verdict in SEPARATED:
+        faster = reference if comparison.delta_alpha > 0 else comparison.learner_id
+        return f"`{faster}` improves faster with n"
+    if decision.verdict == "equivalent":
+        return f"the same rate, within ±{decision.margin:g}"
+    if decision.verdict == "inconclusive":
+        more = f": {decision.would_decide.text(decision.margin)}" if decision.would_decide is not None else ""
+        return f"cannot tell yet{more}"
+    if decision.verdict == "depends on the fit":
+        return "depends on the law fitted: " + "; ".join(decision.caveats) if decision.caveats else "depends on the law fitted"
+    return decision.verdict

@@ -131,7 +131,7 @@ def run(
     `seeds_together` trains a network learner's seeds as one computation (None: on an
     accelerator only; the records are the same either way). Failed cells do not raise: they are in
     `Results.run.failed` and in the records with their reason. With `leaderboard`, the Markdown
-    leaderboard and its figures are written to `<out>/leaderboard.md`. Kernels are kept tile by
+    leaderboard and its figures are written to `<out>/leaderboard.md`, the spec's page beside it. Kernels are kept tile by
     tile in `kernel_store` (default `<out>/kernels`): a run killed inside a kernel resumes from its
     last tile, and every run and spec pointed at one store computes each tile once.
 
