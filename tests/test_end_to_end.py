@@ -74,6 +74,15 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
     assert "## Claims" in board
     assert (out / "leaderboard_tiny_fashion.png").stat().st_size > 10_000
     assert (out / "leaderboard_tiny_fashion_delta_alpha.png").stat().st_size > 5_000
+    # Every trained network keeps its curve, and its page draws them.
+    for record in stored.values():
+        learner = record["cell"]["learner_id"]
+        key = {"network": "curve", "entk_pretrained": "pretrain_curve"}.get(learner)
+        assert (key is None) == ("curve" not in record["info"] and "pretrain_curve" not in record["info"])
+        if key is not None:
+            curve, steps = record["info"][key], record["info"]["steps" if key == "curve" else "pretrain_steps"]
+            assert curve["step"][-1] == curve["check_step"][-1] == steps and len(curve["loss"]) == len(curve["step"])
+    assert "## Training" in board and (out / "leaderboard_tiny_fashion_training.png").stat().st_size > 10_000
     errors = [r["test_outcomes"]["test_error"] for r in stored.values()]
     assert all(len(e) == 100 and set(e) <= {"0", "1"} for e in errors)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 from conftest import REPO, run_cli, synthetic_record
 
 from ntkbench import parse_spec
+from ntkbench.analysis import load_results
 from ntkbench.report import render_leaderboard, stale_pages, write_leaderboard
 from ntkbench.storage import RecordStore, cells_of
 
@@ -99,3 +101,38 @@ def test_unconverged_trainings_are_marked_with_their_worst_train_error(tmp_path)
     kernel = next(line for line in exponents if line.startswith("|") and "`ntk_infinite`" in line)
     assert "**NOT CONVERGED** in 1 of 6 cells; 70 steps at largest n, train error ≤ 0.125" in network
     assert kernel.rstrip(" |").endswith("—")
+
+
+def test_trained_learners_get_a_training_curve_figure_and_older_records_render_without_it(tmp_path):
+    from ntkbench.analysis import summarize, training_curves
+    from ntkbench.numerics._training import training_curve
+
+    spec_dict = parse_spec(WIDTH_SWEEP.replace(", width: [8, 32]", "")).as_dict()
+    for name, with_curves in (("curves", True), ("older", False)):
+        store = RecordStore(tmp_path / name)
+        store.write_spec(spec_dict)
+        for cell in cells_of(spec_dict):
+            record = falling_record(spec_dict, cell)
+            if cell.learner_id == "network" and with_curves:
+                losses = 2.0 / (1 + np.arange(40 * cell.n_train)) ** 0.5 * (1 + 0.1 * cell.seed)
+                info = {"steps": len(losses), "train_error": 0.0, "converged": True,
+                        "curve": training_curve(losses, [(len(losses), 0.0, float(losses[-1]))])}
+                record = synthetic_record(spec_dict, cell, record.metrics["test_error"], info)
+            store.write(spec_dict, cell, record)
+        rendered = render_leaderboard([store.root], tmp_path / name / "README.md")
+        page = rendered.page("widths")
+        names = [figure.name for figure in rendered.figures]
+        if not with_curves:  # records computed before curves were stored: no section, no figure
+            assert "## Training" not in page and not any("training" in name for name in names)
+            continue
+        assert "## Training" in page and "![training loss against step, one line per n](README_widths_training.png)" in page
+        curves = training_curves(summarize(load_results(store.root)), None)
+        assert list(curves) == [("network", "")]  # the kernel learner trains nothing
+        assert [(curve.n_train, curve.seed) for curve in curves["network", ""]] == [(16, 0), (32, 0), (64, 0)]
+        assert curves["network", ""][-1].step[-1] == 40 * 64
+        figure = next(figure for figure in rendered.figures if figure.name == "README_widths_training.png").build()
+        lines = figure.axes[0].get_lines()
+        assert [line.get_label() for line in lines] == ["n = 16", "n = 32", "n = 64"]
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)

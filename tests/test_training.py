@@ -278,3 +278,18 @@ def test_the_until_check_stops_computing_a_training_set_once_part_of_it_fails_th
     assert np.array_equal(log.losses, full.losses)
     checks = full.steps // (512 // 64)  # one per epoch
     assert len(computed) == checks * (512 // 64) and with_shortcut < len(computed) / 2
+
+
+def test_a_training_curve_keeps_64_log_spaced_means_and_the_checks_that_computed_a_fit():
+    from ntkbench.numerics._training import CURVE_POINTS, training_curve
+
+    losses = np.arange(1, 10_001, dtype=np.float64)  # the loss at step k is k
+    checked = [(step, 1.0 / step, 2.0 / step) for step in range(100, 10_001, 100)]
+    curve = training_curve(losses, checked)
+    assert len(curve["step"]) <= CURVE_POINTS and curve["step"][0] == 1 and curve["step"][-1] == 10_000
+    assert curve["step"] == sorted(set(curve["step"]))
+    previous = [0, *curve["step"][:-1]]
+    # Each point is the mean of the steps since the point before: (start + 1 + end) / 2 for losses 1, 2, ...
+    assert curve["loss"] == [pytest.approx((start + 1 + end) / 2) for start, end in zip(previous, curve["step"])]
+    assert len(curve["check_step"]) == CURVE_POINTS and curve["check_step"][0] == 100 and curve["check_step"][-1] == 10_000
+    assert curve["train_error"][-1] == pytest.approx(1e-4) and curve["train_loss"][-1] == pytest.approx(2e-4)

@@ -222,6 +222,45 @@ def same_at_every_width(learner_name: str) -> bool:
     return bool(plugin is not None and plugin.same_at_every_width)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingCurve:
+    """A training's stored curve (`training_curve`): the mean minibatch loss at steps on a log scale."""
+
+    learner_id: str
+    training: str
+    """What was trained, from the record's `info` key: "" for the learner's own network (`curve`),
+    else the prefix of a training it reports (`pretrain` for `pretrain_curve`)."""
+    n_train: int
+    seed: int
+    step: np.ndarray
+    loss: np.ndarray
+
+
+def training_curves(summary: SpecSummary, width: int | None) -> dict[tuple[str, str], list[TrainingCurve]]:
+    """Per (learner, training) at `width`, one curve per n (n ascending), each the lowest seed's
+    that has one; a training that is the same at every n (a pre-training on a fixed set) gives one.
+    Records computed before curves were stored give none."""
+    found: dict[tuple[str, str], dict[int, TrainingCurve]] = {}
+    for cell, record in sorted(summary.records.current.items(), key=lambda item: (item[0].n_train, item[0].seed)):
+        if not record.ok or cell.width != width:
+            continue
+        for key, value in record.info.items():
+            if not (key == "curve" or key.endswith("_curve")) or not isinstance(value, dict) or "step" not in value:
+                continue
+            training = key.removesuffix("curve").removesuffix("_")
+            curve = TrainingCurve(cell.learner_id, training, cell.n_train, cell.seed,
+                                  np.asarray(value["step"], dtype=np.float64), np.asarray(value["loss"], dtype=np.float64))
+            found.setdefault((cell.learner_id, training), {}).setdefault(cell.n_train, curve)
+    curves = {}
+    for key, by_n in found.items():
+        kept: list[TrainingCurve] = []
+        for curve in by_n.values():
+            if not any(np.array_equal(curve.step, other.step) and np.array_equal(curve.loss, other.loss) for other in kept):
+                kept.append(curve)
+        curves[key] = kept
+    return curves
+
+
 DYNAMICS_KEYS = ("fraction", "distance_to_init", "distance_to_final", "velocity", "after_kernel_test_error", "network_test_error")
 
 

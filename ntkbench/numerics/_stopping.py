@@ -116,6 +116,8 @@ class StoppingState:
         """Per member that stopped: (its steps, the network kept when it stopped or None, its fit or None)."""
         self.fits: dict[int, tuple[float, float]] = {}
         """Per member that has not stopped, its (error, loss) on its training set at the last check, where known."""
+        self.checked: list[list[tuple[int, float, float]]] = [[] for _ in members]
+        """Per member, (step, error, loss) on its whole training set at every check that computed them."""
 
     def check(self, step: int, networks: NetworkGroup, losses: Any) -> bool:
         """The check after `step` steps, the last of which gave `losses` (`NetworkGroup.step`'s);
@@ -136,6 +138,7 @@ class StoppingState:
                     self.fits.pop(index, None)
                     continue
                 self.fits[index] = fit
+                self.checked[index].append((step, *fit))
                 if self.options.until.met(*fit):
                     self.stopped[index] = (step, networks.network(index), fit)
         return len(self.stopped) == len(self.members)

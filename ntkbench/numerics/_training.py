@@ -30,8 +30,12 @@ class TrainingLog:
     """Whether the stopping rule was met (None: the budget has no rule)."""
     early_stopping: dict[str, Any] | None = None
     """With `patience`: `steps_trained` (past `steps`, the kept network's) and the kept `validation_error`."""
+    checked: tuple[tuple[int, float, float], ...] = ()
+    """(step, error, loss) on the whole training set at every check that computed them."""
 
     def summary(self) -> dict[str, Any]:
+        """What a record keeps of the training: its first and last losses, steps, fit, convergence,
+        and its `curve` (`training_curve`)."""
         tail = self.losses[-max(1, len(self.losses) // 20) :]
         return {
             "train_loss_initial": float(self.losses[0]),
@@ -41,7 +45,34 @@ class TrainingLog:
             "train_loss": self.train_loss,
             "converged": self.converged,
             **(self.early_stopping or {}),
+            "curve": training_curve(self.losses, [*self.checked, (self.steps, self.train_error, self.train_loss)]),
         }
+
+
+CURVE_POINTS = 64
+"""At most this many points of a training curve are kept in a record (and as many checks)."""
+
+
+def training_curve(losses: np.ndarray, checked: Sequence[tuple[int, float, float]]) -> dict[str, list]:
+    """A training's curve as a record keeps it: at up to `CURVE_POINTS` steps spaced evenly on a log
+    scale (the last step among them), the mean minibatch loss over the steps since the point before
+    (`step`, `loss`); and the whole training set's error and loss where checks computed them, the end
+    included (`check_step`, `train_error`, `train_loss`; up to `CURVE_POINTS`, evenly spread, the
+    last kept). An `until` rule computes the whole set's fit only at checks where part of the set no
+    longer rules the stop out, so most of a training has minibatch losses only."""
+    ends = np.unique(np.geomspace(1, len(losses), CURVE_POINTS).round().astype(int))
+    starts = np.concatenate([[0], ends[:-1]])
+    by_step = dict((int(step), (float(error), float(loss))) for step, error, loss in checked)  # the last fit of a step
+    kept = sorted(by_step)
+    if len(kept) > CURVE_POINTS:
+        kept = [kept[int(i)] for i in np.linspace(0, len(kept) - 1, CURVE_POINTS).round()]
+    return {
+        "step": ends.tolist(),
+        "loss": [float(np.mean(losses[start:end])) for start, end in zip(starts, ends)],
+        "check_step": kept,
+        "train_error": [by_step[step][0] for step in kept],
+        "train_loss": [by_step[step][1] for step in kept],
+    }
 
 
 def train_network(
@@ -150,7 +181,8 @@ def _train(
         if fit is None or options.until is None:
             fit = training_fit(trained, member.x, labels[index], offsets[index], options.loss, num_classes)
         converged = options.until.met(*fit) if options.until is not None else None
-        outcomes.append((trained, TrainingLog(member_losses, steps, *fit, converged, early_stopping)))
+        checked = tuple(check for check in stopping.checked[index] if check[0] <= steps)
+        outcomes.append((trained, TrainingLog(member_losses, steps, *fit, converged, early_stopping, checked)))
     return outcomes
 
 

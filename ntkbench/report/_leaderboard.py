@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..analysis import SpecSummary, load_results, summarize
+from ..analysis import SpecSummary, load_results, summarize, training_curves
 from ..api import RunFailure
 from ..storage import library_versions, write_atomically
 from ._html import leaderboard_html
@@ -31,6 +31,7 @@ from ._plots import (
     plot_eigenvalue_decay,
     plot_forest,
     plot_metric,
+    plot_training_curves,
     save_png,
     svg_text,
 )
@@ -86,11 +87,19 @@ def _metric_figures(summary: SpecSummary, stem: str) -> list[tuple[str, Figure]]
         figures = [("metric", Figure(f"{stem}.png", functools.partial(plot_metric, summary, group)))]
         if group.comparison.comparisons:
             figures.append(("delta", Figure(f"{stem}_delta_alpha.png", functools.partial(plot_delta_alpha, summary, group))))
-        return figures
+        return figures + _training_figures(summary, stem, None, "training")
     figures = [("width", Figure(f"{stem}_alpha_by_width.png", functools.partial(plot_alpha_by_width, summary)))]
     for group in summary.groups:
         figures.append((f"metric_w{group.width}", Figure(f"{stem}_w{group.width}.png", functools.partial(plot_metric, summary, group))))
+        figures += _training_figures(summary, f"{stem}_w{group.width}", group.width, f"training_w{group.width}")
     return figures
+
+
+def _training_figures(summary: SpecSummary, stem: str, width: int | None, kind: str) -> list[tuple[str, Figure]]:
+    """The training curves at `width`, when the records store any (records computed before they were stored do not)."""
+    if not training_curves(summary, width):
+        return []
+    return [(kind, Figure(f"{stem}_training.png", functools.partial(plot_training_curves, summary, width)))]
 
 
 def render_leaderboard(

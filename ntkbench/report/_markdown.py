@@ -285,12 +285,29 @@ def spec_section(summary: SpecSummary, plots: list[tuple[str, str]]) -> list[str
         lines += [f"![{summary.spec['metric']} against n for every learner]({figures['metric']})", ""]
         if group.comparison.comparisons:
             lines += [f"![Δα of every learner against the network]({figures['delta']})", ""]
+        lines += _training_lines(figures.get("training"), "##")
     else:
         lines += _width_table(summary) + [f"![α of every learner against width]({figures['width']})", ""] + EXPLANATION
         for group in summary.groups:
             lines += [f"## width {group.width}", ""] + _group_tables(summary, group, "###")
             lines += [f"![{summary.spec['metric']} against n at width {group.width}]({figures[f'metric_w{group.width}']})", ""]
+            lines += _training_lines(figures.get(f"training_w{group.width}"), "###")
     return lines + _spectra_lines(summary, figures) + _provenance_lines(summary)
+
+
+def _training_lines(figure: str | None, heading: str) -> list[str]:
+    """The training curves' section, when the records store curves."""
+    if figure is None:
+        return []
+    return [
+        f"{heading} Training",
+        "",
+        "Each trained learner's mean minibatch loss against the step, one line per n (the lowest seed with a stored "
+        "curve; a training the same at every n, such as a pre-training on a fixed set, once).",
+        "",
+        f"![training loss against step, one line per n]({figure})",
+        "",
+    ]
 
 
 def _spectra_lines(summary: SpecSummary, figures: dict[str, str]) -> list[str]:

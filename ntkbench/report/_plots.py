@@ -1,5 +1,5 @@
 """The leaderboard's figures: each learner's metric against n, Δα against the reference, α against
-width, the kernel dynamics, the kernels' eigenvalue decay and alignment with the task, and the
+width, the trained learners' training curves, the kernel dynamics, the kernels' eigenvalue decay and alignment with the task, and the
 summary's forest plot of every spec's Δα.
 
 Each function builds a matplotlib figure; `save_png` and `svg_text` write it out (the Markdown
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width
+from ..analysis import SpecSummary, WidthGroup, dynamics_by_seed, same_at_every_width, training_curves
 from ..numerics._spectrum import Spectrum
 from ..storage import write_atomically
 from ._colors import VERDICT_COLORS, learner_colors
@@ -119,6 +119,38 @@ def plot_metric(summary: SpecSummary, group: WidthGroup) -> Any:
     axes.grid(True, which="both", alpha=0.3)
     if handles:
         axes.legend(handles, labels, fontsize=8)
+    return figure
+
+
+def plot_training_curves(summary: SpecSummary, width: int | None) -> Any:
+    """One panel per trained learner (and per training it reports, such as a pre-training): its
+    mean minibatch loss against the step, log-log, one line per n (darker: larger n), from the
+    curves the records store (`training_curves`)."""
+    plt = _pyplot()
+    curves = training_curves(summary, width)
+    columns = min(3, len(curves))
+    rows = -(-len(curves) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(3.6 * columns + 0.8, 3.0 * rows + 0.4), dpi=120, squeeze=False)
+    colormap = plt.get_cmap("viridis")
+    n_values = sorted({curve.n_train for kept in curves.values() for curve in kept})
+    shade = {n: colormap(0.85 * (1 - index / max(len(n_values) - 1, 1))) for index, n in enumerate(n_values)}
+    for axes, ((learner, training), kept) in zip(grid.flat, curves.items()):
+        for curve in kept:
+            label = f"n = {curve.n_train}" if len(kept) > 1 else f"every n (n = {curve.n_train} shown)"
+            axes.plot(curve.step, curve.loss, color=shade[curve.n_train], linewidth=1.2, label=label, gid=_gid(learner))
+        axes.set_xscale("log")
+        if all(np.all(curve.loss > 0) for curve in kept):
+            axes.set_yscale("log")
+        seed = kept[0].seed
+        axes.set_title(f"{learner}" + (f", {training}ing" if training else "") + f" (seed {seed})", fontsize=9)
+        axes.set_xlabel("step", fontsize=8)
+        axes.set_ylabel("minibatch loss", fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=6, ncol=2 if len(kept) > 4 else 1)
+    for axes in list(grid.flat)[len(curves):]:
+        axes.set_visible(False)
+    figure.suptitle(summary.name + (f", width {width}" if width is not None else "") + ": training loss", fontsize=10)
     return figure
 
 
