@@ -31,9 +31,11 @@ $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml
 
 install: $(VENV)/.installed
 
-# The test suite's extras: pytest, and Ray (only `--executor ray` and its tests use it; the demo does not).
+# The test suite's extras: pytest, Ray (only `--executor ray` and its tests use it; the demo does not)
+# and the trackers' backends (TensorBoard, MLflow, W&B: their tests log and read back for real; they
+# read W&B's offline runs with wandb.sdk.internal.datastore, which wandb 0.30 removed).
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test,ray]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test,ray,trackers]' 'wandb<0.30'
 	touch $@
 
 # The suite on every core (pytest-xdist), each test file on one worker so that what its tests share

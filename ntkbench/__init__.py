@@ -37,6 +37,7 @@ from .api import LearnerResult as LearnerResult
 from .api import LearnerTask as LearnerTask
 from .api import NtkbenchError as NtkbenchError
 from .api import RegressionKernel as RegressionKernel
+from .api import Tracker as Tracker
 from .api import SpecError as SpecError
 from .api import StatefulModel as StatefulModel
 from .api import StaxTwin as StaxTwin
@@ -98,6 +99,7 @@ __all__ = [
     "LearnerTask",
     "NtkbenchError",
     "RegressionKernel",
+    "Tracker",
     "SpecError",
     "StatefulModel",
     "StaxTwin",

@@ -20,7 +20,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "api.md"
-MODULES = ("ntkbench", "ntkbench.layers", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.costs", "ntkbench.testing")
+MODULES = ("ntkbench", "ntkbench.layers", "ntkbench.kernels", "ntkbench.infinite", "ntkbench.training", "ntkbench.costs", "ntkbench.testing",
+           "ntkbench.tracking")
 
 INTRODUCTION = """\
 # ntkbench API reference

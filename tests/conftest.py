@@ -73,6 +73,10 @@ crashes_its_process = ntkbench_testplugins:CrashesItsProcess
 not_a_plugin = ntkbench_testplugins:NotAPlugin
 from_the_future = ntkbench_testplugins:FromTheFuture
 broken = ntkbench_brokenplugin:Learner
+
+[ntkbench.trackers]
+full_disk = ntkbench_testplugins:FullDiskTracker
+hanging = ntkbench_testplugins:HangingTracker
 """
 
 

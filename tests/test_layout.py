@@ -13,17 +13,19 @@ from conftest import REPO
 
 PACKAGE = REPO / "ntkbench"
 RANKS = {"api": 0, "nt_compat": 0, "numerics": 1, "kernels": 1, "infinite": 1, "training": 1, "costs": 1, "layers": 1, "spec": 2, "storage": 3,
-         "runner": 4, "analysis": 4, "testing": 5, "report": 5, "results": 6, "cli": 7, "": 8}
+         "runner": 4, "analysis": 4, "testing": 5, "report": 5, "tracking": 5, "results": 6, "cli": 7, "": 8}
 """The core's layers, lowest first ("" is `ntkbench/__init__.py`): a module imports only from its own
 layer and those below. Storage lies below the runner, which writes through it; analysis reads
 through it too, beside the runner."""
-APART = {("analysis", "runner"), ("runner", "analysis"), ("report", "runner"), ("results", "report")}
+APART = {("analysis", "runner"), ("runner", "analysis"), ("report", "runner"), ("results", "report"),
+         ("tracking", "runner"), ("runner", "tracking"), ("tracking", "report"), ("report", "tracking")}
 """Layers that never import the other, whatever their ranks: collection and fitting need nothing
 of the runner, the renderer reads through analysis and storage, and the results API frames
-records and fits without the renderer (`FACADES` excepted)."""
+records and fits without the renderer (`FACADES` excepted); the run log hears of records through
+a callback the runner is given, and of the leaderboard through the paths of its files."""
 FACADES = {"ntkbench.results._session"}
 """`ntkbench.run` computes a spec and renders its leaderboard: it may use every layer below it."""
-PLUGINS = {"learners", "architectures", "datasets"}
+PLUGINS = {"learners", "architectures", "datasets", "trackers"}
 PLUGINS_MAY_IMPORT = {"api", "nt_compat", "kernels", "infinite", "training", "costs", "layers"}
 """Built-in plugins use ntkbench's public API, what a third-party plugin has: nothing of the numerics
 below it, nothing of the runner."""

@@ -49,8 +49,9 @@ def test_a_process_the_suite_starts_reads_what_another_compiled():
         assert result.returncode == 0, result.stderr
         counts.append(tuple(int(count) for count in result.stdout.split()))
     (first_hits, first_misses), (second_hits, second_misses) = counts
-    assert first_hits == 0 and first_misses >= 1, counts
-    assert second_hits >= 1 and second_misses == 0, counts
+    # The new computation misses in the first process; everything the first compiled or read, the
+    # second reads (a small computation beside it may already be cached by another test: a hit in both).
+    assert first_misses >= 1 and second_misses == 0 and second_hits == first_hits + first_misses, counts
 
 
 def test_rewriting_the_parity_reference_is_refused_under_ci():

@@ -1,7 +1,8 @@
 """The plugin contract: what datasets, architectures and learners subclass, receive and return.
 
 A plugin is a class registered under an entry point in one of the groups `ntkbench.datasets`,
-`ntkbench.architectures`, `ntkbench.learners`. It declares its spec options as a Pydantic model
+`ntkbench.architectures`, `ntkbench.learners` (and `ntkbench.trackers` for a `Tracker`, which a
+run logs to rather than a spec naming it). It declares its spec options as a Pydantic model
 (`Options`), is constructed with the validated options, and implements the one or two methods
 its kind needs. The built-in plugins use exactly this API and register exactly this way.
 
@@ -70,3 +71,5 @@ from ._task import DynamicsRequest as DynamicsRequest
 from ._task import LearnerResult as LearnerResult
 from ._task import LearnerTask as LearnerTask
 from ._task import RegressionKernel as RegressionKernel
+from ._tracker import Axis as Axis
+from ._tracker import Tracker as Tracker

@@ -26,6 +26,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                      help="recompute the cells whose records came from other code (another ntkbench or plugin source)")
     run.add_argument("--kernel-store", metavar="DIR",
                      help="keep kernels tile by tile in DIR, shared by every run and spec pointed at it (default: OUT/kernels)")
+    run.add_argument("--tracker", action="append", metavar="NAME[,NAME]",
+                     help="also log to these experiment trackers: tensorboard, mlflow, wandb, or one a plugin registers "
+                          "(each backend is an extra: pip install 'ntkbench[trackers]')")
     add_seeds_together(run)
     add_spec_changes(run)
     run.set_defaults(handler=_run)
@@ -83,16 +86,32 @@ def _run(args: argparse.Namespace) -> int:
     if (note := spec.comparison_note()) is not None:
         print(f"{spec.source}: note: {note}", file=sys.stderr)
     args.interrupt_hint = f"records of finished cells are kept in {out_dir}; run the same command to resume"
-    summary = run_spec(
-        spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
-        num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
-        seeds_together=SEEDS_TOGETHER[args.seeds_together], kernel_store=args.kernel_store,
-    )
+    from ..tracking import open_run_log
+
+    names = [name.strip() for value in args.tracker or [] for name in value.split(",") if name.strip()]
+    run_log = open_run_log(names, spec.name, spec.as_dict(), out_dir)
+    try:
+        summary = run_spec(
+            spec, out_dir, progress=not args.no_progress, executor=args.executor, ray_address=args.address,
+            num_gpus=args.num_gpus, rerun_changed=args.rerun_changed,
+            seeds_together=SEEDS_TOGETHER[args.seeds_together], kernel_store=args.kernel_store,
+            on_record=None if run_log is None else run_log.record,
+        )
+    except BaseException:
+        if run_log is not None:
+            run_log.abort()
+        raise
     leaderboard, rendered, unwritten = out_dir / "leaderboard.md", None, None
     try:
         rendered = write_leaderboard([out_dir], leaderboard)
     except RunFailure as error:
         leaderboard, unwritten = "not written", error
+    if run_log is not None:
+        from ..analysis import load_results, summarize
+
+        fitted = rendered.summaries[0] if rendered is not None else summarize(load_results(out_dir, set_aside=False))
+        run_log.conclude(fitted, [] if rendered is None else rendered.files(out_dir, "leaderboard.md"),
+                         failed=bool(summary.failed))
     busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
     print(
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "

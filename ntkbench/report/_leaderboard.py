@@ -62,6 +62,10 @@ class RenderedLeaderboard:
     summaries: list[SpecSummary]
     """The fitted results it was rendered from, one per results directory."""
 
+    def files(self, folder: Path, front: str) -> list[Path]:
+        """The paths of its files once written to `folder` with the front page named `front`."""
+        return [folder / front, *(folder / name for name in self.pages), *(folder / figure.name for figure in self.figures)]
+
     def page(self, spec_name: str) -> str:
         """The Markdown of the page of the spec named `spec_name` (its first, if several share the name)."""
         for summary, markdown in zip(self.summaries, self.pages.values()):

@@ -120,6 +120,7 @@ def run(
     leaderboard: bool = True,
     trust_plugins: bool = False,
     kernel_store: str | Path | None = None,
+    trackers: Sequence[str] = (),
 ) -> Results:
     """Compute every cell of `spec` without a successful record in `out` (default `runs/<spec name>`),
     as `ntkbench run` does, and return the results.
@@ -133,7 +134,9 @@ def run(
     `Results.run.failed` and in the records with their reason. With `leaderboard`, the Markdown
     leaderboard and its figures are written to `<out>/leaderboard.md`, the spec's page beside it. Kernels are kept tile by
     tile in `kernel_store` (default `<out>/kernels`): a run killed inside a kernel resumes from its
-    last tile, and every run and spec pointed at one store computes each tile once.
+    last tile, and every run and spec pointed at one store computes each tile once. `trackers`
+    names experiment trackers to log to as well (`tensorboard`, `mlflow`, `wandb`, or a plugin's;
+    see `ntkbench.tracking`): a tracker that fails warns (`TrackerWarning`) and the run goes on.
 
     **Raises:** `SpecError`, `InputError` (invalid input), `RunFailure` (a record or the
     leaderboard cannot be written; records already written are kept).
@@ -142,13 +145,25 @@ def run(
     out_dir = Path(out) if out is not None else Path("runs") / chosen.name
     if not force:
         refuse_over_budget(chosen)
-    summary = run_spec(
-        chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed, seeds_together=seeds_together,
-        kernel_store=kernel_store,
-    )
-    if not leaderboard:
+    from ..tracking import open_run_log
+
+    run_log = open_run_log(list(trackers), chosen.name, chosen.as_dict(), out_dir)
+    try:
+        summary = run_spec(
+            chosen, out_dir, progress=progress, executor=executor, rerun_changed=rerun_changed, seeds_together=seeds_together,
+            kernel_store=kernel_store, on_record=None if run_log is None else run_log.record,
+        )
+        rendered = write_leaderboard([out_dir], out_dir / "leaderboard.md") if leaderboard else None
+    except BaseException:
+        if run_log is not None:
+            run_log.abort()
+        raise
+    if run_log is not None:
+        fitted = rendered.summaries[0] if rendered is not None else summarize(load_results(out_dir, set_aside=False))
+        run_log.conclude(fitted, [] if rendered is None else rendered.files(out_dir, "leaderboard.md"),
+                         failed=bool(summary.failed))
+    if rendered is None:
         return Results(out_dir, summary)
-    rendered = write_leaderboard([out_dir], out_dir / "leaderboard.md")
     return Results(out_dir, summary, out_dir / "leaderboard.md", rendered.summaries[0])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ..api import RunFailure
@@ -26,6 +27,8 @@ class RecordWriter:
     are not computed (they have no record, so the next run tries them again)."""
     done_elsewhere: list[Cell] = dataclasses.field(default_factory=list)
     """Cells this run was to compute and found recorded by another process meanwhile."""
+    on_record: Callable[[Cell, Record], None] | None = None
+    """Hears of every record once it is written."""
 
     def stop(self, learner_id: str, reason: str) -> None:
         """Compute no further cell of `learner_id` in this run."""
@@ -58,3 +61,5 @@ class RecordWriter:
         self.computed += 1
         if not record.ok:
             self.failed.append((cell, record.failure))
+        if self.on_record is not None:
+            self.on_record(cell, record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..api import RunFailure
@@ -18,6 +19,7 @@ from ..spec import Spec
 from ..storage import (
     KERNEL_STORE_DIR,
     Cell,
+    Record,
     RecordStore,
     cells_of,
     recorded_code,
@@ -65,6 +67,7 @@ def run_spec(
     rerun_changed: bool = False,
     seeds_together: bool | None = None,
     kernel_store: str | Path | None = None,
+    on_record: Callable[[Cell, Record], None] | None = None,
 ) -> RunSummary:
     """Compute every cell of `spec` that has no successful record in `out_dir`, a directory that
     holds the results of this spec only (`InputError` for another's).
@@ -86,6 +89,7 @@ def run_spec(
     killed inside a kernel resumes from its last tile, and runs and specs that point at one store
     compute each tile once (`ntkbench.storage.TileDirectory`). Compiled programs are kept in
     ntkbench's cache (`use_compilation_cache`), so the next run does not compile them again.
+    `on_record(cell, record)` hears of every record once it is written (a `RunLog`'s trackers).
     """
     from ..numerics._compilation_cache import use_compilation_cache
 
@@ -122,7 +126,8 @@ def run_spec(
     if not todo:
         return _with_spectra(summary, spec, store.root, progress, kernels)
     writer = RecordWriter(
-        store, spec_dict, {learner: {"code": versions, **facts} for learner, versions in code.items()}, rerun_changed
+        store, spec_dict, {learner: {"code": versions, **facts} for learner, versions in code.items()}, rerun_changed,
+        on_record=on_record,
     )
     if executor == "ray":
         from ._ray import run_on_ray

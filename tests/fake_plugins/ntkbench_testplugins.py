@@ -149,3 +149,36 @@ class TunedMLP(MLPArchitecture):
 
     Options = TunedMLPOptions
     api_version = 1
+
+
+class FullDiskTracker(ntkbench.Tracker):
+    """A tracker whose disk fills up at its second call (after `start`): every call is counted in
+    `FullDiskTracker.calls`, so a test sees that nothing was called after the failure."""
+
+    calls: ClassVar[list[str]] = []
+
+    def start(self, config):
+        self.calls.append("start")
+
+    def log(self, values, *, step, axis):
+        self.calls.append("log")
+        raise OSError(28, "No space left on device")
+
+    def log_summary(self, values):
+        self.calls.append("log_summary")
+
+    def log_artifacts(self, paths):
+        self.calls.append("log_artifacts")
+
+    def finish(self, *, failed):
+        self.calls.append("finish")
+
+
+class HangingTracker(FullDiskTracker):
+    """A tracker whose server never answers: every call after `start` waits for an hour."""
+
+    def log(self, values, *, step, axis):
+        import time
+
+        self.calls.append("log")
+        time.sleep(3600)
