@@ -182,3 +182,26 @@ def test_an_unknown_tracker_or_a_missing_backend_is_refused_before_anything_runs
                                          r"pip install 'ntkbench\[wandb\]'"):
         ntkbench.run(SPEC, out=tmp_path / "out", trackers=["wandb"])
     assert not (tmp_path / "out" / "records").exists()
+
+
+def test_a_tracking_server_that_is_down_warns_once_and_the_run_goes_on(tmp_path, monkeypatch):
+    spec = {**SPEC, "learners": [{"name": "ntk_infinite"}]}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.warns(TrackerWarning) as warned:
+        ntkbench.run(spec, out=tmp_path / "out", trackers=["mlflow"])
+    (warning,) = [warning for warning in warned if issubclass(warning.category, TrackerWarning)]
+    assert str(warning.message).startswith("tracker mlflow failed (start: ")
+    assert len(_records(tmp_path / "out")) == 6
+
+
+def test_wandb_online_without_an_api_key_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    with pytest.raises(InputError, match=r"--tracker wandb: W&B has no API key here: run `wandb login`.*WANDB_MODE=offline"):
+        ntkbench.run(SPEC, out=tmp_path / "out", trackers=["wandb"])
+    assert not (tmp_path / "out" / "records").exists()

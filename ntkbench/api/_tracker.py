@@ -40,6 +40,12 @@ class Tracker(abc.ABC):
         """The module the backend needs that cannot be imported, or None when it is installed."""
         return None
 
+    @classmethod
+    def problem(cls) -> str | None:
+        """Why the tracker cannot log from here although its backend is installed (no credentials
+        for a service, say), with what to do; None when it can. Asked before the run starts."""
+        return None
+
     @abc.abstractmethod
     def start(self, config: Mapping[str, Any]) -> None:
         """Open the tracker's run, with `config` (the spec, as a nested dict) as its configuration."""

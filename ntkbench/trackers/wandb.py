@@ -31,6 +31,14 @@ class WandbTracker(Tracker):
             return "wandb"
         return None
 
+    @classmethod
+    def problem(cls) -> str | None:
+        import wandb
+
+        if os.environ.get("WANDB_MODE", "online") in {"offline", "disabled", "dryrun"} or wandb.api.api_key:
+            return None
+        return "W&B has no API key here: run `wandb login` (or set WANDB_API_KEY), or log offline with WANDB_MODE=offline"
+
     def start(self, config: Mapping[str, Any]) -> None:
         import wandb
 

@@ -21,8 +21,8 @@ def load_trackers(names: Sequence[str], out_dir: Path, run_name: str) -> dict[st
     """The trackers `names` names, by name, constructed for the run `run_name` in `out_dir`.
 
     **Raises:** `InputError` for a name no distribution registers (listing those that are), a
-    tracker whose backend is not installed (naming the extra that installs it), or a registered
-    object that is not a `Tracker`.
+    tracker whose backend is not installed (naming the extra that installs it) or that says it
+    cannot log from here (`Tracker.problem`), or a registered object that is not a `Tracker`.
     """
     entries = {entry.name: entry for entry in importlib.metadata.entry_points(group=TRACKER_GROUP)}
     trackers = {}
@@ -40,5 +40,8 @@ def load_trackers(names: Sequence[str], out_dir: Path, run_name: str) -> dict[st
         if missing is not None:
             install = f"pip install 'ntkbench[{tracker.extra}]'" if tracker.extra else f"install {missing}"
             raise InputError(f"--tracker {name}: its backend is not installed (no module {missing!r}): {install}")
+        problem = tracker.problem()
+        if problem is not None:
+            raise InputError(f"--tracker {name}: {problem}")
         trackers[name] = tracker(out_dir, run_name)
     return trackers
