@@ -76,6 +76,18 @@ def test_list_shows_every_plugin_with_its_distribution(third_party_plugins):
     assert "written for plugin API 99; this ntkbench provides plugin API 1" in lines["from_the_future"]
     assert " 1 " in lines["network"]  # the API version column
     assert "3 plugin(s) failed to load" in result.stderr
+    assert lines["mlflow"].startswith("tracker") and "built-in" in lines["mlflow"] and lines["mlflow"].endswith("ok")
+    assert "ntkbench_testplugins:FullDiskTracker" in lines["full_disk"] and "third-party" in lines["full_disk"]
+
+
+def test_list_says_which_trackers_lack_their_backend(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None if name == "wandb" else real(name, *rest))
+    lines = {line.split()[1]: line for line in run_cli("list").stdout.splitlines()[2:] if line.strip()}
+    assert lines["wandb"].endswith("backend not installed: pip install 'ntkbench[wandb]'")
+    assert lines["tensorboard"].endswith("ok")
 
 
 @pytest.mark.parity

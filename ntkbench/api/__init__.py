@@ -71,5 +71,6 @@ from ._task import DynamicsRequest as DynamicsRequest
 from ._task import LearnerResult as LearnerResult
 from ._task import LearnerTask as LearnerTask
 from ._task import RegressionKernel as RegressionKernel
+from ._tracker import TRACKER_GROUP as TRACKER_GROUP
 from ._tracker import Axis as Axis
 from ._tracker import Tracker as Tracker

@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+TRACKER_GROUP = "ntkbench.trackers"
+"""The entry-point group trackers register under."""
+
 Axis = Literal["n_train", "step"]
 """What a logged value's step counts: training samples (a cell's metrics, so that each series is a
 scaling curve) or optimisation steps (a training curve)."""

@@ -67,11 +67,38 @@ def _list(args: argparse.Namespace) -> int:
                 api, status, broken = "?", f"BROKEN: {plugins.broken[name]}", broken + 1
             origin = "built-in" if entry.builtin else "third-party"
             rows.append([kind, name, f"{entry.distribution} {entry.version}", origin, api, contract, entry.target, status])
+    rows += _tracker_rows()
     headers = ["kind", "name", "distribution", "origin", "api", "contract", "target", "status"]
     print(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     if broken:
         print(f"\n{broken} plugin(s) failed to load; the others are usable.", file=sys.stderr)
     return 0
+
+
+def _tracker_rows() -> list[list[str]]:
+    """A row per registered tracker (`ntkbench run --tracker NAME`), with whether its backend is installed."""
+    import importlib.metadata
+
+    from ..api import TRACKER_GROUP, Tracker
+
+    rows = []
+    for entry in sorted(importlib.metadata.entry_points(group=TRACKER_GROUP), key=lambda entry: entry.name):
+        dist = entry.dist
+        distribution = f"{dist.name} {dist.version}" if dist is not None else "?"
+        origin = "built-in" if dist is not None and dist.name == "ntkbench" else "third-party"
+        try:
+            tracker = entry.load()
+        except Exception as error:  # a third party's module that does not import: listed, not raised
+            rows.append(["tracker", entry.name, distribution, origin, "—", "—", entry.value, f"BROKEN: {error}"])
+            continue
+        if not (isinstance(tracker, type) and issubclass(tracker, Tracker)):
+            status = "BROKEN: not a subclass of ntkbench.Tracker"
+        elif (missing := tracker.missing()) is not None:
+            status = f"backend not installed: pip install 'ntkbench[{tracker.extra}]'" if tracker.extra else f"needs {missing}"
+        else:
+            status = "ok"
+        rows.append(["tracker", entry.name, distribution, origin, "—", "—", entry.value, status])
+    return rows
 
 
 def _check_key(kind: str, name: str, entry: Any, plugin: type) -> str:

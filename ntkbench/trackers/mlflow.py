@@ -5,6 +5,7 @@ parameters (flattened) and its `spec.yaml` artifact; metrics are sent in batches
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -43,12 +44,7 @@ class MLflowTracker(Tracker):
 
     @classmethod
     def missing(cls) -> str | None:
-        for module in ("mlflow", "sqlalchemy", "alembic"):
-            try:
-                __import__(module)
-            except ImportError:
-                return module
-        return None
+        return next((module for module in ("mlflow", "sqlalchemy", "alembic") if importlib.util.find_spec(module) is None), None)
 
     def start(self, config: Mapping[str, Any]) -> None:
         from mlflow.entities import Param

@@ -5,6 +5,7 @@ figures as images and its pages as text."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
 import time
@@ -24,11 +25,7 @@ class TensorBoardTracker(Tracker):
 
     @classmethod
     def missing(cls) -> str | None:
-        try:
-            import tensorboard.summary.writer.event_file_writer  # noqa: F401
-        except ImportError:
-            return "tensorboard"
-        return None
+        return None if importlib.util.find_spec("tensorboard") else "tensorboard"
 
     def start(self, config: Mapping[str, Any]) -> None:
         from tensorboard.summary.writer.event_file_writer import EventFileWriter

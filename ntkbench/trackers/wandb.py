@@ -6,6 +6,7 @@ summary and the leaderboard an artifact."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -25,11 +26,7 @@ class WandbTracker(Tracker):
 
     @classmethod
     def missing(cls) -> str | None:
-        try:
-            import wandb  # noqa: F401
-        except ImportError:
-            return "wandb"
-        return None
+        return None if importlib.util.find_spec("wandb") else "wandb"
 
     @classmethod
     def problem(cls) -> str | None:

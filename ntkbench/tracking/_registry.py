@@ -7,9 +7,7 @@ import importlib.metadata
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..api import InputError, Tracker
-
-TRACKER_GROUP = "ntkbench.trackers"
+from ..api import TRACKER_GROUP, InputError, Tracker
 
 
 def tracker_names() -> list[str]:
