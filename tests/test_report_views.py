@@ -160,6 +160,7 @@ def test_the_html_leaderboard_renders_every_table_and_figure(tmp_path):
         assert f'<section class="spec" aria-labelledby="{spec}">' in dom and f'<h2 id="{spec}">' in dom
         assert dom.count(f'href="#{spec}"') >= 2  # the bar and the specs table
     assert dom.count('<nav aria-label="sections">') == 1 and '<a class="back" href="#top">' in dom
+    assert '<td class="wrap">' in dom and "<td>" in dom  # long cells wrap, short ones keep their row to one line
     assert 'href="#fashion_mlp-claims"' in dom and '<h3 id="fashion_mlp-claims">' in dom
     assert ".md" not in "".join(re.findall(r'href="([^"]*)"', dom))  # no link to a Markdown page is left
 

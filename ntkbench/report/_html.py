@@ -47,12 +47,13 @@ section.spec > h2:first-of-type { font-size: 1.6rem; margin-top: 1.2rem; }
 h3 { margin-top: 1.8rem; } h4 { margin-top: 1.4rem; }
 [id] { scroll-margin-top: 3rem; }
 p, li, figcaption { overflow-wrap: anywhere; }
-td { overflow-wrap: break-word; } td code { white-space: nowrap; }
+td { white-space: nowrap; } td.wrap { white-space: normal; overflow-wrap: break-word; min-width: 14rem; }
+th:first-child, td:first-child { position: sticky; left: 0; z-index: 1; background: #fff; box-shadow: 1px 0 0 #e3e7eb; }
+th:first-child { background: #f4f6f8; } tbody tr:nth-child(even) td:first-child { background: #fafbfc; }
 code { background: #f0f2f4; padding: 0 .25em; border-radius: 3px; font-size: .92em; }
 .table-box { overflow-x: auto; max-width: 100%; margin: .8rem 0 1.2rem; border: 1px solid #d8dee4; border-radius: 4px; }
 table { border-collapse: collapse; font-size: .88rem; min-width: 100%; }
 th, td { border-bottom: 1px solid #e3e7eb; padding: .35rem .6rem; text-align: left; vertical-align: top; }
-td { min-width: 5.5rem; } td:first-child { min-width: 8rem; }
 th { background: #f4f6f8; cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
 tbody tr:nth-child(even) { background: #fafbfc; }
@@ -155,10 +156,18 @@ def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
+LONG_CELL = 40
+"""Characters beyond which a table cell wraps; shorter ones keep to one line, so rows stay short."""
+
+
 def _table(lines: list[str], retarget: Retarget) -> str:
     header, body = _cells(lines[0]), [_cells(line) for line in lines[2:]]
     head = "".join(f'<th scope="col">{_inline(cell, retarget)}</th>' for cell in header)
-    rows = "".join("<tr>" + "".join(f"<td>{_inline(cell, retarget)}</td>" for cell in row) + "</tr>" for row in body)
+    wrap = ' class="wrap"'
+    rows = "".join(
+        "<tr>" + "".join(f"<td{wrap if len(cell) > LONG_CELL else ''}>{_inline(cell, retarget)}</td>" for cell in row) + "</tr>"
+        for row in body
+    )
     return f'<div class="table-box"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
