@@ -35,6 +35,7 @@ from ._spectral_predictions import spectral_points as spectral_points
 from ._collect import SpecSummary as SpecSummary
 from ._collect import TrainingCurve as TrainingCurve
 from ._collect import TrainingFacts as TrainingFacts
+from ._collect import stored_curves as stored_curves
 from ._collect import training_curves as training_curves
 from ._collect import dynamics_by_seed as dynamics_by_seed
 from ._collect import dynamics_table as dynamics_table

@@ -4,6 +4,7 @@ and the trajectory of a dynamics spec. The report renders it; the results API fr
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,14 @@ class TrainingCurve:
     loss: np.ndarray
 
 
+def stored_curves(info: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(training, curve) of every training curve a record's `info` keeps (`training_curve`): the
+    training "" for the learner's own network (`curve`), else its prefix (`pretrain` for `pretrain_curve`)."""
+    for key, value in info.items():
+        if (key == "curve" or key.endswith("_curve")) and isinstance(value, dict) and "step" in value:
+            yield key.removesuffix("curve").removesuffix("_"), value
+
+
 def training_curves(summary: SpecSummary, width: int | None) -> dict[tuple[str, str], list[TrainingCurve]]:
     """Per (learner, training) at `width`, one curve per n (n ascending), each the lowest seed's
     that has one; a training that is the same at every n (a pre-training on a fixed set) gives one.
@@ -244,10 +253,7 @@ def training_curves(summary: SpecSummary, width: int | None) -> dict[tuple[str, 
     for cell, record in sorted(summary.records.current.items(), key=lambda item: (item[0].n_train, item[0].seed)):
         if not record.ok or cell.width != width:
             continue
-        for key, value in record.info.items():
-            if not (key == "curve" or key.endswith("_curve")) or not isinstance(value, dict) or "step" not in value:
-                continue
-            training = key.removesuffix("curve").removesuffix("_")
+        for training, value in stored_curves(record.info):
             curve = TrainingCurve(cell.learner_id, training, cell.n_train, cell.seed,
                                   np.asarray(value["step"], dtype=np.float64), np.asarray(value["loss"], dtype=np.float64))
             found.setdefault((cell.learner_id, training), {}).setdefault(cell.n_train, curve)

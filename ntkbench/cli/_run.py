@@ -107,11 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     except RunFailure as error:
         leaderboard, unwritten = "not written", error
     if run_log is not None:
-        from ..analysis import load_results, summarize
-
-        fitted = rendered.summaries[0] if rendered is not None else summarize(load_results(out_dir, set_aside=False))
-        run_log.conclude(fitted, [] if rendered is None else rendered.files(out_dir, "leaderboard.md"),
-                         failed=bool(summary.failed))
+        run_log.conclude(out_dir, None if rendered is None else rendered.summaries[0],
+                         [] if rendered is None else rendered.files(out_dir, "leaderboard.md"), failed=bool(summary.failed))
     busy = f", {len(summary.busy)} computed by another process at the same time" if summary.busy else ""
     print(
         f"{spec.name}: {summary.computed} cell(s) computed, {summary.already_done} already recorded, "

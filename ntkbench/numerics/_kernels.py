@@ -162,6 +162,17 @@ def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:
     return np.concatenate([x, np.zeros((missing, *x.shape[1:]), dtype=x.dtype)])
 
 
+def _layout(
+    x1: np.ndarray, x2: np.ndarray, max_tile: int | None, symmetric: bool
+) -> tuple[np.ndarray, np.ndarray, int, int, list[tuple[int, int]]]:
+    """How `evaluate_tiled` tiles a kernel: the inputs padded to whole tiles, the tile shape, and
+    every tile's origin (on and above the diagonal only, for a symmetric kernel)."""
+    rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
+    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
+    origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
+    return a, b, rows, columns, origins
+
+
 def evaluate_tiled(
     kernel_fn: KernelFn,
     x1: np.ndarray,
@@ -187,9 +198,7 @@ def evaluate_tiled(
     """
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
-    rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
-    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
-    origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
+    a, b, rows, columns, origins = _layout(x1, x2, max_tile, symmetric)
     out = kernel_matrix(len(x1), len(x2)) if out is None else out
     if stored is None:
         tiles = _tiles(kernel_fn, a, b, origins, rows, columns)
@@ -228,9 +237,7 @@ def stored_share(present: Collection[str], x1: np.ndarray, x2: np.ndarray | None
     inside the matrix: what `ntkbench plan` leaves out of its count."""
     symmetric = x2 is None
     x2 = x1 if x2 is None else x2
-    rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
-    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
-    origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
+    a, b, rows, columns, origins = _layout(x1, x2, max_tile, symmetric)
     stored = 0.0
     for (i, j), name in _tile_names(a, b, origins, rows, columns, symmetric).items():
         if name in present:

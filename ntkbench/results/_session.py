@@ -159,9 +159,8 @@ def run(
             run_log.abort()
         raise
     if run_log is not None:
-        fitted = rendered.summaries[0] if rendered is not None else summarize(load_results(out_dir, set_aside=False))
-        run_log.conclude(fitted, [] if rendered is None else rendered.files(out_dir, "leaderboard.md"),
-                         failed=bool(summary.failed))
+        run_log.conclude(out_dir, None if rendered is None else rendered.summaries[0],
+                         [] if rendered is None else rendered.files(out_dir, "leaderboard.md"), failed=bool(summary.failed))
     if rendered is None:
         return Results(out_dir, summary)
     return Results(out_dir, summary, out_dir / "leaderboard.md", rendered.summaries[0])

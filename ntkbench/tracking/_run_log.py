@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis import SpecSummary, spec_claims
+from ..analysis import SpecSummary, load_results, spec_claims, stored_curves, summarize
 from ..api import Axis, Tracker
 from ..storage import Cell, Record
 from ._registry import load_trackers
@@ -99,10 +99,13 @@ class RunLog:
         for values, step, axis in record_values(cell, record):
             self._send("log", values, step=step, axis=axis)
 
-    def conclude(self, summary: SpecSummary, artifacts: Sequence[Path], *, failed: bool) -> None:
+    def conclude(self, out_dir: Path, summary: SpecSummary | None, artifacts: Sequence[Path], *, failed: bool) -> None:
         """The records the run did not write (recorded before it, so that each series is the whole
-        scaling curve), the results (`summary_values`) and the leaderboard's files; then every
-        tracker finishes, waited for at most `FINISH_SECONDS` in all."""
+        scaling curve), the results (`summary_values`; fitted from `out_dir` when the leaderboard
+        gave no `summary`) and the leaderboard's files; then every tracker finishes, waited for at
+        most `FINISH_SECONDS` in all."""
+        if summary is None:
+            summary = summarize(load_results(out_dir, set_aside=False))
         for cell, record in summary.records.current.items():
             if cell not in self.logged:
                 self.record(cell, record)
@@ -137,10 +140,7 @@ def record_values(cell: Cell, record: Record) -> Iterator[tuple[dict[str, float]
     metrics = {f"{prefix}/seed_{cell.seed}/{name}": float(value) for name, value in record.metrics.items() if _finite(value)}
     if metrics:
         yield metrics, cell.n_train, "n_train"
-    for key, curve in record.info.items():
-        if not (key == "curve" or key.endswith("_curve")) or not isinstance(curve, dict):
-            continue
-        training = key.removesuffix("curve").removesuffix("_")
+    for training, curve in stored_curves(record.info):
         base = f"{prefix}/{training + 'ing' if training else 'training'}/n_{cell.n_train}/seed_{cell.seed}"
         for step, loss in zip(curve.get("step", []), curve.get("loss", [])):
             if _finite(loss):
