@@ -47,7 +47,7 @@ def test_kernels_that_scale_better_contradict_them(tmp_path):
 
 def test_kernels_equivalent_to_the_network_contradict_them(tmp_path):
     claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4})
-    assert claims[1].status == "contradicted" and "equivalent (within ±0.05)" in claims[1].evidence
+    assert claims[1].status == "contradicted" and "the same rate within ±0.05 (90% CI inside ±0.05)" in claims[1].evidence
     assert claims[2].status == "contradicted"
 
 
@@ -57,7 +57,8 @@ def test_kernels_that_disagree_make_a_mixed_claim_that_names_each(tmp_path):
     claims = results(tmp_path, SPEC, {"network": 0.5, "ntk_infinite": 0.5, "entk_init": 0.3, "entk_pretrained": 0.3})
     assert claims[1].status == "mixed" and claims[2].status == "supported"
     assert claims[1].label.startswith("mixed: ")
-    assert set(claims[1].parts) == {"equivalent to `ntk_infinite`", "beats `entk_init`"}
+    assert set(claims[1].parts) == {"against `ntk_infinite`, the same rate within ±0.05",
+                                    "against `entk_init`, `network` improves faster with n, by more than 0.05"}
     # The same label in the terminal and in `Results.claims`.
     from ntkbench import Results
     from ntkbench.report import exponents_text
@@ -71,7 +72,8 @@ def test_kernels_that_disagree_make_a_mixed_claim_that_names_each(tmp_path):
 def test_too_few_data_to_tell_are_inconclusive_and_say_what_would_decide(tmp_path):
     claims = results(tmp_path, SPEC, {"network": 0.4, "ntk_infinite": 0.4, "entk_init": 0.4, "entk_pretrained": 0.4}, noise=0.3)
     assert claims[1].status == "inconclusive" and claims[2].status == "inconclusive"
-    assert "inconclusive: about" in claims[1].evidence and "would decide at ±0.05" in claims[1].evidence
+    assert "cannot tell yet (95% CI contains 0; 90% CI crosses ±0.05): about" in claims[1].evidence
+    assert "would decide at ±0.05" in claims[1].evidence
 
 
 def test_a_spec_without_the_kernels_says_which_learner_would_test_each_claim(tmp_path):
@@ -79,6 +81,22 @@ def test_a_spec_without_the_kernels_says_which_learner_would_test_each_claim(tmp
     claims = results(tmp_path, spec, {"network": 0.5, "entk_init": 0.3})
     assert claims[1].status == "inconclusive" and "not in this spec: `ntk_infinite`" in claims[1].evidence
     assert claims[2].status == "not tested" and "`entk_pretrained`" in claims[2].evidence
+
+
+def test_a_spec_whose_reference_is_not_a_trained_network_tests_no_claim(tmp_path):
+    """Every claim compares the network with its kernels: a spec of kernels alone, compared with
+    `ntk_infinite`, tests none of them, and says what would."""
+    spec = SPEC.replace("learners: [{name: network}, {name: ntk_infinite}, {name: entk_init}, {name: entk_pretrained, pretrain_n: 64}]",
+                        "learners: [{name: ntk_infinite}, {name: entk_init}]\ncompare: {reference: ntk_infinite}")
+    claims = results(tmp_path, spec, {"ntk_infinite": 0.5, "entk_init": 0.3})
+    for claim in claims.values():
+        assert claim.status == "not tested"
+        assert "the reference `ntk_infinite` is not a trained network" in claim.evidence and "`network`" in claim.evidence
+    from ntkbench import Results
+    from ntkbench.report import exponents_text
+
+    text = exponents_text(Results.load(tmp_path / "results").summary)
+    assert "claim 1, the network's exponent beats its infinite NTK's and its empirical NTK's at initialisation: not tested" in text
 
 
 @pytest.mark.parametrize(("gaps", "status"), [((0.2, 0.2), "supported"), ((0.2, 0.0), "contradicted")])

@@ -4,6 +4,8 @@ the leaderboard's verdicts cannot be trusted."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -53,9 +55,9 @@ def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_
     pilot = run(tmp_path / "out", yaml.safe_dump(pilot_spec)).groups[0]
     (underpowered,) = pilot.comparison.comparisons
     decision = pilot.decision(underpowered)
-    print(decision.text())
+    print(decision.words("network"))
     assert decision.verdict == "inconclusive" and decision.would_decide.seeds > 2
-    assert f"about {decision.would_decide.seeds} seeds" in decision.text()
+    assert f"about {decision.would_decide.seeds} seeds" in decision.words("network")
 
     planned = run_cli("plan", str(path), "--pilot", str(tmp_path / "out"))
     print(planned.stdout)
@@ -63,7 +65,10 @@ def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_
     assert "half-width in the pilot" in planned.stdout and "half-width as written" in planned.stdout
     sizing = planned.stdout.split("half-width in the pilot", 1)[1]
     row = next(line for line in sizing.splitlines() if line.startswith("ntk_infinite "))
-    half_width_as_written = float(row.split()[3])
+    # The design's half-width as written (the table's fourth column), at the level of the verdict it expects.
+    as_written = re.split(r"\s{2,}", row)[3]
+    ((half_width_as_written, level),) = re.findall(r"(\d\.\d+) \((9[05])%\)", as_written)[:1]
+    half_width_as_written = float(half_width_as_written)
 
     assert "Seeds to run: [2, 3" in planned.stdout and "The pilot's seeds [0, 1] are left out" in planned.stdout
     spec["sweep"]["seeds"] = [2, 3, 4, 5]  # the spec's four seeds, apart from the pilot's
@@ -74,8 +79,9 @@ def test_the_negative_control_finds_no_gap_and_an_underpowered_pilot_of_it_says_
     curves = {curve.learner_id: curve.mean() for curve in group.curves}
     relative = np.abs(curves["network"] / curves["ntk_infinite"] - 1)
     decision = group.decision(comparison)
-    print(decision.text(), decision.caveats, comparison.delta_interval, comparison.equivalence_interval, relative)
+    print(decision.words("network"), decision.caveats, comparison.delta_interval, comparison.equivalence_interval, relative)
     assert decision.verdict == "equivalent"
     assert np.all(relative < 0.05)
     # The 2-seed pilot's projection is rough (1 degree of freedom), but of the right size.
-    assert 0.25 < half_width_as_written / comparison.delta_interval.half_width < 4
+    measured = comparison.equivalence_interval if level == "90" else comparison.delta_interval
+    assert 0.25 < half_width_as_written / measured.half_width < 4

@@ -69,7 +69,7 @@ def test_run_records_every_cell_resumes_and_renders(write_spec, tmp_path):
         assert f"`{learner}`" in board
     assert "95% CI" in board and "Cells: 24 of 24 succeeded" in board
     against = board.split("## Against `network`")[1].split("\n\n")[1]  # the table after the heading
-    verdicts = ("equivalent (within ±0.05)", "inconclusive", "scales better", "depends on the fit", "one seed: no verdict")
+    verdicts = ("the same rate within ±0.05", "cannot tell yet", "improves faster with n", "depends on the fit", "one seed: no verdict")
     assert sum(against.count(verdict) for verdict in verdicts) == 3
     assert "## Claims" in board
     assert (out / "leaderboard_tiny_fashion.png").stat().st_size > 10_000

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 from conftest import REPO, run_cli
 
 import ntkbench
@@ -202,16 +203,31 @@ def test_runs_and_specs_on_one_store_share_their_kernels_and_give_the_same_recor
     first = ntkbench.run(spec, out=tmp_path / "first", leaderboard=False)
     computed = len(counted)
     assert computed > 0 and (tmp_path / "first" / "kernels").is_dir()
+    # The run and its records say what they computed: every tile, none read.
+    tiles = first.run.kernel_tiles
+    assert sum(entry["computed"] for entry in tiles.values()) == computed and sum(entry["read"] for entry in tiles.values()) == 0
+    assert first.records["info.kernel_tiles_computed"].sum() == computed
     kinds = sorted(kernel.description["kernel"] for kernel in stored_kernels(tmp_path / "first" / "kernels"))
     assert kinds == ["empirical ntk", "empirical ntk", "infinite ntk"]  # one network per seed, one infinite kernel
     plan = ntkbench.plan(spec, out=tmp_path / "first")
     on_disk = sum(path.stat().st_size for path in (tmp_path / "first" / "kernels").rglob("*.npy"))
     assert plan.kernel_store_bytes == on_disk and f"kernel store {tmp_path / 'first' / 'kernels'}:" in plan.text()
 
-    # Another spec on the same architecture and data (another ridge, a learner less) reads every tile.
+    # Another spec on the same architecture and data (another ridge, a learner less) reads every tile,
+    # and says so: in the run's output, per kernel and in total, and in each record.
     other = {**spec, "name": "other", "learners": [{"name": "ntk_infinite", "ridge": 1e-3}]}
-    ntkbench.run(other, out=tmp_path / "other", leaderboard=False, kernel_store=tmp_path / "first" / "kernels")
+    path = write_spec(yaml.safe_dump(other))
+    printed = run_cli("run", str(path), "--out", str(tmp_path / "other"), "--no-progress",
+                      "--kernel-store", str(tmp_path / "first" / "kernels"))
+    assert printed.returncode == 0, printed.stderr
     assert len(counted) == computed
+    infinite = {identity: entry for identity, entry in tiles.items() if entry["kernel"] == "infinite ntk"}
+    read = sum(entry["computed"] for entry in infinite.values())
+    assert f"kernel tiles: {read} read from the store, 0 computed ({tmp_path / 'first' / 'kernels'})" in printed.stdout
+    (identity,) = infinite
+    assert f"  infinite ntk {identity}: {read} read, 0 computed" in printed.stdout
+    records = ntkbench.load_records(tmp_path / "other")
+    assert records["info.kernel_tiles_read"].sum() == read and records["info.kernel_tiles_computed"].sum() == 0
 
     # The same spec again in a fresh directory, from the stored tiles: the same records.
     again = ntkbench.run(spec, out=tmp_path / "again", leaderboard=False, kernel_store=tmp_path / "first" / "kernels")
@@ -280,6 +296,38 @@ def test_in_a_log_the_eta_weighs_cells_by_their_planned_cost_and_long_kernels_re
     # 9 of 12 planned seconds done in 190 s (the cell without a plan weighs the median, 1): 3 more take
     # about 63 s, where counting cells would say 570 s.
     assert len(lines) == 3 and "1/4 cells ETA 01:03  ntk_infinite n=128 seed=0" in lines[2]
+
+
+def test_the_eta_learns_each_learners_pace_and_counts_the_cell_in_progress(monkeypatch):
+    """A plan that is right for one learner and 5 times too low for another, on a machine running at
+    the plan's pace: once a learner's first cell is done, the ETA is the time the run will still
+    take, and it falls as the clock runs within a cell instead of jumping between cells."""
+    import io
+
+    from ntkbench.runner import _progress
+    from ntkbench.storage import Cell
+
+    now = [0.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: now[0])
+    network = [Cell("network", 0, n) for n in (16, 32, 64)]
+    kernel = [Cell("ntk_infinite", 0, n) for n in (16, 32, 64)]
+    planned = {cell: 10.0 for cell in network} | {cell: 2.0 for cell in kernel}
+    taken = {cell: 10.0 for cell in network} | {cell: 10.0 for cell in kernel}  # the kernel is 5x slower than planned
+    bar = _progress.ProgressBar([*network, *kernel], planned, io.StringIO())
+    assert bar.seconds_left() is None  # no pace measured yet
+    truth = sum(taken.values())
+    etas = []
+    for cell in [*network, *kernel]:
+        bar.start(cell.label())
+        now[0] += taken[cell] / 2
+        etas.append((bar.seconds_left(), truth - now[0]))
+        now[0] += taken[cell] / 2
+        bar.finish(cell)
+    # Both learners' cells at the network's pace (the plan's: the kernel's cells look cheap), then each
+    # at its own: exact once the kernel's first cell is done.
+    assert etas[1] == (21.0, 45.0) and etas[2] == (11.0, 35.0)
+    assert etas[4] == etas[4][::-1] == (15.0, 15.0) and etas[5] == (5.0, 5.0)
+    assert bar.seconds_left() == 0.0
 
 
 def test_the_plan_counts_only_the_tiles_a_store_does_not_hold(tmp_path, counted):

@@ -90,6 +90,41 @@ def test_device_hours_are_the_plans_compute_and_its_wall_time_splits_over_the_de
     assert f"at best {readable_seconds(table.total_seconds / 8)} of wall time" in line
 
 
+def test_a_named_accelerator_gets_an_estimate_from_its_peak_rates_and_memory(write_spec, tmp_path):
+    """`plan --device h100`: the plan's float32 FLOPs at 40% of the H100's FP32 peak and its float64
+    factorisations at 60% of its FP64 peak, labelled an estimate; a device too small for a cell says so;
+    an unknown device is refused with the known names; and after a run, how close the plan came here."""
+    from ntkbench.runner import ACCELERATORS, Accelerator
+    from ntkbench.runner._plan_table import readable_seconds
+
+    table = ntkbench.plan(parse_spec(SPEC))
+    h100 = ACCELERATORS["h100"]
+    flops = sum(p.cost.flops for p in table.plans if p.cost is not None)
+    factors = sum(p.cost.factor_flops for p in table.plans if p.cost is not None)
+    expected = flops / (0.4 * 67e12) + factors / (0.6 * 67e12)
+    seconds, too_large = table.on_device(h100)
+    assert seconds == pytest.approx(expected) and too_large == []
+    line = next(line for line in table.text(4, h100).splitlines() if line.startswith("ESTIMATE"))
+    assert line.startswith(f"ESTIMATE on 4 × NVIDIA H100 SXM5 80GB: {expected / 3600:.3g} device-hours; at best "
+                           f"{readable_seconds(expected / 4)} of wall time")
+    assert "memory traffic, compilation and data loading are not counted" in line
+    tiny = Accelerator("a tiny device", 1e12, 1e12, 1 << 20, "made up")
+    _, too_large = table.on_device(tiny)
+    assert too_large and "cells need more than its 1.0 MiB of memory" in table.text(None, tiny)
+
+    path = write_spec(SPEC)
+    assert "ESTIMATE on 1 × NVIDIA A100 SXM4 40GB" in run_cli("plan", str(path), "--device", "A100-40GB").stdout
+    refused = run_cli("plan", str(path), "--device", "b300")
+    assert refused.returncode == 2 and "--device: unknown device 'b300'; known: h100, h200, a100" in refused.stderr
+
+    small = SPEC.replace("n_train: [64, 256, 1024], seeds: [0, 1]", "n_train: [64, 128], seeds: [0]")
+    ntkbench.run(small, out=tmp_path / "ran", leaderboard=False)
+    after = ntkbench.plan(small, out=tmp_path / "ran")
+    count, planned, taken = after.recorded
+    assert count == 6 and planned > 0 and taken > 0
+    assert f"on this device, the 6 cells recorded in {tmp_path / 'ran'} took {readable_seconds(taken)}" in after.text()
+
+
 def test_the_python_api_returns_the_plan_the_command_prints(write_spec, tmp_path, monkeypatch):
     import ntkbench
 

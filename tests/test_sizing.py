@@ -61,6 +61,14 @@ def test_a_pilot_predicts_the_half_width_and_names_the_cheapest_design_that_deci
     printed = run_cli("plan", str(path), "--pilot", str(tmp_path / "pilot"), "--margin", "0.02")
     assert printed.returncode == 0, printed.stderr
     assert "half-width in the pilot" in printed.stdout and "±0.02" in printed.stdout
+    # Each half-width is stated at the level of the verdict it expects, and agrees with it.
+    sized = printed.stdout.split("half-width in the pilot", 1)[1]
+    row = next(line for line in sized.splitlines() if line.startswith("ntk_infinite "))
+    written_at_margin = size_study(spec, tmp_path / "pilot", RATES, 0.02).as_written
+    expected = written_at_margin.expected[pair.label]
+    level = {"equivalent": "90%"}.get(expected, "95%")
+    shown = written_at_margin.half_widths90[pair.label] if level == "90%" else written_at_margin.half_widths[pair.label]
+    assert f"{shown:.3f} ({level})" in row and (expected in row or f"no ({expected})" in row)
     assert "Cheapest design that decides every pair at ±0.02" in printed.stdout
     sizing_at_margin = size_study(spec, tmp_path / "pilot", RATES, 0.02)
     chosen = sizing_at_margin.chosen()

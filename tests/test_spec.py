@@ -353,3 +353,25 @@ def test_a_number_yaml_reads_as_text_and_a_scalar_for_a_list_are_explained(write
     assert "dataset.image_size: Input should be a valid tuple: give a list, e.g. [8, 8]" in result.stderr
     assert "learners[3].steps: '5e2' is text to YAML, which reads a number in scientific notation only with a dot and " \
            "a signed exponent (5.0e+2); write 500" in result.stderr
+
+
+def test_a_quoted_number_is_located_and_an_unquoted_one_is_a_number(write_spec):
+    """`ridge: "1e-6"` names its key, as the other mistakes do; `ridge: 1e-6`, which PyYAML also reads
+    as text, stays a number, and so does the same value given on the command line."""
+    quoted = VALID.replace("ridge: 1.0e-6}", 'ridge: "1e-6"}').replace("n_test: 100}", "n_test: '100'}")
+    found = problems(quoted)
+    assert [(p.key, p.line) for p in found] == [("dataset.n_test", 3), ("learners[1].ridge", 7)]
+    assert found[1].reason == "expected a number, got the string '1e-6': write it without quotes"
+    assert parse_spec(VALID.replace("ridge: 1.0e-6}", "ridge: 1e-6}")).learner("ntk_infinite").options.ridge == 1e-6
+    result = run_cli("validate", str(write_spec(VALID)), "--set", 'learners.ntk_infinite.ridge="1e-3"')
+    assert result.returncode == 2 and "--set learners.ntk_infinite.ridge=\"1e-3\": learners[1].ridge: expected a number" in result.stderr
+
+
+def test_problems_are_listed_in_the_order_of_their_lines():
+    """Validation finds some problems (the plugins' options) before others (the sweep, the fit): they
+    are listed by line, then column, whatever the order of finding."""
+    text = VALID.replace("fit: {n_min: 16}", "fit: {n_min: x}").replace("batch_size: 16", "bach_size: 16")
+    text = text.replace("seeds: [0, 1]}", "seeds: [0, -1]}")
+    found = problems(text)
+    lines = [(p.line, p.column) for p in found]
+    assert len(found) == 3 and lines == sorted(lines), [str(p) for p in found]

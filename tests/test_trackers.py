@@ -68,7 +68,8 @@ def test_tensorboard_mlflow_and_wandb_log_the_run_and_read_it_back(tmp_path, off
     network = records["network", 0, 64]
     curve = network["info"]["curve"]
     comparison = results.fits.set_index("learner_id").loc["ntk_infinite"]
-    verdict = results.summary.groups[0].decision(results.summary.groups[0].comparison.comparisons[0]).text()
+    verdict = results.summary.groups[0].decision(results.summary.groups[0].comparison.comparisons[0]).words("network")
+    assert comparison["verdict_words"] == verdict  # the same words in Results.fits as in every tracker
     expected_errors = [records["network", 0, n]["metrics"]["test_error"] for n in (16, 32, 64)]
 
     # TensorBoard, read with its own event reader.

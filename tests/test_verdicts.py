@@ -46,6 +46,40 @@ def test_the_margin_is_two_one_sided_tests_on_the_90_percent_interval():
     assert verdict(edge - 1e-9, spread) == "equivalent" and verdict(edge + 1e-9, spread) != "equivalent"
 
 
+def words_and_intervals(delta: float, half_width: float) -> tuple[str, str]:
+    """The verdict's words of a comparison, and its Δα with both intervals as `delta_text` labels them."""
+    from ntkbench.analysis._verdicts import delta_text
+
+    chosen = comparison(delta, half_width)
+    return decide(chosen, {}).words("network").replace("`", ""), delta_text(chosen)
+
+
+def test_the_words_state_the_relation_the_intervals_show():
+    """Each verdict's words match the intervals beside them: inside the margin and crossing 0, inside the
+    margin and excluding 0, crossing the margin (undecided, and separated), beyond the margin."""
+    words, intervals = words_and_intervals(0.004, 0.02)  # inside ±0.05, crossing 0
+    assert words == "the same rate within ±0.05 (90% CI inside ±0.05)"
+    assert intervals == "Δα = +0.004, 95% CI [-0.016, +0.024], 90% CI [-0.011, +0.019]"
+
+    words, intervals = words_and_intervals(-0.030, 0.018)  # inside ±0.05, excluding 0: both are said
+    assert words == "k improves faster with n, by less than 0.05 (90% CI inside ±0.05; 95% CI excludes 0)"
+    assert intervals == "Δα = -0.030, 95% CI [-0.048, -0.012], 90% CI [-0.043, -0.017]"
+
+    # The 95% interval crosses the margin, the 90% one that decides lies inside: the words name the 90%.
+    words, intervals = words_and_intervals(0.020, 0.036)
+    assert words == "the same rate within ±0.05 (90% CI inside ±0.05)"
+    assert intervals == "Δα = +0.020, 95% CI [-0.016, +0.056], 90% CI [-0.007, +0.047]"
+
+    words, intervals = words_and_intervals(0.020, 0.045)  # the 90% interval crosses the margin, the 95% 0
+    assert words == "cannot tell yet (95% CI contains 0; 90% CI crosses ±0.05): about 5 seeds would decide at ±0.05"
+    assert intervals == "Δα = +0.020, 95% CI [-0.025, +0.065], 90% CI [-0.013, +0.053]"
+
+    words, _ = words_and_intervals(0.06, 0.05)  # excludes 0, the difference may be inside the margin
+    assert words == "network improves faster with n (95% CI excludes 0)"
+    words, _ = words_and_intervals(-0.2, 0.05)  # beyond the margin
+    assert words == "k improves faster with n, by more than 0.05 (95% CI beyond ±0.05)"
+
+
 def test_another_fit_overrules_a_separated_verdict_only_when_it_is_separated_or_predicts_as_well():
     chosen = comparison(0.1, 0.05, held_out=0.10)
     # The other sign, not separated, predicting the largest n worse: a caveat.
@@ -75,7 +109,8 @@ def test_a_steeper_approach_to_a_higher_floor_is_no_disagreement():
 def test_equivalence_is_blocked_only_by_a_difference_beyond_the_margin():
     chosen = comparison(0.004, 0.02)
     small = decide(chosen, {("power_law", "test_loss"): comparison(-0.011, 0.01)})
-    assert small.label == "equivalent (within ±0.05)" and "a clear difference, not beyond ±0.05" in small.caveats[0]
+    assert small.verdict == "equivalent" and "a clear difference, not beyond ±0.05" in small.caveats[0]
+    assert small.caveats[0].startswith("power law, test_loss: Δα = -0.011, 95% CI [-0.021, -0.001]")
     assert decide(chosen, {("power_law", "test_loss"): comparison(-0.2, 0.05)}).verdict == "depends on the fit"
     assert decide(chosen, {("saturating", "test_error"): comparison(0.3, 2.0)}).caveats == ()
 
@@ -84,7 +119,8 @@ def test_inconclusive_says_how_many_seeds_would_decide():
     chosen = comparison(0.08, 0.1)  # 4 seeds: the interval includes 0
     decision = decide(chosen, {})
     assert decision.verdict == "inconclusive" and decision.would_decide.seeds > 4
-    assert decision.text().startswith(f"inconclusive: about {decision.would_decide.seeds} seeds would decide at ±0.05")
+    assert decision.words("network") == (f"cannot tell yet (95% CI contains 0; 90% CI crosses ±0.05): about "
+                                         f"{decision.would_decide.seeds} seeds would decide at ±0.05")
     decided = chosen.delta_spread.at(decision.would_decide.seeds)
     assert verdict(0.08, decided) == "network scales better"
     assert verdict(0.08, chosen.delta_spread.at(decision.would_decide.seeds - 1)) == "inconclusive"
@@ -182,9 +218,10 @@ def test_a_verdict_on_a_law_that_predicts_far_worse_says_so_in_its_own_line():
     chosen = comparison(0.1, 0.05, held_out=0.2)
     far_better = decide(chosen, {("saturating", "test_error"): comparison(0.12, 0.05, held_out=0.01)})
     assert far_better.verdict == "network scales better"
-    assert far_better.text().startswith("network scales better; the saturating law predicts the held-out largest n 20 times better")
+    assert far_better.words("network").startswith(
+        "`network` improves faster with n (95% CI excludes 0); the saturating law predicts the held-out largest n 20 times better")
     somewhat_better = decide(chosen, {("saturating", "test_error"): comparison(0.12, 0.05, held_out=0.04)})
-    assert somewhat_better.law_note is None and somewhat_better.text() == "network scales better"
+    assert somewhat_better.law_note is None and somewhat_better.words("network") == "`network` improves faster with n (95% CI excludes 0)"
 
 
 def test_an_underpowered_sweep_over_a_narrow_range_of_n_is_offered_wider_sizes():
@@ -203,5 +240,5 @@ def test_an_underpowered_sweep_over_a_narrow_range_of_n_is_offered_wider_sizes()
                          "test_error")
     advice = decide(chosen, {}, projection).would_decide
     assert advice.n_max > N[2] and advice.seeds_with_n_max < (advice.seeds or 10**6)
-    assert f"{advice.seeds_with_n_max} seeds with n up to {advice.n_max}" in decide(chosen, {}, projection).text()
-    assert "with n up to" not in decide(chosen, {}).text()
+    assert f"{advice.seeds_with_n_max} seeds with n up to {advice.n_max}" in decide(chosen, {}, projection).words("network")
+    assert "with n up to" not in decide(chosen, {}).words("network")

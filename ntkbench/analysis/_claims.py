@@ -7,12 +7,22 @@
 3. The empirical NTK keeps moving through most of training, and width alone does not close the
    gap between the network and its kernel at initialisation.
 
-Each is *supported*, *contradicted* or *inconclusive* by the data of a spec, with the numbers it
-rests on, *mixed* when the kernels it names disagree (the network beats one and another keeps
-pace, or one is decided and another is not: `Claim.label` names each), or *not tested* when the
-spec lacks what would test it (and then says what would). A kernel that is equivalent to the
-network (within the spec's margin) contradicts the claims as one that scales better does: it
-keeps pace.
+Claims 1 and 2 say the network scales better than each kernel they name. Their status follows one
+rule over the verdicts of those kernels against the network:
+
+- *supported*: the network scales better than every one, and every kernel the claim names is in
+  the spec;
+- *contradicted*: every one keeps pace (equivalent within the margin, or scaling better);
+- *inconclusive*: none is decided either way, or the network beats every one present while a
+  kernel the claim names is missing;
+- *mixed*: otherwise (the network beats one and another keeps pace, or one is decided and another
+  is not); `Claim.label` says what each verdict is.
+
+Claim 3 reads the largest width of a width sweep (supported when the network still scales better
+than its empirical NTK at initialisation, contradicted when that kernel keeps pace) or a dynamics
+spec. Every claim compares the network with its kernels: it is *not tested* in a spec whose
+reference is not a trained network (`Learner.trains_network`), or that lacks the learners it needs
+(the evidence says which would test it).
 Learners are recognised by what they declare (`Learner.network_kernel`), never by name.
 """
 
@@ -24,8 +34,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ..api import load_all
+from ..spec import DEFAULT_REFERENCE
 from ._collect import SpecSummary, WidthGroup, dynamics_table
 from ._compare import Comparison
+from ._verdicts import Decision, delta_text
 
 Status = Literal["supported", "contradicted", "mixed", "inconclusive", "not tested"]
 
@@ -63,7 +75,29 @@ def spec_claims(summary: SpecSummary) -> list[Claim]:
         untested = "a dynamics spec follows one training; a spec with a sweep over n tests it"
         return [Claim(1, "not tested", untested), Claim(2, "not tested", untested), _dynamics_claim(summary)]
     group = summary.groups[-1]  # the largest width of a width sweep
+    reference = summary.spec.get("compare", {}).get("reference", DEFAULT_REFERENCE)
+    untested = _no_network_reference(summary.spec, reference)
+    if untested is None and group.comparison.reference is None:
+        untested = f"the reference `{reference}` has no fitted exponent yet (too few sizes, or failed cells)"
+    if untested is not None:
+        return [Claim(number, "not tested", untested) for number in (1, 2, 3)]
     return [_first_claim(summary, group), _second_claim(summary, group), _third_claim(summary)]
+
+
+def _no_network_reference(spec: dict[str, Any], reference: str | None) -> str | None:
+    """Why a spec cannot test the claims when its reference is not a trained network (every claim
+    compares the network with one of its kernels), else None."""
+    plugins = load_all("learner").usable
+    entry = next((e for e in spec["learners"] if e["id"] == reference), None)
+    plugin = plugins.get(entry["name"]) if entry is not None else None
+    if plugin is not None and plugin.trains_network:
+        return None
+    networks = sorted(name for name, plugin in plugins.items() if plugin.trains_network)
+    needed = " or ".join(f"`{name}`" for name in networks) or "a learner that trains the network"
+    if entry is None:
+        return f"the spec compares no learner with a reference; the claims need {needed} as `compare.reference`"
+    return (f"the reference `{reference}` is not a trained network; the claims compare the network with its kernels "
+            f"and need {needed} as `compare.reference`")
 
 
 def _roles(spec: dict[str, Any]) -> dict[str, str]:
@@ -87,36 +121,29 @@ def _comparisons(group: WidthGroup, ids: list[str]) -> dict[str, Comparison]:
 
 
 def _delta(group: WidthGroup, comparison: Comparison) -> str:
-    interval = comparison.delta_interval
-    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
-    return f"`{comparison.learner_id}`: Δα = {comparison.delta_alpha:+.3f}{shown}, {group.decision(comparison).text()}"
+    decision = group.decision(comparison)
+    return f"`{comparison.learner_id}`: {delta_text(comparison)}: {decision.words(group.comparison.reference)}"
 
 
 KEEPS_PACE = ("kernel scales better", "equivalent")
 """Verdicts that contradict "the network scales better than this kernel": the kernel scales as well
 (within the margin) or better."""
-IN_WORDS = {
-    "network scales better": "beats {}",
-    "equivalent": "equivalent to {}",
-    "kernel scales better": "{} scales better",
-    "inconclusive": "inconclusive against {}",
-    "depends on the fit": "depends on the fit against {}",
-}
 
 
-def _status(verdicts: dict[str, str], complete: bool) -> tuple[Status, tuple[str, ...]]:
-    """The status of a claim that the network beats each of these kernels (learner id -> verdict),
+def _status(decisions: dict[str, Decision], reference: str, complete: bool) -> tuple[Status, tuple[str, ...]]:
+    """The status of a claim that the network beats each of these kernels (learner id -> decision),
     and, when they disagree, each one's verdict in words. `complete`: every kernel the claim names
     is in the spec (else "supported" is out of reach)."""
-    supports = [verdict == "network scales better" for verdict in verdicts.values()]
-    against = [verdict in KEEPS_PACE for verdict in verdicts.values()]
+    verdicts = [decision.verdict for decision in decisions.values()]
+    supports = [verdict == "network scales better" for verdict in verdicts]
+    against = [verdict in KEEPS_PACE for verdict in verdicts]
     if all(against):
         return "contradicted", ()
     if all(supports):
         return ("supported" if complete else "inconclusive"), ()
     if not any(supports) and not any(against):
         return "inconclusive", ()
-    words = tuple(IN_WORDS.get(verdict, "no verdict against {}").format(f"`{learner}`") for learner, verdict in verdicts.items())
+    words = tuple(f"against `{learner}`, {decision.relation(reference)}" for learner, decision in decisions.items())
     return "mixed", words
 
 
@@ -128,12 +155,12 @@ def _first_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     if not comparisons or group.comparison.reference is None:
         needed = " and ".join(_would_test(role) for role in wanted)
         return Claim(1, "not tested", f"needs {needed} beside the network")
-    verdicts = {learner_id: group.decision(c).verdict for learner_id, c in comparisons.items()}
+    decisions = {learner_id: group.decision(c) for learner_id, c in comparisons.items()}
     evidence = "; ".join(_delta(group, c) for c in comparisons.values())
     missing = [role for role in wanted if not present[role]]
     if missing:
         evidence += "; not in this spec: " + ", ".join(_would_test(role) for role in missing)
-    status, parts = _status(verdicts, not missing)
+    status, parts = _status(decisions, group.comparison.reference, not missing)
     return Claim(1, status, evidence, parts)
 
 
@@ -143,12 +170,12 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
     comparisons = _comparisons(group, ids)
     if not comparisons:
         return Claim(2, "not tested", f"needs {_would_test('pretrained')} beside the network")
-    parts, verdicts = [], {}
+    parts, decisions = [], {}
     curves = {curve.learner_id: curve for curve in group.curves}
     reference = curves[group.comparison.reference]
     plugins = load_all("learner").usable
     for learner_id, comparison in comparisons.items():
-        verdicts[learner_id] = group.decision(comparison).verdict
+        decisions[learner_id] = group.decision(comparison)
         entry = next(e for e in summary.spec["learners"] if e["id"] == learner_id)
         text = _delta(group, comparison)
         pretrained_on = _held_out(plugins[entry["name"]], entry)
@@ -160,7 +187,7 @@ def _second_claim(summary: SpecSummary, group: WidthGroup) -> Claim:
             text += (f"; error ratio network / kernel {ratios[usable][near]:.3f} at n = {int(n[near])} "
                      f"(pre-trained on {pretrained_on}), {ratios[usable][-1]:.3f} at n = {int(n[-1])}")
         parts.append(text)
-    status, words = _status(verdicts, True)
+    status, words = _status(decisions, group.comparison.reference, True)
     return Claim(2, status, "; ".join(parts), words)
 
 
@@ -183,12 +210,8 @@ def _third_claim(summary: SpecSummary) -> Claim:
         return Claim(3, "not tested", f"needs {_would_test('initial')} beside the network in the width sweep")
     learner = ids[0]
     decisions = [(width, summary.groups[k].decision(c[learner]), c[learner]) for k, (width, c) in enumerate(by_width)]
-    evidence = "; ".join(
-        f"width {width}: Δα = {c.delta_alpha:+.3f}"
-        + (f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else "")
-        + f", {decision.text()}"
-        for width, decision, c in decisions
-    )
+    reference = summary.groups[-1].comparison.reference
+    evidence = "; ".join(f"width {width}: {delta_text(c)}: {decision.words(reference)}" for width, decision, c in decisions)
     evidence = f"network against `{learner}`, " + evidence
     largest = decisions[-1][1].verdict
     if largest == "network scales better":

@@ -62,11 +62,12 @@ class WidthGroup:
             for other in fits.comparisons if other.learner_id == chosen.learner_id
         }
         projection = None
+        own = next((key for key, fits in self.fits.items() if fits is self.comparison), None)
         if chosen.verdict == "inconclusive" and chosen.delta_spread is not None:
-            metric = next((key[1] for key, fits in self.fits.items() if fits is self.comparison), "test_error")
+            metric = own[1] if own is not None else "test_error"
             projection = project([fit.curve for fit in self.comparison.fits], self.comparison.reference, chosen.learner_id,
                                  chosen.delta_spread, chosen.delta_alpha, metric, self.comparison.model, self.one_seed)
-        return decide(chosen, others, projection)
+        return decide(chosen, others, projection, own)
 
 
 @dataclasses.dataclass(frozen=True)

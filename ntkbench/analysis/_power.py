@@ -30,7 +30,7 @@ import numpy as np
 import scipy.optimize
 
 from ._compare import Curve, SpecComparison, _left_out
-from ._intervals import DECISIVE, Spread, verdict
+from ._intervals import DECISIVE, EQUIVALENCE_LEVEL, Spread, Verdict, verdict
 from ._laws import Model, ScalingLaw, fit_law
 
 PROBABILITY_CLIP = 1e-6
@@ -201,10 +201,19 @@ class Design:
     half_widths: dict[str, float]
     """Per pair (its label): the expected 95% half-width of Δα."""
     deciding: dict[str, bool]
+    expected: dict[str, Verdict] = dataclasses.field(default_factory=dict)
+    """Per pair: the verdict its expected interval at the pilot's Δα gives."""
+    half_widths90: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Per pair: the expected 90% half-width of Δα (the interval that decides equivalence)."""
 
     @property
     def decides(self) -> bool:
         return all(self.deciding.values())
+
+    def decisive_half_width(self, label: str) -> str:
+        """The pair's expected half-width at the level of the decision it expects: "0.044 (90%)" for
+        equivalence, "0.053 (95%)" for separation, both when it expects none."""
+        return half_width_text(self.expected[label], self.half_widths[label], self.half_widths90[label])
 
 
 def designs_at(pairs: list[Pair], margin: float, n_train: tuple[int, ...], window: np.ndarray,
@@ -215,13 +224,25 @@ def designs_at(pairs: list[Pair], margin: float, n_train: tuple[int, ...], windo
     ratios = {pair.label: pair.projection.size_ratios(window) for pair in pairs}
     designs = []
     for seeds, n_test, seconds in candidates:
-        half_widths, deciding = {}, {}
+        half_widths, half_widths90, deciding, expected = {}, {}, {}, {}
         for pair in pairs:
             spread = pair.projection.spread_scaled(ratios[pair.label], seeds, n_test)
             half_widths[pair.label] = spread.half_width()
-            deciding[pair.label] = verdict(pair.projection.delta_alpha, spread, margin) in DECISIVE
-        designs.append(Design(seeds, n_test, n_train, seconds, half_widths, deciding))
+            half_widths90[pair.label] = spread.half_width(EQUIVALENCE_LEVEL)
+            expected[pair.label] = verdict(pair.projection.delta_alpha, spread, margin)
+            deciding[pair.label] = expected[pair.label] in DECISIVE
+        designs.append(Design(seeds, n_test, n_train, seconds, half_widths, deciding, expected, half_widths90))
     return designs
+
+
+def half_width_text(expected: Verdict, half_width: float, half_width90: float) -> str:
+    """A half-width at the level of the decision `expected`: the 90% interval's for "equivalent", the
+    95% interval's for a separation, both (labelled) for neither."""
+    if expected == "equivalent":
+        return f"{half_width90:.3f} (90%)"
+    if expected in DECISIVE:
+        return f"{half_width:.3f} (95%)"
+    return f"{half_width:.3f} (95%) / {half_width90:.3f} (90%)"
 
 
 def cheapest(designs: list[Design], label: str | None = None) -> Design | None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._compare import Comparison
-from ._intervals import DECISIVE, SEPARATED, Spread, Verdict, verdict
+from ._intervals import DECISIVE, SEPARATED, Interval, Spread, Verdict, verdict
 from ._power import Projection
 
 FLOOR_TOLERANCE = 0.05
@@ -85,36 +85,96 @@ class Decision:
     verdict: Verdict
     margin: float
     caveats: tuple[str, ...] = ()
-    """Disagreements that do not overrule the verdict, and clear differences not beyond the margin; for
-    "depends on the fit", the fit that overruled."""
+    """Disagreements of other fits that do not overrule the verdict; for "depends on the fit", the fit
+    that overruled."""
     would_decide: WouldDecide | None = None
     """For "inconclusive": the designs that would decide."""
     law_note: str | None = None
     """When another law predicts the held-out largest sizes `WORSE_BY` times better than the spec's
     law: which, and by how much (shown in the verdict's line)."""
+    chosen: Comparison | None = None
+    """The spec's own fit, whose intervals gave the verdict."""
+    fit: FitKey | None = None
+    """The spec's own law and metric (named when another fit overrules it)."""
 
     @property
-    def label(self) -> str:
-        """The verdict as the leaderboard names it ("equivalent (within ±0.05)")."""
-        return f"equivalent (within ±{self.margin:g})" if self.verdict == "equivalent" else self.verdict
+    def difference_inside_margin(self) -> bool:
+        """Equivalent within the margin, and yet the 95% interval excludes 0: a difference smaller
+        than the margin."""
+        interval = self.chosen.delta_interval if self.chosen is not None else None
+        return self.verdict == "equivalent" and interval is not None and interval.excludes_zero()
 
-    def text(self) -> str:
-        """The label, for "inconclusive" what would decide, and the law note."""
-        text = self.label
+    def relation(self, reference: str) -> str:
+        """What the verdict says of the two learners, without the rule behind it: "`network` improves
+        faster with n", "the same rate within ±0.05", "`ntk_infinite` improves faster with n, by less
+        than 0.05", "cannot tell yet", "depends on the fit"."""
+        margin = f"{self.margin:g}"
+        if self.verdict in SEPARATED or self.difference_inside_margin:
+            faster = reference if self.chosen.delta_alpha > 0 else self.chosen.learner_id
+            if self.verdict == "equivalent":
+                return f"`{faster}` improves faster with n, by less than {margin}"
+            beyond = self.chosen is not None and self.chosen.delta_interval.beyond(self.margin)
+            return f"`{faster}` improves faster with n" + (f", by more than {margin}" if beyond else "")
+        if self.verdict == "equivalent":
+            return f"the same rate within ±{margin}"
+        if self.verdict == "inconclusive":
+            return "cannot tell yet"
+        return self.verdict
+
+    def rule(self) -> str:
+        """Which interval gave the verdict, as the verdict's words state it."""
+        margin = f"±{self.margin:g}"
+        if self.verdict in SEPARATED:
+            beyond = self.chosen is not None and self.chosen.delta_interval.beyond(self.margin)
+            return f"95% CI beyond {margin}" if beyond else "95% CI excludes 0"
+        if self.verdict == "equivalent":
+            return f"90% CI inside {margin}" + ("; 95% CI excludes 0" if self.difference_inside_margin else "")
+        if self.verdict == "inconclusive":
+            return f"95% CI contains 0; 90% CI crosses {margin}"
+        return ""
+
+    def words(self, reference: str, *, law_note: bool = True) -> str:
+        """The verdict in the words every view gives it (leaderboard, terminal, `Results.fits`,
+        trackers): the relation, the interval rule that decided it, what would decide an inconclusive
+        one, the fit that overruled a "depends on the fit", and (with `law_note`) the note on a
+        worse-fitting law."""
+        text = self.relation(reference)
+        rule = self.rule()
+        if rule:
+            text += f" ({rule})"
         if self.verdict == "inconclusive" and self.would_decide is not None:
-            text = f"inconclusive: {self.would_decide.text(self.margin)}"
-        return f"{text}; {self.law_note}" if self.law_note else text
+            text += f": {self.would_decide.text(self.margin)}"
+        if self.verdict == "depends on the fit" and self.caveats:
+            own = ""
+            if self.chosen is not None and self.fit is not None:
+                alone = Decision(self.chosen.verdict, self.margin, chosen=self.chosen)
+                own = f"{fit_label(self.fit)} (the spec's): {alone.relation(reference)}; "
+            text += ": " + own + "; ".join(self.caveats)
+        return f"{text}; {self.law_note}" if law_note and self.law_note else text
+
+    def beside(self) -> tuple[str, ...]:
+        """What is reported beside the words: the caveats the words do not already state."""
+        return () if self.verdict == "depends on the fit" else self.caveats
 
 
 def fit_label(key: FitKey) -> str:
+    """A fit as every view names it: "power law, test_loss"."""
     law, metric = key
     return f"{law.replace('_', ' ')}, {metric}"
 
 
-def _delta_text(comparison: Comparison) -> str:
-    interval = comparison.delta_interval
-    shown = f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
-    return f"Δα = {comparison.delta_alpha:+.3f}{shown}"
+def interval_text(interval: Interval | None, level: str) -> str:
+    """An interval of Δα labelled with its level: "95% CI [−0.017, +0.056]" ("" without one)."""
+    return "" if interval is None else f"{level} CI [{interval.low:+.3f}, {interval.high:+.3f}]"
+
+
+def delta_text(comparison: Comparison, *, equivalence: bool = True) -> str:
+    """Δα with its intervals, each labelled: the 95% (separation) and, with `equivalence`, the 90%
+    (equivalence): "Δα = +0.020, 95% CI [−0.017, +0.056], 90% CI [−0.010, +0.050]"."""
+    parts = [f"Δα = {comparison.delta_alpha:+.3f}", interval_text(comparison.delta_interval, "95%")]
+    if equivalence:
+        parts.append(interval_text(comparison.equivalence_interval, "90%"))
+    return ", ".join(part for part in parts if part)
 
 
 def _steeper_towards_higher_floor(comparison: Comparison) -> bool:
@@ -131,12 +191,15 @@ def _floors_text(comparison: Comparison) -> str:
     return f"but the steeper one approaches a higher floor (c = {reference_floor:.4g} against {learner_floor:.4g})"
 
 
-def decide(chosen: Comparison, others: Mapping[FitKey, Comparison], projection: Projection | None = None) -> Decision:
-    """The verdict of `chosen` (the spec's own law and metric) weighed against `others` (the same
-    learner under every other law and metric), as the module docstring says, with a note when
+def decide(
+    chosen: Comparison, others: Mapping[FitKey, Comparison], projection: Projection | None = None, fit: FitKey | None = None
+) -> Decision:
+    """The verdict of `chosen` (the spec's own law and metric, `fit`) weighed against `others` (the
+    same learner under every other law and metric), as the module docstring says, with a note when
     another law predicts the held-out largest sizes far better. `projection` (of the chosen pair)
     lets an inconclusive verdict's advice try wider ranges of n too."""
-    return dataclasses.replace(_decided(chosen, others, projection), law_note=_law_note(chosen, others))
+    decided = _decided(chosen, others, projection)
+    return dataclasses.replace(decided, law_note=_law_note(chosen, others), chosen=chosen, fit=fit)
 
 
 def _law_note(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> str | None:
@@ -159,12 +222,10 @@ def _decided(chosen: Comparison, others: Mapping[FitKey, Comparison], projection
         return _separated(chosen, others)
     if own == "equivalent":
         caveats = []
-        if chosen.delta_interval.excludes_zero():
-            caveats.append(f"{_delta_text(chosen)}: a clear difference, inside the margin")
         for key, other in others.items():
             if other.delta_interval is None:
                 continue
-            label = f"{fit_label(key)}: {_delta_text(other)}"
+            label = f"{fit_label(key)}: {delta_text(other, equivalence=False)}"
             if other.delta_interval.beyond(margin) and _steeper_towards_higher_floor(other):
                 caveats.append(f"{label}, beyond ±{margin:g}, {_floors_text(other)}")
             elif other.delta_interval.beyond(margin):
@@ -185,7 +246,7 @@ def _separated(chosen: Comparison, others: Mapping[FitKey, Comparison]) -> Decis
     for key, other in others.items():
         if np.sign(other.delta_alpha) != -sign:
             continue
-        label = f"{fit_label(key)}: {_delta_text(other)}"
+        label = f"{fit_label(key)}: {delta_text(other, equivalence=False)}"
         if _steeper_towards_higher_floor(other):
             caveats.append(f"{label}, the other sign, {_floors_text(other)}")
         elif other.delta_interval is not None and other.delta_interval.excludes_zero():

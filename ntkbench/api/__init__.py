@@ -31,6 +31,7 @@ from ._fingerprints import installed_version as installed_version
 from ._fingerprints import source_fingerprint as source_fingerprint
 from ._kernel_store import KernelStore as KernelStore
 from ._kernel_store import StoredKernel as StoredKernel
+from ._kernel_store import TileTally as TileTally
 from ._kernel_store import kernel_identity as kernel_identity
 from ._learner import Learner as Learner
 from ._learner import TestLoss as TestLoss

@@ -58,10 +58,11 @@ class SpecProblem:
 
 
 class SpecError(InputError):
-    """A spec failed validation; carries every problem found, not only the first."""
+    """A spec failed validation; carries every problem found, not only the first, those located in
+    the file in the order of their lines and columns, then the others in the order found."""
 
     def __init__(self, problems: list[SpecProblem]):
-        self.problems = list(problems)
+        self.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 

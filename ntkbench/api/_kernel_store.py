@@ -49,6 +49,31 @@ def kernel_identity(description: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class TileTally:
+    """How many tiles of each stored kernel one cell's evaluations read from the store and how many
+    they computed (here, or spread over other processes): the work a run shows it reused."""
+
+    def __init__(self) -> None:
+        self.kernels: dict[str, dict[str, Any]] = {}
+        """Per kernel identity: `kernel` (what it is, from its description), `read`, `computed`."""
+
+    def add(self, identity: str, description: Mapping[str, Any], *, read: int = 0, computed: int = 0) -> None:
+        entry = self.kernels.setdefault(identity, {"kernel": str(description.get("kernel", "kernel")), "read": 0, "computed": 0})
+        entry["read"] += read
+        entry["computed"] += computed
+
+    def facts(self) -> dict[str, Any]:
+        """The record's facts (empty when no stored kernel was evaluated): `kernel_tiles_read`,
+        `kernel_tiles_computed` and, per kernel identity, `kernel_tiles`."""
+        if not self.kernels:
+            return {}
+        return {
+            "kernel_tiles_read": sum(entry["read"] for entry in self.kernels.values()),
+            "kernel_tiles_computed": sum(entry["computed"] for entry in self.kernels.values()),
+            "kernel_tiles": {identity: dict(entry) for identity, entry in self.kernels.items()},
+        }
+
+
 @dataclasses.dataclass(frozen=True)
 class StoredKernel:
     """A kernel whose tiles go to `store`: its identity, what it is, whom to tell how far its
@@ -60,6 +85,8 @@ class StoredKernel:
     description: Mapping[str, Any]
     on_tiles: Callable[[int, int], None] | None = None
     spread: Callable[[Any, Callable[[int], None]], None] | None = None
+    tally: TileTally | None = None
+    """Counts the tiles read from the store and those computed (the cell's record says both)."""
 
     @property
     def identity(self) -> str:

@@ -43,6 +43,10 @@ class Learner(abc.ABC):
     `infinite` (its infinite-width NTK), `initial` (its empirical NTK at initialisation),
     `pretrained` (its empirical NTK after pre-training on held-out samples), `final` (its
     empirical NTK after training on the cell's own samples), or None."""
+    trains_network: ClassVar[bool] = False
+    """True when the learner is the architecture's finite network trained on the cell's samples: the
+    learner the paper's claims are about. The leaderboard tests a claim only in a spec whose
+    reference (`compare.reference`) is such a learner."""
     follows_kernel_dynamics: ClassVar[bool] = False
     """True when the learner implements `kernel_dynamics`, so that a spec with a `dynamics` section
     can name it."""

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._architecture import Architecture
-from ._kernel_store import KernelStore, StoredKernel
+from ._kernel_store import KernelStore, StoredKernel, TileTally
 
 T = TypeVar("T")
 
@@ -102,12 +102,14 @@ class LearnerTask:
     spread_tiles: Callable[[Any, Callable[[int], None]], None] | None = None
     """Spreads a stored kernel's tiles over the run's other processes (`StoredKernel.spread`);
     None: this process computes them."""
+    tile_tally: TileTally | None = None
+    """Counts the stored kernels' tiles this cell read and computed, for its record."""
 
     def stored_kernel(self, description: Mapping[str, Any] | None) -> StoredKernel | None:
         """The kernel that `description` names, kept in this task's store; None without a store or a description."""
         if self.kernel_store is None or description is None:
             return None
-        return StoredKernel(self.kernel_store, description, self.on_tiles, self.spread_tiles)
+        return StoredKernel(self.kernel_store, description, self.on_tiles, self.spread_tiles, self.tile_tally)
 
     @property
     def n_train(self) -> int:

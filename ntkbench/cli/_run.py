@@ -42,7 +42,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       help="results directory of a pilot run of this spec (fewer seeds, sizes or a smaller test set): predict "
                            "each compared pair's Δα half-width, as written and in other designs, and name the cheapest that decides")
     plan.add_argument("--kernel-store", metavar="DIR", help="the kernel store the run will use (default: OUT/kernels)")
-    plan.add_argument("--devices", type=int, metavar="N", help="also give device-hours and the least wall time on N devices like this one")
+    plan.add_argument("--devices", type=int, metavar="N", help="also give device-hours and the least wall time on N devices like this one "
+                                                                 "(or like --device)")
+    plan.add_argument("--device", metavar="MODEL",
+                      help="estimate device-hours and wall time on an accelerator you do not have, from its published peak "
+                           "rates: h100, h200, a100, a100-40gb, v100, l4 or t4")
     plan.add_argument("--margin", type=float, metavar="DELTA",
                       help="the margin of equivalence to size the study for (default: the spec's compare.margin)")
     add_seeds_together(plan)
@@ -117,6 +121,9 @@ def _run(args: argparse.Namespace) -> int:
     if summary.stale:
         print(f"{summary.stale} stale record(s) of earlier versions of this spec (other options or sizes) are kept in "
               f"{out_dir}/records and used by no fit")
+    tiles = summary.kernel_tiles_text()
+    if tiles is not None:
+        print(tiles)
     spectra = summary.spectra
     if spectra is not None:
         print(f"spectra: {spectra.computed} taken, {spectra.already_done} already stored, {len(spectra.failed)} failed; "
@@ -176,6 +183,14 @@ def _plan(args: argparse.Namespace) -> int:
         raise InputError(f"--margin {args.margin}: the margin of equivalence must be a positive number of α units")
     if args.devices is not None and args.devices < 1:
         raise InputError(f"--devices {args.devices}: give at least one device")
+    device = None
+    if args.device is not None:
+        from ..runner import accelerator
+
+        try:
+            device = accelerator(args.device)
+        except KeyError as error:
+            raise InputError(f"--device: {error.args[0]}") from None
     spec = load_changed_spec(args.spec, args)
     from ..results import pilot_command
 
@@ -193,7 +208,7 @@ def _plan(args: argparse.Namespace) -> int:
     table = plan_table(spec, rates=rates, budget=budget, out_dir=out_dir, seeds_together=SEEDS_TOGETHER[args.seeds_together],
                        recorded=sizing.facts if sizing else None,
                        kernel_store=Path(args.kernel_store) if args.kernel_store else None)
-    print(table.text(args.devices))
+    print(table.text(args.devices, device))
     if table.over_budget:
         print(f"{len(table.over_budget)} cell(s) exceed the memory budget; `ntkbench run` refuses them without --force",
               file=sys.stderr)

@@ -41,6 +41,7 @@ class NetworkLearner(TrainedNetworkLearner):
     """Train the network from this seed's initialisation and predict with its outputs."""
 
     api_version = 1
+    trains_network = True
     follows_kernel_dynamics = True
     trains_seeds_together = True
 

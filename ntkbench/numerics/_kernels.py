@@ -324,6 +324,10 @@ def _stored_tiles(
         if stored.on_tiles is not None:
             stored.on_tiles(done, total)
 
+    def count(*, read: int = 0, computed: int = 0) -> None:
+        if stored.tally is not None:
+            stored.tally.add(kernel, stored.description, read=read, computed=computed)
+
     def stored_of(candidates: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
         for origin in candidates:
             tile = store.read(kernel, names[origin])
@@ -336,13 +340,17 @@ def _stored_tiles(
     found = list(stored_of(origins))
     yield from found
     tell(len(found))
+    count(read=len(found))
     if stored.spread is not None and len(missing) >= MIN_SPREAD_TILES:
         spread, missing = missing, []
         stored.spread(dataclasses.replace(job, names={origin: names[origin] for origin in spread}), tell)
-        yield from stored_of(spread)
+        computed_elsewhere = list(stored_of(spread))
+        count(computed=len(computed_elsewhere))
+        yield from computed_elsewhere
     deferred: list[tuple[int, int]] = []
-    for origin, tile, _ in _compute_missing(job, missing, store, deferred):
+    for origin, tile, computed in _compute_missing(job, missing, store, deferred):
         tell()
+        count(computed=int(computed), read=int(not computed))
         yield origin, tile
     for origin in deferred:
         with store.claim(kernel, names[origin], wait=True):
@@ -350,6 +358,9 @@ def _stored_tiles(
             if tile is None:  # its process died before writing it
                 ((_, tile),) = _tiles(kernel_fn, a, b, [origin], rows, columns)
                 store.write(kernel, names[origin], tile)
+                count(computed=1)
+            else:  # another process computed it
+                count(read=1)
             tell()
             yield origin, tile
 

@@ -157,7 +157,13 @@ def _cells(line: str) -> list[str]:
 
 
 LONG_CELL = 40
-"""Characters beyond which a table cell wraps; shorter ones keep to one line, so rows stay short."""
+"""Characters shown beyond which a table cell wraps; shorter ones keep to one line, so rows stay short."""
+LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def _shown_length(cell: str) -> int:
+    """The characters a Markdown cell shows: a link's text without its target, no backticks."""
+    return len(LINK.sub(r"\1", cell).replace("`", ""))
 
 
 def _table(lines: list[str], retarget: Retarget) -> str:
@@ -165,7 +171,7 @@ def _table(lines: list[str], retarget: Retarget) -> str:
     head = "".join(f'<th scope="col">{_inline(cell, retarget)}</th>' for cell in header)
     wrap = ' class="wrap"'
     rows = "".join(
-        "<tr>" + "".join(f"<td{wrap if len(cell) > LONG_CELL else ''}>{_inline(cell, retarget)}</td>" for cell in row) + "</tr>"
+        "<tr>" + "".join(f"<td{wrap if _shown_length(cell) > LONG_CELL else ''}>{_inline(cell, retarget)}</td>" for cell in row) + "</tr>"
         for row in body
     )
     return f'<div class="table-box"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'

@@ -133,7 +133,8 @@ def render_leaderboard(
         "Does the neural tangent kernel explain how a network's test error falls with more data? Each spec trains "
         "networks and fits the data-scaling exponent α (test error ∝ n^-α) of every learner, networks and their "
         "kernels alike; higher α: the learner improves faster with more data. Each learner is compared with its "
-        "spec's reference (`compare.reference`, by default the trained `network`) through Δα and its paired 95% interval.",
+        "spec's reference (`compare.reference`, by default the trained `network`) through Δα and its paired "
+        "intervals: 95% to tell a difference from none, 90% to tell the same rate within the spec's margin.",
         "",
         *specs_table(summaries, pages),
         *([f"![Δα of every learner against its reference, every spec]({forest.name})", ""] if compared else []),

@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..analysis import (
-    SEPARATED,
     STATEMENTS,
     Claim,
-    Comparison,
     Curve,
     Decision,
     LearnerFit,
@@ -25,7 +23,7 @@ from ..analysis import (
 )
 from ..numerics._dynamics import SETTLED
 from ..spec import content_hash
-from ..storage import cells_of, summarize_provenance
+from ..storage import cells_of, library_versions, summarize_provenance
 
 
 def _format_options(section: dict[str, Any]) -> str:
@@ -77,6 +75,10 @@ def _interval_cell(interval, reason: str | None) -> str:
     if interval is None:
         return f"— ({reason})" if reason else "—"
     return f"[{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def _delta_interval_cell(interval) -> str:
+    return "—" if interval is None else f"[{interval.low:+.3f}, {interval.high:+.3f}]"
 
 
 def _other_law_cell(fit: LearnerFit) -> str:
@@ -183,10 +185,10 @@ def _group_tables(summary: SpecSummary, group: WidthGroup, heading: str) -> list
             rows.append([
                 f"`{c.learner_id}`",
                 f"{c.delta_alpha:+.3f}",
-                _interval_cell(c.delta_interval, None),
-                _interval_cell(c.equivalence_interval, None),
-                decision.text(),
-                "; ".join(decision.caveats) or "—",
+                _delta_interval_cell(c.delta_interval),
+                _delta_interval_cell(c.equivalence_interval),
+                decision.words(comparison.reference),
+                "; ".join(decision.beside()) or "—",
                 f"{c.error_ratio:.3f} (n={c.ratio_n})",
                 _interval_cell(c.ratio_interval, None),
             ])
@@ -444,6 +446,15 @@ def _provenance_lines(summary: SpecSummary) -> list[str]:
             f"Computed {provenance.first_date} to {provenance.last_date}, {provenance.cell_seconds / 60:.1f} min of cell time. "
             f"Spec hash `{content_hash(spec)[:16]}`.</sub>",
         ]
+        rendering = library_versions()["ntkbench"]
+        older = [version for version in provenance.ntkbench_versions if version != rendering]
+        if older:
+            lines += [
+                "",
+                f"<sub>These records were computed by ntkbench {', '.join(older)} and rendered by ntkbench {rendering}: "
+                f"their numbers are what that version computed; the fits, verdicts and their words are {rendering}'s "
+                "rules, applied to them.</sub>",
+            ]
     return lines + [""]
 
 
@@ -470,32 +481,34 @@ def _sizes(values: list[int]) -> str:
     return f"{min(values)}–{max(values)}" if len(values) > 1 else str(values[0])
 
 
-def _architecture_cell(summary: SpecSummary) -> str:
+def _setting_cell(summary: SpecSummary) -> str:
+    """The spec's dataset, architecture (with its width or widths) and regime, in one cell."""
     spec = summary.spec
     widths = spec["sweep"].get("width")
-    width = f", widths {_sizes(widths)}" if widths else (f", width {spec['architecture']['width']}"
-                                                          if "width" in spec["architecture"] else "")
-    return f"`{spec['architecture']['name']}`{width}"
+    width = f" widths {_sizes(widths)}" if widths else (f" width {spec['architecture']['width']}"
+                                                         if "width" in spec["architecture"] else "")
+    shown = regime(spec["architecture"])
+    return (f"`{spec['dataset']['name']}`, `{spec['architecture']['name']}`{width}"
+            + ("" if shown == "—" else f", {shown}"))
 
 
 def specs_table(summaries: list[SpecSummary], pages: list[str]) -> list[str]:
-    """One row per spec, linked to its page: dataset, architecture, regime, n and seeds, and the
-    status of each of the paper's three claims."""
+    """One row per spec, linked to its page: its dataset, architecture and regime, n and seeds, and
+    the status of each of the paper's three claims."""
     from tabulate import tabulate
 
     rows = []
     for summary, page in zip(summaries, pages):
         sweep = summary.spec["sweep"]
         rows.append([
-            f"[{summary.name}]({page})", f"`{summary.spec['dataset']['name']}`", _architecture_cell(summary),
-            regime(summary.spec["architecture"]), f"{_sizes(sweep['n_train'])} × {len(sweep['seeds'])}",
+            f"[{summary.name}]({page})", _setting_cell(summary), f"{_sizes(sweep['n_train'])} × {len(sweep['seeds'])}",
             *[f"[{claim.status}]({page}#claims)" if claim.status != "not tested" else "—" for claim in spec_claims(summary)],
         ])
     claims = "; ".join(f"({k}) {statement}" for k, statement in enumerate(STATEMENTS, 1))
     return [
         "## Specs",
         "",
-        tabulate(rows, headers=["spec", "dataset", "architecture", "regime", "n × seeds", "claim 1", "claim 2", "claim 3"],
+        tabulate(rows, headers=["spec", "data, network, regime", "n × seeds", "claim 1", "claim 2", "claim 3"],
                  tablefmt="github", disable_numparse=True),
         "",
         f"The claims of Vyas, Bansal & Nakkiran (2022): {claims}. Each status is what that spec's data say; its page "
@@ -506,8 +519,8 @@ def specs_table(summaries: list[SpecSummary], pages: list[str]) -> list[str]:
 
 
 def comparisons_table(summaries: list[SpecSummary], pages: list[str]) -> list[str]:
-    """One row per (spec, width, learner): Δα against the spec's reference, its interval, and the
-    verdict in words."""
+    """One row per (spec, width, learner): Δα against the spec's reference, its 95% and 90% intervals,
+    and the verdict in words."""
     from tabulate import tabulate
 
     rows = []
@@ -518,40 +531,26 @@ def comparisons_table(summaries: list[SpecSummary], pages: list[str]) -> list[st
             name = f"[{summary.name}]({page})" + (f", width {group.width}" if group.width is not None else "")
             reference = group.comparison.reference
             for comparison in group.comparison.comparisons:
-                interval = comparison.delta_interval
                 rows.append([
-                    name, f"`{comparison.learner_id}`", f"`{reference}`",
-                    f"{comparison.delta_alpha:+.3f}" + (f" [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""),
-                    _verdict_in_words(group.decision(comparison), comparison, reference),
+                    name, f"`{comparison.learner_id}`", f"`{reference}`", f"{comparison.delta_alpha:+.3f}",
+                    _delta_interval_cell(comparison.delta_interval), _delta_interval_cell(comparison.equivalence_interval),
+                    _verdict_in_words(group.decision(comparison), reference),
                 ])
     if not rows:
         return []
     return [
         "## Every comparison",
         "",
-        "Δα = α(reference) − α(learner), with its paired 95% interval: above 0, the reference improves faster with "
-        "more data.",
+        "Δα = α(reference) − α(learner): above 0, the reference improves faster with more data. Separated when the "
+        "paired 95% interval excludes 0; equivalent when the 90% interval lies inside ±margin (two one-sided tests at "
+        "5%); a clear difference inside the margin when both hold. The verdict names the interval that gave it.",
         "",
-        tabulate(rows, headers=["spec", "learner", "reference", "Δα [95% CI]", "verdict"], tablefmt="github",
+        tabulate(rows, headers=["spec", "learner", "reference", "Δα", "95% CI", "90% CI", "verdict"], tablefmt="github",
                  disable_numparse=True),
         "",
     ]
 
 
-def _verdict_in_words(decision: Decision, comparison: Comparison, reference: str) -> str:
-    words = _decision_in_words(decision, comparison, reference)
+def _verdict_in_words(decision: Decision, reference: str) -> str:
+    words = decision.words(reference, law_note=False)
     return f"{words} (on the worse-fitting law: see its page)" if decision.law_note else words
-
-
-def _decision_in_words(decision: Decision, comparison: Comparison, reference: str) -> str:
-    if decision.verdict in SEPARATED:
-        faster = reference if comparison.delta_alpha > 0 else comparison.learner_id
-        return f"`{faster}` improves faster with n"
-    if decision.verdict == "equivalent":
-        return f"the same rate, within ±{decision.margin:g}"
-    if decision.verdict == "inconclusive":
-        more = f": {decision.would_decide.text(decision.margin)}" if decision.would_decide is not None else ""
-        return f"cannot tell yet{more}"
-    if decision.verdict == "depends on the fit":
-        return "depends on the law fitted: " + "; ".join(decision.caveats) if decision.caveats else "depends on the law fitted"
-    return decision.verdict

@@ -45,9 +45,15 @@ def _gid(learner_id: str) -> str:
     return f"learner:{learner_id}"
 
 
+def _lay_out(figure: Any) -> None:
+    """Tight layout, unless the figure lays itself out (a legend placed outside its axes)."""
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+
+
 def save_png(figure: Any, path: Path) -> None:
     """Write the figure as a PNG (atomically, without a timestamp) and close it."""
-    figure.tight_layout()
+    _lay_out(figure)
     try:
         write_atomically(path, lambda out: figure.savefig(out, format="png", metadata={"Software": None}), binary=True)
     finally:
@@ -59,7 +65,7 @@ def svg_text(figure: Any) -> str:
     ids stable); a learner's artists become `class="learner" data-learner="<id>"`. Closes the figure."""
     import matplotlib
 
-    figure.tight_layout()
+    _lay_out(figure)
     buffer = io.StringIO()
     try:
         with matplotlib.rc_context({"svg.hashsalt": "ntkbench", "svg.fonttype": "none"}):
@@ -260,11 +266,15 @@ def plot_dynamics(summary: SpecSummary) -> Any:
 
 FOREST_LIMIT = 1.0
 """The forest plot's Δα axis ends at ±this; intervals beyond it end in an arrow."""
+FOREST_MARGIN_ROOM = 1.6
+"""The forest plot's axis reaches at least this many margins either side, so that the band's edges show."""
+MARGIN_COLOR = "#4575b4"
 
 
 def plot_forest(summaries: list[SpecSummary]) -> Any:
-    """Every spec's Δα against its reference for each learner, with its 95% interval, the spec's ±margin
-    band (shaded), coloured by verdict; one row per spec, width and learner, in the summary's order."""
+    """Every spec's Δα against its reference for each learner, with its 95% interval (thin) and 90%
+    interval (thick), the spec's ±margin band (shaded, its edges dashed), coloured by verdict; one row
+    per spec, width and learner, in the summary's order; the legend below the plot, off the data."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -279,22 +289,29 @@ def plot_forest(summaries: list[SpecSummary]) -> Any:
                     continue
                 label = summary.name + (f" w{group.width}" if group.width is not None else "") + f": {comparison.learner_id}"
                 rows.append((label, comparison, group.decision(comparison)))
-    figure, axes = plt.subplots(figsize=(7.2, 1.2 + 0.28 * max(len(rows), 1)), dpi=120)
+    figure, axes = plt.subplots(figsize=(7.2, 2.0 + 0.28 * max(len(rows), 1)), dpi=120, layout="constrained")
     if not rows:
         axes.text(0.5, 0.5, "no comparison with an interval yet", transform=axes.transAxes, ha="center", va="center")
         return figure
     reach = max(max(abs(c.delta_interval.low), abs(c.delta_interval.high)) for _, c, _ in rows)
-    limit = min(FOREST_LIMIT, 1.1 * reach)
+    widest_margin = max(d.margin for _, _, d in rows)
+    limit = min(FOREST_LIMIT, max(1.1 * reach, FOREST_MARGIN_ROOM * widest_margin))
     for row, (_, comparison, decision) in enumerate(rows):
         y = len(rows) - 1 - row
         color = VERDICT_COLORS.get(decision.verdict, "black")
-        axes.fill_between([-decision.margin, decision.margin], y - 0.4, y + 0.4, color="#4575b4", alpha=0.12, linewidth=0)
+        axes.fill_between([-decision.margin, decision.margin], y - 0.4, y + 0.4, color=MARGIN_COLOR, alpha=0.12, linewidth=0)
+        for edge in (-decision.margin, decision.margin):
+            axes.plot([edge, edge], [y - 0.4, y + 0.4], color=MARGIN_COLOR, linewidth=0.8, linestyle="--")
         low, high = (max(-limit, comparison.delta_interval.low), min(limit, comparison.delta_interval.high))
-        axes.plot([low, high], [y, y], color=color, linewidth=2, solid_capstyle="butt")
+        axes.plot([low, high], [y, y], color=color, linewidth=1.2, solid_capstyle="butt")
+        inner = comparison.equivalence_interval
+        if inner is not None:
+            axes.plot([max(-limit, inner.low), min(limit, inner.high)], [y, y], color=color, linewidth=3.5, solid_capstyle="butt")
         for end, clipped, marker in ((low, comparison.delta_interval.low < -limit, "<"), (high, comparison.delta_interval.high > limit, ">")):
             if clipped:
                 axes.plot(end, y, marker=marker, color=color, markersize=6)
-        axes.plot(np.clip(comparison.delta_alpha, -limit, limit), y, "o", color=color, markersize=5)
+        axes.plot(np.clip(comparison.delta_alpha, -limit, limit), y, "o", color=color, markersize=5,
+                  markeredgecolor="white", markeredgewidth=0.6)
     axes.axvline(0.0, color="black", linewidth=0.8)
     axes.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)], fontsize=7)
     axes.set_ylim(-0.6, len(rows) - 0.4)
@@ -302,9 +319,11 @@ def plot_forest(summaries: list[SpecSummary]) -> Any:
     axes.set_xlabel("Δα = α(reference) − α(learner)   (> 0: the reference scales better)")
     shown = [verdict for verdict in VERDICT_COLORS if any(d.verdict == verdict for _, _, d in rows)]
     handles = [Line2D([], [], color=VERDICT_COLORS[v], linewidth=2, marker="o") for v in shown]
-    handles.append(Patch(color="#4575b4", alpha=0.12, linewidth=0))
-    axes.legend(handles, [*shown, "±margin (compare.margin)"], fontsize=7, loc="lower right")
-    axes.set_title("Δα with its 95% interval, every spec", fontsize=10)
+    handles += [Line2D([], [], color="black", linewidth=1.2), Line2D([], [], color="black", linewidth=3.5),
+                Patch(facecolor=MARGIN_COLOR, alpha=0.25, edgecolor=MARGIN_COLOR, linestyle="--")]
+    labels = [*shown, "95% CI (separated: excludes 0)", "90% CI (equivalent: inside ±margin)", "±margin (compare.margin)"]
+    figure.legend(handles, labels, fontsize=7, loc="outside lower center", ncol=3, frameon=False)
+    axes.set_title("Δα with its 95% and 90% intervals, every spec", fontsize=10)
     axes.grid(True, axis="x", alpha=0.3)
     return figure
 

@@ -25,17 +25,21 @@ def exponents_text(summary: SpecSummary) -> str:
             )
             last = fit.curve.mean()[-1]
             delta = "reference" if learner == comparison.reference else "—"
-            verdict = ""
+            equivalence, verdict = "", ""
             if learner in against:
                 c = against[learner]
                 delta = f"{c.delta_alpha:+.3f}" + (
                     f" [{c.delta_interval.low:+.3f}, {c.delta_interval.high:+.3f}]" if c.delta_interval else ""
                 )
-                verdict = group.decision(c).text()
-            rows.append([comparison.rank_label(fit), learner, alpha, f"{last:.4f}" if last == last else "—", delta, verdict])
+                interval = c.equivalence_interval
+                equivalence = f"[{interval.low:+.3f}, {interval.high:+.3f}]" if interval else ""
+                verdict = group.decision(c).words(comparison.reference)
+            rows.append([comparison.rank_label(fit), learner, alpha, f"{last:.4f}" if last == last else "—", delta,
+                         equivalence, verdict])
         metric = summary.spec["metric"]
         n_last = int(group.curves[0].n_values[-1])
-        headers = ["rank", "learner", "α [95% CI]", f"{metric} at n={n_last}", f"Δα vs {comparison.reference}", "verdict"]
+        headers = ["rank", "learner", "α [95% CI]", f"{metric} at n={n_last}", f"Δα vs {comparison.reference} [95% CI]",
+                   "[90% CI]", "verdict"]
         if comparison.reference is None:  # no learner to compare with: no Δα, no verdicts
             headers, rows = headers[:4], [row[:4] for row in rows]
         title = f"{summary.name}" + (f", width {group.width}" if group.width is not None else "")

@@ -29,6 +29,7 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
     its variance (`delta_seed_variance`, `delta_test_variance`), `margin` (`compare.margin`),
     `verdict` (weighed against every law and metric, as in the leaderboard: `network scales better`,
     `kernel scales better`, `equivalent` (within ±margin), `inconclusive`, `depends on the fit`, ...),
+    `verdict_words` (the verdict as the leaderboard words it, with the interval rule that gave it),
     `caveats` (what the leaderboard reports beside the verdict, `; `-separated), for an
     inconclusive verdict `seeds_to_decide` (the seeds whose expected interval would decide, at this
     `n_test`), `larger_n_test` with `seeds_with_larger_n_test` (a larger test set that needs fewer
@@ -81,7 +82,8 @@ def fits_frame(summary: SpecSummary) -> pandas.DataFrame:
                 "delta_test_variance": _value(spread.test_variance if spread else None),
                 "margin": comparison.margin,
                 "verdict": decision.verdict if decision else ("reference" if learner_id == comparison.reference else None),
-                "caveats": "; ".join(decision.caveats) if decision else "",
+                "verdict_words": decision.words(comparison.reference) if decision else None,
+                "caveats": "; ".join(decision.beside()) if decision else "",
                 "seeds_to_decide": deciding.seeds if deciding else None,
                 "larger_n_test": deciding.n_test if deciding else None,
                 "seeds_with_larger_n_test": deciding.seeds_with_n_test if deciding else None,

@@ -20,7 +20,18 @@ from typing import Any
 import numpy as np
 
 from ..analysis import SpecSummary, load_results, summarize
-from ..analysis._power import Design, Pair, cheapest, chosen_design, designs_at, fresh_seeds, narrowest, pairs_of
+from ..analysis._intervals import DECISIVE, EQUIVALENCE_LEVEL, verdict
+from ..analysis._power import (
+    Design,
+    Pair,
+    cheapest,
+    chosen_design,
+    designs_at,
+    fresh_seeds,
+    half_width_text,
+    narrowest,
+    pairs_of,
+)
 from ..api import InputError, SpecError
 from ..runner import RecordedFacts, plan_spec, recorded_facts
 from ..spec import Spec, parse_spec
@@ -224,14 +235,20 @@ def sizing_text(sizing: Sizing, spec: Spec) -> str:
                   f"other sizes are rough; a pilot of {SATURATING_PILOT_SIZES} or more sizes is steadier.")
     lines = [
         f"Pilot: {seeds} seeds, n_test {pilot['dataset']['n_test']}, n_train {pilot['sweep']['n_train']}; "
-        f"half-width: of the 95% interval of Δα = α({spec.reference}) − α(learner); a design decides a pair when its "
-        f"expected interval at the pilot's Δα excludes 0 or lies inside ±{sizing.margin:g}.{rough}",
+        f"Δα = α({spec.reference}) − α(learner). A design decides a pair when its expected interval at the pilot's Δα "
+        f"gives a verdict: the 90% interval inside ±{sizing.margin:g} (equivalent) or the 95% interval excluding 0 "
+        f"(separated). Each half-width is of the interval that gives the expected verdict (90% or 95%), both where "
+        f"none is expected.{rough}",
         "",
     ]
-    rows = [[pair.label, f"{pair.projection.delta_alpha:+.3f}", f"{pair.projection.spread.half_width():.3f}",
-             f"{sizing.as_written.half_widths[pair.label]:.3f}", "yes" if sizing.as_written.deciding[pair.label] else "no"]
-            for pair in sizing.pairs]
-    headers = ["pair", "Δα in the pilot", "half-width in the pilot", "half-width as written", "decides as written"]
+    rows = []
+    for pair in sizing.pairs:
+        spread, delta = pair.projection.spread, pair.projection.delta_alpha
+        in_pilot = half_width_text(verdict(delta, spread, sizing.margin), spread.half_width(), spread.half_width(EQUIVALENCE_LEVEL))
+        expected = sizing.as_written.expected[pair.label]
+        rows.append([pair.label, f"{delta:+.3f}", in_pilot, sizing.as_written.decisive_half_width(pair.label),
+                     expected if expected in DECISIVE else f"no ({expected})"])
+    headers = ["pair", "Δα in the pilot", "half-width in the pilot", "half-width as written", "expected verdict as written"]
     lines += [tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True), ""]
     lines.append(f"The spec as written ({_design_text(sizing.as_written)}): "
                  + ("decides every pair." if sizing.as_written.decides else "does not decide every pair."))
@@ -242,7 +259,7 @@ def sizing_text(sizing: Sizing, spec: Spec) -> str:
             shown.append(candidate)
     shown.sort(key=lambda d: d.seconds)
     if shown:
-        rows = [[_design_text(d), *[f"{d.half_widths[p.label]:.3f}" + ("" if d.deciding[p.label] else " (no)") for p in sizing.pairs],
+        rows = [[_design_text(d), *[d.decisive_half_width(p.label) + ("" if d.deciding[p.label] else " (no)") for p in sizing.pairs],
                  "every pair" if d.decides else ", ".join(p.label for p in sizing.pairs if d.deciding[p.label])]
                 for d in shown]
         headers = ["design (planned time)", *[f"half-width {p.label}" for p in sizing.pairs], "decides"]

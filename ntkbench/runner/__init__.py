@@ -2,6 +2,9 @@
 writing its record (through `ntkbench.storage`), the local and Ray executors, the spectra, and the
 plan of what a run will cost."""
 
+from ._accelerators import ACCELERATORS as ACCELERATORS
+from ._accelerators import Accelerator as Accelerator
+from ._accelerators import accelerator as accelerator
 from ._checks import dataset_problems as dataset_problems
 from ._checks import plugin_origin as plugin_origin
 from ._checks import prediction_problem as prediction_problem

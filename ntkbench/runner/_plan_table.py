@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..api import format_bytes
 from ..spec import Spec
-from ..storage import KERNEL_STORE_DIR, store_disk_bytes
+from ..storage import KERNEL_STORE_DIR, RecordStore, store_disk_bytes
+from ._accelerators import FP32_EFFICIENCY, FP64_EFFICIENCY, Accelerator
 from ._groups import cell_groups
 from ._plan import CellPlan, RecordedFacts, StoredShares, over_budget, plan_spec, plan_spectra
 
@@ -82,6 +83,16 @@ class PlanTable:
     kernel_store_share: float | None = None
     """The share of the entries of the kernels the plan could name (those whose identity is known
     before running, such as infinite ones) that the store holds: left out of the counts."""
+    recorded: tuple[int, float, float] | None = None
+    """For the cells with a successful record in `out_dir`: how many, their planned seconds and the
+    seconds their records say they took (how close this device's plan came); None without any."""
+
+    def on_device(self, device: Accelerator) -> tuple[float, list[CellPlan]]:
+        """The estimated seconds of every estimated cell and spectrum on `device` (its peak rates at
+        `FP32_EFFICIENCY` and `FP64_EFFICIENCY`), and the cells whose peak memory exceeds its memory."""
+        seconds = sum(device.seconds(p.cost.flops, p.cost.factor_flops) for p in self.plans
+                      if p.cost is not None and p.cost.flops is not None)
+        return seconds, [p for p in self.plans if p.cost is not None and p.cost.peak_bytes > device.memory_bytes]
 
     @property
     def total_flops(self) -> float:
@@ -104,9 +115,10 @@ class PlanTable:
         """The compute of every estimated cell and spectrum, in hours of this device."""
         return self.total_seconds / 3600
 
-    def text(self, devices: int | None = None) -> str:
+    def text(self, devices: int | None = None, device: Accelerator | None = None) -> str:
         """What `ntkbench plan` prints (without a pilot's sizing); with `devices`, the device-hours
-        and the least wall time on that many devices like this one."""
+        and the least wall time on that many devices like this one, or with `device` too, like that
+        one (an estimate from its published peak rates)."""
         from tabulate import tabulate
 
         cells = len(self.plans) - self.spectra
@@ -124,11 +136,21 @@ class PlanTable:
             f"float64 Cholesky; compilation not included); peak memory {format_bytes(self.peak_bytes)} of a "
             f"{format_bytes(self.budget)} budget" + (f"; {unknown} cells of learners that give no estimate" if unknown else ""),
         ]
-        if devices is not None:
+        if device is not None:
+            lines += self._device_lines(device, devices or 1)
+        elif devices is not None:
             lines.append(
                 f"on {devices} device(s) like this one: {self.device_hours():.3g} device-hours; at best "
                 f"{readable_seconds(self.total_seconds / devices)} of wall time, with every kernel spread by its tiles "
                 "(--executor ray) and the cells of a seed in order (compilation and data loading not included)"
+            )
+        if self.recorded is not None:
+            count, planned, taken = self.recorded
+            lines.append(
+                f"on this device, the {count} cells recorded in {self.out_dir} took {readable_seconds(taken)} against "
+                f"{readable_seconds(planned)} planned ({taken / planned:.2g} times; their records count compilation, the "
+                "plan does not)" if planned > 0 else f"on this device, the {count} cells recorded in {self.out_dir} took "
+                f"{readable_seconds(taken)}"
             )
         if self.kernel_store is not None and self.kernel_store_bytes:
             held = ("" if self.kernel_store_share is None else
@@ -155,6 +177,36 @@ class PlanTable:
                 "estimate from its records)"
             )
         return "\n".join(lines)
+
+
+    def _device_lines(self, device: Accelerator, count: int) -> list[str]:
+        seconds, too_large = self.on_device(device)
+        lines = [
+            f"ESTIMATE on {count} × {device.name}: {seconds / 3600:.3g} device-hours; at best {readable_seconds(seconds / count)} "
+            f"of wall time with every kernel spread by its tiles (--executor ray). From the plan's FLOPs at "
+            f"{FP32_EFFICIENCY:.0%} of its {device.fp32_flops / 1e12:.3g} TFLOP/s float32 peak and its factorisations at "
+            f"{FP64_EFFICIENCY:.0%} of its {device.fp64_flops / 1e12:.3g} TFLOP/s float64 peak ({device.source}); memory "
+            "traffic, compilation and data loading are not counted, so memory-bound work takes longer"
+        ]
+        if too_large:
+            lines.append(f"{len(too_large)} cells need more than its {format_bytes(device.memory_bytes)} of memory "
+                         f"(the largest {format_bytes(max(p.cost.peak_bytes for p in too_large))})")
+        return lines
+
+
+def _recorded(spec: Spec, out_dir: Path, plans: list[CellPlan]) -> tuple[int, float, float] | None:
+    """(cells, planned seconds, recorded seconds) of the planned cells with a successful record in `out_dir`."""
+    if not (out_dir / "records").is_dir():
+        return None
+    try:
+        current = RecordStore(out_dir).load(spec.as_dict(), set_aside=False).current  # a plan writes nothing
+    except OSError:  # an unreadable directory: nothing to compare with
+        return None
+    pairs = [(plan.seconds, current[plan.cell].wall_seconds) for plan in plans
+             if plan.seconds is not None and plan.cell in current and current[plan.cell].ok]
+    if not pairs:
+        return None
+    return len(pairs), sum(planned for planned, _ in pairs), sum(taken for _, taken in pairs)
 
 
 def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Path, seeds_together: bool | None = None,
@@ -188,7 +240,7 @@ def plan_table(spec: Spec, *, rates: dict[str, float], budget: int, out_dir: Pat
     groups = [len(unit) for unit in cell_groups(spec, [p.cell for p in plans], seeds_together=seeds_together, budget=budget)
               if len(unit) > 1]
     return PlanTable(rows, plans + spectra, len(spectra), rates, budget, groups, out_dir, store, store_bytes,
-                     None if stored is None else stored.stored_fraction())
+                     None if stored is None else stored.stored_fraction(), _recorded(spec, out_dir, plans))
 
 
 def _shared_part(plan: CellPlan) -> CellPlan | None:

@@ -2,6 +2,12 @@
 says it costs (a seed's first cells hold its kernel or pre-training, so counting cells misleads),
 and inside a long kernel its tiles: done and in all, their rate and the time left.
 
+The ETA is the planned seconds of the cells left, each times its learner's pace (seconds taken over
+seconds planned, for the cells of that learner done so far; the run's pace for a learner not yet
+seen), less the time the cells in progress have already taken. A plan that misjudges one learner,
+or a busy machine, then moves the ETA once, when the learner's first cells finish, and not at every
+cell as a rate over all cells does.
+
 On a terminal, two tqdm bars redraw in place (the cells; a stored kernel's tiles below them). In a
 log (standard error not a terminal) the same text, formatted by tqdm, is written as lines: one per
 cell, and for a kernel that takes a while one every `LOG_EVERY` seconds.
@@ -42,6 +48,10 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self.started = time.monotonic()
+        self._left = dict(self.weights)  # the cells not finished, with their planned seconds
+        self._paces: dict[Any, list[float]] = {}  # per learner: [seconds taken, seconds planned] of its finished cells
+        self._unit_started = self.started
+        self._last_finish = self.started
         self._bar = tqdm(total=self.total, file=self.stream, bar_format=self._format(), smoothing=0, leave=False,
                          dynamic_ncols=True, mininterval=0.2) if self.interactive else None
         self._tiles: tqdm | None = None
@@ -49,10 +59,29 @@ class ProgressBar:
         self._logged = 0.0  # in a log: when the last line about tiles was written
 
     def _format(self) -> str:
-        return CELLS_FORMAT.replace("{cells}", f"{self.done}/{self.cells} cells").replace("{label}", self.label.replace("{", "{{").replace("}", "}}"))
+        return (CELLS_FORMAT.replace("{cells}", f"{self.done}/{self.cells} cells").replace("{remaining}", self.eta())
+                .replace("{label}", self.label.replace("{", "{{").replace("}", "}}")))
+
+    def seconds_left(self) -> float | None:
+        """The ETA in seconds (see the module docstring); None before any cell has finished."""
+        if not self._paces:
+            return None
+        taken = sum(pace[0] for pace in self._paces.values())
+        planned = sum(pace[1] for pace in self._paces.values())
+        overall = taken / planned if planned > 0 else 1.0
+        left = 0.0
+        for cell, weight in self._left.items():
+            pace = self._paces.get(_learner(cell))
+            left += weight * (pace[0] / pace[1] if pace and pace[1] > 0 else overall)
+        return max(left - (time.monotonic() - self._unit_started), 0.0)
+
+    def eta(self) -> str:
+        left = self.seconds_left()
+        return "?" if left is None else tqdm.format_interval(left)
 
     def start(self, label: str) -> None:
         self.label = label
+        self._unit_started = time.monotonic()
         self._close_tiles()
         if self._bar is not None:
             self._bar.bar_format = self._format()
@@ -96,8 +125,13 @@ class ProgressBar:
         self.stream.flush()
 
     def finish(self, cell: Any) -> None:
+        now = time.monotonic()
         self.done += 1
         self.done_weight += self.weights.get(cell, 0.0)
+        pace = self._paces.setdefault(_learner(cell), [0.0, 0.0])
+        pace[0] += now - max(self._last_finish, self._unit_started)
+        pace[1] += self._left.pop(cell, 0.0)
+        self._last_finish = self._unit_started = now
         if self._bar is not None:
             self._bar.bar_format = self._format()
             self._bar.update(self.weights.get(cell, 0.0))
@@ -108,3 +142,8 @@ class ProgressBar:
             self._bar.close()
         elapsed = tqdm.format_interval(time.monotonic() - self.started)
         self._line(f"{self.done}/{self.cells} cells in {elapsed}")
+
+
+def _learner(cell: Any) -> Any:
+    """What a cell's pace is kept for: its learner (and width)."""
+    return (getattr(cell, "learner_id", None), getattr(cell, "width", None))

@@ -29,6 +29,9 @@ class RecordWriter:
     """Cells this run was to compute and found recorded by another process meanwhile."""
     on_record: Callable[[Cell, Record], None] | None = None
     """Hears of every record once it is written."""
+    kernel_tiles: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Per kernel identity, the tiles this run's cells read from the kernel store and computed
+    (summed over their records' `info.kernel_tiles`)."""
 
     def stop(self, learner_id: str, reason: str) -> None:
         """Compute no further cell of `learner_id` in this run."""
@@ -59,7 +62,16 @@ class RecordWriter:
                 "Free space (or fix the directory) and run the same command to resume."
             ) from None
         self.computed += 1
+        self._count_tiles(record.info.get("kernel_tiles"))
         if not record.ok:
             self.failed.append((cell, record.failure))
         if self.on_record is not None:
             self.on_record(cell, record)
+
+    def _count_tiles(self, tiles: Any) -> None:
+        if not isinstance(tiles, dict):
+            return
+        for identity, entry in tiles.items():
+            total = self.kernel_tiles.setdefault(identity, {"kernel": entry.get("kernel", "kernel"), "read": 0, "computed": 0})
+            total["read"] += int(entry.get("read", 0))
+            total["computed"] += int(entry.get("computed", 0))

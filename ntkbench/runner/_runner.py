@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..api import RunFailure
 from ..spec import Spec
@@ -54,6 +55,23 @@ class RunSummary:
     with the reason; their other cells were not computed."""
     spectra: SpectraSummary | None = None
     """The spectra of a spec with a `spectrum` section: taken, already stored, failed."""
+    kernel_tiles: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Per kernel identity (in the run's kernel store), what it is (`kernel`) and how many of its
+    tiles this run's cells read from the store (`read`) and computed (`computed`)."""
+    kernel_store: Path | None = None
+    """The kernel store the run used."""
+
+    def kernel_tiles_text(self) -> str | None:
+        """What `ntkbench run` says of the stored kernels' tiles, per kernel and in total (None: no
+        cell of this run evaluated a stored kernel)."""
+        if not self.kernel_tiles:
+            return None
+        read = sum(entry["read"] for entry in self.kernel_tiles.values())
+        computed = sum(entry["computed"] for entry in self.kernel_tiles.values())
+        lines = [f"kernel tiles: {read} read from the store, {computed} computed ({self.kernel_store})"]
+        lines += [f"  {entry['kernel']} {identity}: {entry['read']} read, {entry['computed']} computed"
+                  for identity, entry in sorted(self.kernel_tiles.items())]
+        return "\n".join(lines)
 
 
 def run_spec(
@@ -121,7 +139,7 @@ def run_spec(
     summary = RunSummary(
         total=len(cells), already_done=len(cells) - len(todo), computed=0, failed=[], set_aside=loaded.set_aside,
         stale=loaded.stale,
-        changed=changed, rerun_changed=rerun_changed,
+        changed=changed, rerun_changed=rerun_changed, kernel_store=kernels,
     )
     if not todo:
         return _with_spectra(summary, spec, store.root, progress, kernels)
@@ -152,7 +170,7 @@ def run_spec(
         busy = compute(orphans) if orphans else []
     summary = dataclasses.replace(
         summary, computed=writer.computed, failed=writer.failed, busy=writer.done_elsewhere + done_elsewhere,
-        stopped=writer.stopped
+        stopped=writer.stopped, kernel_tiles=writer.kernel_tiles,
     )
     return _with_spectra(summary, spec, store.root, progress, kernels)
 

@@ -27,6 +27,7 @@ from ..api import (
     LearnerTask,
     NtkbenchError,
     RunFailure,
+    TileTally,
 )
 from ..spec import Spec, pool_problem
 from ..storage import RECORD_FORMAT, Cell, Record, architecture_at, cell_key, device_info, encode_outcomes, library_versions, machine_info, widths_of
@@ -140,7 +141,7 @@ class RunContext:
         pool = next(iter(samplers.values())).data.x_pool
         return AcrossSeeds(pool, {seed: sampler.order[: sampler.n_max] for seed, sampler in samplers.items()})
 
-    def _task(self, cell: Cell, cache: ArtifactCache, across_seeds: AcrossSeeds | None) -> LearnerTask:
+    def _task(self, cell: Cell, cache: ArtifactCache, across_seeds: AcrossSeeds | None, tally: TileTally | None = None) -> LearnerTask:
         sampler = self.samplers[cell.seed]
         x_train, y_train = sampler.nested_subset(cell.n_train)
         return LearnerTask(
@@ -160,6 +161,7 @@ class RunContext:
             kernel_store=self.kernel_store,
             on_tiles=self.on_tiles,
             spread_tiles=self.spread_tiles,
+            tile_tally=tally,
         )
 
     def compute(
@@ -171,7 +173,8 @@ class RunContext:
         **Raises:** `BrokenLearner` (carrying the failed record) when `first_of_learner` and the
         learner broke its contract: predictions of the wrong shape, or not all finite.
         """
-        task = self._task(cell, cache, across_seeds)
+        tally = TileTally()
+        task = self._task(cell, cache, across_seeds, tally)
         started = time.perf_counter()
         if self.dynamics is not None:
             fit_predict = functools.partial(learner.kernel_dynamics, request=self.dynamics)
@@ -180,6 +183,7 @@ class RunContext:
         outcome = _run_cell(
             fit_predict, task, self.y_test, learner.test_loss(), plugin_origin(type(learner)), plugin_file(type(learner))
         )
+        outcome["info"].update(tally.facts())
         return self._record(cell, learner, outcome, time.perf_counter() - started, first_of_learner)
 
     def spectrum(self, cell: Cell, learner: Any) -> Any:
@@ -207,7 +211,8 @@ class RunContext:
 
         **Raises:** `BrokenLearner` as `compute` does, for the group's first cell.
         """
-        tasks = [self._task(cell, ArtifactCache(), across_seeds) for cell in cells]
+        tallies = [TileTally() for _ in cells]
+        tasks = [self._task(cell, ArtifactCache(), across_seeds, tally) for cell, tally in zip(cells, tallies)]
         started = time.perf_counter()
         try:
             results: list[Any] = list(learner.fit_predict_seeds(tasks))
@@ -219,11 +224,12 @@ class RunContext:
             results = [error] * len(tasks)
         share = (time.perf_counter() - started) / len(cells)
         records = []
-        for index, (cell, task, result) in enumerate(zip(cells, tasks, results)):
+        for index, (cell, task, result, tally) in enumerate(zip(cells, tasks, results, tallies)):
             outcome = _run_cell(
                 functools.partial(_given, result), task, self.y_test, learner.test_loss(), plugin_origin(type(learner)),
                 plugin_file(type(learner)),
             )
+            outcome["info"].update(tally.facts())
             records.append(self._record(cell, learner, outcome, share, first_of_learner and index == 0))
         return records
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..api import SpecError, SpecProblem
-from ._yaml import Path_, display_key, suggest
+from ._yaml import Path_, SpecLoader, display_key, suggest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +138,7 @@ def apply_overrides(
         if not equals:
             raise _problem(source, flag, "expected dotted.path=VALUE (the value is YAML, e.g. sweep.seeds=[0,1])")
         try:
-            value = yaml.safe_load(value_text)
+            value = yaml.load(value_text, Loader=SpecLoader)  # noqa: S506 (a safe loader)
         except yaml.YAMLError as error:
             raise _problem(source, flag, f"the value is not YAML: {str(error).splitlines()[0]}") from None
         container, key, path = _resolve(data, dotted.strip(), flag, source)

@@ -17,7 +17,7 @@ from ._grids import expand_grids
 from ._models import LearnerChoice, PluginChoice, Spec, SpecModel
 from ._overrides import apply_overrides
 from ._rules import Sections, check_consistency
-from ._yaml import MAX_BYTES, Path_, ProblemCollector, parse_yaml, suggest, unplaced_positions
+from ._yaml import MAX_BYTES, Path_, ProblemCollector, QuotedText, parse_yaml, suggest, unplaced_positions
 
 
 TRUST_FLAG = "--trust-plugins"
@@ -50,27 +50,32 @@ def _resolve_plugin(
     except ValidationError as error:
         collector.add_validation_error(error, path, plugin.Options, {"name", *extra_keys})
         return None
-    if _report_coerced_booleans(raw_options, options.model_dump(), path, collector):
+    if _report_coerced_scalars(raw_options, options.model_dump(), path, collector):
         return None
     return PluginChoice(kind=kind, name=name, plugin=plugin, options=options)
 
 
-def _report_coerced_booleans(raw: Any, validated: Any, path: Path_, collector: ProblemCollector) -> bool:
-    """Report every YAML boolean that validation turned into something else (`true` read as n = 1);
-    return whether there was one."""
+def _report_coerced_scalars(raw: Any, validated: Any, path: Path_, collector: ProblemCollector) -> bool:
+    """Report every YAML scalar that validation turned into another kind of value: a boolean into a
+    number (`true` read as n = 1), a quoted string into a number or a boolean (`"1e-6"` read as
+    1e-6; plain `1e-6`, which PyYAML reads as text too, is a number); return whether there was one."""
     if isinstance(raw, bool):
         if isinstance(validated, bool):
             return False
         collector.add(path, f"expected {type(validated).__name__}, got the boolean {str(raw).lower()}")
         return True
+    if isinstance(raw, QuotedText) and isinstance(validated, bool | int | float):
+        kind = "a boolean" if isinstance(validated, bool) else "a number"
+        collector.add(path, f"expected {kind}, got the string {raw!r}: write it without quotes")
+        return True
     found = False
     if isinstance(raw, dict) and isinstance(validated, dict):
         for key, value in raw.items():
             if key in validated:
-                found |= _report_coerced_booleans(value, validated[key], path + (key,), collector)
+                found |= _report_coerced_scalars(value, validated[key], path + (key,), collector)
     elif isinstance(raw, list) and isinstance(validated, list | tuple) and len(raw) == len(validated):
         for index, (value, checked) in enumerate(zip(raw, validated, strict=True)):
-            found |= _report_coerced_booleans(value, checked, path + (index,), collector)
+            found |= _report_coerced_scalars(value, checked, path + (index,), collector)
     return found
 
 
@@ -157,7 +162,7 @@ def parse_spec(
     except ValidationError as error:
         core = None
         collector.add_validation_error(error, (), SpecModel)
-    if core is not None and _report_coerced_booleans(data, core.model_dump(), (), collector):
+    if core is not None and _report_coerced_scalars(data, core.model_dump(), (), collector):
         core = None
 
     base_dir = base_dir if base_dir is not None else Path.cwd()

@@ -173,6 +173,8 @@ class ProvenanceSummary:
     first_date: str
     last_date: str
     cell_seconds: float
+    ntkbench_versions: tuple[str, ...] = ()
+    """The versions of ntkbench that computed the records."""
 
 
 NO_CODE_VERSIONS = "not recorded (before ntkbench kept code versions)"
@@ -197,4 +199,5 @@ def summarize_provenance(records: Iterable[Record]) -> ProvenanceSummary | None:
         first_date=dates[0][:10],
         last_date=dates[-1][:10],
         cell_seconds=sum(r.wall_seconds for r in ok),
+        ntkbench_versions=tuple(sorted({str(r.versions["ntkbench"]) for r in ok if "ntkbench" in r.versions})),
     )

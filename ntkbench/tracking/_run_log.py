@@ -152,8 +152,9 @@ def record_values(cell: Cell, record: Record) -> Iterator[tuple[dict[str, float]
 
 def summary_values(summary: SpecSummary) -> dict[str, float | str]:
     """The results as a tracker's summary: per learner (and width) `alpha` with `alpha_low` and
-    `alpha_high`, against the reference `delta_alpha`, `delta_alpha_low`, `delta_alpha_high` and
-    `verdict`; per claim of the paper, `claim_K` (its status as this spec's data bear on it)."""
+    `alpha_high`, against the reference `delta_alpha`, its 95% interval `delta_alpha_low`,
+    `delta_alpha_high`, its 90% interval `delta_alpha_low90`, `delta_alpha_high90` and `verdict` (in
+    the leaderboard's words); per claim of the paper, `claim_K` (its status as this spec's data bear on it)."""
     values: dict[str, float | str] = {}
     for group in summary.groups:
         width = f"/width_{group.width}" if group.width is not None else ""
@@ -170,7 +171,10 @@ def summary_values(summary: SpecSummary) -> dict[str, float | str]:
             if comparison.delta_interval is not None:
                 values[f"{name}/delta_alpha_low"] = comparison.delta_interval.low
                 values[f"{name}/delta_alpha_high"] = comparison.delta_interval.high
-            values[f"{name}/verdict"] = group.decision(comparison).text()
+            if comparison.equivalence_interval is not None:
+                values[f"{name}/delta_alpha_low90"] = comparison.equivalence_interval.low
+                values[f"{name}/delta_alpha_high90"] = comparison.equivalence_interval.high
+            values[f"{name}/verdict"] = group.decision(comparison).words(group.comparison.reference)
     for claim in spec_claims(summary):
         values[f"claim_{claim.number}"] = claim.label
     return values
