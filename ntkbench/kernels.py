@@ -20,6 +20,7 @@ from .numerics._kernel_regression import regress_with_kernel as regress_with_ker
 from .numerics._kernel_ridge import KernelRidgeFit as KernelRidgeFit
 from .numerics._kernel_ridge import kernel_ridge_predict as kernel_ridge_predict
 from .numerics._kernel_ridge import one_hot as one_hot
+from .numerics._kernels import BlockKernel as BlockKernel
 from .numerics._kernels import architecture_kernel_fn as architecture_kernel_fn
 from .numerics._kernels import empirical_ntk as empirical_ntk
 from .numerics._kernels import empirical_ntk_key as empirical_ntk_key
@@ -37,6 +38,7 @@ __all__ = [
     "KernelRidgeFit",
     "kernel_ridge_predict",
     "one_hot",
+    "BlockKernel",
     "architecture_kernel_fn",
     "empirical_ntk",
     "empirical_ntk_key",

@@ -1,6 +1,7 @@
-"""The native empirical NTK (`ntkbench.numerics._empirical`: implementations 1 and 2) against
-neural-tangents' `empirical_ntk_fn`, the oracle, on every built-in architecture (batch norm in
-inference mode included) and both contractions, within 1e-5 of the largest entry (float32)."""
+"""ntkbench's empirical NTKs (`native`, the structured kernel of `ntkbench.numerics._structured_ntk`;
+implementations 1 and 2 of `_empirical`) against neural-tangents' `empirical_ntk_fn`, the oracle,
+on every built-in architecture (batch norm in inference mode included, where `native` does not
+apply) and both contractions, within 1e-5 of the largest entry (float32)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,25 @@ def case(name: str, contraction: str) -> tuple:
 
 
 @pytest.mark.parametrize("contraction", ["trace", "sum_logits"])
-@pytest.mark.parametrize("implementation", [1, 2])
+@pytest.mark.parametrize("implementation", ["native", 1, 2])
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if "resnet" in name else []) for name in ARCHITECTURES])
 def test_the_native_empirical_ntk_equals_neural_tangents(name, implementation, contraction):
+    if implementation == "native" and "batch-norm" in name:
+        pytest.skip("native takes no batch norm: test_native_refuses_batch_norm_and_auto_takes_it_wherever_it_applies")
     model, x1, x2, theirs = case(name, contraction)
     ours = np.asarray(empirical_ntk(model, x1, x2, implementation, contraction))
     assert ours.shape == theirs.shape == (5, 3)
     assert np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)) < TOLERANCE
+
+
+def test_native_refuses_batch_norm_and_auto_takes_it_wherever_it_applies():
+    from ntkbench.api import CellFailure
+    from ntkbench.numerics._kernels import resolve_implementation
+
+    model, x1, _, _ = case("resnet-batch-norm", "trace")
+    with pytest.raises(CellFailure, match="implementation native: the network keeps a state \\(batch norm\\)"):
+        resolve_implementation(model, np.asarray(x1), "native")
+    assert resolve_implementation(model, np.asarray(x1), "auto") in (1, 2, 3)
+    for name in ("mlp", "myrtle"):
+        layered, x, _, _ = case(name, "trace")
+        assert resolve_implementation(layered, np.asarray(x), "auto") == "native"

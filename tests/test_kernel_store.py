@@ -41,14 +41,14 @@ def inputs(n: int, seed: int = 0) -> np.ndarray:
 def counted(monkeypatch):
     """How many tiles were computed (not read from a store) since the test began."""
     computed = []
-    real = _kernels._tiles
+    real = _kernels.TileComputer.tiles
 
-    def counting(kernel_fn, a, b, origins, rows, columns):
-        for origin, tile in real(kernel_fn, a, b, origins, rows, columns):
+    def counting(self, origins):
+        for origin, tile in real(self, origins):
             computed.append(origin)
             yield origin, tile
 
-    monkeypatch.setattr(_kernels, "_tiles", counting)
+    monkeypatch.setattr(_kernels.TileComputer, "tiles", counting)
     return computed
 
 
@@ -120,14 +120,14 @@ SLOW_KERNEL = textwrap.dedent("""
     from ntkbench.storage import TileDirectory
 
     computed = []
-    real = _kernels._tiles
+    real = _kernels.TileComputer.tiles
 
-    def counting(kernel_fn, a, b, origins, rows, columns):
-        for origin, tile in real(kernel_fn, a, b, origins, rows, columns):
+    def counting(self, origins):
+        for origin, tile in real(self, origins):
             computed.append(origin)
             yield origin, tile
 
-    _kernels._tiles = counting
+    _kernels.TileComputer.tiles = counting
 
     def slow(x1, x2):
         time.sleep(float(sys.argv[2]))

@@ -177,14 +177,20 @@ def test_one_factorisation_serves_every_nested_training_set():
         assert not columns[n:].any()
 
 
-def test_auto_implementation_picks_one_that_agrees_with_the_others():
+def foreign_mlp(inputs: int, width: int, depth: int, outputs: int):
+    """A network not built from `ntkbench.layers` (equinox's own MLP): `native` does not take it, so
+    `auto` chooses among the other implementations by FLOPs and timing."""
+    import equinox as eqx
     import jax
 
-    from ntkbench.architectures.mlp import MLPArchitecture
-    from ntkbench.numerics._kernels import empirical_ntk, resolve_implementation
+    return eqx.nn.MLP(inputs, outputs, width, depth, activation=jax.nn.relu, key=jax.random.PRNGKey(0))
 
-    architecture = MLPArchitecture(MLPArchitecture.Options(width=64, depth=2))
-    model = architecture.init_model(input_shape=(10,), num_classes=3, key=jax.random.PRNGKey(0))
+
+def test_auto_implementation_picks_one_that_agrees_with_the_others():
+    from ntkbench.numerics._kernels import empirical_ntk, native_problem, resolve_implementation
+
+    model = foreign_mlp(10, 64, 2, 3)
+    assert native_problem(model) == "the network has no dense or convolutional layer"
     x = np.random.default_rng(0).normal(size=(20, 10)).astype(np.float32)
     chosen = resolve_implementation(model, x, "auto")
     assert chosen in (1, 2, 3) and resolve_implementation(model, x, "auto") == chosen
@@ -196,9 +202,7 @@ def test_auto_implementation_picks_one_that_agrees_with_the_others():
 
 def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_ones(monkeypatch):
     """A slow phase of the machine must hit every candidate: timings interleave, the fastest of each counts."""
-    import jax
 
-    from ntkbench.architectures.mlp import MLPArchitecture
     from ntkbench.numerics import _kernels
 
     seconds = {1: [3.0, 1.0, 3.0], 3: [2.0, 2.0, 2.0]}  # 1 is hit by a slow phase twice, still the fastest
@@ -218,9 +222,7 @@ def test_auto_implementation_times_candidates_in_alternation_and_skips_failing_o
     monkeypatch.setattr(_kernels, "_tile_timer", fake_timer)
     monkeypatch.setattr(_kernels, "_worth_timing", lambda model, x, contraction: [1, 2, 3])
     monkeypatch.setattr(_kernels, "_FASTEST", {})
-    model = MLPArchitecture(MLPArchitecture.Options(width=8, depth=1)).init_model(
-        input_shape=(4,), num_classes=2, key=jax.random.PRNGKey(0)
-    )
+    model = foreign_mlp(4, 8, 1, 2)
     assert _kernels.resolve_implementation(model, np.zeros((4, 4), np.float32), "auto") == 1
     assert calls == [1, 3] * _kernels.TIMING_ROUNDS
 
@@ -229,9 +231,7 @@ def test_auto_implementation_never_times_one_that_does_many_times_the_work(monke
     """An MLP's per-example Jacobians (implementations 1 and 2) cost about as many times the FLOPs of
     structured derivatives (3) as the network has outputs times hidden units over inputs: `auto`
     must take 3 from the jaxprs alone, compiling and timing nothing."""
-    import jax
 
-    from ntkbench.architectures.mlp import MLPArchitecture
     from ntkbench.nt_compat import available_implementations
     from ntkbench.numerics import _kernels
 
@@ -240,9 +240,7 @@ def test_auto_implementation_never_times_one_that_does_many_times_the_work(monke
     timed = []
     monkeypatch.setattr(_kernels, "_tile_timer", lambda model, x, implementation, *rest: timed.append(implementation))
     monkeypatch.setattr(_kernels, "_FASTEST", {})
-    model = MLPArchitecture(MLPArchitecture.Options(width=128, depth=2)).init_model(
-        input_shape=(64,), num_classes=10, key=jax.random.PRNGKey(0)
-    )
+    model = foreign_mlp(64, 128, 2, 10)
     x = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
     assert _kernels._worth_timing(model, x, "trace") == [3]
     assert _kernels.resolve_implementation(model, x, "auto") == 3

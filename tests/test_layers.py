@@ -200,3 +200,32 @@ def test_an_architecture_written_from_layers_gets_its_infinite_kernel_with_no_ot
     assert report.ok, report
     count = architecture.parameter_count(input_shape=(4, 4, 1), num_classes=2)
     assert count == 9 * 8 + 2 * 9 * 64 + 8 * 2 and math.isfinite(count)
+
+
+@pytest.mark.parametrize("contraction", ["trace", "sum_logits"])
+@pytest.mark.parametrize("scaling", ["ntk-bias", "mup-scaled"])
+@pytest.mark.parametrize("name", [*IMAGE_LAYERS, *VECTOR_LAYERS])
+def test_a_layers_native_empirical_ntk_equals_neural_tangents_by_every_strategy(name, scaling, contraction):
+    """The structured empirical NTK (`implementation: native`) of a network around each layer kind
+    equals neural-tangents' `empirical_ntk_fn` on the same network and parameters (the derivatives
+    are the network's own: a `mup` network's differ from its twin's), with every convolution
+    computed by each strategy: its per-example Jacobians, and its pairs of positions."""
+    from ntkbench.nt_compat import import_neural_tangents
+    from ntkbench.numerics._network_layers import Dense
+    from ntkbench.numerics._structured_ntk import StructuredNTK, weighted_layers
+
+    architecture = Described(network_of(name), SCALINGS[scaling])
+    x1, x2 = inputs(4, 0), inputs(3, 1)
+    model = architecture.init_model(input_shape=x1.shape[1:], num_classes=CLASSES, key=jax.random.PRNGKey(2))
+    parameters, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def apply(p, x):
+        logits = jax.vmap(eqx.combine(p, static))(x)
+        return logits.sum(-1, keepdims=True) / np.sqrt(CLASSES) if contraction == "sum_logits" else logits
+
+    nt = import_neural_tangents()
+    reference = np.asarray(nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=1)(x1, x2, parameters))
+    for convolutions in ("jacobian", "positions"):
+        strategies = tuple("gram" if isinstance(layer, Dense) else convolutions for layer in weighted_layers(model))
+        native = np.asarray(StructuredNTK(model, contraction, strategies)(x1, x2))
+        assert np.max(np.abs(native - reference)) <= TOLERANCE * np.max(np.abs(reference)), convolutions

@@ -12,7 +12,6 @@ from conftest import run_cli
 import ntkbench
 from ntkbench import InputError, parse_spec
 from ntkbench.api import format_bytes, parse_bytes
-from ntkbench.nt_compat import available_implementations
 from ntkbench.runner._plan import over_budget, plan_spec
 
 SPEC = """\
@@ -227,12 +226,12 @@ def test_a_plan_traces_each_distinct_computation_once_and_keeps_what_it_measured
     monkeypatch.setattr(_costs, "trace_cost", lambda *a, **k: traces.append(1) or real_trace(*a, **k))
     monkeypatch.setattr(_costs, "_time", lambda *a: timings.append(1) or real_time(*a))
     plans = plan_spec(spec, detailed=True, rates=rates)
-    # One training step; the infinite NTK; the empirical NTK's implementations (compared by FLOPs).
-    assert len(traces) == 2 + len(available_implementations()), len(traces)
+    # One training step; the infinite NTK; the native empirical NTK's tile and its block features.
+    assert len(traces) == 4, len(traces)
     assert len(timings) == 3  # ten training steps, a tile of each kernel
     assert all(p.cost.timed_flops == p.cost.flops for p in plans if p.cell.learner_id == "network")
     again = plan_spec(spec, detailed=True, rates=rates)
-    assert (len(traces), len(timings)) == (2 + len(available_implementations()), 3)  # nothing again in the process
+    assert (len(traces), len(timings)) == (4, 3)  # nothing again in the process
     assert [p.cost for p in again] == [p.cost for p in plans]
     network = [p for p in plans if p.cell.learner_id == "network"]
     assert len({p.cost.flops for p in network}) == 1  # 100 steps at every n: the same work
@@ -240,7 +239,7 @@ def test_a_plan_traces_each_distinct_computation_once_and_keeps_what_it_measured
     monkeypatch.setattr(_measured, "_SECTIONS", None)  # as in a new process: only the file is left
     monkeypatch.setattr(_costs, "_TRACED", {})
     fresh = plan_spec(spec, detailed=True, rates=rates)
-    assert (len(traces), len(timings)) == (2 + len(available_implementations()), 3)
+    assert (len(traces), len(timings)) == (4, 3)
     assert [p.seconds for p in fresh] == [p.seconds for p in plans]
 
 

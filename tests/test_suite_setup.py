@@ -51,7 +51,9 @@ def test_a_process_the_suite_starts_reads_what_another_compiled():
     (first_hits, first_misses), (second_hits, second_misses) = counts
     # The new computation misses in the first process; everything the first compiled or read, the
     # second reads (a small computation beside it may already be cached by another test: a hit in both).
-    assert first_misses >= 1 and second_misses == 0 and second_hits == first_hits + first_misses, counts
+    # On a loaded machine the second may also look up a computation the first did not (jax skips the
+    # cache for some short compilations): a miss there says nothing of what the first wrote.
+    assert first_misses >= 1 and second_hits == first_hits + first_misses, counts
 
 
 def test_rewriting_the_parity_reference_is_refused_under_ci():

@@ -26,19 +26,21 @@ class EmpiricalNTKOptions(KernelRidgeOptions):
     cheaper, equal to `trace` only where the logits' Jacobians are uncorrelated. It changes the
     result, so it enters the key of a result (omitted at `trace`, which keeps earlier keys)."""
 
-    implementation: Literal["auto", 1, 2, 3] = "auto"
-    """neural-tangents' empirical NTK implementation: 1 Jacobian contraction, 2 NTK-vector
-    products, 3 structured derivatives (not on jax >= 0.6); `auto` times those the installed jax
-    allows, leaving out any with over 4x the fewest FLOPs, on a small batch once per network
-    shape, and takes the fastest. They agree to float
-    round-off, so this option does not enter the key of a result."""
+    implementation: Literal["auto", "native", 1, 2, 3] = "auto"
+    """How the empirical NTK is computed: `native`, ntkbench's own from the network's layer
+    descriptions (each weighted layer's inputs and cotangents, computed once per example; any jax;
+    networks of `ntkbench.layers` without batch norm); or one of neural-tangents' strategies, 1
+    Jacobian contraction, 2 NTK-vector products, 3 structured derivatives (not on jax >= 0.6).
+    `auto` takes `native` where it applies, else times those the installed jax allows, leaving out
+    any with over 4x the fewest FLOPs, on a small batch once per network shape, and takes the
+    fastest. They agree to float round-off, so this option does not enter the key of a result."""
 
     @field_validator("implementation")
     @classmethod
     def _implementation_works(cls, implementation: str | int) -> str | int:
         from ..nt_compat import implementation_problem
 
-        if implementation != "auto" and (problem := implementation_problem(implementation)) is not None:
+        if implementation not in ("auto", "native") and (problem := implementation_problem(implementation)) is not None:
             raise ValueError(problem)
         return implementation
 

@@ -20,7 +20,15 @@ from jax import export
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._jaxpr_costs import TracedCost, trace_cost, traceable
-from ._kernels import MAX_TILE, MIN_TILE, TILE_MEMORY_FRACTION, network_structure, tile_size
+from ._kernels import (
+    MAX_TILE,
+    MIN_TILE,
+    TILE_MEMORY_FRACTION,
+    feature_capacity,
+    feature_computations,
+    network_structure,
+    tile_size,
+)
 from ._measured import recall, remember, text_key
 from ._networks import split_model, trainable
 from ..api import TrainingOptions
@@ -170,6 +178,23 @@ class KernelComputation:
     description: Mapping[str, Any] | None = None
     """What the kernel is, as the run keeps it in the kernel store (`infinite_kernel_description`):
     with it, the plan leaves out the tiles the store holds. None: the kernel is counted whole."""
+    features: Callable | None = None
+    """For a `BlockKernel`, whose per-example work `evaluate_tiled` keeps per block:
+    `features(*arguments, x)`, so that the plan counts that work once per block computed (see
+    `feature_computations`) instead of twice per tile."""
+
+    def feature_cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
+        """The cost of one block of `rows` inputs' features (one trace, a symbolic size); None without `features`."""
+        if self.features is None:
+            return None
+        x = jax.ShapeDtypeStruct((ROWS, *input_shape), jnp.float32)
+        return traced(("kernel features", self.name, input_shape), self.features, *self.arguments, x, peaks_at=())
+
+    def feature_bytes(self, input_shape: tuple[int, ...], edge: int) -> int:
+        """The bytes of one block of `edge` inputs' features."""
+        x = jax.ShapeDtypeStruct((edge, *input_shape), jnp.float32)
+        shapes = jax.eval_shape(lambda *arguments: self.features(*arguments, x), *self.arguments)
+        return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(shapes))
 
     def cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
         """The cost of one tile of `rows` x `columns` inputs (one trace, symbolic sizes); None for a
@@ -191,19 +216,35 @@ class _KernelWork:
     tile_bytes: int
 
 
-def _kernel_work(cost: TracedCost, n_kernel: int, n_test: int, budget: int) -> _KernelWork:
+def _kernel_work(cost: TracedCost, n_kernel: int, n_test: int, budget: int,
+                 blocks: tuple[TracedCost, Callable[[int], int]] | None = None) -> _KernelWork:
     """The tiles of a kernel on `n_kernel` samples (symmetric) and of its `n_test` test rows, at the
     largest edge whose tile's peak memory is within `TILE_MEMORY_FRACTION` of `budget` (as
-    `tile_edge` chooses for the run, with XLA's memory analysis where this has the jaxpr's)."""
+    `tile_edge` chooses for the run, with XLA's memory analysis where this has the jaxpr's). For a
+    `BlockKernel`, `blocks` is the cost of one block's features and their bytes at an edge: each
+    tile then counts only its combination, and the features count once per block computed."""
     edge = min(MAX_TILE, tile_size(max(n_kernel, n_test)))
     while edge > MIN_TILE and cost.peak_bytes(rows=edge, columns=edge) > TILE_MEMORY_FRACTION * budget:
         edge //= 2
-    flops = sum(
-        count * cost.flops(rows=tile_rows, columns=tile_columns)
-        for rows, symmetric in ((n_kernel, True), (n_test, False))
-        for tile_rows, tile_columns, count in [_tiles(rows, n_kernel, symmetric, edge)]
-    )
+    flops = 0.0
+    for rows, symmetric in ((n_kernel, True), (n_test, False)):
+        tile_rows, tile_columns, count = _tiles(rows, n_kernel, symmetric, edge)
+        tile_flops = cost.flops(rows=tile_rows, columns=tile_columns)
+        if blocks is None:
+            flops += count * tile_flops
+            continue
+        features, block_bytes = blocks
+        per_rows, per_columns = features.flops(rows=tile_rows), features.flops(rows=tile_columns)
+        capacity = feature_capacity(block_bytes(max(tile_rows, tile_columns)), budget)
+        computed = feature_computations(-(-rows // tile_rows), -(-n_kernel // tile_columns), capacity, symmetric)
+        flops += count * max(tile_flops - per_rows - per_columns, 0.0) + computed * max(per_rows, per_columns)
     return _KernelWork(edge, flops, cost.peak_bytes(rows=edge, columns=edge))
+
+
+def _blocks(kernel: KernelComputation, input_shape: tuple[int, ...]) -> tuple[TracedCost, Callable[[int], int]] | None:
+    """A `BlockKernel`'s per-block features, as `_kernel_work` counts them (None: a plain kernel)."""
+    features = kernel.feature_cost(input_shape)
+    return None if features is None else (features, lambda edge: kernel.feature_bytes(input_shape, edge))
 
 
 def kernel_regression_cost(
@@ -242,7 +283,8 @@ def kernel_regression_cost(
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
         return CellCost(peak, solve, ridges * n_factor**3 / 3)
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
-    work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0))
+    work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0),
+                        _blocks(kernel, context.input_shape))
     if per_seed and union is None and context.stored is not None and kernel.description is not None:
         work = dataclasses.replace(work, flops=work.flops * (1.0 - context.stored(kernel.description, work.edge)))
     # A small tile is timed: its seconds per FLOP stand for the kernel's (a tile's work is its
@@ -371,23 +413,34 @@ _INITIAL_MODELS: dict[tuple, Any] = {}
 
 
 def empirical_kernel(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> KernelComputation:
-    """The empirical NTK of `model` (abstract or concrete) as the plan counts it. For `auto`, the
-    implementation with the fewest FLOPs for the cell's largest kernel at the tile edge its
-    memory allows (the run times them instead: its choice may differ where FLOPs do not rank
-    the implementations' speed)."""
+    """The empirical NTK of `model` (abstract or concrete) as the plan counts it. For `auto`, `native`
+    where it applies (as the run chooses), else the implementation with the fewest FLOPs for the
+    cell's largest kernel at the tile edge its memory allows (the run times them instead: its
+    choice may differ where FLOPs do not rank the implementations' speed)."""
     from ..nt_compat import available_implementations
-    from ._kernels import empirical_ntk, empirical_ntk_key
+    from ._kernels import empirical_ntk, empirical_ntk_key, native_problem, native_strategies
+    from ._structured_ntk import StructuredNTK, block_features
+
+    n_kernel = context.n_train_max
+    budget = max(memory_budget() - FLOAT32 * n_kernel * (n_kernel + context.n_test), 0)
 
     def kernel(chosen: Any) -> KernelComputation:
+        if chosen == "native":  # the strategies the run takes for a kernel on n_kernel inputs
+            strategies = native_strategies(model, context.input_shape, contraction, n_kernel, budget)
+            return KernelComputation(
+                lambda network, a, b: StructuredNTK(network, contraction, strategies)(a, b), (model,),
+                empirical_ntk_key(model, chosen, contraction, strategies),
+                features=lambda network, x: block_features(network, x, contraction, strategies),
+            )
         return KernelComputation(
             lambda network, a, b: empirical_ntk(network, a, b, chosen, contraction), (model,),
             empirical_ntk_key(model, chosen, contraction),
         )
 
+    if implementation == "auto" and native_problem(model) is None:
+        return kernel("native")
     if implementation != "auto":
         return kernel(implementation)
-    n_kernel = context.n_train_max
-    budget = max(memory_budget() - FLOAT32 * n_kernel * (n_kernel + context.n_test), 0)
     work = {}
     for candidate in available_implementations():
         cost = kernel(candidate).cost(context.input_shape)

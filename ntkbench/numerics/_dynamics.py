@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import DynamicsRequest, InputError, LearnerResult, LearnerTask
-from ..nt_compat import preferred_implementation
 from ..api import TrainingOptions
 
 SETTLED = 0.1
@@ -47,7 +46,7 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
     Returns the trained network's test predictions, with the trajectory in `info`.
     """
     from ._kernel_ridge import kernel_ridge_predict, one_hot
-    from ._kernels import empirical_ntk, empirical_ntk_key, evaluate_tiled, tile_edge, tile_size
+    from ._kernels import default_implementation, empirical_ntk_fn, empirical_ntk_key, evaluate_tiled, tile_edge, tile_size
     from ._prediction import predict
     from ._training import train_network
 
@@ -62,17 +61,15 @@ def kernel_trajectory(task: LearnerTask, options: TrainingOptions, request: Dyna
     budget = options.step_budget(task.n_train)
     initial = task.init_model()
     longest = tile_size(max(len(task.x_train), len(task.x_test), len(x_probe)))
-    implementation = preferred_implementation()
-    edge = tile_edge(lambda x1, x2: empirical_ntk(initial, x1, x2, implementation), task.x_train.shape[1:],
+    implementation = default_implementation(initial)
+    edge = tile_edge(empirical_ntk_fn(initial, implementation), task.x_train.shape[1:],
                      key=empirical_ntk_key(initial, implementation), at_most=longest)  # every checkpoint's kernel costs the same
     steps = request.checkpoint_steps(budget, task.n_train, options.batch_size)
     kernels, rows = [], []
     targets = one_hot(task.y_train, task.num_classes)
 
     def record(step: int, network) -> None:
-        def kernel(x1, x2):
-            return empirical_ntk(network, x1, x2, implementation)
-
+        kernel = empirical_ntk_fn(network, implementation)
         kernels.append(evaluate_tiled(kernel, x_probe, max_tile=edge))
         after = kernel_ridge_predict(
             evaluate_tiled(kernel, task.x_train, max_tile=edge),

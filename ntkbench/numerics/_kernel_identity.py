@@ -77,16 +77,19 @@ def parameters_fingerprint(model: Any) -> str:
 
 
 def empirical_kernel_description(
-    model: Any, architecture: Architecture | None, implementation: int, contraction: str
+    model: Any, architecture: Architecture | None, implementation: int | str, contraction: str,
+    strategies: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A network's empirical NTK: its parameters (by hash), how it is contracted, and which of
-    neural-tangents' implementations computes it (they agree to round-off, not bit for bit)."""
+    """A network's empirical NTK: its parameters (by hash), how it is contracted, and which
+    implementation computes it (with `native`, each layer's strategy): they agree to round-off,
+    not bit for bit."""
     return {
         "format": DESCRIPTION_FORMAT,
         "kernel": "empirical ntk",
         "parameters": parameters_fingerprint(model),
         "architecture": None if architecture is None else _architecture(architecture),
         "implementation": implementation,
+        **({"strategies": list(strategies)} if strategies is not None else {}),
         "contraction": contraction,
         "dtype": "float32",
         "code": source_fingerprint(_NUMERICS, recursive=False),

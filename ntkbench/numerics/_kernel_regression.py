@@ -34,11 +34,14 @@ from ..api import (
 )
 from ._costs import union_kernel_pays
 from ._kernel_identity import empirical_kernel_description
+from ._structured_ntk import StructuredNTK
 from ._kernel_ridge import FactoredKernel, factor_assembled, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
     Contraction,
-    empirical_ntk,
+    Implementation,
+    empirical_ntk_fn,
     empirical_ntk_key,
+    native_strategies,
     evaluate_tiled,
     resolve_implementation,
     tile_edge,
@@ -383,14 +386,20 @@ def empirical_ntk_kernel(
     `regress_with_empirical_ntk` resolves it (`"auto"`: the fastest on `x_probe`); described by the
     hash of its parameters (and `architecture`, the network's, when given) for a kernel store."""
     chosen = resolve_implementation(model, x_probe, implementation, contraction=contraction)
-    return _empirical_ntk_kernel(model, chosen, contraction, architecture)
+    return _empirical_ntk_kernel(model, chosen, contraction, architecture, tuple(x_probe.shape[1:]))
 
 
-def _empirical_ntk_kernel(model: Any, implementation: int, contraction: Contraction, architecture: Architecture | None) -> RegressionKernel:
+def _empirical_ntk_kernel(
+    model: Any, implementation: Implementation, contraction: Contraction, architecture: Architecture | None,
+    input_shape: tuple[int, ...], examples: int | None = None,
+) -> RegressionKernel:
+    """For `native`, the layers' strategies suit a kernel on `examples` inputs (`native_strategies`),
+    and they are part of its key and description (they change the kernel's round-off)."""
+    strategies = native_strategies(model, input_shape, contraction, examples) if implementation == "native" else None
     return RegressionKernel(
-        lambda x1, x2: empirical_ntk(model, x1, x2, implementation, contraction),
-        key=empirical_ntk_key(model, implementation, contraction),
-        description=empirical_kernel_description(model, architecture, implementation, contraction),
+        StructuredNTK(model, contraction, strategies) if strategies is not None else empirical_ntk_fn(model, implementation, contraction),
+        key=empirical_ntk_key(model, implementation, contraction, strategies),
+        description=empirical_kernel_description(model, architecture, implementation, contraction, strategies),
     )
 
 
@@ -405,13 +414,15 @@ def regress_with_empirical_ntk(
 ) -> LearnerResult:
     """`regress_with_kernel` with the empirical NTK of `model` (an `eqx.Module` or a `StatefulModel`).
 
-    `implementation` is neural-tangents' (1, 2, 3), or `"auto"` for the fastest on this network
-    (see `resolve_implementation`); the one used is recorded in `info["implementation"]`.
+    `implementation` is `"native"` (ntkbench's structured kernel of a network of `ntkbench.layers`),
+    neural-tangents' 1, 2 or 3, or `"auto"` (`native` where it applies, else the fastest on this
+    network: see `resolve_implementation`); the one used is recorded in `info["implementation"]`.
     `per_seed` as in `regress_with_kernel`: true when `model` is the same for every n of the seed.
     `contraction`: `trace` (the mean over logits) or `sum_logits` (see `Contraction`).
     """
     chosen = resolve_implementation(model, task.x_test, implementation, contraction=contraction)
-    kernel = _empirical_ntk_kernel(model, chosen, contraction, task.architecture)
+    kernel = _empirical_ntk_kernel(model, chosen, contraction, task.architecture, task.input_shape,
+                                   task.n_train_max if per_seed else task.n_train)
     result = regress_with_kernel(
         kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key, kernel_description=kernel.description
     )

@@ -7,6 +7,7 @@ and serves every cell of a sweep; the last tiles are zero-padded and cropped.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -14,25 +15,26 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..api import Architecture, KernelStore, StaxTwin, StoredKernel
+from ..api import Architecture, CellFailure, KernelStore, StaxTwin, StoredKernel
 from ..nt_compat import available_implementations, import_neural_tangents, preferred_implementation
 from ._empirical import jacobian_contraction, ntk_vector_products
 from ._jaxpr_costs import trace_cost
 from ._measured import recall, remember, text_key
 from ._networks import example_function, split_model
+from ._structured_ntk import Strategy, StructuredNTK, choose_strategies, structure_problem
 
 MAX_TILE = 512
 """Largest tile edge. A 512x512 tile of an MLP's empirical NTK (implementation 3) takes ~0.1 s here."""
 
 KernelFn = Callable[[jax.Array, jax.Array], jax.Array]
-Implementation = Literal[1, 2, 3]
+Implementation = Literal["native", 1, 2, 3]
 Contraction = Literal["trace", "sum_logits"]
 """How the empirical NTK contracts the logits: `trace`, the mean over logits of J_c J_c^T (the
 kernel the infinite NTK of a `stax` twin is compared with); `sum_logits`, the kernel of the
@@ -168,7 +170,8 @@ def _layout(
     """How `evaluate_tiled` tiles a kernel: the inputs padded to whole tiles, the tile shape, and
     every tile's origin (on and above the diagonal only, for a symmetric kernel)."""
     rows, columns = tile_size(len(x1), max_tile), tile_size(len(x2), max_tile)
-    a, b = _pad_rows(np.asarray(x1), rows), _pad_rows(np.asarray(x2), columns)
+    a = _pad_rows(np.asarray(x1), rows)
+    b = a if symmetric else _pad_rows(np.asarray(x2), columns)  # one array: a block's features serve both sides
     origins = [(i, j) for i in range(0, len(a), rows) for j in range(i if symmetric else 0, len(b), columns)]
     return a, b, rows, columns, origins
 
@@ -201,7 +204,8 @@ def evaluate_tiled(
     a, b, rows, columns, origins = _layout(x1, x2, max_tile, symmetric)
     out = kernel_matrix(len(x1), len(x2)) if out is None else out
     if stored is None:
-        tiles = _tiles(kernel_fn, a, b, origins, rows, columns)
+        computer = TileComputer(kernel_fn, a, b, rows, columns)
+        tiles = computer.tiles(computer.order(origins))
     else:
         tiles = _stored_tiles(kernel_fn, a, b, origins, rows, columns, symmetric, (len(x1), len(x2)), stored)
     for (i, j), block in tiles:
@@ -269,16 +273,18 @@ class TileJob:
 def compute_tiles(job: TileJob, origins: list[tuple[int, int]], store: KernelStore) -> int:
     """Compute the tiles of `origins` that `store` does not hold yet (skipping those another
     process is computing) and write each as it is done; how many this computed."""
-    return sum(computed for _, _, computed in _compute_missing(job, origins, store, []))
+    computer = TileComputer(job.kernel_fn, job.a, job.b, job.rows, job.columns)
+    return sum(computed for _, _, computed in _compute_missing(job, origins, store, [], computer))
 
 
 def _compute_missing(
-    job: TileJob, missing: list[tuple[int, int]], store: KernelStore, deferred: list[tuple[int, int]]
+    job: TileJob, missing: list[tuple[int, int]], store: KernelStore, deferred: list[tuple[int, int]], computer: TileComputer
 ) -> Iterator[tuple[tuple[int, int], np.ndarray, bool]]:
-    """The tiles of `missing` with whether this computed them: each read if another process wrote
-    it meanwhile, else computed under its lock and written; the origins whose lock another process
-    holds are appended to `deferred`."""
-    devices = len(jax.local_devices())
+    """The tiles of `missing` (in `computer.order`) with whether this computed them (with
+    `computer`): each read if another process wrote it meanwhile, else computed under its lock and
+    written; the origins whose lock another process holds are appended to `deferred`."""
+    missing = computer.order(missing)
+    devices = 1 if computer.blocks else len(computer.devices)
     for start in range(0, len(missing), devices):
         with contextlib.ExitStack() as locks:
             group = missing[start : start + devices]
@@ -291,7 +297,7 @@ def _compute_missing(
                     to_compute.append(origin)
                 else:
                     yield origin, tile, False
-            for origin, tile in _tiles(job.kernel_fn, job.a, job.b, to_compute, job.rows, job.columns):
+            for origin, tile in computer.tiles(to_compute):
                 store.write(job.kernel, job.names[origin], tile)
                 yield origin, tile, True
 
@@ -348,7 +354,8 @@ def _stored_tiles(
         count(computed=len(computed_elsewhere))
         yield from computed_elsewhere
     deferred: list[tuple[int, int]] = []
-    for origin, tile, computed in _compute_missing(job, missing, store, deferred):
+    computer = TileComputer(kernel_fn, a, b, rows, columns)
+    for origin, tile, computed in _compute_missing(job, missing, store, deferred, computer):
         tell()
         count(computed=int(computed), read=int(not computed))
         yield origin, tile
@@ -356,7 +363,7 @@ def _stored_tiles(
         with store.claim(kernel, names[origin], wait=True):
             tile = store.read(kernel, names[origin])
             if tile is None:  # its process died before writing it
-                ((_, tile),) = _tiles(kernel_fn, a, b, [origin], rows, columns)
+                ((_, tile),) = computer.tiles([origin])
                 store.write(kernel, names[origin], tile)
                 count(computed=1)
             else:  # another process computed it
@@ -365,22 +372,148 @@ def _stored_tiles(
             yield origin, tile
 
 
-def _tiles(kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, origins: list[tuple[int, int]], rows: int, columns: int):
-    """Yield `((i, j), tile)` for every origin, computing as many tiles at once as there are local devices.
+FEATURE_MEMORY_FRACTION = 0.5
+"""The share of the memory budget that a `BlockKernel`'s kept block features may take (its tiles
+are combined from them: no tile holds more)."""
 
-    Each tile's inputs are placed on one device, which runs `kernel_fn` there; JAX dispatches
-    asynchronously, so the devices of a group work at the same time. Every tile runs the same
-    compiled program as on a single device (a jitted `kernel_fn` is compiled once per device, not
-    retraced), so the kernel does not depend on the number of devices.
+
+@runtime_checkable
+class BlockKernel(Protocol):
+    """A kernel function whose per-example work can be kept: `features(x)` of a block of inputs (any
+    pytree of arrays with the examples first), and `combine(f1, f2)` the tile of two blocks, so that
+    `kernel(x1, x2) == combine(features(x1), features(x2))`. `evaluate_tiled` computes each block's
+    features as few times as its memory allows (`StructuredNTK` is one)."""
+
+    def features(self, x: jax.Array) -> Any: ...
+
+    def combine(self, first: Any, second: Any) -> jax.Array: ...
+
+    def __call__(self, x1: jax.Array, x2: jax.Array) -> jax.Array: ...
+
+
+def block_order(origins: list[tuple[int, int]], rows: int, capacity: int) -> list[tuple[int, int]]:
+    """The order in which a `TileComputer` that keeps `capacity` blocks' features computes these
+    tiles (origins `(i, j)`, rows of `rows` inputs): rows in bands of `capacity - 1` row blocks,
+    each band's tiles column by column, so that the band's row blocks stay kept while each column
+    block's features are computed once per band. A kernel whose features all fit is computed
+    with each block's features once; one whose blocks are large, once per band."""
+    band = max(capacity - 1, 1)
+    return sorted(origins, key=lambda origin: (origin[0] // rows // band, origin[1], origin[0]))
+
+
+class BlockCache:
+    """The block features a `TileComputer` keeps: at most `capacity` blocks, the least recently used
+    that is not pinned (the row blocks of the band in progress) dropped first."""
+
+    def __init__(self, capacity: int | None = None):
+        self.capacity = capacity
+        self.computed = 0
+        """Blocks whose features were computed (a block computed again after being dropped counts again)."""
+        self._kept: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+
+    def get(self, key: Any, compute: Callable[[], Any], pinned: Collection[Any] = ()) -> Any:
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        value = compute()
+        self.computed += 1
+        self._kept[key] = value
+        while self.capacity is not None and len(self._kept) > self.capacity:
+            unpinned = next((kept for kept in self._kept if kept not in pinned and kept != key), None)
+            del self._kept[unpinned if unpinned is not None else next(iter(self._kept))]
+        return value
+
+
+def _block_key(side: str, start: int, symmetric: bool) -> tuple[str, int]:
+    """A block's key in a `BlockCache`: in a symmetric kernel a block's features serve as rows and as columns."""
+    return ("rows" if symmetric else side, start)
+
+
+def feature_computations(row_blocks: int, column_blocks: int, capacity: int, symmetric: bool) -> int:
+    """How many blocks' features a `TileComputer` keeping `capacity` blocks computes for a kernel of
+    this many row and column blocks (tiles in `block_order`), for `ntkbench plan`."""
+    capacity = max(capacity, 2)
+    cache = BlockCache(capacity)
+    origins = [(i, j) for i in range(row_blocks) for j in range(i if symmetric else 0, column_blocks)]
+    for i, j in block_order(origins, 1, capacity):
+        pinned = _band_keys(i, 1, capacity, row_blocks, symmetric)
+        cache.get(_block_key("rows", i, symmetric), lambda: None, pinned)
+        cache.get(_block_key("columns", j, symmetric), lambda: None, pinned)
+    return cache.computed
+
+
+def _band_keys(i: int, rows: int, capacity: int, end: int, symmetric: bool) -> set[tuple[str, int]]:
+    """The keys of the row blocks in the band of row `i` (`block_order`), which a `BlockCache` keeps."""
+    band = max(capacity - 1, 1)
+    first = i // rows // band * band
+    return {_block_key("rows", block * rows, symmetric) for block in range(first, first + band) if block * rows < end}
+
+
+def feature_capacity(block_bytes: int, budget: int | None = None) -> int:
+    """How many blocks of `block_bytes` features a `TileComputer` keeps: `FEATURE_MEMORY_FRACTION`
+    of the budget, at least 2 (a row block and a column block)."""
+    from ..api import memory_budget
+
+    budget = memory_budget() if budget is None else budget
+    return max(2, int(FEATURE_MEMORY_FRACTION * budget // max(block_bytes, 1)))
+
+
+class TileComputer:
+    """Computes the tiles of one evaluation of `kernel_fn` on the padded inputs `a` and `b`.
+
+    A `BlockKernel` on one device has each block's features computed as few times as the memory
+    allows (kept in a `BlockCache` of `FEATURE_MEMORY_FRACTION` of the budget, tiles taken in
+    `order`), and each tile costs only its `combine`. Otherwise as many tiles are computed at once
+    as there are local devices: each tile's inputs are placed on one device, which runs
+    `kernel_fn` there; JAX dispatches asynchronously, so the devices of a group work at the same
+    time. Every tile runs the same compiled program as on a single device (a jitted `kernel_fn` is
+    compiled once per device, not retraced), so the kernel does not depend on the number of devices.
     """
-    devices = jax.local_devices()
-    for start in range(0, len(origins), len(devices)):
-        group = origins[start : start + len(devices)]
-        blocks = [
-            kernel_fn(jax.device_put(a[i : i + rows], device), jax.device_put(b[j : j + columns], device))
-            for (i, j), device in zip(group, devices)
-        ]
-        yield from zip(group, (np.asarray(block, np.float32) for block in blocks))
+
+    def __init__(self, kernel_fn: KernelFn, a: np.ndarray, b: np.ndarray, rows: int, columns: int):
+        self.kernel_fn, self.a, self.b, self.rows, self.columns = kernel_fn, a, b, rows, columns
+        self.devices = jax.local_devices()
+        self.blocks = isinstance(kernel_fn, BlockKernel) and len(self.devices) == 1
+        self.cache = BlockCache()
+        self._symmetric = a is b and rows == columns
+
+    def order(self, origins: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """`origins` in the order to compute them: `block_order` for a `BlockKernel` (the first row
+        block's features are computed to learn how many blocks fit), else as given."""
+        if not self.blocks or not origins:
+            return list(origins)
+        first = min(origins)
+        self._features("rows", first[0])
+        return block_order(origins, self.rows, self.cache.capacity)
+
+    def tiles(self, origins: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        """`((i, j), tile)` for every origin, as float32 NumPy arrays, in the order given."""
+        if self.blocks:
+            for i, j in origins:
+                if self.cache.capacity is None:
+                    self._features("rows", i)  # learns how many blocks fit
+                pinned = _band_keys(i, self.rows, self.cache.capacity, len(self.a), self._symmetric)
+                row = self._features("rows", i, pinned)
+                tile = self.kernel_fn.combine(row, self._features("columns", j, pinned))
+                yield (i, j), np.asarray(tile, np.float32)
+            return
+        for start in range(0, len(origins), len(self.devices)):
+            group = origins[start : start + len(self.devices)]
+            blocks = [
+                self.kernel_fn(jax.device_put(self.a[i : i + self.rows], device), jax.device_put(self.b[j : j + self.columns], device))
+                for (i, j), device in zip(group, self.devices)
+            ]
+            yield from zip(group, (np.asarray(block, np.float32) for block in blocks))
+
+    def _features(self, side: str, start: int, pinned: Collection[Any] = ()) -> Any:
+        def compute() -> Any:
+            inputs = self.a[start : start + self.rows] if side == "rows" else self.b[start : start + self.columns]
+            features = self.kernel_fn.features(jnp.asarray(inputs))
+            if self.cache.capacity is None:
+                self.cache.capacity = feature_capacity(sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(features)))
+            return features
+
+        return self.cache.get(_block_key(side, start, self._symmetric), compute, pinned)
 
 
 MEMMAP_BYTES = 4 << 30
@@ -430,12 +563,17 @@ def empirical_ntk(
     `stax` twin. The derivatives are taken with respect to the network's inexact arrays; a
     network with batch norm is taken in inference mode (a per-example function). Jitted with the
     network as an argument: one compilation serves every seed and checkpoint of an architecture.
-    Implementations 1 (Jacobian contraction) and 2 (NTK-vector products) are ntkbench's own
-    (`_empirical`); 3 is neural-tangents' structured derivatives, where it works
-    (`nt_compat.available_implementations`). None takes `nt_compat.preferred_implementation()`.
-    `contraction` says how the logits are contracted (see `Contraction`).
+    `native` is ntkbench's structured kernel of a network built from `ntkbench.layers`
+    (`StructuredNTK`: from each weighted layer's inputs and cotangents, on every jax; see
+    `native_problem`). Implementations 1 (Jacobian contraction) and 2 (NTK-vector products) are
+    ntkbench's own too (`_empirical`), for any network; 3 is neural-tangents' structured
+    derivatives, where it works (`nt_compat.available_implementations`). None takes
+    `default_implementation(model)`. `contraction` says how the logits are contracted (see
+    `Contraction`).
     """
-    implementation = implementation if implementation is not None else preferred_implementation()
+    implementation = implementation if implementation is not None else default_implementation(model)
+    if implementation == "native":
+        return StructuredNTK(model, contraction)(x1, x2)
     module, state = split_model(model)
     params, static = eqx.partition(module, eqx.is_inexact_array)
 
@@ -457,6 +595,46 @@ def empirical_ntk(
     return nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=implementation)(x1, x2, params)
 
 
+def native_problem(model: Any, input_shape: tuple[int, ...] | None = None) -> str | None:
+    """Why the `native` implementation cannot take `model` (None: it can): it takes a stateless
+    network whose every parameter belongs to a dense or convolutional layer of `ntkbench.layers`
+    (see `structure_problem`; with `input_shape`, a forward pass is traced to check it)."""
+    module, state = split_model(model)
+    if state is not None:
+        return "the network keeps a state (batch norm), which couples a batch's examples"
+    return structure_problem(module, input_shape)
+
+
+def default_implementation(model: Any) -> Implementation:
+    """`native` where it applies (`native_problem`), else `nt_compat.preferred_implementation()`."""
+    return "native" if native_problem(model) is None else preferred_implementation()
+
+
+def empirical_ntk_fn(
+    model: Any, implementation: Implementation, contraction: Contraction = "trace", *,
+    input_shape: tuple[int, ...] | None = None, examples: int | None = None,
+) -> KernelFn:
+    """The empirical NTK of `model` as a kernel function of two batches: for `native`, the
+    `StructuredNTK` itself (a `BlockKernel`, whose features `evaluate_tiled` keeps per block), its
+    layers' strategies chosen for a kernel on `examples` inputs of `input_shape` within the memory
+    that keeps features (`native_strategies`)."""
+    if implementation == "native":
+        strategies = None if input_shape is None else native_strategies(model, input_shape, contraction, examples)
+        return StructuredNTK(model, contraction, strategies)
+    return lambda x1, x2: empirical_ntk(model, x1, x2, implementation, contraction)
+
+
+def native_strategies(model: Any, input_shape: tuple[int, ...], contraction: Contraction = "trace",
+                      examples: int | None = None, budget: int | None = None) -> tuple[Strategy, ...]:
+    """The strategies of `StructuredNTK`'s layers for a kernel on `examples` inputs, whose kept
+    features may take `FEATURE_MEMORY_FRACTION` of the budget (`choose_strategies`)."""
+    from ..api import memory_budget
+
+    budget = memory_budget() if budget is None else budget
+    return choose_strategies(split_model(model)[0], tuple(input_shape), contraction, examples=examples,
+                             memory=FEATURE_MEMORY_FRACTION * budget if examples is not None else None)
+
+
 def network_structure(model: Any) -> tuple:
     """What determines the cost of a network's computations: its structure and parameter shapes
     (not the parameter values, which change from seed to seed and through training). The same
@@ -471,18 +649,26 @@ def _is_parameter(leaf: Any) -> bool:
     return abstract or eqx.is_inexact_array(leaf)
 
 
-def empirical_ntk_key(model: Any, implementation: Implementation, contraction: Contraction = "trace") -> tuple:
-    """Names the computation of `empirical_ntk(model, ., ., implementation, contraction)` for `tile_edge`."""
-    return ("empirical_ntk", network_structure(model), implementation) + (() if contraction == "trace" else (contraction,))
+def empirical_ntk_key(model: Any, implementation: Implementation, contraction: Contraction = "trace",
+                      strategies: tuple[Strategy, ...] | None = None) -> tuple:
+    """Names the computation of `empirical_ntk(model, ., ., implementation, contraction)` (for
+    `native`, with its layers' `strategies`) for `tile_edge`."""
+    key = ("empirical_ntk", network_structure(model), implementation) + (() if contraction == "trace" else (contraction,))
+    return key + ((strategies,) if strategies is not None else ())
 
 
 def resolve_implementation(
     model: Any, x: np.ndarray, implementation: Implementation | str, *, budget: int | None = None,
     contraction: Contraction = "trace",
 ) -> Implementation:
-    """The implementation to use: as given, or for `"auto"` the one with the highest throughput.
+    """The implementation to use: as given, or for `"auto"` `native` where it applies
+    (`native_problem`: a network of `ntkbench.layers` without batch norm; it computes each example's
+    features once for every tile, which a timing of one tile would not see), else the one with the
+    highest throughput.
 
-    The candidates are 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`)
+    **Raises:** `CellFailure` for `native` on a network it cannot take.
+
+    Otherwise the candidates are 1, 2 and 3 (those the installed jax allows, `nt_compat.available_implementations`)
     whose tile does at most `TIMED_FLOPS_RATIO` times the fewest FLOPs (`_worth_timing`, from the
     jaxprs, nothing compiled); one candidate left is the answer. Otherwise each is timed on one
     tile of inputs from `x`, at the tile edge it would run at (the largest that fits the memory
@@ -493,8 +679,12 @@ def resolve_implementation(
     candidate only. The choice is cached for the process by the network's structure, the input
     shape and the budget.
     """
+    if implementation == "native" and (problem := native_problem(model, x.shape[1:])) is not None:
+        raise CellFailure(f"implementation native: {problem}; use auto, 1 or 2")
     if implementation != "auto":
         return implementation
+    if native_problem(model, x.shape[1:]) is None:
+        return "native"
     key = (network_structure(model), x.shape[1:], budget, contraction)
     if key not in _FASTEST:
         candidates = _worth_timing(model, x, contraction)
