@@ -358,30 +358,23 @@ def test_a_union_kernel_is_used_only_when_it_takes_fewer_entries_and_fits_the_bu
     assert not union_pays(cifar, 2**15, 10000)
 
 
-def test_a_large_kernel_is_factored_on_one_blas_thread_and_a_small_one_on_all(monkeypatch):
-    """The threaded Cholesky of scipy's OpenBLAS crashes the process on large kernels: above
-    `THREADED_FACTOR_LIMIT` rows the factorisation runs on one BLAS thread, with the same factor."""
-    import scipy.linalg
-    from threadpoolctl import threadpool_info
-
+@pytest.mark.parametrize(("rows", "block"), [(100, 32), (100, 100), (130, 64), (257, 16)])
+def test_a_large_kernel_is_factored_by_blocks_to_lapacks_factor(monkeypatch, rows, block):
+    """Above `THREADED_FACTOR_LIMIT` rows (where the threaded `dpotrf` of scipy's OpenBLAS crashes)
+    `blocked_cholesky` factors by blocks on every core, to LAPACK's factor, blocks that do not divide
+    the matrix included; and says so when the matrix is not positive definite."""
     from ntkbench.numerics import _kernel_ridge
 
-    threads = []
-    real = scipy.linalg.cho_factor
-
-    def recording(*arguments, **options):
-        threads.append(max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
-        return real(*arguments, **options)
-
-    monkeypatch.setattr(scipy.linalg, "cho_factor", recording)
-    features = np.random.default_rng(0).normal(size=(100, 8))
+    features = np.random.default_rng(0).normal(size=(rows, 8))
     kernel = (features @ features.T).astype(np.float32)
-    threaded = _kernel_ridge.factor_kernel(kernel, 1e-3)
+    lapack = _kernel_ridge.factor_kernel(kernel, 1e-3)
     monkeypatch.setattr(_kernel_ridge, "THREADED_FACTOR_LIMIT", 64)
-    single = _kernel_ridge.factor_kernel(kernel, 1e-3)
-    every = max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-    assert threads == [every, 1]
-    assert np.allclose(np.triu(single.upper), np.triu(threaded.upper), rtol=1e-10, atol=1e-12)
+    monkeypatch.setattr(_kernel_ridge, "FACTOR_BLOCK", block)
+    monkeypatch.setattr(_kernel_ridge, "UPDATE_COLUMNS", 48)
+    blocked = _kernel_ridge.factor_kernel(kernel, 1e-3)
+    assert np.allclose(np.triu(blocked.upper), np.triu(lapack.upper), rtol=1e-10, atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError):
+        _kernel_ridge.blocked_cholesky(np.asfortranarray(-np.eye(rows)), block)
 
 
 def test_a_large_prefix_is_solved_with_the_whole_factor_and_gives_the_blocks_weights(monkeypatch):

@@ -68,11 +68,14 @@ def test_at_the_rank_of_a_finite_rank_kernel_validation_avoids_the_interpolation
         )
         at_rank = choices[rank]
         assert len(at_rank.validation_errors) == len(grid)
-        assert at_rank.ridge >= 1e2 * grid[0] and min(at_rank.validation_errors) == at_rank.validation_errors[grid.index(at_rank.ridge)]
-        assert at_rank.validation_errors[0] > min(at_rank.validation_errors) + 0.05
-        smallest = choose_ridges(train @ train.T, test @ train.T, validation @ train.T, labels[:rank],
-                                 labels[rank : rank + 1000], 2, sizes=(rank,), ridges=grid[:1])[rank]
-        assert np.mean(at_rank.predictions.argmax(1) != y_test) < np.mean(smallest.predictions.argmax(1) != y_test)
+        tried = [error for error in at_rank.validation_errors if error is not None]
+        assert at_rank.ridge >= 1e2 * grid[0] and min(tried) == at_rank.validation_errors[grid.index(at_rank.ridge)]
+        # Every ridge alone (what the grid's sweep would see): the search found the grid's lowest.
+        alone = [choose_ridges(train @ train.T, test @ train.T, validation @ train.T, labels[:rank],
+                               labels[rank : rank + 1000], 2, sizes=(rank,), ridges=(ridge,))[rank] for ridge in grid]
+        assert min(choice.validation_errors[0] for choice in alone) == min(tried)
+        assert alone[0].validation_errors[0] > min(tried) + 0.05
+        assert np.mean(at_rank.predictions.argmax(1) != y_test) < np.mean(alone[0].predictions.argmax(1) != y_test)
 
 
 def test_a_run_records_the_chosen_ridge_and_the_validation_errors(tmp_path):
@@ -87,4 +90,32 @@ def test_a_run_records_the_chosen_ridge_and_the_validation_errors(tmp_path):
         ridges = RIDGE_GRID if cell.learner_id == "ntk_infinite" else (1e-6, 1e-2)
         assert record.info["ridge"] in ridges and record.info["ridges"] == list(ridges)
         assert len(record.info["validation_errors"]) == len(ridges)
-        assert record.info["validation_error"] == min(record.info["validation_errors"])
+        assert record.info["validation_error"] == min(error for error in record.info["validation_errors"] if error is not None)
+
+
+def test_the_grid_is_swept_below_the_largest_size_and_searched_at_it(monkeypatch):
+    """Every ridge is tried at every size but the largest (on the second-largest's kernel), with the
+    choices of a full sweep; the largest size tries a neighbourhood of the ridge that won below it."""
+    from ntkbench import RIDGE_GRID
+    from ntkbench.numerics import _kernel_regression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128 + 300 + 200, 3))
+    features = np.tanh(x @ rng.normal(size=(3, 96)))
+    labels = (x[:, 0] * x[:, 1] > 0).astype(int)
+    train, validation, test = features[:128], features[128:428], features[428:]
+    kernels = (train @ train.T, test @ train.T, validation @ train.T)
+    factored = []
+    real = _kernel_regression.factor_kernel
+    monkeypatch.setattr(_kernel_regression, "factor_kernel", lambda k, ridge: factored.append(len(k)) or real(k, ridge))
+    choices = choose_ridges(*kernels, labels[:128], labels[128:428], 2, sizes=(32, 64, 128), ridges=RIDGE_GRID)
+    assert factored.count(64) == len(RIDGE_GRID) and 2 <= factored.count(128) <= 2 * 3 + 1 + 2
+    assert len(factored) == factored.count(64) + factored.count(128)
+    for n in (32, 64):  # what a sweep of every ridge on the n-sample kernel alone chooses
+        alone = [choose_ridges(kernels[0][:n, :n], kernels[1][:, :n], kernels[2][:, :n], labels[:n], labels[128:428], 2,
+                               sizes=(n,), ridges=(ridge,))[n] for ridge in RIDGE_GRID]
+        best = min(range(len(RIDGE_GRID)), key=lambda k: (alone[k].validation_errors[0], k))
+        assert choices[n].validation_errors == tuple(choice.validation_errors[0] for choice in alone)
+        assert min(choices[n].validation_errors) == alone[best].validation_errors[0]
+    tried = [error for error in choices[128].validation_errors if error is not None]
+    assert len(tried) == factored.count(128) and choices[128].validation_errors[RIDGE_GRID.index(choices[128].ridge)] == min(tried)

@@ -34,6 +34,9 @@ class CostContext:
     the share of this seed's kernel (its largest training set, and the test set against it) whose
     tiles of that edge the kernel store already holds, which the run reads instead of computing.
     None: the store holds nothing."""
+    n_train_values: tuple[int, ...] = ()
+    """Every n of the sweep, ascending (empty: only this cell's is known): a ridge chosen on
+    validation data is searched among the sizes (see `ntkbench.kernels.regress_with_kernel`)."""
     recorded: Mapping[str, float] = dataclasses.field(default_factory=dict)
     """What earlier runs of this learner recorded at this n (the numeric facts of its records'
     `info`, averaged over seeds, interpolated in n from the n recorded), e.g. `steps`: how long an

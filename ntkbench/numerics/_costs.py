@@ -241,6 +241,21 @@ def _kernel_work(cost: TracedCost, n_kernel: int, n_test: int, budget: int,
     return _KernelWork(edge, flops, cost.peak_bytes(rows=edge, columns=edge))
 
 
+def ridge_factor_flops(ridges: int, n_factor: int, sizes: Sequence[int] = ()) -> float:
+    """The factorisations' FLOPs of a seed choosing among `ridges` on a kernel of `n_factor` rows (as
+    `choose_ridges` searches: every ridge at the second-largest of `sizes`, about `2 SEARCH_RADIUS +
+    1` at the largest; every `COARSE_STEP`-th and as many again with one size)."""
+    from ._kernel_regression import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
+
+    if ridges <= FULL_GRID_RIDGES:
+        return ridges * n_factor**3 / 3
+    searched = min(ridges, 2 * SEARCH_RADIUS + 1)
+    smaller = [n for n in sizes if n < n_factor]
+    if not smaller:
+        return min(ridges, -(-ridges // COARSE_STEP) + searched) * n_factor**3 / 3
+    return (ridges * max(smaller) ** 3 + searched * n_factor**3) / 3
+
+
 def _blocks(kernel: KernelComputation, input_shape: tuple[int, ...]) -> tuple[TracedCost, Callable[[int], int]] | None:
     """A `BlockKernel`'s per-block features, as `_kernel_work` counts them (None: a plain kernel)."""
     features = kernel.feature_cost(input_shape)
@@ -281,7 +296,8 @@ def kernel_regression_cost(
     if cost is None:
         return CellCost(peak)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
-        return CellCost(peak, solve, ridges * n_factor**3 / 3)
+        return CellCost(peak, solve, ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ()))
+    factor_flops = ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ())
     float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
     work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0),
                         _blocks(kernel, context.input_shape))
@@ -295,8 +311,8 @@ def kernel_regression_cost(
     timing_flops = cost.flops(rows=timing_edge, columns=timing_edge)
     seconds = kernel.seconds(context.input_shape, timing_edge) if timing_flops <= TIMED_FLOPS_LIMIT else None
     if seconds is None or timing_flops <= 0:
-        return CellCost(peak + work.tile_bytes, work.flops + solve, ridges * n_factor**3 / 3)
-    return CellCost(peak + work.tile_bytes, work.flops + solve, ridges * n_factor**3 / 3, work.flops,
+        return CellCost(peak + work.tile_bytes, work.flops + solve, factor_flops)
+    return CellCost(peak + work.tile_bytes, work.flops + solve, factor_flops, work.flops,
                     seconds * work.flops / timing_flops)
 
 

@@ -21,19 +21,48 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 THREADED_FACTOR_LIMIT = 8192
-"""A kernel with more rows than this is factored on one BLAS thread: the threaded Cholesky of the
-OpenBLAS that scipy's wheels ship crashes the process (SIGSEGV) on large kernels (benchmarks/README.md
-has the sizes), which a slower factorisation is worth avoiding; up to this size the threads are safe."""
+"""A kernel with more rows than this is not factored by LAPACK's `dpotrf` at once: the threaded
+Cholesky of the OpenBLAS that scipy's and numpy's wheels ship crashes the process (SIGSEGV, with its
+SkylakeX kernels) on large kernels (benchmarks/README.md has the sizes). `blocked_cholesky` factors
+those, on every core, with `dpotrf` on blocks of `FACTOR_BLOCK` rows only."""
+FACTOR_BLOCK = 1024
+UPDATE_COLUMNS = 2048
+"""`blocked_cholesky` updates the trailing matrix this many columns at a time (a float64 temporary of
+at most n x UPDATE_COLUMNS)."""
 
 
 def _cholesky(regularised: np.ndarray) -> np.ndarray:
     """The upper Cholesky factor of a float64 Fortran-order matrix, computed in place."""
     if len(regularised) <= THREADED_FACTOR_LIMIT:
         return scipy.linalg.cho_factor(regularised, lower=False, overwrite_a=True, check_finite=False)[0]
-    from threadpoolctl import threadpool_limits
+    return blocked_cholesky(regularised, FACTOR_BLOCK)
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        return scipy.linalg.cho_factor(regularised, lower=False, overwrite_a=True, check_finite=False)[0]
+
+def blocked_cholesky(a: np.ndarray, block: int) -> np.ndarray:
+    """The upper Cholesky factor U (UᵀU = a) of a symmetric positive definite float64 Fortran-order
+    array, in place (its upper triangle read and written, the lower left as it was), right-looking
+    by blocks of `block` rows: each diagonal block by LAPACK's `dpotrf`, the block row right of it
+    by a triangular solve (`dtrsm`), and the trailing matrix by matrix products (`dgemm`), all
+    threaded BLAS.
+
+    **Raises:** `np.linalg.LinAlgError` when `a` is not positive definite."""
+    from scipy.linalg import blas, lapack
+
+    n = len(a)
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        factor, info = lapack.dpotrf(a[start:end, start:end], lower=0, clean=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"the matrix is not positive definite (leading minor {start + info})")
+        a[start:end, start:end] = factor
+        if end == n:
+            break
+        row = blas.dtrsm(1.0, factor, a[start:end, end:], side=0, lower=0, trans_a=1)
+        a[start:end, end:] = row
+        for column in range(end, n, UPDATE_COLUMNS):
+            last = min(column + UPDATE_COLUMNS, n)
+            a[end:last, column:last] -= blas.dgemm(1.0, row[:, : last - end], row[:, column - end : last - end], trans_a=1)
+    return a
 
 
 PREFIX_COPY_LIMIT = 8192

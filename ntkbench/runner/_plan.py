@@ -207,6 +207,7 @@ def _plan_cells(
                 seeds=len(spec.seeds),
                 seed_index=seed_index,
                 pool_size=pool,
+                n_train_values=tuple(sorted(spec.n_train)),
                 recorded=_at_n(recorded.get((cell.learner_id, cell.width), {}), cell.n_train),
                 stored=None if stored is None else stored.of_seed(cell.seed),
             )
