@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ntkbench import SpecError, parse_spec
-from ntkbench.numerics._kernel_regression import choose_ridges
+from ntkbench.numerics._ridge_search import choose_ridges
 
 SPEC = """\
 name: validated
@@ -97,7 +97,7 @@ def test_the_grid_is_swept_below_the_largest_size_and_searched_at_it(monkeypatch
     """Every ridge is tried at every size but the largest (on the second-largest's kernel), with the
     choices of a full sweep; the largest size tries a neighbourhood of the ridge that won below it."""
     from ntkbench import RIDGE_GRID
-    from ntkbench.numerics import _kernel_regression
+    from ntkbench.numerics import _ridge_search
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128 + 300 + 200, 3))
@@ -106,8 +106,8 @@ def test_the_grid_is_swept_below_the_largest_size_and_searched_at_it(monkeypatch
     train, validation, test = features[:128], features[128:428], features[428:]
     kernels = (train @ train.T, test @ train.T, validation @ train.T)
     factored = []
-    real = _kernel_regression.factor_kernel
-    monkeypatch.setattr(_kernel_regression, "factor_kernel", lambda k, ridge: factored.append(len(k)) or real(k, ridge))
+    real = _ridge_search.factor_kernel
+    monkeypatch.setattr(_ridge_search, "factor_kernel", lambda k, ridge: factored.append(len(k)) or real(k, ridge))
     choices = choose_ridges(*kernels, labels[:128], labels[128:428], 2, sizes=(32, 64, 128), ridges=RIDGE_GRID)
     assert factored.count(64) == len(RIDGE_GRID) and 2 <= factored.count(128) <= 2 * 3 + 1 + 2
     assert len(factored) == factored.count(64) + factored.count(128)

@@ -192,7 +192,7 @@ def _plan(args: argparse.Namespace) -> int:
         except KeyError as error:
             raise InputError(f"--device: {error.args[0]}") from None
     spec = load_changed_spec(args.spec, args)
-    from ..results import pilot_command
+    from ..spec import pilot_command
 
     if args.pilot is not None and not Path(args.pilot).is_dir():
         raise InputError(f"--pilot {args.pilot}: no such results directory; run a pilot first, e.g. "

@@ -59,7 +59,8 @@ class FinalEmpiricalNTKLearner(Learner):
 
         model = initial_model(context)
         options = self.options
-        kernel = empirical_kernel(model, context, options.implementation, options.contraction) if context.detailed else None
+        kernel = (empirical_kernel(model, context, options.implementation, options.contraction, examples=context.n_train)
+                  if context.detailed else None)
         return combine(
             training_cost(model, self.options, context, context.n_train, steps=context.recorded.get("steps")),
             kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),

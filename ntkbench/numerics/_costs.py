@@ -182,6 +182,8 @@ class KernelComputation:
     """For a `BlockKernel`, whose per-example work `evaluate_tiled` keeps per block:
     `features(*arguments, x)`, so that the plan counts that work once per block computed (see
     `feature_computations`) instead of twice per tile."""
+    example_bytes: float | None = None
+    """The bytes of one example's `features`, when known without tracing them."""
 
     def feature_cost(self, input_shape: tuple[int, ...]) -> TracedCost | None:
         """The cost of one block of `rows` inputs' features (one trace, a symbolic size); None without `features`."""
@@ -192,6 +194,8 @@ class KernelComputation:
 
     def feature_bytes(self, input_shape: tuple[int, ...], edge: int) -> int:
         """The bytes of one block of `edge` inputs' features."""
+        if self.example_bytes is not None:
+            return int(edge * self.example_bytes)
         x = jax.ShapeDtypeStruct((edge, *input_shape), jnp.float32)
         shapes = jax.eval_shape(lambda *arguments: self.features(*arguments, x), *self.arguments)
         return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(shapes))
@@ -245,7 +249,7 @@ def ridge_factor_flops(ridges: int, n_factor: int, sizes: Sequence[int] = ()) ->
     """The factorisations' FLOPs of a seed choosing among `ridges` on a kernel of `n_factor` rows (as
     `choose_ridges` searches: every ridge at the second-largest of `sizes`, about `2 SEARCH_RADIUS +
     1` at the largest; every `COARSE_STEP`-th and as many again with one size)."""
-    from ._kernel_regression import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
+    from ._ridge_search import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
 
     if ridges <= FULL_GRID_RIDGES:
         return ridges * n_factor**3 / 3
@@ -428,16 +432,18 @@ def initial_model(context: CostContext) -> Any:
 _INITIAL_MODELS: dict[tuple, Any] = {}
 
 
-def empirical_kernel(model: Any, context: CostContext, implementation: Any, contraction: str = "trace") -> KernelComputation:
-    """The empirical NTK of `model` (abstract or concrete) as the plan counts it. For `auto`, `native`
-    where it applies (as the run chooses), else the implementation with the fewest FLOPs for the
-    cell's largest kernel at the tile edge its memory allows (the run times them instead: its
-    choice may differ where FLOPs do not rank the implementations' speed)."""
+def empirical_kernel(model: Any, context: CostContext, implementation: Any, contraction: str = "trace",
+                     examples: int | None = None) -> KernelComputation:
+    """The empirical NTK of `model` (abstract or concrete) as the plan counts it, for a kernel on
+    `examples` inputs (default: the seed's largest training set). For `auto`, `native` where it
+    applies (as the run chooses), else the implementation with the fewest FLOPs for the cell's
+    largest kernel at the tile edge its memory allows (the run times them instead: its choice may
+    differ where FLOPs do not rank the implementations' speed)."""
     from ..nt_compat import available_implementations
     from ._kernels import empirical_ntk, empirical_ntk_key, native_problem, native_strategies
-    from ._structured_ntk import StructuredNTK, block_features
+    from ._structured_ntk import StructuredNTK, block_features, feature_bytes_per_example
 
-    n_kernel = context.n_train_max
+    n_kernel = context.n_train_max if examples is None else examples
     budget = max(memory_budget() - FLOAT32 * n_kernel * (n_kernel + context.n_test), 0)
 
     def kernel(chosen: Any) -> KernelComputation:
@@ -447,6 +453,7 @@ def empirical_kernel(model: Any, context: CostContext, implementation: Any, cont
                 lambda network, a, b: StructuredNTK(network, contraction, strategies)(a, b), (model,),
                 empirical_ntk_key(model, chosen, contraction, strategies),
                 features=lambda network, x: block_features(network, x, contraction, strategies),
+                example_bytes=feature_bytes_per_example(model, context.input_shape, contraction, strategies),
             )
         return KernelComputation(
             lambda network, a, b: empirical_ntk(network, a, b, chosen, contraction), (model,),

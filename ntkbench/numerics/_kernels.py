@@ -429,10 +429,27 @@ def _block_key(side: str, start: int, symmetric: bool) -> tuple[str, int]:
     return ("rows" if symmetric else side, start)
 
 
+SIMULATED_TILES = 1 << 12
+"""`feature_computations` follows the cache tile by tile up to this many tiles; past them it counts by bands."""
+
+
 def feature_computations(row_blocks: int, column_blocks: int, capacity: int, symmetric: bool) -> int:
     """How many blocks' features a `TileComputer` keeping `capacity` blocks computes for a kernel of
-    this many row and column blocks (tiles in `block_order`), for `ntkbench plan`."""
+    this many row and column blocks (tiles in `block_order`), for `ntkbench plan`: followed tile by
+    tile through a `BlockCache`, or, for more than `SIMULATED_TILES` tiles, counted by bands (each
+    band's rows once, and every column it meets once; what the cache keeps between bands, at most
+    a block, is left out)."""
     capacity = max(capacity, 2)
+    if row_blocks * column_blocks > SIMULATED_TILES:
+        if symmetric and capacity >= row_blocks:
+            return row_blocks
+        if not symmetric and capacity >= row_blocks + column_blocks:
+            return row_blocks + column_blocks
+        band = capacity - 1
+        starts = range(0, row_blocks, band)
+        if symmetric:
+            return sum(min(band, row_blocks - start) + max(column_blocks - start - band, 0) for start in starts)
+        return row_blocks + len(starts) * column_blocks
     cache = BlockCache(capacity)
     origins = [(i, j) for i in range(row_blocks) for j in range(i if symmetric else 0, column_blocks)]
     for i, j in block_order(origins, 1, capacity):

@@ -126,7 +126,30 @@ class LayerCost:
 
 
 def layer_costs(model: Any, input_shape: tuple[int, ...], contraction: Contraction = "trace") -> list[LayerCost]:
-    """Per weighted layer of `model` on inputs of `input_shape`, its `LayerCost` (counted, not timed)."""
+    """Per weighted layer of `model` on inputs of `input_shape`, its `LayerCost` (counted, not timed;
+    kept per network structure and input shape: one forward pass is traced)."""
+    key = (_structure_key(model), tuple(input_shape), contraction)
+    if key not in _LAYER_COSTS:
+        _LAYER_COSTS[key] = _counted_costs(model, tuple(input_shape), contraction)
+    return _LAYER_COSTS[key]
+
+
+_LAYER_COSTS: dict[Any, list[LayerCost]] = {}
+
+
+def _structure_key(model: Any) -> Any:
+    """What a network's layer costs depend on: its tree's structure and its arrays' shapes."""
+    leaves, structure = jax.tree_util.tree_flatten(model)
+    return structure, tuple(getattr(leaf, "shape", None) for leaf in leaves)
+
+
+def feature_bytes_per_example(model: Any, input_shape: tuple[int, ...], contraction: Contraction,
+                              strategies: tuple[Strategy, ...]) -> float:
+    """The bytes of one example's features under `strategies` (float32), counted."""
+    return sum(cost.per_example_bytes[strategy] for cost, strategy in zip(layer_costs(model, input_shape, contraction), strategies))
+
+
+def _counted_costs(model: Any, input_shape: tuple[int, ...], contraction: Contraction) -> list[LayerCost]:
     costs = []
     outputs = _output_shapes(model, input_shape)
     logits = 1 if contraction == "sum_logits" else outputs[-1][-1]
@@ -231,7 +254,17 @@ class StructuredNTK:
 
 def _output_shapes(model: Any, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Each weighted layer's output shape for one input of `input_shape` (traced only: `model` may
-    hold `jax.ShapeDtypeStruct` leaves, as a plan's network does)."""
+    hold `jax.ShapeDtypeStruct` leaves, as a plan's network does; kept per network structure)."""
+    key = (_structure_key(model), tuple(input_shape))
+    if key not in _OUTPUT_SHAPES:
+        _OUTPUT_SHAPES[key] = _traced_output_shapes(model, tuple(input_shape))
+    return _OUTPUT_SHAPES[key]
+
+
+_OUTPUT_SHAPES: dict[Any, list[tuple[int, ...]]] = {}
+
+
+def _traced_output_shapes(model: Any, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     count = len(weighted_layers(model))
 
     def forward(network: Any, x: jax.Array) -> list[jax.Array]:

@@ -13,7 +13,7 @@ from ._session import as_spec as as_spec
 from ._session import plan as plan
 from ._session import run as run
 from ._sizing import Sizing as Sizing
-from ._sizing import pilot_command as pilot_command
+from ..spec import pilot_command as pilot_command
 from ._sizing import size_study as size_study
 from ._sizing import sizing_text as sizing_text
 from ._spectrum_frames import spectra_frame as spectra_frame

@@ -99,20 +99,6 @@ def _differences(spec: dict[str, Any], pilot: dict[str, Any]) -> list[str]:
     return found
 
 
-PILOT_SEEDS = 3
-"""Seeds of a suggested pilot: the fewest whose seed-to-seed spread estimates the final study's."""
-
-
-def pilot_command(spec: Spec, spec_path: str, out: str) -> str:
-    """The command that runs a pilot of `spec`: its first `PILOT_SEEDS` seeds when it has more, else
-    its seeds on a test set a quarter the size (a pilot is cheaper than the study it sizes)."""
-    if len(spec.seeds) > PILOT_SEEDS:
-        change = f"sweep.seeds=[{','.join(map(str, spec.seeds[:PILOT_SEEDS]))}]"
-    else:
-        change = f"dataset.n_test={max(1, spec.dataset.options.n_test // 4)}"
-    return f"ntkbench run {spec_path} --set {change} --out {out}"
-
-
 def load_pilot(spec: Spec, directory: str | Path) -> SpecSummary:
     """The pilot's records, fitted, after checking that they are a pilot of `spec`.
 

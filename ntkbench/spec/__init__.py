@@ -16,6 +16,8 @@ from ._models import Spec as Spec
 from ._models import content_hash as content_hash
 from ._parse import load_spec as load_spec
 from ._parse import parse_spec as parse_spec
+from ._pilot import PILOT_SEEDS as PILOT_SEEDS
+from ._pilot import pilot_command as pilot_command
 from ._rules import pool_problem as pool_problem
 from ._schema import spec_json_schema as spec_json_schema
 from ._yaml import suggest as suggest
