@@ -15,7 +15,7 @@ DEMO_SPEC := specs/fashion_mlp.yaml
 DEMO_RUN := runs/fashion_mlp
 PUBLISHED := leaderboard/results/fashion_mlp
 
-.PHONY: demo publish test test-fast parity install data gpu-data leaderboard bench clean
+.PHONY: demo publish test test-fast parity install data gpu-data leaderboard bench docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml Makefile $(wildcard registry/*/pyproject.toml) $(wildcard constraints/*.txt)
 	@test -n "$(STACK)" && test -f "$(CONSTRAINTS)" && case "$(STACK)" in $(PYVER)-*) ;; *) false;; esac \
@@ -97,5 +97,19 @@ test-fast: $(VENV)/.test-installed data
 bench: $(VENV)/.test-installed data
 	$(BIN)/python -m pytest benchmarks -s -p no:randomly --benchmark-disable-gc
 
+# The documentation site from docs/ (mkdocs.yml): built into site/ with every warning an error (a
+# broken link, a missing reference); `make docs-serve` serves it on http://127.0.0.1:8000 as you edit.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[docs]'
+	touch $@
+
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+
+docs: $(VENV)/.docs-installed
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs-installed
+	$(DOCS_ENV) $(BIN)/mkdocs serve --strict
+
 clean:
-	rm -rf $(VENV) .venv-py3* runs .pytest_cache .jax-cache *.egg-info
+	rm -rf $(VENV) .venv-py3* runs site .pytest_cache .jax-cache *.egg-info

@@ -1,9 +1,12 @@
 """Testing plugins: tasks and data as the runner makes them, and the plugin contract checked.
 
 >>> from ntkbench.testing import check_plugin, make_task, tiny_dataset      # doctest: +SKIP
->>> task = make_task(n_train=32)              # a LearnerTask on tiny synthetic data, every field filled
->>> report = check_plugin(MyLearner, {"ridge": 0.1})
->>> assert report.ok, report                  # the report says what failed and why
+>>> task = make_task(n_train=32)  # doctest: +SKIP
+>>> report = check_plugin(MyLearner, {"ridge": 0.1})  # doctest: +SKIP
+>>> assert report.ok, report  # doctest: +SKIP
+
+`make_task(n_train=32)` is a `LearnerTask` on tiny synthetic data with every field filled; the
+report of `check_plugin` says what failed and why.
 
 `make_task` samples exactly as `ntkbench run` does (the seed's order of the pool, nested training
 sets, a validation set after the largest one, held-out samples from the end); its test inputs

@@ -1,4 +1,4 @@
-"""Write docs/power.md and docs/power.png: how often a study reaches a decisive verdict (separated,
+"""Write docs/concepts/pilot-procedure.md and docs/concepts/power.png: how often a study reaches a decisive verdict (separated,
 or equivalent within ±0.05) as a function of the true Δα, at 3, 5 and 8 seeds, in the simulated
 sweeps the tests use (`tests/simulated.py`: 7 sizes from 64 to 4096, 1000 test examples, seed
 effects on level and exponent). Every verdict is the leaderboard's: the power law on the test
@@ -150,7 +150,7 @@ def main() -> None:
     axes.legend(fontsize=7)
     axes.set_title(f"Power at ±0.05: {len(N)} sizes {int(N[0])}–{int(N[-1])}, n_test {TESTS}, {SWEEPS} studies per point", fontsize=9)
     figure.tight_layout()
-    figure.savefig(REPO / "docs" / "power.png", metadata={"Software": None})
+    figure.savefig(REPO / "docs" / "concepts" / "power.png", metadata={"Software": None})
 
     rows = [
         f"| {seeds} | {gap:.3f} | " + " | ".join(f"{table[seeds, gap][o] / SWEEPS:.3f}" for o in OUTCOMES) + " |"
@@ -181,7 +181,7 @@ test loss (`ntkbench.analysis.decide`). {SWEEPS} studies per row.
 | seeds | true Δα | {' | '.join(OUTCOMES)} |
 |---|---|{'---|' * len(OUTCOMES)}
 """ + "\n".join(rows) + "\n" + procedure_section(procedure_rates())
-    (REPO / "docs" / "power.md").write_text(text)
+    (REPO / "docs" / "concepts" / "pilot-procedure.md").write_text(text)
     print(text)
 
 

@@ -1,7 +1,7 @@
 """The procedure a user is told to follow, simulated through ntkbench's own code: a pilot, the final
 design `ntkbench plan --pilot` chooses from it (`ntkbench.analysis._power`: the same candidate
 designs, projections and choice), the final study, its verdict. Used by `tests/test_procedure.py`
-and `scripts/power_curves.py` (docs/power.md)."""
+and `scripts/power_curves.py` (docs/concepts/pilot-procedure.md)."""
 
 from __future__ import annotations
 

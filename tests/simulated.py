@@ -1,5 +1,5 @@
 """Simulated sweeps with a known truth, for the tests of intervals and verdicts (and the power curves
-in docs/power.md): seed-to-seed variation of level and exponent, and one fixed test set shared by
+in docs/concepts/pilot-procedure.md): seed-to-seed variation of level and exponent, and one fixed test set shared by
 every seed and learner, whose hard examples are hard for all of them."""
 
 from __future__ import annotations

@@ -358,3 +358,33 @@ def test_the_plan_counts_only_the_tiles_a_store_does_not_hold(tmp_path, counted)
     # What the run computed is what the plan counted: per stored seed, two of the three training
     # tiles and one of the two test tiles; for the third seed, all five.
     assert len(counted) - before == 2 * 3 + 5
+
+
+def test_the_progress_bar_shows_an_iterative_solves_iterations_and_residual(monkeypatch):
+    import io
+
+    from ntkbench.runner import _progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = _progress.ProgressBar(["a"], stream=stream)
+    bar.start("ntk_infinite n=60000 seed=0")
+    bar.solve(1, 0.5, 1e-8)
+    bar.solve(37, 3.2e-5, 1e-8)
+    assert "solve: conjugate gradients, iteration 37, relative residual 3.2e-05 (stops at 1e-08)" in stream.getvalue()
+    bar.finish("a")
+    bar.close()
+    now = [0.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: now[0])
+    log = io.StringIO()  # not a terminal: a line once the solve has taken LOG_EVERY seconds, then one per LOG_EVERY
+    bar = _progress.ProgressBar(["a"], stream=log)
+    bar.start("ntk_infinite n=60000 seed=0")
+    for iteration, second in enumerate([0, 10, 31, 40, 62], start=1):
+        now[0] = float(second)
+        bar.solve(iteration, 10.0 ** -iteration, 1e-8)
+    lines = log.getvalue().splitlines()[1:]
+    assert lines == ["ntk_infinite n=60000 seed=0 |  solve: conjugate gradients, iteration 3, relative residual 1.0e-03 (stops at 1e-08)",
+                     "ntk_infinite n=60000 seed=0 |  solve: conjugate gradients, iteration 5, relative residual 1.0e-05 (stops at 1e-08)"]

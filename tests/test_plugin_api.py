@@ -1,4 +1,4 @@
-"""The documented plugin API: docs/plugins.md shows exactly what `ntkbench new-plugin` writes,
+"""The documented plugin API: docs/reference/plugin-api.md shows exactly what `ntkbench new-plugin` writes,
 and the written packages work."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ EXAMPLE = re.compile(r"<!-- example: (\w+) (\w+) -->\n```python\n(.*?)```", re.S
 
 
 def test_docs_show_the_scaffold_examples_verbatim():
-    docs = (REPO / "docs" / "plugins.md").read_text()
+    docs = (REPO / "docs" / "reference" / "plugin-api.md").read_text()
     examples = EXAMPLE.findall(docs)
     assert {kind for kind, _, _ in examples} == {"learner", "dataset", "architecture"}
     for kind, name, code in examples:
-        assert code == plugin_source(kind, name), f"docs/plugins.md's {kind} example drifted from the scaffold"
+        assert code == plugin_source(kind, name), f"docs/reference/plugin-api.md's {kind} example drifted from the scaffold"
 
 
 @pytest.mark.parametrize(("kind", "name"), [("learner", "rbf_ridge"), ("dataset", "clusters"), ("architecture", "two_layer")])
@@ -76,9 +76,9 @@ def test_the_plugins_spec_runs_with_all_three_registry_packages(tmp_path):
         assert f"`{learner}`" in board
 
 
-def test_the_readmes_check_plugin_example_names_a_plugin_a_fresh_clone_has():
-    readme = (REPO / "README.md").read_text()
-    examples = re.findall(r"^ntkbench check-plugin (\w+) --options '([^']*)'", readme, re.M)
+def test_the_docs_check_plugin_example_names_a_plugin_a_fresh_clone_has():
+    pages = "\n".join(path.read_text() for path in (REPO / "docs").rglob("*.md"))
+    examples = re.findall(r"^ntkbench check-plugin (\w+) --options '([^']*)'", pages, re.M)
     assert examples
     for name, options in examples:
         result = run_cli("check-plugin", name, "--options", options)

@@ -15,7 +15,7 @@ from ntkbench.storage import stored_kernels
 from ntkbench.testing import check_plugin, make_task, tiny_dataset
 
 PLUGINS = '''
-"""A dataset, an architecture with its stax twin and a learner, written from docs/plugins.md with
+"""A dataset, an architecture with its stax twin and a learner, written from docs/reference/plugin-api.md with
 the public API only, registered by the spec that names this file."""
 
 from __future__ import annotations

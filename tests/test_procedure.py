@@ -3,7 +3,7 @@
 final study on seeds apart from the pilot's, its verdict. At a true Δα of 0 it separates, and at a
 true |Δα| of the margin it says "equivalent", in at most 5% of studies (plus two standard errors
 of the simulation). The same studies analysed as the procedure was before (the pilot's seeds among
-the final ones) give more false answers; how many more, docs/power.md measures with 4000 studies
+the final ones) give more false answers; how many more, docs/concepts/pilot-procedure.md measures with 4000 studies
 per truth (here the difference is about two of its standard errors)."""
 
 from __future__ import annotations

@@ -265,7 +265,7 @@ def fresh_seeds(pilot_seeds: list[int] | tuple[int, ...], count: int) -> list[in
     """The final study's seeds: `count` integers after the pilot's largest seed.
 
     The design is chosen from the pilot's Δα; a final analysis that reused the pilot's seeds would
-    let that choice lean on its own verdict (`docs/power.md` measures how much: about twice the
+    let that choice lean on its own verdict (`docs/concepts/pilot-procedure.md` measures how much: about twice the
     nominal rate of false separations). Seeds apart from the pilot's keep the verdict's level."""
     start = max(pilot_seeds) + 1
     return list(range(start, start + count))

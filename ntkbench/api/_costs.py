@@ -62,6 +62,9 @@ class CellCost:
     upper_bound: bool = False
     """True when the work may stop well short of what is counted (an `until` rule counted at its
     `max_steps`, with no records that say how long it takes)."""
+    read_bytes: float = 0.0
+    """Bytes read from memory-mapped files on disk (an iterative solve's products with a kernel too
+    large for memory), which the time does not count."""
 
     def seconds(self, rates: dict[str, float]) -> float | None:
         """Estimated wall time with the device's measured `gemm_flops` and `cholesky_flops` rates."""

@@ -63,12 +63,23 @@ RIDGE_GRID = tuple(10.0 ** (k * (9 / 11) - 8) for k in range(11)) + (10.0,)
 
 class KernelRidgeOptions(LearnerOptions):
     """Options of a learner that regresses with a kernel (or on features): its ridge, one value or
-    candidates chosen per n on validation data. Pass `ridges()` to `ntkbench.kernels.regress_with_kernel`
-    or `regress_with_features`."""
+    candidates chosen per n on validation data, and how the regularised kernel is solved. Pass
+    `ridges()` to `ntkbench.kernels.regress_with_kernel` or `regress_with_features`, and
+    `solver` and `solver_tolerance` to `regress_with_kernel`."""
+
+    performance_only: ClassVar[frozenset[str]] = frozenset({"solver", "solver_tolerance"})
+    omitted_at_default: ClassVar[frozenset[str]] = frozenset({"solver", "solver_tolerance"})
 
     ridge: NonNegativeFloat | Literal["auto"] | Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)] = 1e-6
     """Ridge relative to the mean diagonal of the training kernel; or `auto` (`RIDGE_GRID`) or a list,
     from which the ridge with the lowest validation error is chosen per n (needs `dataset.validation_n`)."""
+    solver: Literal["auto", "cholesky", "cg"] = "auto"
+    """How `(K + λI) W = Y` is solved: `cholesky`, a factorisation in float64; `cg`, preconditioned
+    conjugate gradients over the float32 kernel (a Nyström preconditioner), which never holds an
+    n x n float64 array; `auto`: `cg` where the factor would not fit the memory budget. They agree
+    to `solver_tolerance`, so neither enters a result's key."""
+    solver_tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-8
+    """`cg`'s relative residual at which it stops."""
 
     def ridges(self) -> float | tuple[float, ...]:
         """The one ridge, or the candidates to choose from on validation data."""

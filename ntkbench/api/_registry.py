@@ -94,7 +94,7 @@ def _load_entry(entry: PluginEntry) -> type:
         raise PluginLoadError(
             f"{entry.kind} plugin {entry.name!r} ({entry.target}, from {entry.distribution} {entry.version}) "
             f"{written_for}; this ntkbench provides plugin API {API_VERSION} (set `api_version = {API_VERSION}` "
-            "once the plugin follows docs/plugins.md, or install a matching ntkbench)"
+            "once the plugin follows docs/reference/plugin-api.md, or install a matching ntkbench)"
         )
     return plugin
 

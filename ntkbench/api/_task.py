@@ -104,6 +104,8 @@ class LearnerTask:
     None: this process computes them."""
     tile_tally: TileTally | None = None
     """Counts the stored kernels' tiles this cell read and computed, for its record."""
+    on_solve: Callable[[int, float, float], None] | None = None
+    """Told (iteration, relative residual, tolerance) as an iterative solver runs: the run's progress display."""
 
     def stored_kernel(self, description: Mapping[str, Any] | None) -> StoredKernel | None:
         """The kernel that `description` names, kept in this task's store; None without a store or a description."""

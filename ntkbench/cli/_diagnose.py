@@ -129,7 +129,7 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"stack: {stack} (tested by CI)" if stack else
           f"stack: untested combination (tested: {', '.join(TESTED_STACKS)}; see constraints/)")
     cuda = [f"{name} {_installed_version(name)}" for name in CUDA_PLUGINS if _installed_version(name) != "missing"]
-    print(f"CUDA: {', '.join(cuda)}" if cuda else "CUDA: no jax CUDA plugin installed (CPU only; see the README's GPU section)")
+    print(f"CUDA: {', '.join(cuda)}" if cuda else "CUDA: no jax CUDA plugin installed (CPU only; see docs/tutorials/paper-scale-gpus.md, 'GPU machines')")
     try:
         from ..nt_compat import available_implementations, import_neural_tangents
 

@@ -1,7 +1,7 @@
 """`ntkbench new-plugin NAME --kind KIND`: a plugin package skeleton in the documented shape.
 
 The skeleton, made from the files in `templates/`, is a complete, working plugin (the minimal
-examples of docs/plugins.md, which a test keeps identical to these templates), with a passing
+examples of docs/reference/plugin-api.md, which a test keeps identical to these templates), with a passing
 test, ready for `pip install -e`.
 """
 

@@ -16,7 +16,7 @@ def ridge_count(options: KernelRidgeOptions) -> int:
 
 
 class EmpiricalNTKOptions(KernelRidgeOptions):
-    performance_only: ClassVar[frozenset[str]] = frozenset({"implementation"})
+    performance_only: ClassVar[frozenset[str]] = KernelRidgeOptions.performance_only | {"implementation"}
     omitted_at_default: ClassVar[frozenset[str]] = KernelRidgeOptions.omitted_at_default | {"contraction"}
 
     contraction: Literal["trace", "sum_logits"] = "trace"

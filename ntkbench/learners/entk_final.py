@@ -50,7 +50,8 @@ class FinalEmpiricalNTKLearner(Learner):
 
         trained, log = self._trained(task)
         result = regress_with_empirical_ntk(trained, task, self.options.ridges(), self.options.implementation, per_seed=False,
-                                            contraction=self.options.contraction)
+                                            contraction=self.options.contraction,
+                                          solver=self.options.solver, tolerance=self.options.solver_tolerance)
         result.info.update({f"train_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -63,5 +64,5 @@ class FinalEmpiricalNTKLearner(Learner):
                   if context.detailed else None)
         return combine(
             training_cost(model, self.options, context, context.n_train, steps=context.recorded.get("steps")),
-            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options)),
+            kernel_regression_cost(kernel, context, per_seed=False, ridges=ridge_count(self.options), solver=self.options.solver),
         )

@@ -28,13 +28,14 @@ class InitEmpiricalNTKLearner(Learner):
         from ..kernels import regress_with_empirical_ntk
 
         return regress_with_empirical_ntk(task.init_model(), task, self.options.ridges(), self.options.implementation,
-                                          contraction=self.options.contraction)
+                                          contraction=self.options.contraction,
+                                          solver=self.options.solver, tolerance=self.options.solver_tolerance)
 
     def estimate_cost(self, context: CostContext) -> CellCost:
         from ..costs import empirical_kernel, initial_model, kernel_regression_cost
 
         options = self.options
         if not context.detailed:
-            return kernel_regression_cost(None, context)
+            return kernel_regression_cost(None, context, solver=self.options.solver)
         kernel = empirical_kernel(initial_model(context), context, options.implementation, options.contraction)
-        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options))
+        return kernel_regression_cost(kernel, context, ridges=ridge_count(self.options), solver=self.options.solver)

@@ -59,7 +59,8 @@ class PretrainedEmpiricalNTKLearner(Learner):
 
         model, log = self._pretrained(task)
         result = regress_with_empirical_ntk(model, task, self.options.ridges(), self.options.implementation,
-                                          contraction=self.options.contraction)
+                                          contraction=self.options.contraction,
+                                          solver=self.options.solver, tolerance=self.options.solver_tolerance)
         result.info.update({f"pretrain_{key}": value for key, value in log.summary().items()})
         return result
 
@@ -67,9 +68,9 @@ class PretrainedEmpiricalNTKLearner(Learner):
         from ..costs import combine, empirical_kernel, initial_model, kernel_regression_cost, training_cost
 
         if not context.first_of_seed:
-            return kernel_regression_cost(None, context)
+            return kernel_regression_cost(None, context, solver=self.options.solver)
         model = initial_model(context)
         options = self.options
         kernel = empirical_kernel(model, context, options.implementation, options.contraction) if context.detailed else None
         pretraining = training_cost(model, options, context, options.pretrain_n, steps=context.recorded.get("pretrain_steps"))
-        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options)))
+        return combine(pretraining, kernel_regression_cost(kernel, context, ridges=ridge_count(options), solver=options.solver))

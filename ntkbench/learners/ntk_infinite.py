@@ -38,7 +38,7 @@ class InfiniteNTKLearner(Learner):
         kernel = self.regression_kernel(task)
         return regress_with_kernel(
             kernel.function, task, self.options.ridges(), kernel_key=kernel.key, same_for_every_seed=True,
-            kernel_description=kernel.description,
+            kernel_description=kernel.description, solver=self.options.solver, tolerance=self.options.solver_tolerance,
         )
 
     def estimate_cost(self, context: CostContext) -> CellCost:
@@ -46,7 +46,7 @@ class InfiniteNTKLearner(Learner):
         from ..kernels import architecture_kernel_fn, infinite_kernel_description
 
         if not context.detailed:
-            return kernel_regression_cost(None, context, same_for_every_seed=True)
+            return kernel_regression_cost(None, context, same_for_every_seed=True, solver=self.options.solver)
         architecture = context.architecture
         kernel_fn = architecture_kernel_fn(architecture, num_classes=context.num_classes)
         source = "native" if architecture.has_kernel_map() else "stax"
@@ -54,5 +54,5 @@ class InfiniteNTKLearner(Learner):
         description = infinite_kernel_description(architecture, num_classes=context.num_classes)
         return kernel_regression_cost(
             KernelComputation(kernel_fn, (), name, description), context, same_for_every_seed=True,
-            ridges=ridge_count(self.options),
+            ridges=ridge_count(self.options), solver=self.options.solver,
         )

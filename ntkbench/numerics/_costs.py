@@ -20,8 +20,10 @@ from jax import export
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._jaxpr_costs import TracedCost, trace_cost, traceable
+from ._iterative_solve import LANDMARKS, ROW_BLOCK
 from ._kernels import (
     MAX_TILE,
+    MEMMAP_BYTES,
     MIN_TILE,
     TILE_MEMORY_FRACTION,
     feature_capacity,
@@ -30,6 +32,7 @@ from ._kernels import (
     tile_size,
 )
 from ._measured import recall, remember, text_key
+from ._ridge_search import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
 from ._networks import split_model, trainable
 from ..api import TrainingOptions
 from ._optimizers import build_optimizer
@@ -245,11 +248,14 @@ def _kernel_work(cost: TracedCost, n_kernel: int, n_test: int, budget: int,
     return _KernelWork(edge, flops, cost.peak_bytes(rows=edge, columns=edge))
 
 
+CG_PLANNED_ITERATIONS = 100
+"""The conjugate-gradient iterations a plan counts per solve (records say how many each took)."""
+
+
 def ridge_factor_flops(ridges: int, n_factor: int, sizes: Sequence[int] = ()) -> float:
     """The factorisations' FLOPs of a seed choosing among `ridges` on a kernel of `n_factor` rows (as
     `choose_ridges` searches: every ridge at the second-largest of `sizes`, about `2 SEARCH_RADIUS +
     1` at the largest; every `COARSE_STEP`-th and as many again with one size)."""
-    from ._ridge_search import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
 
     if ridges <= FULL_GRID_RIDGES:
         return ridges * n_factor**3 / 3
@@ -272,6 +278,7 @@ def kernel_regression_cost(
     per_seed: bool = True,
     same_for_every_seed: bool = False,
     ridges: int = 1,
+    solver: str = "auto",
 ) -> CellCost:
     """A kernel learner's cell: the seed's kernel and its factorisation at the first cell, solves after.
 
@@ -282,27 +289,45 @@ def kernel_regression_cost(
     first cell and held for the run; every seed factors its own block. `ridges`: how many ridges
     are tried (one factorisation each; the validation rows are not counted). The share of a
     seed's kernel that the kernel store holds (`context.stored`, for a kernel with a `description`)
-    is left out; a kernel shared by the seeds is counted whole."""
+    is left out; a kernel shared by the seeds is counted whole.
+
+    A kernel solved by conjugate gradients (`solver`, see `regress_with_kernel`) is held in float32,
+    memory-mapped from disk above `MEMMAP_BYTES` (that part is not counted as memory), and each
+    cell's solve counts `CG_PLANNED_ITERATIONS` products with it and with its preconditioner, for
+    every ridge tried at that size, besides building the preconditioner; no factorisation."""
     n_factor = context.n_train_max if per_seed else context.n_train
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
-    held = n_factor * n_factor * FLOAT64 + context.n_test * n_factor * FLOAT32
+    n = context.n_train
+    iterative = solver == "cg" or (solver == "auto" and FLOAT64 * n_factor * n_factor > memory_budget())
+    read = 0.0
+    if iterative:
+        landmarks = max(1, min(LANDMARKS, n_factor // 2))
+        held = (min(FLOAT32 * n_factor * n_factor, MEMMAP_BYTES) + FLOAT64 * n_factor * (landmarks + ROW_BLOCK)
+                + context.n_test * n_factor * FLOAT32)
+        tried = 2 * SEARCH_RADIUS + 1 if ridges > 1 else 1
+        per_iteration = 2.0 * n * n * context.num_classes + 4.0 * n * landmarks * context.num_classes
+        solve = tried * (CG_PLANNED_ITERATIONS * per_iteration + 2.0 * n * landmarks**2) + 2.0 * context.n_test * n * context.num_classes
+        if FLOAT32 * n_factor * n_factor > MEMMAP_BYTES:  # every product reads the n x n block from disk
+            read = tried * CG_PLANNED_ITERATIONS * FLOAT32 * n * n
+    else:
+        held = n_factor * n_factor * FLOAT64 + context.n_test * n_factor * FLOAT32
+        solve = 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes
     if union is not None:
         held += FLOAT32 * union * (union + context.n_test)
-    n = context.n_train
-    solve = 2.0 * n * n * context.num_classes + 2.0 * context.n_test * n * context.num_classes
     if per_seed and not context.first_of_seed:  # the seed's kernel and factor exist: only solves
-        return CellCost(held, solve)
+        return CellCost(held, solve, read_bytes=read)
     # One ridge: the training kernel is assembled straight into its float64 factor. A ridge list
     # factors the float32 kernel once per ridge, and a union's seeds take float32 blocks: both held.
-    peak = held + (n_factor * n_factor * FLOAT32 if union is not None or ridges > 1 else 0)
+    peak = held + (n_factor * n_factor * FLOAT32 if not iterative and (union is not None or ridges > 1) else 0)
     cost = None if not context.detailed or kernel is None else kernel.cost(context.input_shape)
     if cost is None:
         return CellCost(peak)
+    factor_flops = 0.0 if iterative else ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ())
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
-        return CellCost(peak, solve, ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ()))
-    factor_flops = ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ())
-    float32_kernels = FLOAT32 * n_kernel * (n_kernel + context.n_test)
+        return CellCost(peak, solve, factor_flops, read_bytes=read)
+    float32_kernels = (min(FLOAT32 * n_kernel * n_kernel, MEMMAP_BYTES) if iterative else FLOAT32 * n_kernel * n_kernel
+                       ) + FLOAT32 * n_kernel * context.n_test
     work = _kernel_work(cost, n_kernel, context.n_test, max(memory_budget() - float32_kernels, 0),
                         _blocks(kernel, context.input_shape))
     if per_seed and union is None and context.stored is not None and kernel.description is not None:
@@ -315,9 +340,9 @@ def kernel_regression_cost(
     timing_flops = cost.flops(rows=timing_edge, columns=timing_edge)
     seconds = kernel.seconds(context.input_shape, timing_edge) if timing_flops <= TIMED_FLOPS_LIMIT else None
     if seconds is None or timing_flops <= 0:
-        return CellCost(peak + work.tile_bytes, work.flops + solve, factor_flops)
+        return CellCost(peak + work.tile_bytes, work.flops + solve, factor_flops, read_bytes=read)
     return CellCost(peak + work.tile_bytes, work.flops + solve, factor_flops, work.flops,
-                    seconds * work.flops / timing_flops)
+                    seconds * work.flops / timing_flops, read_bytes=read)
 
 
 def training_cost(
@@ -397,6 +422,7 @@ def combine(*costs: CellCost) -> CellCost:
         sum(c.timed_flops for c in costs),
         sum(c.timed_seconds for c in costs),
         any(c.upper_bound for c in costs),
+        sum(c.read_bytes for c in costs),
     )
 
 

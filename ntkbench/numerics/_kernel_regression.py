@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from ._costs import union_kernel_pays
 from ._kernel_identity import empirical_kernel_description
 from ._ridge_search import RidgeChoice, choose_ridges
 from ._structured_ntk import StructuredNTK
+from ._iterative_solve import TOLERANCE, NystromPreconditioned
 from ._kernel_ridge import FactoredKernel, factor_assembled, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
     Contraction,
@@ -43,16 +44,55 @@ from ._kernels import (
     empirical_ntk_key,
     native_strategies,
     evaluate_tiled,
+    MEMMAP_BYTES,
     resolve_implementation,
     tile_edge,
     tile_size,
 )
 
 
+Solver = Literal["auto", "cholesky", "cg"]
+"""How `(K + λI) W = Y` is solved: `cholesky` (a factorisation in float64), `cg` (preconditioned
+conjugate gradients over the float32 kernel, `NystromPreconditioned`), or `auto`: `cg` for a kernel
+whose float64 factor does not fit the memory budget (`solves_iteratively`), else `cholesky`."""
+
+
+def solves_iteratively(rows: int, solver: Solver) -> bool:
+    """Whether a kernel of `rows` rows is solved by conjugate gradients under `solver`."""
+    return solver == "cg" or (solver == "auto" and 8 * rows * rows > memory_budget())
+
+
+@dataclasses.dataclass(frozen=True)
+class Solving:
+    """How a cell's regularised kernels are solved: `solver`, `cg`'s `tolerance`, and who hears its
+    iterations (`LearnerTask.on_solve`, the run's progress display)."""
+
+    solver: Solver = "auto"
+    tolerance: float = TOLERANCE
+    on_iteration: Callable[[int, float, float], None] | None = None
+
+    def iterative(self, rows: int) -> bool:
+        return solves_iteratively(rows, self.solver)
+
+    def solve(self, kernel: np.ndarray, ridge: float) -> FactoredKernel | NystromPreconditioned:
+        """`kernel + ridge` factored, or ready to be solved by conjugate gradients."""
+        if self.iterative(len(kernel)):
+            return NystromPreconditioned(kernel, ridge, tolerance=self.tolerance, on_iteration=self.on_iteration)
+        return factor_kernel(kernel, ridge)
+
+
+def _solver_facts(solved: Any) -> dict[str, Any]:
+    """What a record says of how its solve went."""
+    if isinstance(solved, NystromPreconditioned):
+        return {"solver": "cg", "cg_iterations": solved.facts.iterations, "cg_relative_residual": solved.facts.relative_residual}
+    return {"solver": "cholesky"}
+
+
 @dataclasses.dataclass(frozen=True)
 class SeedKernel:
-    factored: FactoredKernel
-    """Cholesky factor of K(X_max, X_max) + lambda I for the seed's largest training set X_max."""
+    factored: FactoredKernel | NystromPreconditioned
+    """Cholesky factor of K(X_max, X_max) + lambda I for the seed's largest training set X_max (or,
+    for a kernel solved iteratively, its preconditioned solver)."""
     test: np.ndarray
     """K(X_test, X_max), float32."""
     diagonal: np.ndarray
@@ -64,44 +104,52 @@ class SeedKernel:
     """How many seeds share that computation."""
 
 
-def _kernel_edge(kernel_fn: Callable, x_train: np.ndarray, rows: int, kernel_key: Hashable | None) -> int:
-    """The tile edge for K(x_train, x_train) and `rows` more rows against x_train, within the memory budget."""
-    held = 8 * len(x_train) ** 2 + 4 * len(x_train) * rows  # the kernels (the training one in float64), while tiles are computed
+def _kernel_edge(kernel_fn: Callable, x_train: np.ndarray, rows: int, kernel_key: Hashable | None, iterative: bool = False) -> int:
+    """The tile edge for K(x_train, x_train) and `rows` more rows against x_train, within the memory
+    budget less the kernels held while tiles are computed: the training one in float64, or for an
+    `iterative` solve in float32 (memory-mapped from disk above `MEMMAP_BYTES`)."""
+    n = len(x_train)
+    held = (min(4 * n * n, MEMMAP_BYTES) if iterative else 8 * n * n) + 4 * n * rows
     longest = tile_size(max(len(x_train), rows))
     return tile_edge(kernel_fn, x_train.shape[1:], key=kernel_key, budget=max(memory_budget() - held, 0), at_most=longest)
 
 
 def _train_and_test_kernels(
     kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, kernel_key: Hashable | None,
-    stored: StoredKernel | None = None,
+    stored: StoredKernel | None = None, iterative: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """K(x_train, x_train) and K(x_test, x_train), float32, in tiles that fit the memory budget (kept
-    in `stored`'s kernel store, when given)."""
-    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key)
+    in `stored`'s kernel store, when given; see `_kernel_edge` for `iterative`)."""
+    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key, iterative)
     return (
         evaluate_tiled(kernel_fn, x_train, max_tile=edge, stored=stored),
         evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge, stored=stored),
     )
 
 
-def _factored(train: np.ndarray, test: np.ndarray, ridge: float, kernel_seconds: float, **facts: int) -> SeedKernel:
+def _factored(train: np.ndarray, test: np.ndarray, ridge: float, kernel_seconds: float, solving: Solving,
+              **facts: int) -> SeedKernel:
     started = time.perf_counter()
     diagonal = np.array(np.diag(train), dtype=np.float64)
-    factored = factor_kernel(train, ridge)
+    factored = solving.solve(train, ridge)
     return SeedKernel(factored, test, diagonal, kernel_seconds, time.perf_counter() - started, **facts)
 
 
 def seed_kernel(
     kernel_fn: Callable, x_train: np.ndarray, x_test: np.ndarray, ridge: float, *, kernel_key: Hashable | None = None,
-    stored: StoredKernel | None = None,
+    stored: StoredKernel | None = None, solving: Solving = Solving(),
 ) -> SeedKernel:
     """The kernel of `x_train` (factored) and of `x_test` against it, in tiles that fit the memory
     budget. The training kernel is assembled straight into the float64 array that is factored in
     place, tile by tile (read from `stored`'s kernel store where it holds them): the factor is the
-    only n x n array held."""
+    only n x n array held. A kernel solved iteratively (`solving`, see `Solving`) is kept in float32
+    (memory-mapped from disk when large) and read by the solver."""
     started = time.perf_counter()
-    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key)
+    edge = _kernel_edge(kernel_fn, x_train, len(x_test), kernel_key, solving.iterative(len(x_train)))
     test = evaluate_tiled(kernel_fn, x_test, x_train, max_tile=edge, stored=stored)
+    if solving.iterative(len(x_train)):
+        train = evaluate_tiled(kernel_fn, x_train, max_tile=edge, stored=stored)
+        return _factored(train, test, ridge, time.perf_counter() - started, solving, samples=len(x_train))
     assembled: list[tuple[np.ndarray, float]] = []  # the diagonal, and when the first assembly was done
 
     def assemble() -> np.ndarray:
@@ -136,7 +184,8 @@ def _union_blocks(
 
 
 def _shared_seed_kernel(
-    kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None, stored: StoredKernel | None
+    kernel_fn: Callable, task: LearnerTask, ridge: float, kernel_key: Hashable | None, stored: StoredKernel | None,
+    solving: Solving,
 ) -> SeedKernel:
     """The seed's kernel, taken from the kernel on the union of the seeds' largest training sets.
 
@@ -147,7 +196,8 @@ def _shared_seed_kernel(
     train, test = _union_blocks(kernel_fn, task, kernel_key, stored)
     across = task.across_seeds
     return _factored(
-        train, test, ridge, time.perf_counter() - started, samples=across.union_size, seeds_sharing=len(across.seeds)
+        train, test, ridge, time.perf_counter() - started, solving, samples=across.union_size,
+        seeds_sharing=len(across.seeds),
     )
 
 
@@ -160,6 +210,8 @@ def regress_with_kernel(
     kernel_key: Hashable | None = None,
     same_for_every_seed: bool = False,
     kernel_description: Mapping[str, Any] | None = None,
+    solver: Solver = "auto",
+    tolerance: float = TOLERANCE,
 ) -> LearnerResult:
     """Kernel ridge regression of one-hot training labels with `kernel_fn(x1, x2)`, predicting the test inputs.
 
@@ -177,21 +229,27 @@ def regress_with_kernel(
     `ridge` is relative to the mean diagonal of the training kernel. Given several, the one with the
     lowest error on the seed's validation samples (`task.validation`; ties: lowest squared error)
     is chosen for each n, and the record says which (see `choose_ridges`).
+
+    `solver` says how each regularised kernel is solved (see `Solver`: by default a factorisation,
+    or conjugate gradients to the relative residual `tolerance` for a kernel whose factor does not
+    fit the memory budget); the record says which, with the iterations and residual of one.
     """
     stored = task.stored_kernel(kernel_description)
+    solving = Solving(solver, tolerance, task.on_solve)
     if not isinstance(ridge, int | float):
-        return _regress_choosing_ridge(kernel_fn, task, tuple(ridge), per_seed, kernel_key, same_for_every_seed, stored)
+        return _regress_choosing_ridge(kernel_fn, task, tuple(ridge), per_seed, kernel_key, same_for_every_seed, stored,
+                                       solving)
     if per_seed:
 
         def create() -> SeedKernel:
             if same_for_every_seed and task.across_seeds and union_pays(task.across_seeds, task.n_train_max, len(task.x_test)):
-                return _shared_seed_kernel(kernel_fn, task, ridge, kernel_key, stored)
+                return _shared_seed_kernel(kernel_fn, task, ridge, kernel_key, stored, solving)
             x_max, _ = task.nested_subset(task.n_train_max)
-            return seed_kernel(kernel_fn, x_max, task.x_test, ridge, kernel_key=kernel_key, stored=stored)
+            return seed_kernel(kernel_fn, x_max, task.x_test, ridge, kernel_key=kernel_key, stored=stored, solving=solving)
 
         kernel = task.cache.get_or_create("seed_kernel", create)
     else:
-        kernel = seed_kernel(kernel_fn, task.x_train, task.x_test, ridge, kernel_key=kernel_key, stored=stored)
+        kernel = seed_kernel(kernel_fn, task.x_train, task.x_test, ridge, kernel_key=kernel_key, stored=stored, solving=solving)
     n = task.n_train
     started = time.perf_counter()
     weights = kernel.factored.weights(one_hot(task.y_train, task.num_classes))
@@ -206,6 +264,7 @@ def regress_with_kernel(
             "kernel_shared_by_seeds": kernel.seeds_sharing,
             "kernel_mean_diagonal": float(np.mean(kernel.diagonal[:n])),
             "effective_ridge": kernel.factored.effective_ridge,
+            **_solver_facts(kernel.factored),
         },
     )
 
@@ -218,8 +277,10 @@ def _regress_choosing_ridge(
     kernel_key: Hashable | None,
     same_for_every_seed: bool,
     stored: StoredKernel | None,
+    solving: Solving,
 ) -> LearnerResult:
-    """`regress_with_kernel` with a ridge chosen per n on the seed's validation samples."""
+    """`regress_with_kernel` with a ridge chosen per n on the seed's validation samples (each
+    regularised kernel solved as `solving` says, by its number of rows)."""
     x_validation, y_validation = _validated_ridges(task, ridges)
     sizes = tuple(n for n in task.n_train_values if n <= task.n_train_max) if per_seed else ()
     if task.n_train not in sizes:
@@ -233,13 +294,14 @@ def _regress_choosing_ridge(
             x_train = task.nested_subset(task.n_train_max)[0]
         else:
             x_train = task.nested_subset(max(sizes))[0] if per_seed else task.x_train
-            train, test = _train_and_test_kernels(kernel_fn, x_train, task.x_test, kernel_key, stored)
+            train, test = _train_and_test_kernels(kernel_fn, x_train, task.x_test, kernel_key, stored,
+                                                  solving.iterative(len(x_train)))
             samples, sharing = len(x_train), 1
-        edge = _kernel_edge(kernel_fn, x_train, len(x_validation), kernel_key)
+        edge = _kernel_edge(kernel_fn, x_train, len(x_validation), kernel_key, solving.iterative(len(x_train)))
         validation = evaluate_tiled(kernel_fn, x_validation, x_train, max_tile=edge, stored=stored)
         kernel_seconds = time.perf_counter() - started
         y_train = task.nested_subset(len(x_train))[1] if per_seed else task.y_train
-        choices = choose_ridges(train, test, validation, y_train, y_validation, task.num_classes, sizes, ridges)
+        choices = choose_ridges(train, test, validation, y_train, y_validation, task.num_classes, sizes, ridges, solving.solve)
         facts = {
             "seed_kernel_seconds": round(kernel_seconds, 3),
             "choose_seconds": round(time.perf_counter() - started - kernel_seconds, 3),
@@ -263,6 +325,7 @@ def _chosen(choice: RidgeChoice, ridges: tuple[float, ...], facts: dict[str, Any
             "validation_error": min(error for error in choice.validation_errors if error is not None),
             "validation_errors": list(choice.validation_errors),
             "ridges": list(ridges),
+            **choice.solve_facts,
         },
     )
 
@@ -348,6 +411,8 @@ def regress_with_empirical_ntk(
     *,
     per_seed: bool = True,
     contraction: Contraction = "trace",
+    solver: Solver = "auto",
+    tolerance: float = TOLERANCE,
 ) -> LearnerResult:
     """`regress_with_kernel` with the empirical NTK of `model` (an `eqx.Module` or a `StatefulModel`).
 
@@ -361,7 +426,8 @@ def regress_with_empirical_ntk(
     kernel = _empirical_ntk_kernel(model, chosen, contraction, task.architecture, task.input_shape,
                                    task.n_train_max if per_seed else task.n_train)
     result = regress_with_kernel(
-        kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key, kernel_description=kernel.description
+        kernel.function, task, ridge, per_seed=per_seed, kernel_key=kernel.key, kernel_description=kernel.description,
+        solver=solver, tolerance=tolerance,
     )
     result.info["implementation"] = chosen
     return result

@@ -28,7 +28,8 @@ class LayeredOptions(ArchitectureOptions):
     """`ntk`, as `stax.Dense`: standard normal weights times w_std/sqrt(fan_in). `standard`: weights
     initialised with deviation w_std/sqrt(fan_in) and used as they are. `mup`: the maximal-update
     parameterisation for SGD (Yang & Hu 2021), in which features move at every width. See the
-    README on which infinite kernel each is compared with."""
+    built-in plugins reference (docs/reference/builtin-plugins.md) on which infinite kernel each is
+    compared with."""
     output_scale: PositiveFloat = 1.0
     """alpha of Chizat, Oyallon & Bach (2019): the network computes alpha * f and is trained as SGD on
     loss(alpha * f) / alpha**2 would train f. Large: lazy; small: rich. For SGD only."""

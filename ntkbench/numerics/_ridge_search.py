@@ -24,6 +24,9 @@ class RidgeChoice:
     validation_errors: tuple[float | None, ...]
     """The validation error of every ridge of the grid, in its order (None: not evaluated, because
     the search did not try it or the kernel plus that ridge could not be factored)."""
+    solve_facts: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """How the chosen ridge's kernel was solved (`solver`; for conjugate gradients, its iterations
+    and relative residual), for the record."""
 
 
 FULL_GRID_RIDGES = 4
@@ -45,6 +48,7 @@ def choose_ridges(
     num_classes: int,
     sizes: Sequence[int],
     ridges: Sequence[float],
+    solve: Callable[[np.ndarray, float], Any] | None = None,
 ) -> dict[int, RidgeChoice]:
     """For each n of `sizes`, the ridge of `ridges` (ascending) with the lowest validation error (ties:
     the lowest validation squared error) of kernel ridge regression on the first n samples.
@@ -52,7 +56,9 @@ def choose_ridges(
     `train` is K(X, X), `test` K(X_test, X) and `validation` K(X_val, X) for the seed's largest
     training set X, whose first n rows are every smaller one. One Cholesky factorisation of a
     regularised kernel serves every n up to its size (its leading block is the n-sample factor),
-    and two triangular solves give their weights at once (`prefix_weights`).
+    and two triangular solves give their weights at once (`prefix_weights`). `solve(kernel, ridge)`
+    gives that factorisation (`factor_kernel`, the default), or another solver with the same methods (conjugate
+    gradients for a kernel too large to factor).
 
     The factorisations of the largest kernel are most of the cost, so the grid is searched, not
     swept, there: every ridge is tried at every size but the largest, on the second-largest
@@ -63,6 +69,7 @@ def choose_ridges(
     is tried in full.
     """
     order, ridges = sorted(sizes), tuple(ridges)
+    solve = solve or factor_kernel
     targets = one_hot(y_train[: order[-1]], num_classes)
     validation_targets = one_hot(y_validation, num_classes)
     validation = np.asarray(validation[:, : order[-1]], dtype=np.float64)
@@ -73,19 +80,23 @@ def choose_ridges(
         """Factor the kernel of the largest of `serving` at ridge `index`; score every size of `serving`."""
         rows = serving[-1]
         try:
-            factored = factor_kernel(train[:rows, :rows], ridges[index])
+            factored = solve(train[:rows, :rows], ridges[index])
+            weights = factored.prefix_weights(targets[:rows], serving)
         except CellFailure:  # too small a ridge for this kernel's round-off: not a candidate
             for n in serving:
                 keys[n][index] = None
             return
-        weights = factored.prefix_weights(targets[:rows], serving)
+        facts = getattr(factored, "facts", None)
+        solved = {"solver": "cholesky"} if facts is None else {
+            "solver": "cg", "cg_iterations": facts.iterations, "cg_relative_residual": facts.relative_residual}
         predicted_validation, predicted_test = validation[:, :rows] @ weights, test[:, :rows] @ weights
         for k, n in enumerate(serving):
             columns = slice(k * num_classes, (k + 1) * num_classes)
             predicted = predicted_validation[:, columns]
             error = float(np.mean(np.argmax(predicted, axis=1) != y_validation))
             squared = float(np.mean(np.sum((predicted - validation_targets) ** 2, axis=1)))
-            keys[n][index] = ((error, squared), RidgeChoice(ridges[index], factored.effective_ridge, predicted_test[:, columns], ()))
+            keys[n][index] = ((error, squared), RidgeChoice(ridges[index], factored.effective_ridge, predicted_test[:, columns], (),
+                                                            solved))
 
     def best(n: int) -> int | None:
         scored = {index: entry[0] for index, entry in keys[n].items() if entry is not None}

@@ -264,7 +264,7 @@ def sizing_text(sizing: Sizing, spec: Spec) -> str:
     lines += [
         "",
         f"Seeds to run: {seeds}. The pilot's seeds {sizing.pilot_seeds} are left out of the final analysis: the design "
-        "was chosen from their Δα, and a verdict fitted to them again would lean on that choice (docs/power.md). "
+        "was chosen from their Δα, and a verdict fitted to them again would lean on that choice (docs/concepts/pilot-procedure.md). "
         "Run the design in a new directory, and keep the pilot's apart (a published study keeps it under "
         "leaderboard/pilots/):",
         f"  ntkbench run {spec.source} " + " ".join(f"--set {o}" for o in overrides) + f" --out runs/{spec.name}",

@@ -35,7 +35,7 @@ def run_locally(
     units = cell_groups(spec, todo, seeds_together=seeds_together, budget=memory_budget())
     bar = ProgressBar(todo, planned_seconds(spec)) if progress else None
     if bar:
-        context = dataclasses.replace(context, on_tiles=bar.tiles)
+        context = dataclasses.replace(context, on_tiles=bar.tiles, on_solve=bar.solve)
     busy: list[Cell] = []
     cache_owner, cache = None, ArtifactCache()
     seeds_todo: dict[tuple[str, int | None], list[int]] = {}

@@ -302,6 +302,12 @@ def refuse_over_budget(spec: Spec) -> None:
     if spec.dataset.instantiate().input_shape() is None:
         return
     budget = memory_budget()
-    plans = plan_spec(spec, detailed=False) + plan_spectra(spec, detailed=False)
+    spectra = plan_spectra(spec, detailed=False)
+    plans = plan_spec(spec, detailed=False) + spectra
     if over_budget(plans, budget):
-        raise InputError(budget_refusal(spec, plans, budget))
+        dense = (
+            "\nA spectrum eigendecomposes its pool's kernel in float64 (the matrix and its eigenvectors held): "
+            "no iterative solver applies to it, so lower spectrum.pool."
+            if over_budget(spectra, budget) else ""
+        )
+        raise InputError(budget_refusal(spec, plans, budget) + dense)

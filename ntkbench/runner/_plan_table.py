@@ -152,6 +152,15 @@ class PlanTable:
                 "plan does not)" if planned > 0 else f"on this device, the {count} cells recorded in {self.out_dir} took "
                 f"{readable_seconds(taken)}"
             )
+        read = sum(p.cost.read_bytes for p in self.plans if p.cost is not None)
+        if read:
+            from ..numerics._costs import CG_PLANNED_ITERATIONS  # loaded already by the estimate that counted the reads
+
+            lines.append(
+                f"iterative solves read about {format_bytes(int(read))} from kernels memory-mapped on disk ({CG_PLANNED_ITERATIONS} "
+                "conjugate-gradient iterations counted per solve; the time above does not count the reads, which the page "
+                "cache serves when the kernel fits in memory)"
+            )
         if self.kernel_store is not None and self.kernel_store_bytes:
             held = ("" if self.kernel_store_share is None else
                     f"; it holds {100 * self.kernel_store_share:.3g}% of the entries of this spec's kernels known before running "

@@ -1,6 +1,7 @@
 """A run's progress on standard error: its cells, with an ETA that weighs each cell by what the plan
 says it costs (a seed's first cells hold its kernel or pre-training, so counting cells misleads),
-and inside a long kernel its tiles: done and in all, their rate and the time left.
+inside a long kernel its tiles: done and in all, their rate and the time left, and inside an
+iterative solve its iterations and how far the residual is from the tolerance.
 
 The ETA is the planned seconds of the cells left, each times its learner's pace (seconds taken over
 seconds planned, for the cells of that learner done so far; the run's pace for a learner not yet
@@ -8,9 +9,10 @@ seen), less the time the cells in progress have already taken. A plan that misju
 or a busy machine, then moves the ETA once, when the learner's first cells finish, and not at every
 cell as a rate over all cells does.
 
-On a terminal, two tqdm bars redraw in place (the cells; a stored kernel's tiles below them). In a
-log (standard error not a terminal) the same text, formatted by tqdm, is written as lines: one per
-cell, and for a kernel that takes a while one every `LOG_EVERY` seconds.
+On a terminal, two tqdm bars redraw in place (the cells; a stored kernel's tiles or a solve's
+iterations below them). In a log (standard error not a terminal) the same text, formatted by tqdm,
+is written as lines: one per cell, and for a kernel or a solve that takes a while one every
+`LOG_EVERY` seconds.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from tqdm import tqdm
 
 CELLS_FORMAT = "[{bar:24}] {cells} ETA {remaining}  {label}"
 TILES_FORMAT = "  kernel [{bar:16}] {n:.0f}/{total:.0f} tiles, {rate_fmt}, ETA {remaining}"
+SOLVE_TEXT = "  solve: conjugate gradients, iteration {iteration}, relative residual {residual:.1e} (stops at {tolerance:.0e})"
 LOG_BAR = ".#"
 """The bar's characters in a log (empty, full): plain ASCII."""
 
 
 class ProgressBar:
     """`start(label)` before each unit of cells, `finish(cell)` after each cell, `tiles(done, total)`
-    while a stored kernel of the current cell is evaluated, `close()` at the end. `weights`: each
+    while a stored kernel of the current cell is evaluated, `solve(iteration, residual, tolerance)`
+    while it is solved iteratively, `close()` at the end. `weights`: each
     cell's planned seconds (`planned_seconds`; a cell without an estimate weighs the median of
     those with one, and with none every cell weighs the same)."""
 
@@ -113,6 +117,24 @@ class ProgressBar:
             self._logged = now
             text = tqdm.format_meter(done, total, now - since, bar_format=TILES_FORMAT, unit="tile", initial=first, ascii=LOG_BAR)
             self._line(f"{self.label} |{text.rstrip()}")
+
+    def solve(self, iteration: int, residual: float, tolerance: float) -> None:
+        """An iterative solve of the current cell has done `iteration` iterations, down to the relative
+        `residual`; it stops at `tolerance`."""
+        text = SOLVE_TEXT.format(iteration=iteration, residual=residual, tolerance=tolerance)
+        if self._bar is not None:
+            if self._tiles is None or iteration == 1:
+                self._close_tiles()
+                self._tiles = tqdm(file=self.stream, bar_format="{desc}", position=1, leave=False, dynamic_ncols=True,
+                                   mininterval=0.2)
+            self._tiles.set_description_str(text)
+            return
+        now = time.monotonic()
+        if iteration == 1 or self._kernel is None:
+            self._kernel = (0, now)
+        if now - self._kernel[1] >= self.LOG_EVERY and now - self._logged >= self.LOG_EVERY:
+            self._logged = now
+            self._line(f"{self.label} |{text}")
 
     def _close_tiles(self) -> None:
         if self._tiles is not None:

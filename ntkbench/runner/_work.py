@@ -132,6 +132,8 @@ class RunContext:
     """Told (tiles done, tiles in all) while a stored kernel is evaluated."""
     spread_tiles: Callable[[Any, Callable[[int], None]], None] | None = None
     """Spreads a stored kernel's tiles over other processes (a Ray worker's: over the cluster)."""
+    on_solve: Callable[[int, float, float], None] | None = None
+    """Told (iteration, relative residual, tolerance) while an iterative solver runs."""
 
     def across_seeds(self, seeds: list[int]) -> AcrossSeeds | None:
         """What `seeds` (computed by this process for one learner) can share; None for a single seed."""
@@ -162,6 +164,7 @@ class RunContext:
             on_tiles=self.on_tiles,
             spread_tiles=self.spread_tiles,
             tile_tally=tally,
+            on_solve=self.on_solve,
         )
 
     def compute(

@@ -88,7 +88,8 @@ def learners_compute_different_results(sections: Sections) -> Problems:
         identity = content_hash(learner.result_dict())
         other = seen.get(identity)
         if other is not None and other.id != learner.id:  # the same id twice is reported as such
-            skipped = sorted(type(learner.options).performance_only)
+            skipped = sorted(name for name in type(learner.options).performance_only
+                             if getattr(learner.options, name, None) != getattr(other.options, name, None))
             detail = f" and in performance-only options ({', '.join(skipped)})" if skipped else ""
             yield sections.learner_path(learner), (
                 f"learners {other.id!r} and {learner.id!r} would compute the same results: they differ only in "
