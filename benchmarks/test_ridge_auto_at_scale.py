@@ -45,9 +45,8 @@ def test_ridge_auto_at_n_32768_costs_at_most_3_times_one_ridge(benchmark, tmp_pa
 
     baseline, fixed = timed(FIXED, "fixed")
     ours, auto = benchmark.pedantic(lambda: timed(AUTO, "auto"), rounds=1, iterations=1)
-    tried = sum(error is not None for error in auto["info.validation_errors"])
     facts = {"ratio": round(ours / baseline, 3), "fixed_s": round(baseline, 1), "auto_s": round(ours, 1),
-             "factorisations": tried, "chosen_ridge": auto["info.ridge"], "auto_test_error": auto["test_error"],
+             "chosen_ridge": auto["info.ridge"], "auto_test_error": auto["test_error"],
              "fixed_test_error": fixed["test_error"], "kernel_s": fixed["info.seed_kernel_seconds"]}
     benchmark.extra_info.update(facts)
     print(f"\nn = 32768, ridge auto against one ridge: {facts}")
