@@ -20,7 +20,7 @@ from jax import export
 
 from ..api import MAX_PARAMETERS, CellCost, CostContext, InputError, memory_budget
 from ._jaxpr_costs import TracedCost, trace_cost, traceable
-from ._iterative_solve import LANDMARKS, ROW_BLOCK
+from ._iterative_solve import LANDMARKS, ROW_BLOCK, solves_iteratively
 from ._kernels import (
     MAX_TILE,
     MEMMAP_BYTES,
@@ -299,7 +299,7 @@ def kernel_regression_cost(
     union = _shared_union(context) if per_seed and same_for_every_seed else None
     n_kernel = n_factor if union is None else union  # the samples the kernel is computed on
     n = context.n_train
-    iterative = solver == "cg" or (solver == "auto" and FLOAT64 * n_factor * n_factor > memory_budget())
+    iterative = solves_iteratively(n_factor, solver)
     read = 0.0
     if iterative:
         landmarks = max(1, min(LANDMARKS, n_factor // 2))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from ..api import CellFailure
+from ..api import CellFailure, memory_budget
 
 LANDMARKS = 2048
 """Columns of the Nyström preconditioner (at most half the samples)."""
@@ -32,6 +32,20 @@ BASIS_ROWS = 2048
 MAX_ITERATIONS = 2000
 TOLERANCE = 1e-8
 """The default relative residual `‖(K + λI) W − Y‖ / ‖Y‖` (every class) at which the solve stops."""
+
+
+def solves_iteratively(rows: int, solver: str) -> bool:
+    """Whether a kernel of `rows` rows is solved by conjugate gradients under `solver` (`cg`; or
+    `auto`, where its float64 factor would not fit the memory budget)."""
+    return solver == "cg" or (solver == "auto" and 8 * rows * rows > memory_budget())
+
+
+def solve_facts(solved: object) -> dict:
+    """What a record says of how a regularised kernel was solved: `solver`, and for conjugate
+    gradients its iterations and final relative residual."""
+    if isinstance(solved, NystromPreconditioned):
+        return {"solver": "cg", "cg_iterations": solved.facts.iterations, "cg_relative_residual": solved.facts.relative_residual}
+    return {"solver": "cholesky"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,7 @@ from ._costs import union_kernel_pays
 from ._kernel_identity import empirical_kernel_description
 from ._ridge_search import RidgeChoice, choose_ridges
 from ._structured_ntk import StructuredNTK
-from ._iterative_solve import TOLERANCE, NystromPreconditioned
+from ._iterative_solve import TOLERANCE, NystromPreconditioned, solve_facts, solves_iteratively
 from ._kernel_ridge import FactoredKernel, factor_assembled, factor_kernel, kernel_ridge_predict, one_hot
 from ._kernels import (
     Contraction,
@@ -57,11 +57,6 @@ conjugate gradients over the float32 kernel, `NystromPreconditioned`), or `auto`
 whose float64 factor does not fit the memory budget (`solves_iteratively`), else `cholesky`."""
 
 
-def solves_iteratively(rows: int, solver: Solver) -> bool:
-    """Whether a kernel of `rows` rows is solved by conjugate gradients under `solver`."""
-    return solver == "cg" or (solver == "auto" and 8 * rows * rows > memory_budget())
-
-
 @dataclasses.dataclass(frozen=True)
 class Solving:
     """How a cell's regularised kernels are solved: `solver`, `cg`'s `tolerance`, and who hears its
@@ -79,13 +74,6 @@ class Solving:
         if self.iterative(len(kernel)):
             return NystromPreconditioned(kernel, ridge, tolerance=self.tolerance, on_iteration=self.on_iteration)
         return factor_kernel(kernel, ridge)
-
-
-def _solver_facts(solved: Any) -> dict[str, Any]:
-    """What a record says of how its solve went."""
-    if isinstance(solved, NystromPreconditioned):
-        return {"solver": "cg", "cg_iterations": solved.facts.iterations, "cg_relative_residual": solved.facts.relative_residual}
-    return {"solver": "cholesky"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +252,7 @@ def regress_with_kernel(
             "kernel_shared_by_seeds": kernel.seeds_sharing,
             "kernel_mean_diagonal": float(np.mean(kernel.diagonal[:n])),
             "effective_ridge": kernel.factored.effective_ridge,
-            **_solver_facts(kernel.factored),
+            **solve_facts(kernel.factored),
         },
     )
 

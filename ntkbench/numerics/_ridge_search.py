@@ -11,6 +11,7 @@ import numpy as np
 
 from ..api import CellFailure
 from ._kernel_ridge import factor_kernel, one_hot
+from ._iterative_solve import solve_facts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +87,7 @@ def choose_ridges(
             for n in serving:
                 keys[n][index] = None
             return
-        facts = getattr(factored, "facts", None)
-        solved = {"solver": "cholesky"} if facts is None else {
-            "solver": "cg", "cg_iterations": facts.iterations, "cg_relative_residual": facts.relative_residual}
+        solved = solve_facts(factored)
         predicted_validation, predicted_test = validation[:, :rows] @ weights, test[:, :rows] @ weights
         for k, n in enumerate(serving):
             columns = slice(k * num_classes, (k + 1) * num_classes)
