@@ -13,6 +13,7 @@ from ntkbench.api import CellFailure
 from ntkbench.numerics import _iterative_solve
 from ntkbench.numerics._iterative_solve import NystromPreconditioned
 from ntkbench.numerics._kernel_ridge import factor_kernel, one_hot
+from ntkbench.numerics._ridge_search import choose_ridges
 
 SPEC = {
     "name": "solved",
@@ -118,3 +119,59 @@ def test_the_plan_counts_an_iterative_solves_reads_of_a_kernel_on_disk(monkeypat
     read = {p.cell.n_train: p.cost.read_bytes for p in plan.plans}
     assert read[1024] == _costs.CG_PLANNED_ITERATIONS * 4 * 1024**2 and read[256] == _costs.CG_PLANNED_ITERATIONS * 4 * 256**2
     assert f"iterative solves read about {ntkbench.api.format_bytes(int(sum(read.values())))} from kernels memory-mapped" in plan.text()
+
+
+@pytest.mark.parametrize("steps", [-2, -1, 1, 2])
+def test_a_neighbouring_ridge_is_solved_from_the_factor_of_another(steps):
+    """`ShiftedFactor`: the weights of a factorisation at the other ridge, from conjugate gradients on
+    the factor that is held; a cap too small to converge gives None (factor it instead)."""
+    from ntkbench import RIDGE_GRID
+    from ntkbench.numerics._iterative_solve import SHIFT_TOLERANCE, ShiftedFactor, solve_facts
+
+    k = kernel(500)
+    targets = one_hot(np.random.default_rng(2).integers(0, 3, 500), 3)
+    scale = float(np.mean(np.diagonal(k).astype(np.float64)))
+    start = RIDGE_GRID.index(RIDGE_GRID[6])
+    held = factor_kernel(k, RIDGE_GRID[start])
+    exact = factor_kernel(k, RIDGE_GRID[start + steps])
+    shifted = ShiftedFactor.solve(held, RIDGE_GRID[start], RIDGE_GRID[start + steps] * scale, targets, max_iterations=1000)
+    assert shifted.effective_ridge == exact.effective_ridge and shifted.facts.relative_residual <= SHIFT_TOLERANCE
+    expected = exact.weights(targets)
+    assert np.max(np.abs(shifted.weights(targets) - expected)) <= 1e-7 * np.max(np.abs(expected))
+    assert np.array_equal(shifted.prefix_weights(targets, [500]), shifted.weights(targets))
+    assert solve_facts(shifted) == {"solver": "shifted_cholesky", "cg_iterations": shifted.facts.iterations,
+                                    "cg_relative_residual": shifted.facts.relative_residual, "shifted_from_ridge": RIDGE_GRID[start]}
+    assert ShiftedFactor.solve(held, RIDGE_GRID[start], RIDGE_GRID[start + steps] * scale, targets, max_iterations=1) is None
+
+
+def test_a_large_size_searched_alone_factors_once_and_chooses_as_factorisations_do(monkeypatch):
+    """Above `SHIFTED_SOLVE_ROWS` (lowered here), one size's ridges are solved from one factor of its
+    kernel (and its pilot half's from one of that), with the validation errors and the choice that
+    factoring every ridge gives, and test predictions within the shifted solves' tolerance."""
+    from ntkbench import RIDGE_GRID
+    from ntkbench.numerics import _ridge_search
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400 + 300 + 200, 5))
+    labels = (np.sin(x[:, 0] * 2) + x[:, 1] * x[:, 2] > 0).astype(int)
+    squared = np.sum(x**2, 1)[:, None] + np.sum(x**2, 1)[None] - 2 * x @ x.T
+    full = np.exp(-squared / 10)
+    kernels = (full[:400, :400].astype(np.float32), full[700:, :400], full[400:700, :400])
+
+    def chosen(rows_limit: int) -> tuple[dict, list[int]]:
+        factored = []
+        monkeypatch.setattr(_ridge_search, "SHIFTED_SOLVE_ROWS", rows_limit)
+        monkeypatch.setattr(_ridge_search, "shift_iterations", lambda rows: 1000)  # this kernel's spectrum lies between the ridges
+        real = _ridge_search.factor_kernel
+        monkeypatch.setattr(_ridge_search, "factor_kernel", lambda k, ridge: factored.append(len(k)) or real(k, ridge))
+        choices = choose_ridges(*kernels, labels[:400], labels[400:700], 2, sizes=(400,), ridges=RIDGE_GRID)
+        monkeypatch.setattr(_ridge_search, "factor_kernel", real)
+        return choices[400], factored
+
+    every, factored_every = chosen(10**6)
+    shifted, factored_shifted = chosen(100)
+    assert factored_every.count(200) == len(RIDGE_GRID) and factored_every.count(400) >= 3  # the pilot half, swept
+    assert factored_shifted.count(200) < len(RIDGE_GRID) and factored_shifted.count(400) < factored_every.count(400)
+    assert shifted.validation_errors == every.validation_errors and shifted.ridge == every.ridge
+    assert shifted.effective_ridge == pytest.approx(every.effective_ridge, rel=1e-12)
+    assert np.max(np.abs(shifted.predictions - every.predictions)) <= 1e-6 * np.max(np.abs(every.predictions))

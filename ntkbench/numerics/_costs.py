@@ -32,7 +32,7 @@ from ._kernels import (
     tile_size,
 )
 from ._measured import recall, remember, text_key
-from ._ridge_search import COARSE_STEP, FULL_GRID_RIDGES, SEARCH_RADIUS
+from ._ridge_search import FULL_GRID_RIDGES, SEARCH_RADIUS, SHIFTED_SOLVE_ROWS, shift_iterations
 from ._networks import split_model, trainable
 from ..api import TrainingOptions
 from ._optimizers import build_optimizer
@@ -252,18 +252,33 @@ CG_PLANNED_ITERATIONS = 100
 """The conjugate-gradient iterations a plan counts per solve (records say how many each took)."""
 
 
-def ridge_factor_flops(ridges: int, n_factor: int, sizes: Sequence[int] = ()) -> float:
-    """The factorisations' FLOPs of a seed choosing among `ridges` on a kernel of `n_factor` rows (as
-    `choose_ridges` searches: every ridge at the second-largest of `sizes`, about `2 SEARCH_RADIUS +
-    1` at the largest; every `COARSE_STEP`-th and as many again with one size)."""
+SHIFT_PLANNED_ITERATIONS = 10
+"""The iterations the plan counts for each `ShiftedFactor` solve of a ridge search (a few where the
+kernel's spectrum lies above the ridges, up to `shift_iterations` where it does not)."""
+
+
+def ridge_factor_flops(ridges: int, n_factor: int, sizes: Sequence[int] = (), classes: int = 1) -> float:
+    """The FLOPs of a seed's solves choosing among `ridges` on a kernel of `n_factor` rows (as
+    `choose_ridges` searches): every ridge factored at the second-largest of `sizes` (with one size,
+    at half of it), and about `2 SEARCH_RADIUS + 1` ridges at the largest, all factored at or below
+    `SHIFTED_SOLVE_ROWS` rows, or one factored and the others solved from its factor above, each
+    `SHIFT_PLANNED_ITERATIONS` of two triangular solves for `classes` columns. A size swept alone
+    above `SHIFTED_SOLVE_ROWS` (the pilot half of one size) is counted the same way."""
+
+    def searched(count: int, rows: int) -> float:
+        factorisation = rows**3 / 3
+        if rows <= SHIFTED_SOLVE_ROWS or count == 1:
+            return count * factorisation
+        iterations = min(SHIFT_PLANNED_ITERATIONS, shift_iterations(rows))
+        return factorisation + (count - 1) * iterations * 2.0 * rows * rows * classes
 
     if ridges <= FULL_GRID_RIDGES:
         return ridges * n_factor**3 / 3
-    searched = min(ridges, 2 * SEARCH_RADIUS + 1)
+    largest = searched(min(ridges, 2 * SEARCH_RADIUS + 1), n_factor)
     smaller = [n for n in sizes if n < n_factor]
     if not smaller:
-        return min(ridges, -(-ridges // COARSE_STEP) + searched) * n_factor**3 / 3
-    return (ridges * max(smaller) ** 3 + searched * n_factor**3) / 3
+        return searched(ridges, n_factor // 2) + largest
+    return ridges * max(smaller) ** 3 / 3 + largest
 
 
 def _blocks(kernel: KernelComputation, input_shape: tuple[int, ...]) -> tuple[TracedCost, Callable[[int], int]] | None:
@@ -323,7 +338,8 @@ def kernel_regression_cost(
     cost = None if not context.detailed or kernel is None else kernel.cost(context.input_shape)
     if cost is None:
         return CellCost(peak)
-    factor_flops = 0.0 if iterative else ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else ())
+    factor_flops = 0.0 if iterative else ridge_factor_flops(ridges, n_factor, context.n_train_values if per_seed else (),
+                                                               context.num_classes)
     if union is not None and context.seed_index > 0:  # the union's kernel exists: take the block, factor it
         return CellCost(peak, solve, factor_flops, read_bytes=read)
     float32_kernels = (min(FLOAT32 * n_kernel * n_kernel, MEMMAP_BYTES) if iterative else FLOAT32 * n_kernel * n_kernel

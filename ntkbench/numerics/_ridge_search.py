@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..api import CellFailure
-from ._kernel_ridge import factor_kernel, one_hot
-from ._iterative_solve import solve_facts
+from ._kernel_ridge import FactoredKernel, factor_kernel, one_hot
+from ._iterative_solve import ShiftedFactor, solve_facts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +32,18 @@ class RidgeChoice:
 
 FULL_GRID_RIDGES = 4
 """`choose_ridges` tries every ridge of a list this short at every size."""
-COARSE_STEP = 3
-"""With a single size, `choose_ridges` first tries every `COARSE_STEP`-th ridge of the grid (and its last)."""
+SHIFTED_SOLVE_ROWS = 8192
+"""Above this many rows, `choose_ridges` solves a size's further ridges from the factor it holds
+(`ShiftedFactor`) before factoring again; at or below it, every ridge is factored (published records
+were computed so, and the factorisations are seconds)."""
+
+
+def shift_iterations(rows: int) -> int:
+    """The iterations after which a `ShiftedFactor` solve of `rows` rows gives up for a factorisation:
+    about half a factorisation's time (two triangular solves an iteration, `2 n²` a column, against
+    `n³/3`; benchmarks/README.md measures both)."""
+    return max(8, rows // 1024)
+
 SEARCH_RADIUS = 3
 """At the largest size, `choose_ridges` stops once the ridges this many grid steps either side of
 the best so far have been tried: validation errors over log-ridge have plateaus and dips a step
@@ -66,8 +76,12 @@ def choose_ridges(
     size's kernel (an eighth of the largest's work for sizes that double), and the largest size
     starts from the ridge that won at the second-largest and tries the ridges within
     `SEARCH_RADIUS` grid steps of the best so far until none is left (`_local_search`). With one
-    size, every `COARSE_STEP`-th ridge is tried first. A list of at most `FULL_GRID_RIDGES` ridges
-    is tried in full.
+    size, the sweep is made on the leading half of its samples (a principal block of its kernel,
+    so no kernel is computed for it), a pilot that is not reported. A list of at most
+    `FULL_GRID_RIDGES` ridges is tried in full. Above `SHIFTED_SOLVE_ROWS` rows, a size searched
+    alone solves each further ridge from the last factor of its kernel (`ShiftedFactor`: a few
+    triangular solves where the spectrum lies above the ridges), factoring again only when that
+    does not converge in `shift_iterations`.
     """
     order, ridges = sorted(sizes), tuple(ridges)
     solve = solve or factor_kernel
@@ -75,19 +89,39 @@ def choose_ridges(
     validation_targets = one_hot(y_validation, num_classes)
     validation = np.asarray(validation[:, : order[-1]], dtype=np.float64)
     test = np.asarray(test[:, : order[-1]], dtype=np.float64)
-    keys: dict[int, dict[int, tuple[tuple[float, float], RidgeChoice] | None]] = {n: {} for n in order}
+    pilot = [order[-1] // 2] if len(order) == 1 and order[-1] > 1 else []
+    keys: dict[int, dict[int, tuple[tuple[float, float], RidgeChoice] | None]] = {n: {} for n in pilot + order}
+    held: dict[int, tuple[float, FactoredKernel]] = {}
+    """At most one factor, by its rows, with its ridge: the last one of a size searched alone above
+    `SHIFTED_SOLVE_ROWS` rows (dropped before the next factorisation, whose memory it is)."""
+
+    def solution(index: int, serving: list[int]) -> Any:
+        """The solve of the kernel of the largest of `serving` at ridge `index`: shifted from the factor
+        held for it, if that converges, else factored."""
+        rows = serving[-1]
+        if serving == [rows] and rows in held:
+            from_ridge, factored = held[rows]
+            scale = float(np.mean(np.asarray(np.diagonal(train[:rows, :rows]), dtype=np.float64)))
+            shifted = ShiftedFactor.solve(factored, from_ridge, ridges[index] * scale, targets[:rows], shift_iterations(rows))
+            if shifted is not None:
+                return shifted
+        held.clear()
+        factored = solve(train[:rows, :rows], ridges[index])
+        if isinstance(factored, FactoredKernel) and serving == [rows] and rows > SHIFTED_SOLVE_ROWS:
+            held[rows] = (ridges[index], factored)
+        return factored
 
     def evaluate(index: int, serving: list[int]) -> None:
-        """Factor the kernel of the largest of `serving` at ridge `index`; score every size of `serving`."""
+        """Solve the kernel of the largest of `serving` at ridge `index`; score every size of `serving`."""
         rows = serving[-1]
         try:
-            factored = solve(train[:rows, :rows], ridges[index])
+            factored = solution(index, serving)
             weights = factored.prefix_weights(targets[:rows], serving)
         except CellFailure:  # too small a ridge for this kernel's round-off: not a candidate
             for n in serving:
                 keys[n][index] = None
             return
-        solved = solve_facts(factored)
+        facts = solve_facts(factored)
         predicted_validation, predicted_test = validation[:, :rows] @ weights, test[:, :rows] @ weights
         for k, n in enumerate(serving):
             columns = slice(k * num_classes, (k + 1) * num_classes)
@@ -95,7 +129,7 @@ def choose_ridges(
             error = float(np.mean(np.argmax(predicted, axis=1) != y_validation))
             squared = float(np.mean(np.sum((predicted - validation_targets) ** 2, axis=1)))
             keys[n][index] = ((error, squared), RidgeChoice(ridges[index], factored.effective_ridge, predicted_test[:, columns], (),
-                                                            solved))
+                                                            facts))
 
     def best(n: int) -> int | None:
         scored = {index: entry[0] for index, entry in keys[n].items() if entry is not None}
@@ -105,17 +139,14 @@ def choose_ridges(
         for index in range(len(ridges)):
             evaluate(index, order)
     else:
-        largest, smaller = order[-1], order[:-1]
-        if smaller:
+        largest, swept = order[-1], order[:-1] or pilot
+        if swept:
             for index in range(len(ridges)):
-                evaluate(index, smaller)
-            start = best(smaller[-1])
-        else:
-            for index in sorted({*range(0, len(ridges), COARSE_STEP), len(ridges) - 1}):
-                evaluate(index, [largest])
-            start = best(largest)
+                evaluate(index, swept)
+        start = best(swept[-1]) if swept else None
         _local_search(start if start is not None else len(ridges) - 1, len(ridges), lambda index: evaluate(index, [largest]),
                       lambda: best(largest), keys[largest])
+    held.clear()
     if all(best(n) is None for n in order):
         raise CellFailure(f"kernel solve failed for every ridge of {list(ridges)}; add larger ones")
     choices = {}
