@@ -22,7 +22,13 @@ two things have to happen first:
    `jax.interpreters.ad.zeros_like_p` (neural-tangents only uses it as a dictionary
    key). We restore them where they are missing.
 
-Every step is idempotent and only adds what is missing. Implementation 3 of
+4. Implementation 3 linearises the network twice per batch, once for each of the two
+   quantities it pulls back (the cotangents of every layer's output, and every layer's Jacobian
+   with respect to its weights), though the linearisation does not depend on which. We replace
+   its `_get_df_dys_and_dy_dws` with one that linearises once and pulls back both from it: the
+   same kernel to the bit, traced and run with one forward pass fewer per batch.
+
+Every step is idempotent and steps 1 to 3 only add what is missing. Implementation 3 of
 `empirical_ntk_fn` (structured derivatives) reimplements jax's old internal
 linearisation, whose signature and results jax 0.6 changed; it cannot be restored
 by adding names, so on jax >= 0.6 only implementations 1 and 2 are offered
@@ -130,6 +136,44 @@ def _restore_removed_names() -> None:
         ad.zeros_like_p = private_core.Primitive("zeros_like")
 
 
+def _linearise_once() -> None:
+    """Step 4 of the module docstring (neural-tangents 0.6.5's private functions, read as of that release)."""
+    import jax
+    from jax.extend import linear_util as lu
+    from jax.interpreters import ad
+    from jax.tree_util import tree_flatten, tree_unflatten
+    from neural_tangents._src import empirical
+
+    if getattr(empirical._get_df_dys_and_dy_dws, "linearises_once", False):
+        return
+
+    def df_dys_and_dy_dws(fn: Any, params: Any, _j_rules: bool, _s_rules: bool, _fwd: Any) -> tuple[Any, Any]:
+        primals_in, in_tree = tree_flatten((params,))
+        flat_fn, out_tree = jax.api_util.flatten_fun_nokwargs(lu.wrap_init(fn), in_tree)
+        with jax.disable_jit():
+            primals_out, pvals, jaxpr, consts = ad.linearize(flat_fn, *primals_in, has_aux=False)
+        primals_out = tree_unflatten(out_tree(), primals_out)
+
+        def pullback(mode: Any) -> Any:
+            def apply(*cotangents: Any) -> Any:
+                flat, _ = tree_flatten(cotangents)
+                unknown = tuple(ct for ct, pval in zip(flat, pvals) if not pval.is_known())
+                out = empirical._backward_pass(jaxpr, mode=mode, consts=consts,
+                                               primals_in=[ad.UndefinedPrimal(v.aval) for v in jaxpr.invars],
+                                               cotangents_in=unknown, _j_rules=_j_rules, _s_rules=_s_rules, _fwd=_fwd)
+                return tree_unflatten(in_tree, out)
+
+            return apply
+
+        df_dys = jax.vmap(pullback(empirical._MODE.DF_DY))(empirical._std_basis(primals_out))
+        df_dys = empirical._unravel_dfs(df_dys[0], params, primals_out)
+        return df_dys, pullback(empirical._MODE.DY_DW)(primals_out)[0]
+
+    df_dys_and_dy_dws.linearises_once = True
+    df_dys_and_dy_dws.replaced = empirical._get_df_dys_and_dy_dws
+    empirical._get_df_dys_and_dy_dws = df_dys_and_dy_dws
+
+
 def neural_tangents_installed() -> bool:
     """Whether neural-tangents can be imported (found without importing it, or jax)."""
     return "neural_tangents" in sys.modules or importlib.util.find_spec("neural_tangents") is not None
@@ -143,6 +187,8 @@ def import_neural_tangents() -> Any:
     """
     if "neural_tangents" in sys.modules and _EXPERIMENTAL in sys.modules:
         _restore_ad_attributes()
+        if 3 in available_implementations():
+            _linearise_once()
         return sys.modules["neural_tangents"]
     _register_empty_experimental()
     _restore_ad_attributes()
@@ -156,4 +202,6 @@ def import_neural_tangents() -> Any:
             if error.name != "neural_tangents":
                 raise
             raise EnvironmentProblem(f"neural-tangents is not installed; install it with: {INSTALL_HINT}") from None
+    if 3 in available_implementations():
+        _linearise_once()
     return neural_tangents

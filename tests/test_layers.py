@@ -9,6 +9,7 @@ import math
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -120,6 +121,26 @@ def test_batch_norm_keeps_running_statistics_and_has_no_kernel():
     assert logits.shape == (5, CLASSES) and np.all(np.isfinite(logits))
     means = [leaf for leaf in jax.tree.leaves(state) if leaf.shape == (4,)]
     assert any(np.any(mean != 0) for mean in means)  # the running mean moved from its start
+
+
+@pytest.mark.parametrize("updates", [0, 3])
+def test_batch_norm_in_inference_mode_is_equinoxs_to_the_bit(updates):
+    """ntkbench normalises channels last in inference mode, without equinox's transposes and vmap:
+    the same numbers, before any update of the running statistics and after a few."""
+    from ntkbench.numerics._network_layers import BatchNorm
+
+    norm = BatchNorm(4)
+    norm = eqx.tree_at(lambda n: (n.norm.weight, n.norm.bias), norm,
+                       (jax.random.normal(jax.random.PRNGKey(1), (4,)), jax.random.normal(jax.random.PRNGKey(2), (4,))))
+    state = eqx.nn.State(norm)
+    for step in range(updates):  # training steps move the running statistics and the counter
+        batch = 3.0 + 2.0 * jax.random.normal(jax.random.PRNGKey(10 + step), (6, 5, 5, 4))
+        _, state = jax.vmap(norm, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(batch, state)
+    inference = eqx.nn.inference_mode(norm)
+    x = 3.0 + 2.0 * jax.random.normal(jax.random.PRNGKey(3), (5, 5, 4))
+    ours, _ = jax.jit(inference.__call__)(x, state)
+    theirs, _ = jax.jit(lambda x, state: inference.norm(jnp.moveaxis(x, -1, 0), state))(x, state)
+    assert np.array_equal(np.asarray(ours), np.asarray(jnp.moveaxis(theirs, 0, -1)))
 
 
 def test_a_residual_sum_of_a_nonlinear_branch_has_no_kernel():

@@ -89,3 +89,43 @@ def test_missing_neural_tangents_gives_the_install_command():
         """
     )
     assert "pip install --no-deps neural-tangents==0.6.5" in result.stdout, result.stderr
+
+
+@pytest.mark.skipif(3 not in available_implementations(), reason="structured derivatives need jax < 0.6")
+def test_structured_derivatives_linearise_once_and_give_the_same_kernel_to_the_bit(monkeypatch):
+    """Step 4: implementation 3 with one linearisation per batch equals neural-tangents' own, which
+    linearises twice, on a network with convolutions, batch norm and a residual sum."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+
+    from ntkbench.api import load_all
+    from ntkbench.nt_compat import import_neural_tangents
+    from ntkbench.numerics._networks import example_function, split_model
+
+    nt = import_neural_tangents()
+    from neural_tangents._src import empirical
+
+    patched = empirical._get_df_dys_and_dy_dws
+    assert patched.linearises_once
+    linearisations = []
+    real_linearize = jax.interpreters.ad.linearize
+    monkeypatch.setattr(jax.interpreters.ad, "linearize", lambda *a, **k: linearisations.append(1) or real_linearize(*a, **k))
+    plugin = load_all("architecture").usable["resnet18"]
+    model = plugin(plugin.Options(width=4, norm="batch")).init_model(input_shape=(8, 8, 3), num_classes=3, key=jax.random.PRNGKey(0))
+    module, state = split_model(model)
+    params, static = eqx.partition(module, eqx.is_inexact_array)
+    x = jax.random.normal(jax.random.PRNGKey(1), (3, 8, 8, 3))
+
+    def apply(p, inputs):
+        return jax.vmap(example_function(eqx.combine(p, static), state))(inputs)
+
+    def kernel(function) -> tuple[np.ndarray, int]:
+        monkeypatch.setattr(empirical, "_get_df_dys_and_dy_dws", function)
+        linearisations.clear()
+        ntk = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0, implementation=3)
+        return np.asarray(jax.jit(lambda a, b, p: ntk(a, b, p))(x, x[:2], params)), len(linearisations)
+
+    ours, once = kernel(patched)
+    theirs, twice = kernel(patched.replaced)
+    assert np.array_equal(ours, theirs) and (once, twice) == (2, 4)

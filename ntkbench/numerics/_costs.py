@@ -361,6 +361,10 @@ def kernel_regression_cost(
                     seconds * work.flops / timing_flops, read_bytes=read)
 
 
+STEP_FREE_FIELDS = frozenset({"steps", "epochs", "until", "max_steps", "check_every", "patience"})
+"""Training options that set how many steps a network takes, not what one step computes."""
+
+
 def training_cost(
     model: Any, options: TrainingOptions, context: CostContext, n: int, members: int = 1, steps: float | None = None
 ) -> CellCost:
@@ -391,7 +395,10 @@ def training_cost(
     calls = (budget if options.until is None or steps is None else min(steps, budget)) / STEPS_PER_CALL
     # A training set smaller than a batch is the batch: a step's work scales with its rows.
     calls *= min(options.batch_size, n) / options.batch_size
-    training = options.model_dump_json(include=set(TrainingOptions.model_fields))  # not a kernel learner's own options
+    # A step's work is the same at any learning rate, step budget or stopping rule: networks that
+    # differ only there share one trace and one timing.
+    same_step = options.model_copy(update={"optimizer": options.optimizer.model_copy(update={"learning_rate": 1.0})})
+    training = same_step.model_dump_json(include=set(TrainingOptions.model_fields) - STEP_FREE_FIELDS)
     name = (network_structure(module), training, context.input_shape, context.num_classes)
     fn, arguments = _training_steps(module, state, options, context, budget)
     cost = traced(("training step", name), fn, *arguments(1))

@@ -229,10 +229,24 @@ class BatchNorm(WithState):
         self.norm = eqx.nn.BatchNorm(channels, axis_name="batch", mode="batch")
 
     def __call__(self, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        if self.norm.inference:
+            return self._inference(x, state), state
         if x.ndim == 1:
             return self.norm(x, state)
         y, state = self.norm(jnp.moveaxis(x, -1, 0), state)
         return jnp.moveaxis(y, 0, -1), state
+
+    def _inference(self, x: jax.Array, state: Any) -> jax.Array:
+        """equinox's inference-mode normalisation (its running statistics, debiased as it does, and
+        the same operations on each entry), on the channels last: without equinox's transposes to
+        channels first and its `vmap` over them, so that every empirical NTK of the network traces
+        fewer operations."""
+        norm = self.norm
+        counter = state.get(norm.batch_counter)
+        hidden_mean, hidden_var = state.get(norm.batch_state_index)
+        debias = jnp.where(counter == 0, 1, 1 - norm.momentum**counter)
+        out = (x - hidden_mean / debias) / jnp.sqrt(hidden_var / debias + norm.eps)
+        return out * norm.weight + norm.bias if norm.channelwise_affine else out
 
 
 def apply_layer(layer: eqx.Module, x: jax.Array, state: Any) -> tuple[jax.Array, Any]:
