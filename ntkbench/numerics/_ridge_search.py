@@ -91,9 +91,9 @@ def choose_ridges(
     test = np.asarray(test[:, : order[-1]], dtype=np.float64)
     pilot = [order[-1] // 2] if len(order) == 1 and order[-1] > 1 else []
     keys: dict[int, dict[int, tuple[tuple[float, float], RidgeChoice] | None]] = {n: {} for n in pilot + order}
+    # At most one factor, by its rows, with its ridge: the last one of a size searched alone above
+    # `SHIFTED_SOLVE_ROWS` rows (dropped before the next factorisation, whose memory it is).
     held: dict[int, tuple[float, FactoredKernel]] = {}
-    """At most one factor, by its rows, with its ridge: the last one of a size searched alone above
-    `SHIFTED_SOLVE_ROWS` rows (dropped before the next factorisation, whose memory it is)."""
 
     def solution(index: int, serving: list[int]) -> Any:
         """The solve of the kernel of the largest of `serving` at ridge `index`: shifted from the factor
